@@ -1,0 +1,7 @@
+/* libgophercron umbrella header: include this one. */
+#ifndef GOPHERCRON_H
+#define GOPHERCRON_H
+
+#include <gophercron/common.h>
+
+#endif

@@ -1,0 +1,79 @@
+/* Internal helpers shared by the library's modules. Not installed.
+ * Internal non-static names use the gc__ prefix. */
+#ifndef GC_INTERNAL_H
+#define GC_INTERNAL_H
+
+#include <gophercron/common.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#if defined(__GNUC__)
+#define GC__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define GC__PRINTF(a, b)
+#endif
+
+#define GC__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Fill `err` (may be NULL) and return `code`. */
+int gc__seterr(gc_error *err, int code, const char *fmt, ...)
+	GC__PRINTF(3, 4);
+/* Same, appending ": strerror(errno)". */
+int gc__seterr_errno(gc_error *err, int code, int errnum, const char *fmt,
+		     ...) GC__PRINTF(4, 5);
+/* Prefix an existing message: "<prefix>: <old message>". */
+void gc__err_prefix(gc_error *err, const char *fmt, ...) GC__PRINTF(2, 3);
+
+/* Growable byte buffer, always NUL-terminated when data != NULL. */
+typedef struct gc__buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} gc__buf;
+
+#define GC__BUF_INIT {NULL, 0, 0}
+int gc__buf_reserve(gc__buf *b, size_t extra);
+int gc__buf_append(gc__buf *b, const void *data, size_t len);
+int gc__buf_puts(gc__buf *b, const char *s);
+int gc__buf_printf(gc__buf *b, const char *fmt, ...) GC__PRINTF(2, 3);
+int gc__buf_vprintf(gc__buf *b, const char *fmt, va_list ap);
+void gc__buf_consume(gc__buf *b, size_t n); /* drop n bytes from the front */
+void gc__buf_reset(gc__buf *b);             /* len = 0, keep memory */
+void gc__buf_free(gc__buf *b);
+/* Hand the data to the caller (malloc'd, NUL-terminated, never NULL on 0). */
+char *gc__buf_detach(gc__buf *b);
+
+char *gc__strdup(const char *s);
+char *gc__strndup(const char *s, size_t n);
+char *gc__sprintf(const char *fmt, ...) GC__PRINTF(1, 2);
+
+/* Standard base64 with padding. Encode returns a malloc'd string; decode
+ * returns GC_EINVAL on bad input, output malloc'd and NUL-terminated. */
+char *gc__base64_encode(const void *data, size_t len);
+int gc__base64_decode(const char *in, size_t inlen, char **out,
+		      size_t *outlen);
+
+/* Strict decimal parsing of the whole string; GC_EINVAL otherwise. */
+int gc__parse_int64(const char *s, int64_t *out);
+
+/* Clocks. */
+int64_t gc__mono_ms(void);          /* CLOCK_MONOTONIC in ms */
+int64_t gc__mono_ns(void);
+int64_t gc__wall_ns(void);          /* CLOCK_REALTIME in ns */
+
+/* RFC3339 with nanoseconds in UTC offset of the local zone, as Go's
+ * time.Time marshals ("2024-05-01T10:00:00.123456789+08:00"). `out` needs
+ * 40 bytes. utc=true forces "Z". */
+void gc__rfc3339(int64_t unix_ns, bool utc, char out[48]);
+/* Parse RFC3339 (with optional fraction and Z or +hh:mm). */
+int gc__parse_rfc3339(const char *s, int64_t *unix_ns);
+
+/* Log through an optional callback with printf formatting. */
+void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)
+	GC__PRINTF(4, 5);
+
+#endif

@@ -1,0 +1,363 @@
+/* Small internal utilities: buffers, strings, base64, clocks, RFC3339. */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gc__buf_reserve(gc__buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+	if (extra > SIZE_MAX - b->len - 1)
+		return GC_ENOMEM;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return GC_ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int gc__buf_append(gc__buf *b, const void *data, size_t len)
+{
+	int rc = gc__buf_reserve(b, len);
+	if (rc)
+		return rc;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int gc__buf_puts(gc__buf *b, const char *s)
+{
+	return gc__buf_append(b, s, strlen(s));
+}
+
+int gc__buf_vprintf(gc__buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n, rc;
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return GC_EINVAL;
+	rc = gc__buf_reserve(b, (size_t)n);
+	if (rc)
+		return rc;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int gc__buf_printf(gc__buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+	va_start(ap, fmt);
+	rc = gc__buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void gc__buf_consume(gc__buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+	} else {
+		memmove(b->data, b->data + n, b->len - n);
+		b->len -= n;
+	}
+	if (b->data)
+		b->data[b->len] = '\0';
+}
+
+void gc__buf_reset(gc__buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void gc__buf_free(gc__buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+char *gc__buf_detach(gc__buf *b)
+{
+	char *p;
+	if (!b->data && gc__buf_reserve(b, 0))
+		return NULL;
+	p = b->data;
+	p[b->len] = '\0';
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+char *gc__strdup(const char *s)
+{
+	return s ? gc__strndup(s, strlen(s)) : NULL;
+}
+
+char *gc__strndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *gc__sprintf(const char *fmt, ...)
+{
+	gc__buf b = GC__BUF_INIT;
+	va_list ap;
+	int rc;
+	va_start(ap, fmt);
+	rc = gc__buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc) {
+		gc__buf_free(&b);
+		return NULL;
+	}
+	return gc__buf_detach(&b);
+}
+
+static const char b64chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *gc__base64_encode(const void *data, size_t len)
+{
+	const unsigned char *in = data;
+	size_t outlen = 4 * ((len + 2) / 3), i, o = 0;
+	char *out = malloc(outlen + 1);
+	if (!out)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+			     in[i + 2];
+		out[o++] = b64chars[v >> 18 & 63];
+		out[o++] = b64chars[v >> 12 & 63];
+		out[o++] = b64chars[v >> 6 & 63];
+		out[o++] = b64chars[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[o++] = b64chars[v >> 18 & 63];
+		out[o++] = b64chars[v >> 12 & 63];
+		out[o++] = i + 1 < len ? b64chars[v >> 6 & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int gc__base64_decode(const char *in, size_t inlen, char **out, size_t *outlen)
+{
+	size_t i, o = 0;
+	uint32_t acc = 0;
+	int bits = 0, pad = 0;
+	char *buf;
+	*out = NULL;
+	if (outlen)
+		*outlen = 0;
+	buf = malloc(inlen / 4 * 3 + 4);
+	if (!buf)
+		return GC_ENOMEM;
+	for (i = 0; i < inlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int v;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad) /* data after padding */
+			goto bad;
+		v = b64val(c);
+		if (v < 0)
+			goto bad;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf[o++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	if (pad > 2 || bits >= 6)
+		goto bad;
+	buf[o] = '\0';
+	*out = buf;
+	if (outlen)
+		*outlen = o;
+	return 0;
+bad:
+	free(buf);
+	return GC_EINVAL;
+}
+
+int gc__parse_int64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	if (!s || !*s)
+		return GC_EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || end == s)
+		return GC_EINVAL;
+	*out = (int64_t)v;
+	return 0;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gc__mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+int64_t gc__mono_ms(void)
+{
+	return clock_ns(CLOCK_MONOTONIC) / 1000000;
+}
+
+int64_t gc__wall_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+void gc__rfc3339(int64_t unix_ns, bool utc, char out[48])
+{
+	int64_t sec = unix_ns / 1000000000, nsec = unix_ns % 1000000000;
+	time_t t;
+	struct tm tm;
+	long off = 0;
+	if (nsec < 0) {
+		nsec += 1000000000;
+		sec--;
+	}
+	t = (time_t)sec;
+	if (utc) {
+		gmtime_r(&t, &tm);
+	} else {
+		localtime_r(&t, &tm);
+		off = tm.tm_gmtoff;
+	}
+	size_t n = strftime(out, 48, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(out + n, 48 - n, ".%09lld", (long long)nsec);
+	if (utc || off == 0) {
+		snprintf(out + n, 48 - n, "Z");
+	} else {
+		char sign = off < 0 ? '-' : '+';
+		if (off < 0)
+			off = -off;
+		snprintf(out + n, 48 - n, "%c%02ld:%02ld", sign, off / 3600,
+			 off / 60 % 60);
+	}
+}
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int gc__parse_rfc3339(const char *s, int64_t *unix_ns)
+{
+	int Y, M, D, h, m, sec, oh = 0, om = 0;
+	int64_t frac = 0;
+	const char *p;
+	struct tm tm;
+	if (!s || strlen(s) < 20 || digits(s, 4, &Y) || s[4] != '-' ||
+	    digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) ||
+	    s[16] != ':' || digits(s + 17, 2, &sec))
+		return GC_EINVAL;
+	p = s + 19;
+	if (*p == '.') {
+		int nd = 0;
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (nd < 9) {
+				frac = frac * 10 + (*p - '0');
+				nd++;
+			}
+			p++;
+		}
+		if (nd == 0)
+			return GC_EINVAL;
+		while (nd++ < 9)
+			frac *= 10;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+		if (digits(p + 1, 2, &oh) || p[3] != ':' ||
+		    digits(p + 4, 2, &om))
+			return GC_EINVAL;
+		oh *= sign;
+		om *= sign;
+		p += 6;
+	} else {
+		return GC_EINVAL;
+	}
+	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 ||
+	    sec > 60)
+		return GC_EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	int64_t t = (int64_t)timegm(&tm) - (int64_t)oh * 3600 - (int64_t)om * 60;
+	*unix_ns = t * 1000000000 + frac;
+	return 0;
+}
