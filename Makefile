@@ -134,6 +134,9 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/drive
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# The admin page is embedded with .incbin: rebuild when its files change.
+$(BUILD)/obj/lib/service/admin_assets.o: $(wildcard lib/service/admin/*)
+
 # ---------------------------------------------------------------- tests
 deps:
 	@tests/lib/deps.sh all
