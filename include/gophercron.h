@@ -3,5 +3,6 @@
 #define GOPHERCRON_H
 
 #include <gophercron/common.h>
+#include <gophercron/store.h>
 
 #endif
