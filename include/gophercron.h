@@ -3,6 +3,7 @@
 #define GOPHERCRON_H
 
 #include <gophercron/common.h>
+#include <gophercron/etcd.h>
 #include <gophercron/config.h>
 #include <gophercron/store.h>
 
