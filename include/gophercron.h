@@ -3,6 +3,8 @@
 #define GOPHERCRON_H
 
 #include <gophercron/common.h>
+#include <gophercron/job.h>
+#include <gophercron/exec.h>
 #include <gophercron/etcd.h>
 #include <gophercron/config.h>
 #include <gophercron/store.h>

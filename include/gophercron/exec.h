@@ -1,0 +1,183 @@
+/* libgophercron: the process executor.
+ *
+ * Runs `shell -c command` for tasks, many at once, without a thread per
+ * run, from the caller's event loop:
+ *
+ *   gc_exec_new(&ex, &opts, err);
+ *   gc_exec_start(ex, &req, &handle, err);
+ *   loop: poll gc_exec_fd(ex) for input with timeout gc_exec_timeout_ms(ex),
+ *         then gc_exec_step(ex, err)  -> completions via opts.on_done
+ *
+ * How a run is executed:
+ *  - posix_spawn with POSIX_SPAWN_SETSID: the shell leads a new session and
+ *    process group (pgid = pid), signal mask emptied and every signal's
+ *    disposition reset to default; stdin is /dev/null; stdout and stderr
+ *    share ONE pipe, so the capture keeps their arrival order byte-exact;
+ *    no other descriptor of the host reaches the child (all ours are
+ *    O_CLOEXEC). Failure to start the shell (missing, not executable) is
+ *    returned by gc_exec_start as "fork/exec PATH: no such file or
+ *    directory" style text, as Go's os/exec reports it.
+ *  - Reaping: a pidfd per run in the executor's epoll set (Linux >= 5.3).
+ *    Only our own pids are waited for (never waitpid(-1)), so a host
+ *    program's other children are left alone. Without pidfd_open (older
+ *    kernels) gc_exec_new fails with GC_ESYS rather than reap blindly.
+ *  - A run ends when the shell exits. Processes it leaves behind in its
+ *    group get SIGTERM at that moment and SIGKILL after the kill grace, and
+ *    the run completes once the group is empty and the pipe at end of file
+ *    (or right after the SIGKILL), so a stray background job can neither
+ *    outlive the run nor hold it open.
+ *  - Timeout and kill: SIGTERM to the whole group at once, SIGKILL to the
+ *    group after the grace period. The shell's zombie is kept (waitid
+ *    WNOWAIT) until the group is dealt with, so its pgid cannot be reused
+ *    while we still signal it.
+ *  - Output: capped at output_limit bytes: the first half and the last half
+ *    are kept and the cut is marked with "\n... [N bytes omitted] ...\n".
+ *    Memory per run never exceeds the cap plus the marker.
+ *
+ * No global state, no signal handlers. A gc_exec is used by one thread at
+ * a time; callbacks run inside gc_exec_step on that thread and may call
+ * gc_exec_start/gc_exec_kill (not gc_exec_free).
+ */
+#ifndef GOPHERCRON_EXEC_H
+#define GOPHERCRON_EXEC_H
+
+#include <gophercron/common.h>
+#include <gophercron/job.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GC_EXEC_DEFAULT_SHELL "/bin/sh"
+#define GC_EXEC_DEFAULT_KILL_GRACE_MS 2000
+#define GC_EXEC_DEFAULT_OUTPUT_LIMIT (1024 * 1024)
+/* Smallest accepted output_limit (room for a head, a tail and a marker). */
+#define GC_EXEC_MIN_OUTPUT_LIMIT 256
+
+typedef struct gc_exec gc_exec;
+
+/* How a run ended. */
+typedef enum gc_exec_reason {
+	GC_EXEC_EXITED = 0,   /* the shell exited; see exit_code */
+	GC_EXEC_SIGNALED = 1, /* the shell died by a signal we did not send */
+	GC_EXEC_TIMEOUT = 2,  /* timeout_ms passed; the group was killed */
+	GC_EXEC_KILLED = 3    /* gc_exec_kill / gc_exec_kill_all */
+} gc_exec_reason;
+
+/* One run. Strings are copied by gc_exec_start; zero means default. */
+typedef struct gc_exec_request {
+	unsigned version;      /* 1 */
+	const char *shell;     /* NULL = "/bin/sh"; run as SHELL -c COMMAND */
+	const char *command;   /* required */
+	int64_t timeout_ms;    /* 0 = none (task timeouts are seconds*1000) */
+	int64_t kill_grace_ms; /* SIGTERM -> SIGKILL; 0 = 2000 */
+	size_t output_limit;   /* bytes kept; 0 = 1 MiB */
+	const char *workdir;   /* NULL = the host's current directory */
+	/* Extra environment, NULL-terminated "NAME=value" strings; they
+	 * override inherited variables of the same name. May be NULL. */
+	const char *const *env;
+	/* Exported as GOPHERCRON_PROJECT_ID, _TASK_ID, _TASK_NAME,
+	 * _PLAN_TIME (unix seconds), _AGENT_IP, _RUN_ID, _FENCING_TOKEN;
+	 * NULL strings / project_id 0 / plan_unix 0 are not exported. */
+	int64_t project_id;
+	const char *task_id;
+	const char *task_name;
+	int64_t plan_unix;
+	const char *agent_ip;
+	const char *run_id;
+	const char *fencing_token;
+	void *userdata; /* handed back in the outcome */
+} gc_exec_request;
+
+#define GC_EXEC_REQUEST_INIT                                                \
+	{1, NULL, NULL, 0, 0, 0, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL,  \
+	 NULL, NULL}
+GC_EXTERN void gc_exec_request_init(gc_exec_request *req);
+
+typedef struct gc_exec_outcome {
+	uint64_t handle;
+	void *userdata;
+	gc_exec_reason reason;
+	int exit_code;      /* EXITED: the shell's exit code, else -1 */
+	int term_signal;    /* the signal that ended the shell, else 0 */
+	int wait_status;    /* raw wait(2) status of the shell */
+	char error[GC_EXIT_TEXT_MAX]; /* "" on success, "exit status 3",
+					 "command not found", "timeout",
+					 "killed", "signal: killed", ... */
+	char *output;       /* malloc'd capture, NUL-terminated; may hold NULs */
+	size_t output_len;
+	uint64_t output_total; /* bytes the run wrote (including cut ones) */
+	int64_t pid;           /* the shell's pid (= its pgid) */
+	int64_t start_ns;      /* wall clock: spawned */
+	int64_t end_ns;        /* wall clock: shell exited */
+} gc_exec_outcome;
+
+/* Free the output and zero the outcome. */
+GC_EXTERN void gc_exec_outcome_clear(gc_exec_outcome *o);
+
+/* Called once per finished run from gc_exec_step. The callback may take
+ * the output by setting o->output to NULL (then it frees it with gc_free);
+ * otherwise it is freed after the callback returns. */
+typedef void (*gc_exec_done_fn)(gc_exec_outcome *o, void *payload);
+
+typedef struct gc_exec_options {
+	unsigned version;       /* 1 */
+	gc_exec_done_fn on_done;
+	void *payload;          /* for on_done */
+	gc_log_fn log;          /* NULL = silent */
+	void *log_payload;
+} gc_exec_options;
+
+#define GC_EXEC_OPTIONS_INIT {1, NULL, NULL, NULL, NULL}
+GC_EXTERN void gc_exec_options_init(gc_exec_options *opts);
+
+GC_EXTERN int gc_exec_new(gc_exec **out, const gc_exec_options *opts,
+			  gc_error *err);
+/* Kill every run's group with SIGKILL, reap the shells, free. No callbacks
+ * are delivered. NULL is harmless. */
+GC_EXTERN void gc_exec_free(gc_exec *ex);
+
+/* Descriptor to poll for input (an epoll fd). */
+GC_EXTERN int gc_exec_fd(const gc_exec *ex);
+/* Milliseconds until the next timeout/grace deadline: -1 = none, 0 = due.
+ * The host must call gc_exec_step by then even if the fd stays quiet. */
+GC_EXTERN int gc_exec_timeout_ms(const gc_exec *ex);
+/* Process whatever is ready without blocking: read output, reap, enforce
+ * deadlines, deliver completions. Returns the number of completions
+ * delivered, or a negative GC_E* code. */
+GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err);
+/* Block up to max_wait_ms (-1 = until something happens) for the fd or
+ * the next deadline, then gc_exec_step. For simple loops and tests. */
+GC_EXTERN int gc_exec_poll(gc_exec *ex, int max_wait_ms, gc_error *err);
+
+/* Start a run. On success *handle (never 0) identifies it. Returns
+ * GC_EINVAL for a bad request, GC_ESYS when the shell cannot be started
+ * (message "fork/exec /bin/nosuch: no such file or directory"), and then
+ * no callback follows. */
+GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
+			    uint64_t *handle, gc_error *err);
+/* Kill a run: SIGTERM to its group now, SIGKILL after the grace; it
+ * completes with reason GC_EXEC_KILLED and error "killed" (unless it had
+ * already finished or timed out). GC_ENOTFOUND for an unknown handle. */
+GC_EXTERN int gc_exec_kill(gc_exec *ex, uint64_t handle);
+/* gc_exec_kill for every run; returns how many were signalled. */
+GC_EXTERN size_t gc_exec_kill_all(gc_exec *ex);
+/* Runs started and not yet delivered. */
+GC_EXTERN size_t gc_exec_running(const gc_exec *ex);
+/* The shell's pid (= pgid) of a run, or -1 for an unknown handle. */
+GC_EXTERN int64_t gc_exec_pid(const gc_exec *ex, uint64_t handle);
+
+/* Run one request to completion on a private executor (blocking). On
+ * success *out holds the outcome (clear it with gc_exec_outcome_clear). */
+GC_EXTERN int gc_exec_run_sync(const gc_exec_request *req,
+			       gc_exec_outcome *out, gc_error *err);
+
+/* Fill a result from an outcome: error text, start/end times, and the
+ * output, which is MOVED (o->output becomes NULL). The task snapshot,
+ * plan/real time and run id are the caller's to set. 0 or GC_ENOMEM. */
+GC_EXTERN int gc_result_take_outcome(gc_result *r, gc_exec_outcome *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,269 @@
+/* libgophercron: the task model, etcd key layout and report bodies.
+ *
+ * A task is the original's TaskInfo (SPEC §4). Its JSON form, the etcd keys
+ * it lives under and the result/warning bodies agents send to report_addr
+ * (SPEC §5) are byte-compatible with GopherCron 1.10; deliberate departures
+ * are documented next to the function concerned.
+ *
+ * Ownership: every char * inside gc_task, gc_result and gc_warning is
+ * malloc'd and owned by the struct; release with the matching _clear().
+ * Structs must be initialised (zero, or the _INIT macro) before a function
+ * fills them; functions that fill a struct free its previous contents first
+ * and leave it untouched when they fail.
+ */
+#ifndef GOPHERCRON_JOB_H
+#define GOPHERCRON_JOB_H
+
+#include <gophercron/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ task */
+
+/* Longest task id accepted by gc_task_validate() and the key functions. */
+#define GC_TASK_ID_MAX 128
+/* Size of the buffer gc_task_id_new() fills (ids are 19-20 digits). */
+#define GC_TASK_ID_BUF 37
+
+/* Unknown JSON members of a task, kept for read-modify-write. Opaque. */
+struct gc_task_extra;
+
+typedef struct gc_task {
+	char *task_id;      /* "1131476936434913280" (snowflake-style) */
+	char *name;
+	int64_t project_id; /* > 0 */
+	char *command;
+	char *cron;         /* cron expression, see cron.h */
+	char *remark;
+	int64_t timeout;     /* seconds, 0 = no timeout */
+	int64_t create_time; /* unix seconds of the first save */
+	int status;          /* 1 = scheduled, 0 = paused */
+	int is_running;      /* 1/0 (the original stores -1 for "unknown") */
+	int noseize;         /* 1 = every agent of the project runs it */
+	int exclusion;       /* 1 = skip a tick while a run is in progress */
+	char *client_ip;
+	struct gc_task_extra *extra; /* unknown JSON members (may be NULL) */
+} gc_task;
+
+#define GC_TASK_INIT                                                        \
+	{NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, NULL}
+
+/* Zero the struct (no allocation). */
+GC_EXTERN void gc_task_init(gc_task *t);
+/* Free everything the task owns and zero it. NULL is harmless. */
+GC_EXTERN void gc_task_clear(gc_task *t);
+/* Deep copy (including unknown members) into an initialised `dst`. */
+GC_EXTERN int gc_task_copy(gc_task *dst, const gc_task *src, gc_error *err);
+
+/* Decode TaskInfo JSON into an initialised `t`. Integers may be JSON numbers
+ * or numeric strings ("3"); null leaves the field at its zero value; any
+ * other type is GC_EINVAL with a message naming the field. Member names
+ * match case-insensitively, last one wins (as Go's encoding/json). Members
+ * that are not TaskInfo fields are kept in t->extra. Strings missing from
+ * the JSON become "" (never NULL). */
+GC_EXTERN int gc_task_from_json(gc_task *t, const char *json, size_t len,
+				gc_error *err);
+
+/* Encode as the original does: fields in the order task_id, name,
+ * project_id, command, cron, remark, timeout, create_time, status,
+ * is_running, noseize, exclusion, client_ip, then the unknown members in
+ * their original order; Go's string escaping (\u003c \u003e \u0026,
+ * invalid UTF-8 as \ufffd). NULL strings encode as "". Returns a malloc'd
+ * string (gc_free) or NULL when out of memory. */
+GC_EXTERN char *gc_task_to_json(const gc_task *t);
+
+/* Check a task before it is stored. On failure returns GC_EINVAL and the
+ * message lists every problem, "; "-separated, each naming the field:
+ * empty name or command, bad cron (with the cron engine's message),
+ * negative timeout, status/noseize/exclusion not 0 or 1, project_id <= 0,
+ * a task_id that cannot be a key (empty is allowed: not yet assigned). */
+GC_EXTERN int gc_task_validate(const gc_task *t, gc_error *err);
+
+/* Is `id` usable as a task id in etcd keys: 1..GC_TASK_ID_MAX bytes of
+ * [A-Za-z0-9._-], and not a reserved key word ("t_scheduler", "t_status")?
+ * Returns 1 or 0. */
+GC_EXTERN int gc_task_id_valid(const char *id);
+
+/* New task id in the original's format: a snowflake-style decimal number
+ * (milliseconds since 2010-11-04 << 22 | 22 random bits), so ids sort by
+ * creation time. 0 or GC_ESYS (no randomness available). */
+GC_EXTERN int gc_task_id_new(char out[GC_TASK_ID_BUF], gc_error *err);
+
+/* Next fire time of the task's cron expression strictly after `from_unix`
+ * (unix seconds), in the process's local time zone (TZ). Returns 0 and
+ * sets *next_unix, GC_ENOTFOUND when the expression never fires again,
+ * GC_EINVAL for a bad expression (message from the cron engine). */
+GC_EXTERN int gc_task_next_fire(const gc_task *t, int64_t from_unix,
+				int64_t *next_unix, gc_error *err);
+
+/* ------------------------------------------------------------------ keys */
+
+/* Every key lives under a prefix P from the configuration (default
+ * "/gopher_cron"; trailing slashes are ignored):
+ *
+ *   P/<pid>/<tid>                   task definition (TaskInfo JSON)
+ *   P/<pid>/t_scheduler/<tid>       run now (TaskInfo JSON, short lease)
+ *   P/<pid>/<tid>/t_status          "running" or "" while/after a run
+ *   P/lock/<pid>/<tid>              task lock of the original (exclusion)
+ *   P/lock/<pid>/<tid>/<plan_unix>  claim of one tick (noseize=0): created
+ *                                   only if absent by the agent that runs
+ *                                   the tick, leased, expires on its own
+ *   P/kill/<pid>/<tid>              kill request (empty, short lease)
+ *   P/register/<pid>/<ip>           agent registration (10 s lease)
+ *   P/agent/<ip>/<command>          command for one agent (reload_config)
+ *   P/update/<pid>/<tid>            the original's save lock (parsed only)
+ *
+ * Builders return a malloc'd key (gc_free), or NULL when out of memory or
+ * when a part cannot form an exact key: project id <= 0, a task id for
+ * which gc_task_id_valid() is false, an ip/command that is empty or holds
+ * '/'. Keys are exact: the key of task "ab" is never a prefix of task
+ * "abc"'s keys except through the trailing "/" forms documented below. */
+GC_EXTERN char *gc_key_task(const char *prefix, int64_t project_id,
+			    const char *task_id);
+GC_EXTERN char *gc_key_run_now(const char *prefix, int64_t project_id,
+			       const char *task_id);
+GC_EXTERN char *gc_key_status(const char *prefix, int64_t project_id,
+			      const char *task_id);
+GC_EXTERN char *gc_key_lock(const char *prefix, int64_t project_id,
+			    const char *task_id);
+GC_EXTERN char *gc_key_claim(const char *prefix, int64_t project_id,
+			     const char *task_id, int64_t plan_unix);
+GC_EXTERN char *gc_key_kill(const char *prefix, int64_t project_id,
+			    const char *task_id);
+GC_EXTERN char *gc_key_register(const char *prefix, int64_t project_id,
+				const char *agent_ip);
+GC_EXTERN char *gc_key_agent_cmd(const char *prefix, const char *agent_ip,
+				 const char *command);
+
+/* Prefixes for range reads and watches, all ending in "/":
+ *   project: "P/<pid>/" -- tasks, AND their t_status keys AND the
+ *            t_scheduler/ run-now keys: classify with gc_key_parse();
+ *   run_now: "P/<pid>/t_scheduler/";   kill: "P/kill/<pid>/";
+ *   register: "P/register/<pid>/";     agent: "P/agent/<ip>/";
+ *   claims of one task: "P/lock/<pid>/<tid>/". */
+GC_EXTERN char *gc_key_project_prefix(const char *prefix, int64_t project_id);
+GC_EXTERN char *gc_key_run_now_prefix(const char *prefix, int64_t project_id);
+GC_EXTERN char *gc_key_kill_prefix(const char *prefix, int64_t project_id);
+GC_EXTERN char *gc_key_register_prefix(const char *prefix,
+				       int64_t project_id);
+GC_EXTERN char *gc_key_agent_prefix(const char *prefix, const char *agent_ip);
+GC_EXTERN char *gc_key_claim_prefix(const char *prefix, int64_t project_id,
+				    const char *task_id);
+
+typedef enum gc_key_kind {
+	GC_KEY_UNKNOWN = 0,  /* not under P, or a layout we do not know */
+	GC_KEY_TASK,         /* P/<pid>/<tid> */
+	GC_KEY_STATUS,       /* P/<pid>/<tid>/t_status */
+	GC_KEY_RUN_NOW,      /* P/<pid>/t_scheduler/<tid> */
+	GC_KEY_KILL,         /* P/kill/<pid>/<tid> */
+	GC_KEY_LOCK,         /* P/lock/<pid>/<tid> */
+	GC_KEY_CLAIM,        /* P/lock/<pid>/<tid>/<plan_unix> */
+	GC_KEY_REGISTER,     /* P/register/<pid>/<ip> */
+	GC_KEY_AGENT_CMD,    /* P/agent/<ip>/<command> */
+	GC_KEY_UPDATE        /* P/update/<pid>/<tid> (original's save lock) */
+} gc_key_kind;
+
+#define GC_KEY_PART_MAX 256
+
+typedef struct gc_key_info {
+	gc_key_kind kind;
+	int64_t project_id;             /* 0 for AGENT_CMD and UNKNOWN */
+	char task_id[GC_KEY_PART_MAX];  /* TASK STATUS RUN_NOW KILL LOCK
+					   CLAIM UPDATE, else "" */
+	char ip[GC_KEY_PART_MAX];       /* REGISTER, AGENT_CMD, else "" */
+	char command[GC_KEY_PART_MAX];  /* AGENT_CMD, else "" */
+	int64_t plan_unix;              /* CLAIM, else 0 */
+} gc_key_info;
+
+/* Classify `key` (len bytes, need not be NUL-terminated) under `prefix`.
+ * Fills *out (zeroed first) and returns out->kind. Parts must match the
+ * builders' rules exactly; anything else (extra segments, empty parts,
+ * non-numeric project ids, parts longer than GC_KEY_PART_MAX-1, another
+ * prefix) is GC_KEY_UNKNOWN. */
+GC_EXTERN gc_key_kind gc_key_parse(const char *prefix, const char *key,
+				   size_t len, gc_key_info *out);
+
+/* "task", "status", "run_now", ... for logs; "unknown" otherwise. */
+GC_EXTERN const char *gc_key_kind_name(gc_key_kind kind);
+
+/* --------------------------------------------------------------- results */
+
+/* Error texts of a run, as the original reports them ("" = success). */
+#define GC_RUN_ERR_TIMEOUT "timeout"
+#define GC_RUN_ERR_KILLED "killed"
+#define GC_RUN_ERR_NOT_FOUND "command not found"
+
+/* Text for a wait(2) status, as Go's os/exec prints it: "" for exit 0,
+ * "command not found" for 127, "exit status N", "signal: killed",
+ * "signal: segmentation fault (core dumped)", ... Always NUL-terminates. */
+#define GC_EXIT_TEXT_MAX 64
+GC_EXTERN void gc_exit_text(int wait_status, char out[GC_EXIT_TEXT_MAX]);
+
+/* Stable id of one run of a task: "<pid>-<tid>-<plan_unix>-<agent_ip>".
+ * Deterministic, so a result re-sent after a crash or retry carries the
+ * same id and the receiver can drop duplicates. Malloc'd, NULL on OOM. */
+GC_EXTERN char *gc_run_id(int64_t project_id, const char *task_id,
+			  int64_t plan_unix, const char *agent_ip);
+
+/* TaskExecuteResult. Times are unix nanoseconds. */
+typedef struct gc_result {
+	gc_task task;          /* snapshot of the task that ran */
+	int64_t plan_time_ns;  /* the tick that ran (not the next one) */
+	int64_t real_time_ns;  /* when the agent set out to run it */
+	int64_t start_time_ns; /* process started */
+	int64_t end_time_ns;   /* process ended */
+	char *output;          /* captured stdout+stderr (may hold NULs) */
+	size_t output_len;
+	char *error;           /* "" on success, else the text (see above) */
+	char *run_id;          /* gc_run_id(); may be NULL/"" */
+} gc_result;
+
+#define GC_RESULT_INIT {GC_TASK_INIT, 0, 0, 0, 0, NULL, 0, NULL, NULL}
+
+GC_EXTERN void gc_result_init(gc_result *r);
+GC_EXTERN void gc_result_clear(gc_result *r);
+GC_EXTERN int gc_result_copy(gc_result *dst, const gc_result *src,
+			     gc_error *err);
+
+/* Encode exactly like the original's body:
+ *   {"execute_info":{"task":{TaskInfo},"plan_time":T,"real_time":T},
+ *    "output":"...","error":"...","start_time":T,"end_time":T,
+ *    "run_id":"...","plan_unix":N}
+ * T is Go's RFC3339Nano in UTC ("2026-11-23T21:51:21.00065131Z", trailing
+ * zeros and an all-zero fraction dropped). run_id and plan_unix (unix
+ * seconds of plan_time) are additions; receivers that do not know them
+ * ignore them. Malloc'd, NULL when out of memory. */
+GC_EXTERN char *gc_result_to_json(const gc_result *r);
+
+/* Decode a TaskExecuteResult body (what the service's ingest endpoint
+ * receives). Times accept any RFC3339 offset. run_id/plan_unix are
+ * optional; when plan_unix is present it must agree with plan_time. */
+GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
+				  gc_error *err);
+
+/* Warning body: {"data","type","agent_ip","task_name","project_id"}. */
+typedef struct gc_warning {
+	char *data;      /* the message, e.g. "exit status 3" */
+	char *type;      /* "task" or "system" */
+	char *agent_ip;
+	char *task_name;
+	int64_t project_id;
+} gc_warning;
+
+#define GC_WARNING_INIT {NULL, NULL, NULL, NULL, 0}
+
+GC_EXTERN void gc_warning_clear(gc_warning *w);
+GC_EXTERN char *gc_warning_to_json(const gc_warning *w);
+GC_EXTERN int gc_warning_from_json(gc_warning *w, const char *json,
+				   size_t len, gc_error *err);
+
+/* Warning a failed result produces (type "task", data = r->error). */
+GC_EXTERN int gc_warning_for_result(gc_warning *w, const gc_result *r,
+				    const char *agent_ip, gc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
