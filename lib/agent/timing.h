@@ -1,0 +1,75 @@
+/* Agent timing rules: which planned tick to attempt next, lateness, and
+ * wall-clock step detection. Pure functions, unit-tested on their own.
+ *
+ * Rules (README "Agent", "Clock jumps and late ticks"):
+ *  - A task remembers the last planned time it attempted (`last_plan`).
+ *    The next tick is the first cron time strictly after
+ *    max(last_plan, now - grace - 1 s): a tick is never attempted twice by
+ *    the same agent, whatever the wall clock does, and a tick more than
+ *    `grace` seconds in the past is never attempted.
+ *  - Wall-clock steps: at every wake the agent compares how far
+ *    CLOCK_REALTIME moved with how far CLOCK_MONOTONIC moved; a difference
+ *    above GC__CLOCK_STEP_NS is a step (NTP step, `date -s`), and every
+ *    task's next time is recomputed with the rule above.
+ *    Backward step: ticks already attempted are not attempted again; the
+ *    task waits for the first tick after the last one it attempted.
+ *    Forward step: ticks inside the skipped interval that are within
+ *    `grace` of the new time are attempted late (the claim still makes
+ *    them run at most once fleet-wide); older ones are skipped and logged.
+ */
+#ifndef GC_AGENT_TIMING_H
+#define GC_AGENT_TIMING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GC__CLOCK_STEP_NS 1000000000LL /* > 1 s difference = a step */
+
+/* The "after" argument for the cron next-time computation: the next tick
+ * to attempt is cron_next(gc__tick_after(...)), strictly greater. */
+static inline int64_t gc__tick_after(int64_t now_s, int64_t last_plan,
+				     int64_t grace_s)
+{
+	int64_t floor_s = now_s - grace_s - 1;
+	return last_plan > floor_s ? last_plan : floor_s;
+}
+
+/* Is a tick planned at `plan_s` too late to attempt at `now_ns`? */
+static inline bool gc__tick_expired(int64_t plan_s, int64_t now_ns,
+				    int64_t grace_ms)
+{
+	return now_ns - plan_s * 1000000000LL > grace_ms * 1000000LL;
+}
+
+/* Nanoseconds from `now_ns` until the tick at `due_s` (0 if due). */
+static inline int64_t gc__tick_wait_ns(int64_t due_s, int64_t now_ns)
+{
+	int64_t d = due_s * 1000000000LL - now_ns;
+	return d > 0 ? d : 0;
+}
+
+typedef struct gc__clockwatch {
+	int64_t wall_ns;
+	int64_t mono_ns;
+	bool init;
+} gc__clockwatch;
+
+/* Record a wake and return the wall-clock step since the previous one
+ * (wall delta minus monotonic delta, ns; positive = forward) when it
+ * exceeds GC__CLOCK_STEP_NS in either direction, else 0. */
+static inline int64_t gc__clockwatch_step(gc__clockwatch *cw, int64_t wall_ns,
+					  int64_t mono_ns)
+{
+	int64_t step = 0;
+	if (cw->init) {
+		int64_t d = (wall_ns - cw->wall_ns) - (mono_ns - cw->mono_ns);
+		if (d > GC__CLOCK_STEP_NS || d < -GC__CLOCK_STEP_NS)
+			step = d;
+	}
+	cw->wall_ns = wall_ns;
+	cw->mono_ns = mono_ns;
+	cw->init = true;
+	return step;
+}
+
+#endif
