@@ -3,6 +3,7 @@
 #define GOPHERCRON_H
 
 #include <gophercron/common.h>
+#include <gophercron/cron.h>
 #include <gophercron/job.h>
 #include <gophercron/exec.h>
 #include <gophercron/etcd.h>
