@@ -494,7 +494,6 @@ typedef struct cfg_ctx {
 	size_t n_sections;
 	void *cfg;             /* gc_agent_config or gc_service_config */
 	int seen[CFG_MAX_FIELDS]; /* line a setting was set on, 0 = not yet */
-	char warned_section[CFG_MAX_NAME + 1];
 	gc_log_fn log;
 	void *payload;
 	int rc;                /* first error */
@@ -535,6 +534,16 @@ static int ctx_nomem(cfg_ctx *c)
 }
 
 /* ------------------------------------------------------------ reader */
+
+static bool known_section(const cfg_ctx *c, const char *section)
+{
+	if (!*section)
+		return true;
+	for (size_t i = 0; i < c->n_sections; i++)
+		if (strcmp(c->sections[i], section) == 0)
+			return true;
+	return false;
+}
 
 /* Next physical line (without "\n" / "\r\n"); false at the end. */
 static bool next_line(cfg_ctx *c, const char **line, size_t *len)
@@ -718,6 +727,11 @@ static char *cfg_reader(char *str, int num, void *stream)
 			buf[0] = '[';
 			memcpy(buf + 1, line + k0, kl);
 			buf[kl + 1] = '\0';
+			if (!known_section(c, buf + 1))
+				gc__log(c->log, c->payload, GC_LOG_WARNING,
+					"%s:%d: unknown section %s], its keys "
+					"are ignored",
+					c->name, c->lineno, buf);
 			r = emit(str, num, buf, kl + 1, "]\n");
 		}
 		if (!r)
@@ -1177,16 +1191,6 @@ static int apply(cfg_ctx *c, const field *f, const char *section, cval *v)
 	return ctx_fail(c, line, section, key, "internal: unknown key type");
 }
 
-static bool known_section(const cfg_ctx *c, const char *section)
-{
-	if (!*section)
-		return true;
-	for (size_t i = 0; i < c->n_sections; i++)
-		if (strcmp(c->sections[i], section) == 0)
-			return true;
-	return false;
-}
-
 static int cfg_handler(void *user, const char *section, const char *name,
 		       const char *value)
 {
@@ -1222,18 +1226,8 @@ static int cfg_handler(void *user, const char *section, const char *name,
 					"before the first [section]",
 					name),
 			       0;
-		if (!known_section(c, section)) {
-			if (strcmp(c->warned_section, section) != 0) {
-				gc__log(c->log, c->payload, GC_LOG_WARNING,
-					"%s:%d: unknown section [%s], its keys "
-					"are ignored",
-					c->name, c->key_line, section);
-				snprintf(c->warned_section,
-					 sizeof(c->warned_section), "%s",
-					 section);
-			}
-			return 1;
-		}
+		if (!known_section(c, section))
+			return 1; /* warned about at the section header */
 		gc__log(c->log, c->payload, GC_LOG_WARNING,
 			"%s:%d: unknown key \"%s%s%s\", ignored", c->name,
 			c->key_line, section, *section ? "." : "", name);

@@ -1,0 +1,944 @@
+/* Unit tests for the agent and service configuration loader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <gophercron/config.h>
+
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct logcap {
+	int warnings;
+	char text[4096];
+} logcap;
+
+static void capture(int level, const char *msg, void *payload)
+{
+	logcap *l = payload;
+	size_t n = strlen(l->text);
+	if (level == GC_LOG_WARNING)
+		l->warnings++;
+	snprintf(l->text + n, sizeof(l->text) - n, "%s\n", msg);
+}
+
+static char *data_path(const char *file)
+{
+	const char *src = getenv("GC_SRC");
+	char *p = gc__sprintf("%s/tests/unit/data/config/%s", src ? src : ".",
+			      file);
+	assert_non_null(p);
+	return p;
+}
+
+/* Load agent text that must fail; the message must contain `want`. */
+static void agent_fails(const char *text, const char *want)
+{
+	gc_agent_config cfg;
+	gc_error err = {0, ""};
+	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	int rc = gc_agent_config_load_string(&cfg, text, "t.toml", NULL, NULL,
+					     &err);
+	if (rc != GC_EINVAL || !strstr(err.msg, want))
+		fail_msg("text:\n%s\nrc=%d msg=\"%s\"\nwanted \"%s\"", text, rc,
+			 err.msg, want);
+	assert_int_equal(err.code, GC_EINVAL);
+	gc_agent_config_clear(&cfg);
+}
+
+static void service_fails(const char *text, const char *want)
+{
+	gc_service_config cfg;
+	gc_error err = {0, ""};
+	assert_int_equal(gc_service_config_init(&cfg), 0);
+	int rc = gc_service_config_load_string(&cfg, text, "s.toml", NULL,
+					       NULL, &err);
+	if (rc != GC_EINVAL || !strstr(err.msg, want))
+		fail_msg("text:\n%s\nrc=%d msg=\"%s\"\nwanted \"%s\"", text, rc,
+			 err.msg, want);
+	gc_service_config_clear(&cfg);
+}
+
+static void agent_ok(gc_agent_config *cfg, const char *text, logcap *lc)
+{
+	gc_error err = {0, ""};
+	assert_int_equal(gc_agent_config_init(cfg), 0);
+	int rc = gc_agent_config_load_string(cfg, text, "t.toml", capture, lc,
+					     &err);
+	if (rc != 0)
+		fail_msg("text:\n%s\nrc=%d msg=\"%s\"", text, rc, err.msg);
+}
+
+/* ------------------------------------------------- the original's files */
+
+static void check_client_common(const gc_agent_config *c)
+{
+	assert_int_equal(c->log_level, GC_LOG_DEBUG);
+	assert_string_equal(c->deploy.environment, "release");
+	assert_int_equal(c->deploy.timeout_s, 5);
+	assert_null(c->deploy.hosts);
+	assert_int_equal(c->etcd.n_endpoints, 1);
+	assert_string_equal(c->etcd.endpoints[0], "http://127.0.0.1:23791");
+	assert_null(c->etcd.username);
+	assert_null(c->etcd.password);
+	assert_int_equal(c->etcd.dial_timeout_ms, 5000);
+	assert_string_equal(c->etcd.prefix, "/gopher_cron");
+	assert_int_equal(c->n_projects, 1);
+	assert_int_equal(c->projects[0], 1);
+	assert_string_equal(c->shell, "/bin/bash");
+	assert_string_equal(c->mysql.service, "127.0.0.1:33061");
+	assert_string_equal(c->mysql.host, "127.0.0.1");
+	assert_int_equal(c->mysql.port, 33061);
+	assert_string_equal(c->mysql.username, "gc");
+	assert_string_equal(c->mysql.password, "gcpass");
+	assert_string_equal(c->mysql.database, "gophercron");
+	assert_null(c->sqlite.path);
+	/* keys the original does not have keep their defaults */
+	assert_int_equal(c->output_limit, 1024 * 1024);
+	assert_int_equal(c->kill_grace_ms, 2000);
+	assert_int_equal(c->claim_ttl_s, 60);
+	assert_null(c->report_token);
+	assert_non_null(c->client_ip);
+	assert_non_null(c->spool_dir);
+}
+
+static void original_client_report_file_loads_unchanged(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	gc_error err = {0, ""};
+	logcap lc = {0, ""};
+	char *p = data_path("client-report.toml");
+	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_load(&c, p, capture, &lc, &err), 0);
+	check_client_common(&c);
+	assert_string_equal(c.report_addr, "http://127.0.0.1:18080/report");
+	assert_int_equal(lc.warnings, 0);
+	gc_agent_config_clear(&c);
+	free(p);
+}
+
+static void original_client_mysql_file_loads_unchanged(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	gc_error err = {0, ""};
+	logcap lc = {0, ""};
+	char *p = data_path("client-mysql.toml");
+	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_load(&c, p, capture, &lc, &err), 0);
+	check_client_common(&c);
+	assert_null(c.report_addr); /* report_addr = "" means "use MySQL" */
+	assert_int_equal(lc.warnings, 0);
+	gc_agent_config_clear(&c);
+	free(p);
+}
+
+static void original_service_file_loads_unchanged(void **state)
+{
+	(void)state;
+	gc_service_config c;
+	gc_error err = {0, ""};
+	logcap lc = {0, ""};
+	char *p = data_path("service.toml");
+	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_load(&c, p, capture, &lc, &err), 0);
+	assert_int_equal(c.log_level, GC_LOG_DEBUG);
+	assert_string_equal(c.deploy.environment, "release");
+	assert_int_equal(c.deploy.n_hosts, 1);
+	assert_string_equal(c.deploy.hosts[0], "127.0.0.1:16306");
+	assert_int_equal(c.deploy.timeout_s, 5);
+	assert_string_equal(c.deploy.view_path, "./view");
+	assert_int_equal(c.etcd.n_endpoints, 1);
+	assert_string_equal(c.etcd.endpoints[0], "http://127.0.0.1:23791");
+	assert_int_equal(c.etcd.dial_timeout_ms, 5000);
+	assert_string_equal(c.etcd.prefix, "/gopher_cron");
+	assert_string_equal(c.mysql.service, "127.0.0.1:33061");
+	assert_string_equal(c.mysql.host, "127.0.0.1");
+	assert_int_equal(c.mysql.port, 33061);
+	assert_string_equal(c.mysql.username, "gc");
+	assert_string_equal(c.mysql.password, "gcpass");
+	assert_string_equal(c.mysql.database, "gophercron");
+	assert_string_equal(c.jwt.secret, "fjskfjls2ifeew2mn");
+	assert_int_equal(c.jwt.exp_hours, 168);
+	assert_string_equal(c.sqlite.path, "gophercron.db");
+	assert_null(c.report.token);
+	assert_int_equal(c.log.retention_days, 0);
+	/* the published example secret loads but is pointed out */
+	assert_int_equal(lc.warnings, 1);
+	assert_non_null(strstr(lc.text, "[jwt] secret"));
+	assert_null(strstr(lc.text, "fjskfjls2ifeew2mn"));
+	gc_service_config_clear(&c);
+	free(p);
+}
+
+/* ---------------------------------------------------- every key, defaults */
+
+static void agent_full_sample_sets_every_key(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	gc_error err = {0, ""};
+	logcap lc = {0, ""};
+	char *p = data_path("agent-full.toml");
+	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_load(&c, p, capture, &lc, &err), 0);
+	assert_int_equal(c.log_level, GC_LOG_WARNING);
+	assert_string_equal(c.report_addr,
+			    "http://127.0.0.1:6306/api/v1/report");
+	assert_string_equal(c.report_token, "tok#en;1");
+	assert_string_equal(c.client_ip, "10.1.2.3");
+	assert_string_equal(c.spool_dir, "/srv/gc/spool");
+	assert_int_equal(c.output_limit, 65536);
+	assert_int_equal(c.kill_grace_ms, 500);
+	assert_int_equal(c.claim_ttl_s, 30);
+	assert_int_equal(c.n_projects, 3);
+	assert_int_equal(c.projects[0], 3);
+	assert_int_equal(c.projects[1], 4);
+	assert_int_equal(c.projects[2], 5);
+	assert_string_equal(c.shell, "/bin/sh");
+	assert_string_equal(c.deploy.environment, "dev");
+	assert_int_equal(c.deploy.timeout_s, 60);
+	assert_int_equal(c.etcd.n_endpoints, 3);
+	/* TLS configured: endpoints without a scheme become https */
+	assert_string_equal(c.etcd.endpoints[0], "https://10.0.0.1:2379");
+	assert_string_equal(c.etcd.endpoints[1], "https://10.0.0.2:2379");
+	assert_string_equal(c.etcd.endpoints[2], "https://10.0.0.3:2379");
+	assert_string_equal(c.etcd.username, "root");
+	assert_string_equal(c.etcd.password, "p\"a\\ss\tw\xc3\xa9");
+	assert_int_equal(c.etcd.dial_timeout_ms, 1500);
+	assert_string_equal(c.etcd.prefix, "/cron_prod");
+	assert_string_equal(c.etcd.ca_file, "/etc/gc/ca.pem");
+	assert_string_equal(c.etcd.cert_file, "/etc/gc/agent.pem");
+	assert_string_equal(c.etcd.key_file, "/etc/gc/agent-key.pem");
+	assert_string_equal(c.mysql.host, "::1");
+	assert_int_equal(c.mysql.port, 3307);
+	assert_string_equal(c.sqlite.path, "/srv/gc/results.db");
+	assert_int_equal(lc.warnings, 0);
+	gc_agent_config_clear(&c);
+	free(p);
+}
+
+static void service_full_sample_sets_every_key(void **state)
+{
+	(void)state;
+	gc_service_config c;
+	gc_error err = {0, ""};
+	logcap lc = {0, ""};
+	char *p = data_path("service-full.toml");
+	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_load(&c, p, capture, &lc, &err), 0);
+	assert_int_equal(c.log_level, GC_LOG_ERR);
+	assert_string_equal(c.deploy.environment, "dev");
+	assert_int_equal(c.deploy.n_hosts, 3);
+	assert_string_equal(c.deploy.hosts[0], "127.0.0.1:8080");
+	assert_string_equal(c.deploy.hosts[1], "[::1]:8081");
+	assert_string_equal(c.deploy.hosts[2], "9090");
+	assert_int_equal(c.deploy.timeout_s, 10);
+	assert_null(c.deploy.view_path);
+	assert_string_equal(c.etcd.endpoints[0], "http://127.0.0.1:2379");
+	assert_int_equal(c.etcd.dial_timeout_ms, 2000);
+	assert_string_equal(c.etcd.prefix, "");
+	assert_null(c.mysql.service);
+	assert_null(c.mysql.host);
+	assert_string_equal(c.sqlite.path, "/var/lib/gophercron/gophercron.db");
+	assert_string_equal(c.jwt.secret, "a-long-random-secret");
+	assert_int_equal(c.jwt.exp_hours, 24);
+	assert_string_equal(c.report.token, "agents-token");
+	assert_int_equal(c.log.retention_days, 30);
+	assert_int_equal(lc.warnings, 0);
+	gc_service_config_clear(&c);
+	free(p);
+}
+
+static void agent_defaults_without_a_file(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(c.log_level, GC_LOG_INFO);
+	assert_null(c.report_addr);
+	assert_null(c.report_token);
+	assert_non_null(c.client_ip);
+	assert_non_null(c.spool_dir);
+	assert_true(c.spool_dir[0] == '/');
+	assert_int_equal(c.output_limit, 1024 * 1024);
+	assert_int_equal(c.kill_grace_ms, 2000);
+	assert_int_equal(c.claim_ttl_s, 60);
+	assert_null(c.projects);
+	assert_int_equal(c.n_projects, 0);
+	assert_string_equal(c.shell, access("/bin/bash", X_OK) == 0
+					     ? "/bin/bash"
+					     : "/bin/sh");
+	assert_string_equal(c.deploy.environment, "release");
+	assert_int_equal(c.deploy.timeout_s, 5);
+	assert_int_equal(c.etcd.n_endpoints, 1);
+	assert_string_equal(c.etcd.endpoints[0], "http://127.0.0.1:2379");
+	assert_int_equal(c.etcd.dial_timeout_ms, 5000);
+	assert_string_equal(c.etcd.prefix, "/gopher_cron");
+	assert_null(c.etcd.ca_file);
+	assert_null(c.mysql.service);
+	assert_int_equal(c.mysql.port, 3306);
+	assert_null(c.sqlite.path);
+	gc_agent_config_clear(&c);
+}
+
+static void service_defaults_without_a_file(void **state)
+{
+	(void)state;
+	gc_service_config c;
+	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(c.log_level, GC_LOG_INFO);
+	assert_int_equal(c.deploy.n_hosts, 1);
+	assert_string_equal(c.deploy.hosts[0], "0.0.0.0:6306");
+	assert_int_equal(c.deploy.timeout_s, 5);
+	assert_null(c.deploy.view_path);
+	assert_string_equal(c.etcd.endpoints[0], "http://127.0.0.1:2379");
+	assert_null(c.mysql.service);
+	assert_string_equal(c.sqlite.path, "gophercron.db");
+	assert_null(c.jwt.secret);
+	assert_int_equal(c.jwt.exp_hours, 168);
+	assert_null(c.report.token);
+	assert_int_equal(c.log.retention_days, 0);
+	gc_service_config_clear(&c);
+}
+
+static void empty_text_gives_the_defaults(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c, "", &lc);
+	assert_int_equal(c.claim_ttl_s, 60);
+	assert_string_equal(c.etcd.prefix, "/gopher_cron");
+	gc_agent_config_clear(&c);
+}
+
+/* An independent look at the interfaces: is there a non-loopback IPv4? */
+static bool host_has_routable_ipv4(void)
+{
+	struct ifaddrs *ifs, *i;
+	bool found = false;
+	if (getifaddrs(&ifs) != 0)
+		return false;
+	for (i = ifs; i; i = i->ifa_next) {
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK)) {
+			const struct sockaddr_in *s =
+				(const struct sockaddr_in *)(const void *)
+					i->ifa_addr;
+			uint32_t a = ntohl(s->sin_addr.s_addr);
+			if ((a >> 24) != 127 && (a >> 16) != 0xA9FE)
+				found = true;
+		}
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+static void client_ip_default_is_a_non_loopback_ipv4(void **state)
+{
+	(void)state;
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a;
+	gc_agent_config c;
+	assert_int_equal(gc_config_default_client_ip(ip, sizeof(ip)), 0);
+	assert_int_equal(inet_pton(AF_INET, ip, &a), 1);
+	if (host_has_routable_ipv4())
+		assert_true((ntohl(a.s_addr) >> 24) != 127);
+	else
+		assert_string_equal(ip, "127.0.0.1");
+	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_string_equal(c.client_ip, ip);
+	gc_agent_config_clear(&c);
+	/* too small a buffer is refused, not truncated */
+	assert_int_equal(gc_config_default_client_ip(ip, 8), GC_EINVAL);
+}
+
+/* ------------------------------------------------------------- syntax */
+
+static void comments_full_line_inline_and_hash_inside_strings(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c,
+		 "# full-line comment\n"
+		 "   # indented comment\n"
+		 "report_token = \"a#b ; c\" # inline comment\n"
+		 "shell = '/bin/sh'#no space before the comment\n"
+		 "projects = [1, 2] # [3]\n"
+		 "[etcd] # section comment\n"
+		 "password = \"x # y\"\n"
+		 "username = \"\" # empty means none\n",
+		 &lc);
+	assert_string_equal(c.report_token, "a#b ; c");
+	assert_string_equal(c.shell, "/bin/sh");
+	assert_int_equal(c.n_projects, 2);
+	assert_string_equal(c.etcd.password, "x # y");
+	assert_null(c.etcd.username);
+	assert_int_equal(lc.warnings, 0);
+	gc_agent_config_clear(&c);
+}
+
+static void arrays_with_spaces_trailing_commas_and_several_lines(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c,
+		 "projects = [ 7 ,8,  9 , ]\n"
+		 "[etcd]\n"
+		 "service = [\t\"a:1\" ,\"http://b:2\"  ]\n",
+		 &lc);
+	assert_int_equal(c.n_projects, 3);
+	assert_int_equal(c.projects[2], 9);
+	assert_int_equal(c.etcd.n_endpoints, 2);
+	assert_string_equal(c.etcd.endpoints[0], "http://a:1");
+	assert_string_equal(c.etcd.endpoints[1], "http://b:2");
+	gc_agent_config_clear(&c);
+
+	agent_ok(&c,
+		 "projects = [\n"
+		 "  1, # first\n"
+		 "\n"
+		 "  # a comment line\n"
+		 "  2\n"
+		 "]\n"
+		 "shell = \"/bin/sh\"\n",
+		 &lc);
+	assert_int_equal(c.n_projects, 2);
+	assert_int_equal(c.projects[1], 2);
+	assert_string_equal(c.shell, "/bin/sh");
+	gc_agent_config_clear(&c);
+
+	agent_ok(&c, "projects = []\n", &lc);
+	assert_int_equal(c.n_projects, 0);
+	gc_agent_config_clear(&c);
+}
+
+static void string_escapes_are_decoded(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c,
+		 "report_token = \"q\\\"b\\\\n\\n t\\t u\\u00e9 U\\U0001F600\"\n"
+		 "spool_dir = 'C:\\raw\\n'\n",
+		 &lc);
+	assert_string_equal(c.report_token,
+			    "q\"b\\n\n t\t u\xc3\xa9 U\xf0\x9f\x98\x80");
+	assert_string_equal(c.spool_dir, "C:\\raw\\n"); /* literal string */
+	gc_agent_config_clear(&c);
+}
+
+/* inih's own line handling (200-byte lines, indented continuation lines,
+ * ':' delimiter, " ;" comments) must not leak through. */
+static void inih_quirks_do_not_apply(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	char longval[1200];
+	memset(longval, 'x', sizeof(longval) - 1);
+	longval[sizeof(longval) - 1] = '\0';
+	char *text = gc__sprintf("report_token = \"%s\"\n"
+				 "[etcd]\n"
+				 "    username = \"u ;v\"\n"
+				 "    password = \"p\"\n",
+				 longval);
+	assert_non_null(text);
+	agent_ok(&c, text, &lc);
+	assert_string_equal(c.report_token, longval);
+	assert_string_equal(c.etcd.username, "u ;v");
+	assert_string_equal(c.etcd.password, "p");
+	gc_agent_config_clear(&c);
+	free(text);
+	agent_fails("shell: \"/bin/sh\"\n",
+		    "t.toml:1: key \"shell\": expected \"=\" after the key");
+	agent_fails("report_token = \"a\"\n  continuation\n",
+		    "t.toml:2: key \"continuation\": expected \"=\"");
+}
+
+static void crlf_line_endings_and_bom_are_accepted(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c,
+		 "\xEF\xBB\xBFlog_level = \"info\"\r\n"
+		 "projects = [1]\r\n[etcd]\r\nprefix = \"/x\"\r\n",
+		 &lc);
+	assert_int_equal(c.log_level, GC_LOG_INFO);
+	assert_int_equal(c.n_projects, 1);
+	assert_string_equal(c.etcd.prefix, "/x");
+	gc_agent_config_clear(&c);
+}
+
+static void projects_and_shell_accepted_at_top_level_and_in_etcd(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c, "projects = [5]\nshell = \"/bin/sh\"\n", &lc);
+	assert_int_equal(c.projects[0], 5);
+	assert_string_equal(c.shell, "/bin/sh");
+	gc_agent_config_clear(&c);
+	agent_ok(&c, "[etcd]\nprojects = [6]\nshell = \"/bin/sh\"\n", &lc);
+	assert_int_equal(c.projects[0], 6);
+	assert_string_equal(c.shell, "/bin/sh");
+	gc_agent_config_clear(&c);
+	assert_int_equal(lc.warnings, 0);
+}
+
+static void log_level_names(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		int level;
+	} cases[] = {{"debug", GC_LOG_DEBUG},   {"trace", GC_LOG_DEBUG},
+		     {"info", GC_LOG_INFO},     {"notice", GC_LOG_NOTICE},
+		     {"warn", GC_LOG_WARNING},  {"warning", GC_LOG_WARNING},
+		     {"error", GC_LOG_ERR},     {"fatal", GC_LOG_ERR},
+		     {"panic", GC_LOG_ERR},     {"DEBUG", GC_LOG_DEBUG}};
+	for (size_t i = 0; i < GC__ARRAY_LEN(cases); i++) {
+		gc_agent_config c;
+		logcap lc = {0, ""};
+		char *t = gc__sprintf("log_level = \"%s\"\n", cases[i].name);
+		agent_ok(&c, t, &lc);
+		assert_int_equal(c.log_level, cases[i].level);
+		gc_agent_config_clear(&c);
+		free(t);
+	}
+}
+
+static void durations_and_sizes_take_units(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c,
+		 "kill_grace = 3\nclaim_ttl = \"2m\"\noutput_limit = 4096\n",
+		 &lc);
+	assert_int_equal(c.kill_grace_ms, 3000);
+	assert_int_equal(c.claim_ttl_s, 120);
+	assert_int_equal(c.output_limit, 4096);
+	gc_agent_config_clear(&c);
+	agent_ok(&c,
+		 "kill_grace = \"1m30s\"\nclaim_ttl = \"1h\"\n"
+		 "output_limit = \"1 MiB\"\n",
+		 &lc);
+	assert_int_equal(c.kill_grace_ms, 90000);
+	assert_int_equal(c.claim_ttl_s, 3600);
+	assert_int_equal(c.output_limit, 1048576);
+	gc_agent_config_clear(&c);
+	agent_ok(&c, "kill_grace = 0\noutput_limit = \"2K\"\n", &lc);
+	assert_int_equal(c.kill_grace_ms, 0);
+	assert_int_equal(c.output_limit, 2048);
+	gc_agent_config_clear(&c);
+}
+
+static void endpoints_are_normalised_to_urls(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c,
+		 "[etcd]\nservice = [\"127.0.0.1:2379\", "
+		 "\"http://h:1/\", \"HTTPS://h:2\", \"[::1]:2379\"]\n",
+		 &lc);
+	assert_int_equal(c.etcd.n_endpoints, 4);
+	assert_string_equal(c.etcd.endpoints[0], "http://127.0.0.1:2379");
+	assert_string_equal(c.etcd.endpoints[1], "http://h:1");
+	assert_string_equal(c.etcd.endpoints[2], "HTTPS://h:2");
+	assert_string_equal(c.etcd.endpoints[3], "http://[::1]:2379");
+	gc_agent_config_clear(&c);
+	/* a CA file alone (server-verified TLS) switches the default scheme */
+	agent_ok(&c, "[etcd]\nservice = [\"e:2379\"]\nca_file = \"/ca\"\n", &lc);
+	assert_string_equal(c.etcd.endpoints[0], "https://e:2379");
+	gc_agent_config_clear(&c);
+}
+
+static void mysql_service_is_split_into_host_and_port(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c, "[mysql]\nservice = \"db.example\"\n", &lc);
+	assert_string_equal(c.mysql.host, "db.example");
+	assert_int_equal(c.mysql.port, 3306);
+	gc_agent_config_clear(&c);
+	agent_ok(&c, "[mysql]\nservice = \"\"\n", &lc);
+	assert_null(c.mysql.service);
+	assert_null(c.mysql.host);
+	gc_agent_config_clear(&c);
+}
+
+/* ------------------------------------------------------ unknown things */
+
+static void unknown_keys_and_sections_warn_with_file_and_line(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	logcap lc = {0, ""};
+	agent_ok(&c,
+		 "log_level = \"info\"\n"
+		 "colour = \"blue\"\n"
+		 "[etcd]\n"
+		 "retries = 3\n"
+		 "[metrics]\n"
+		 "port = 9100\n"
+		 "path = \"/m\"\n",
+		 &lc);
+	assert_int_equal(lc.warnings, 3);
+	assert_non_null(strstr(lc.text, "t.toml:2: unknown key \"colour\""));
+	assert_non_null(strstr(lc.text, "t.toml:4: unknown key \"etcd.retries\""));
+	assert_non_null(strstr(lc.text, "t.toml:5: unknown section [metrics]"));
+	gc_agent_config_clear(&c);
+	/* values of ignored keys are still checked */
+	agent_fails("[metrics]\nport = 9100 x\n",
+		    "t.toml:2: key \"metrics.port\": unexpected text after the "
+		    "value");
+}
+
+/* ------------------------------------------------------------- errors */
+
+static void every_error_names_file_line_and_key(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"log_level = \"info\"\n[etcd]\nprojects = [\"a\"]\n",
+		 "t.toml:3: key \"etcd.projects\": expected an array of "
+		 "integers like [1,2]"},
+		{"projects = 1\n",
+		 "t.toml:1: key \"projects\": expected an array of integers "
+		 "like [1,2]"},
+		{"projects = [1, \"2\"]\n",
+		 "t.toml:1: key \"projects\": array items must all have the "
+		 "same type"},
+		{"projects = [0]\n",
+		 "t.toml:1: key \"projects\": project IDs must be positive"},
+		{"projects = [2, 3, 2]\n",
+		 "t.toml:1: key \"projects\": project 2 is listed twice"},
+		{"output_limit = -1\n",
+		 "t.toml:1: key \"output_limit\": -1 is out of range"},
+		{"output_limit = 0\n",
+		 "t.toml:1: key \"output_limit\": 0 is out of range"},
+		{"output_limit = \"lots\"\n",
+		 "t.toml:1: key \"output_limit\": expected a number of bytes"},
+		{"\nshell = \"/bin/bash\n",
+		 "t.toml:2: key \"shell\": unterminated string (missing "
+		 "closing \")"},
+		{"shell = '/bin/bash\n",
+		 "t.toml:1: key \"shell\": unterminated string"},
+		{"shell = \"\"\n", "t.toml:1: key \"shell\": must not be empty"},
+		{"shell = /bin/bash\n",
+		 "t.toml:1: key \"shell\": strings must be quoted"},
+		{"projects = [1,2\nshell = \"/bin/sh\"\n",
+		 "t.toml:1: key \"projects\": array is missing its closing "
+		 "\"]\""},
+		{"\n\nprojects = [1,\n2\n",
+		 "t.toml:3: key \"projects\": array is missing its closing "
+		 "\"]\""},
+		{"projects = [1,2\n[etcd]\n",
+		 "t.toml:1: key \"projects\": array is missing its closing"},
+		{"projects = [1 2]\n",
+		 "t.toml:1: key \"projects\": expected \",\" or \"]\" after an "
+		 "array item"},
+		{"projects = [[1]]\n",
+		 "t.toml:1: key \"projects\": nested arrays are not supported"},
+		{"[etcd\nprefix = \"/x\"\n",
+		 "t.toml:1: section header is missing its closing \"]\""},
+		{"[etcd] x\n", "t.toml:1: unexpected text after section header"},
+		{"[]\n", "t.toml:1: empty section name"},
+		{"[[etcd]]\n", "t.toml:1: arrays of tables"},
+		{"claim_ttl = 5\nclaim_ttl = 6\n",
+		 "t.toml:2: key \"claim_ttl\": set twice (first on line 1)"},
+		{"projects = [1]\n[etcd]\nprojects = [2]\n",
+		 "t.toml:3: key \"etcd.projects\": set twice (first on line 1)"},
+		{"[etcd]\ndialtimeout = \"5000\"\n",
+		 "t.toml:2: key \"etcd.dialtimeout\": expected an integer"},
+		{"[etcd]\ndialtimeout = 0\n",
+		 "t.toml:2: key \"etcd.dialtimeout\": 0 is out of range"},
+		{"[etcd]\nservice = []\n",
+		 "t.toml:2: key \"etcd.service\": needs at least one address"},
+		{"[etcd]\nservice = \"127.0.0.1:2379\"\n",
+		 "t.toml:2: key \"etcd.service\": expected an array of strings"},
+		{"[etcd]\nservice = [\"ftp://h:1\"]\n",
+		 "t.toml:2: key \"etcd.service\": item 1: unsupported URL "
+		 "scheme"},
+		{"[etcd]\nprefix = \"gopher\"\n",
+		 "t.toml:2: key \"etcd.prefix\": must start with \"/\""},
+		{"[etcd]\ncert_file = \"/c.pem\"\n",
+		 "t.toml:2: key \"etcd.cert_file\": cert_file and key_file must "
+		 "be set together"},
+		{"log_level = \"loud\"\n",
+		 "t.toml:1: key \"log_level\": unknown level"},
+		{"log_level = 7\n",
+		 "t.toml:1: key \"log_level\": expected a quoted level name"},
+		{"[deploy]\ntimeout = 1.5\n",
+		 "t.toml:2: key \"deploy.timeout\": floats"},
+		{"[deploy]\ntimeout = 05\n",
+		 "t.toml:2: key \"deploy.timeout\": integers must not have "
+		 "leading zeros"},
+		{"[deploy]\ntimeout = 5 6\n",
+		 "t.toml:2: key \"deploy.timeout\": unexpected text after the "
+		 "value"},
+		{"[deploy]\ntimeout = 99999999999999999999\n",
+		 "t.toml:2: key \"deploy.timeout\": integer is too large"},
+		{"[deploy]\ntimeout = true\n",
+		 "t.toml:2: key \"deploy.timeout\": expected a number of seconds"},
+		{"claim_ttl = \"1500ms\"\n",
+		 "t.toml:1: key \"claim_ttl\": must be whole seconds"},
+		{"claim_ttl = 0\n", "t.toml:1: key \"claim_ttl\": out of range"},
+		{"kill_grace = -1\n", "t.toml:1: key \"kill_grace\": out of range"},
+		{"kill_grace = \"2 parsecs\"\n",
+		 "t.toml:1: key \"kill_grace\": expected a number of seconds or "
+		 "a duration"},
+		{"report_addr = \"ftp://h/x\"\n",
+		 "t.toml:1: key \"report_addr\": unsupported URL scheme"},
+		{"report_addr = \"http:///x\"\n",
+		 "t.toml:1: key \"report_addr\": URL has no host"},
+		{"client_ip = \"a/b\"\n",
+		 "t.toml:1: key \"client_ip\": must be a non-empty name"},
+		{"client_ip = \"\"\n",
+		 "t.toml:1: key \"client_ip\": must be a non-empty name"},
+		{"[mysql]\nservice = \"db:99999\"\n",
+		 "t.toml:2: key \"mysql.service\": expected \"host:port\""},
+		{"[mysql]\nservice = \"::1:3306\"\n",
+		 "t.toml:2: key \"mysql.service\": expected \"host:port\""},
+		{"[mysql]\nclient_ip = \"1.2.3.4\"\n",
+		 "t.toml:2: key \"mysql.client_ip\": \"client_ip\" is a top-level "
+		 "key: put it before the first [section]"},
+		{"report_token = \"a\\qb\"\n",
+		 "t.toml:1: key \"report_token\": unknown escape"},
+		{"report_token = \"\\u12\"\n",
+		 "t.toml:1: key \"report_token\": bad \\u escape"},
+		{"report_token = \"\"\"x\"\"\"\n",
+		 "t.toml:1: key \"report_token\": multi-line strings are not "
+		 "supported"},
+		{"report_token = { a = 1 }\n",
+		 "t.toml:1: key \"report_token\": inline tables are not "
+		 "supported"},
+		{"report_token =\n",
+		 "t.toml:1: key \"report_token\": missing value"},
+		{"report_token = \"a\" \"b\"\n",
+		 "t.toml:1: key \"report_token\": unexpected text after the value"},
+		{"etcd.prefix = \"/x\"\n",
+		 "t.toml:1: key \"etcd\": dotted keys are not supported"},
+		{"\"quoted\" = 1\n", "t.toml:1: quoted keys are not supported"},
+		{"just words\n", "t.toml:1: key \"just\": expected \"=\""},
+		{"= 5\n", "t.toml:1: expected key = value"},
+		{"report_token = \"a\x01\"\n",
+		 "t.toml:1: key \"report_token\": control character in string"},
+	};
+	for (size_t i = 0; i < GC__ARRAY_LEN(cases); i++)
+		agent_fails(cases[i].text, cases[i].want);
+}
+
+static void service_errors_name_file_line_and_key(void **state)
+{
+	(void)state;
+	service_fails("[deploy]\nhost = [\"nope\"]\n",
+		      "s.toml:2: key \"deploy.host\": item 1: expected "
+		      "\"host:port\"");
+	service_fails("[deploy]\nhost = [\"h:0\"]\n",
+		      "s.toml:2: key \"deploy.host\": item 1: expected");
+	service_fails("[deploy]\nhost = []\n",
+		      "s.toml:2: key \"deploy.host\": needs at least one");
+	service_fails("[jwt]\nexp = 0\n",
+		      "s.toml:2: key \"jwt.exp\": 0 is out of range");
+	service_fails("[sqlite]\npath = \"\"\n",
+		      "s.toml:2: key \"sqlite.path\": must not be empty");
+	service_fails("[log]\nretention_days = -1\n",
+		      "s.toml:2: key \"log.retention_days\": -1 is out of range");
+	service_fails("[report]\ntoken = 5\n",
+		      "s.toml:2: key \"report.token\": expected a quoted string");
+	service_fails("[jwt]\nlog_level = \"info\"\n",
+		      "s.toml:2: key \"jwt.log_level\": \"log_level\" is a "
+		      "top-level key");
+	service_fails("[jwt]\nsecret = \"a\"\n[jwt]\nsecret = \"b\"\n",
+		      "s.toml:4: key \"jwt.secret\": set twice (first on line "
+		      "2)");
+}
+
+static void secrets_are_not_echoed_in_errors(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	gc_error err = {0, ""};
+	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_load_string(
+				 &c, "[mysql]\npassword = hunter2secret\n",
+				 "t.toml", NULL, NULL, &err),
+			 GC_EINVAL);
+	assert_non_null(strstr(err.msg, "t.toml:2: key \"mysql.password\""));
+	assert_null(strstr(err.msg, "hunter2secret"));
+	gc_agent_config_clear(&c);
+}
+
+/* ------------------------------------------------------- load semantics */
+
+static void failed_load_leaves_the_config_untouched(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	gc_error err = {0, ""};
+	logcap lc = {0, ""};
+	agent_ok(&c, "projects = [1, 2]\nclaim_ttl = 9\n", &lc);
+	assert_int_equal(gc_agent_config_load_string(
+				 &c, "projects = [3]\nclaim_ttl = x\n", "t.toml",
+				 NULL, NULL, &err),
+			 GC_EINVAL);
+	assert_int_equal(c.n_projects, 2);
+	assert_int_equal(c.projects[1], 2);
+	assert_int_equal(c.claim_ttl_s, 9);
+	/* a good reload replaces everything, back to defaults for keys not
+	 * in the new text */
+	assert_int_equal(gc_agent_config_load_string(&c, "projects = [4]\n",
+						     "t.toml", NULL, NULL,
+						     &err),
+			 0);
+	assert_int_equal(c.n_projects, 1);
+	assert_int_equal(c.projects[0], 4);
+	assert_int_equal(c.claim_ttl_s, 60);
+	gc_agent_config_clear(&c);
+}
+
+static void zero_filled_structs_can_be_loaded_and_cleared(void **state)
+{
+	(void)state;
+	gc_agent_config a;
+	gc_service_config s;
+	memset(&a, 0, sizeof(a));
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(gc_agent_config_load_string(&a, "projects = [1]\n",
+						     NULL, NULL, NULL, NULL),
+			 0);
+	assert_int_equal(a.projects[0], 1);
+	assert_int_equal(gc_service_config_load_string(&s, "", NULL, NULL,
+						       NULL, NULL),
+			 0);
+	assert_string_equal(s.sqlite.path, "gophercron.db");
+	gc_agent_config_clear(&a);
+	gc_agent_config_clear(&a); /* twice is harmless */
+	gc_service_config_clear(&s);
+	gc_agent_config_clear(NULL);
+	gc_service_config_clear(NULL);
+}
+
+static void string_name_defaults_in_messages(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	gc_error err = {0, ""};
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(gc_agent_config_load_string(&c, "shell = 1\n", NULL,
+						     NULL, NULL, &err),
+			 GC_EINVAL);
+	assert_non_null(strstr(err.msg, "<string>:1: key \"shell\""));
+}
+
+static void missing_file_is_not_found_with_its_path(void **state)
+{
+	(void)state;
+	gc_agent_config c;
+	gc_service_config s;
+	gc_error err = {0, ""};
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(gc_agent_config_load(&c, "/nonexistent/agent.toml",
+					      NULL, NULL, &err),
+			 GC_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "/nonexistent/agent.toml"));
+	assert_int_equal(gc_service_config_load(&s, "/nonexistent/s.toml",
+						NULL, NULL, &err),
+			 GC_ENOTFOUND);
+	assert_int_equal(gc_agent_config_load(&c, NULL, NULL, NULL, &err),
+			 GC_EINVAL);
+}
+
+static void file_errors_carry_the_path_and_line(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/gc-config-XXXXXX";
+	char *path;
+	FILE *f;
+	gc_agent_config c;
+	gc_error err = {0, ""};
+	assert_non_null(mkdtemp(dir));
+	path = gc__sprintf("%s/client.toml", dir);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs("log_level = \"debug\"\n\n[etcd]\nservice = [\"a:1\"]\n"
+	      "projects = [1,\"x\"]\n",
+	      f);
+	fclose(f);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(gc_agent_config_load(&c, path, NULL, NULL, &err),
+			 GC_EINVAL);
+	char *want = gc__sprintf("%s:5: key \"etcd.projects\"", path);
+	assert_non_null(strstr(err.msg, want));
+	free(want);
+	/* a file that is not text at all */
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fwrite("a = 1\n\0\n", 1, 8, f);
+	fclose(f);
+	assert_int_equal(gc_agent_config_load(&c, path, NULL, NULL, &err),
+			 GC_EINVAL);
+	assert_non_null(strstr(err.msg, ":2: NUL byte"));
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(original_client_report_file_loads_unchanged),
+		cmocka_unit_test(original_client_mysql_file_loads_unchanged),
+		cmocka_unit_test(original_service_file_loads_unchanged),
+		cmocka_unit_test(agent_full_sample_sets_every_key),
+		cmocka_unit_test(service_full_sample_sets_every_key),
+		cmocka_unit_test(agent_defaults_without_a_file),
+		cmocka_unit_test(service_defaults_without_a_file),
+		cmocka_unit_test(empty_text_gives_the_defaults),
+		cmocka_unit_test(client_ip_default_is_a_non_loopback_ipv4),
+		cmocka_unit_test(comments_full_line_inline_and_hash_inside_strings),
+		cmocka_unit_test(arrays_with_spaces_trailing_commas_and_several_lines),
+		cmocka_unit_test(string_escapes_are_decoded),
+		cmocka_unit_test(inih_quirks_do_not_apply),
+		cmocka_unit_test(crlf_line_endings_and_bom_are_accepted),
+		cmocka_unit_test(projects_and_shell_accepted_at_top_level_and_in_etcd),
+		cmocka_unit_test(log_level_names),
+		cmocka_unit_test(durations_and_sizes_take_units),
+		cmocka_unit_test(endpoints_are_normalised_to_urls),
+		cmocka_unit_test(mysql_service_is_split_into_host_and_port),
+		cmocka_unit_test(unknown_keys_and_sections_warn_with_file_and_line),
+		cmocka_unit_test(every_error_names_file_line_and_key),
+		cmocka_unit_test(service_errors_name_file_line_and_key),
+		cmocka_unit_test(secrets_are_not_echoed_in_errors),
+		cmocka_unit_test(failed_load_leaves_the_config_untouched),
+		cmocka_unit_test(zero_filled_structs_can_be_loaded_and_cleared),
+		cmocka_unit_test(string_name_defaults_in_messages),
+		cmocka_unit_test(missing_file_is_not_found_with_its_path),
+		cmocka_unit_test(file_errors_carry_the_path_and_line),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
