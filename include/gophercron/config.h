@@ -9,7 +9,9 @@
  *   client.toml:14: key "etcd.projects": expected an array of integers like [1,2]
  * Unknown keys and sections are reported through the log callback at
  * GC_LOG_WARNING and ignored. A key set twice (including `projects` or
- * `shell` set both at top level and in [etcd]) is an error. Every key, its
+ * `shell` set both at top level and in [etcd]) is an error, and so is a
+ * top-level key placed inside a section (e.g. `claim_ttl` appended under
+ * [mysql]): it would otherwise be silently lost. Every key, its
  * unit and its default is listed in README.md, "Configuration reference".
  *
  * Ownership: every string and array in these structs is allocated with
