@@ -20,16 +20,22 @@
  *  - Reaping: a pidfd per run in the executor's epoll set (Linux >= 5.3).
  *    Only our own pids are waited for (never waitpid(-1)), so a host
  *    program's other children are left alone. Without pidfd_open (older
- *    kernels) gc_exec_new fails with GC_ESYS rather than reap blindly.
- *  - A run ends when the shell exits. Processes it leaves behind in its
- *    group get SIGTERM at that moment and SIGKILL after the kill grace, and
- *    the run completes once the group is empty and the pipe at end of file
- *    (or right after the SIGKILL), so a stray background job can neither
- *    outlive the run nor hold it open.
+ *    kernels, seccomp) each running shell is checked with a non-blocking
+ *    waitid on its own pid every 20 ms instead (still no signals, no
+ *    threads); gc_exec_timeout_ms then reports that cadence.
+ *  - A run ends when the shell exits. At that moment the rest of its
+ *    process group (background jobs it left behind) gets SIGTERM, and
+ *    SIGKILL after the kill grace if anything is left. The run completes
+ *    when the shell is reaped and the output pipe is at end of file; a
+ *    leftover that keeps the pipe open delays completion until it dies
+ *    (at the latest the SIGKILL, plus 500 ms for processes that left the
+ *    group). Leftovers that let go of the pipe do not delay completion;
+ *    the executor still SIGKILLs their group after the grace.
  *  - Timeout and kill: SIGTERM to the whole group at once, SIGKILL to the
- *    group after the grace period. The shell's zombie is kept (waitid
- *    WNOWAIT) until the group is dealt with, so its pgid cannot be reused
- *    while we still signal it.
+ *    group after the grace period. The shell's status is read with waitid
+ *    WNOWAIT and the group signalled before the zombie is reaped, so the
+ *    pgid cannot have been reused; later signals go only to a group that
+ *    still has members (members keep the pgid in use).
  *  - Output: capped at output_limit bytes: the first half and the last half
  *    are kept and the cut is marked with "\n... [N bytes omitted] ...\n".
  *    Memory per run never exceeds the cap plus the marker.

@@ -1,0 +1,1057 @@
+/* Process executor: posix_spawn'd shells in their own sessions, output
+ * through one pipe, pidfds in an epoll set, deadlines driven by the
+ * caller's loop (see include/gophercron/exec.h). */
+#include "internal.h"
+
+#include <gophercron/exec.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Reads per readiness event and run: level-triggered epoll reports the
+ * pipe again, so one chatty run cannot starve the others. */
+#define READ_CHUNK 65536
+#define READS_PER_EVENT 16
+/* Child-exit polling when pidfds are unavailable (kernel < 5.3). */
+#define POLL_EXIT_MS 20
+/* After the SIGKILL, how long processes that left the group (setsid'd
+ * daemons) may keep the output pipe open before the run completes anyway. */
+#define GIVE_UP_MS 500
+#define MS (INT64_C(1000000))
+
+enum watch_kind { W_PIDFD = 1, W_OUT = 2 };
+
+struct run;
+struct watch {
+	struct run *run;
+	enum watch_kind kind;
+};
+
+struct run {
+	struct run *next, *prev;
+	uint64_t handle;
+	void *userdata;
+	pid_t pid; /* = pgid */
+	int pidfd; /* -1 when polling or done */
+	int outfd; /* -1 after end of file */
+	struct watch w_pid, w_out;
+	bool exited;  /* the shell exited (status known) */
+	bool reaped;  /* and was waited for */
+	int wait_status;
+	bool have_reason;
+	gc_exec_reason reason;
+	bool term_sent, kill_sent;
+	int64_t grace_ns;
+	int64_t deadline;   /* mono ns: timeout (0 = none) */
+	int64_t kill_at;    /* mono ns: SIGKILL the group (0 = not armed) */
+	int64_t give_up;    /* mono ns: complete without end of file */
+	int64_t poll_at;    /* mono ns: next exit poll without pidfd */
+	/* output capture: head, then a ring holding the latest bytes */
+	size_t head_cap, tail_cap;
+	char *head;
+	size_t head_len, head_alloc;
+	char *tail;
+	size_t tail_pos, tail_len;
+	uint64_t total;
+	int64_t start_ns, end_ns;
+	gc_exec_outcome out; /* filled when the run completes */
+};
+
+/* A group whose shell is gone but which still had members: SIGKILL it at
+ * `kill_at` if anything is left by then. */
+struct straggler {
+	pid_t pgid;
+	int64_t kill_at;
+};
+
+struct gc_exec {
+	int epfd;
+	bool have_pidfd;
+	gc_exec_options opts;
+	uint64_t next_handle;
+	struct run *live;       /* running or draining */
+	struct run *done_head;  /* completed, awaiting delivery (FIFO) */
+	struct run *done_tail;
+	size_t nlive, ndone;
+	struct straggler *strays;
+	size_t nstrays, strays_cap;
+};
+
+static int sys_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static void xlog(gc_exec *ex, int level, const char *fmt, ...)
+	GC__PRINTF(3, 4);
+static void xlog(gc_exec *ex, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (!ex->opts.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ex->opts.log(level, msg, ex->opts.log_payload);
+}
+
+GC_EXTERN void gc_exec_request_init(gc_exec_request *req)
+{
+	if (req) {
+		memset(req, 0, sizeof(*req));
+		req->version = 1;
+	}
+}
+
+GC_EXTERN void gc_exec_options_init(gc_exec_options *opts)
+{
+	if (opts) {
+		memset(opts, 0, sizeof(*opts));
+		opts->version = 1;
+	}
+}
+
+GC_EXTERN void gc_exec_outcome_clear(gc_exec_outcome *o)
+{
+	if (!o)
+		return;
+	free(o->output);
+	memset(o, 0, sizeof(*o));
+}
+
+GC_EXTERN int gc_exec_new(gc_exec **out, const gc_exec_options *opts,
+			  gc_error *err)
+{
+	gc_exec *ex;
+	int probe;
+	if (!out)
+		return gc__seterr(err, GC_EINVAL, "exec: NULL out pointer");
+	*out = NULL;
+	if (!(ex = calloc(1, sizeof(*ex))))
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	if (opts)
+		ex->opts = *opts;
+	ex->next_handle = 1;
+	ex->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ex->epfd < 0) {
+		int e = errno;
+		free(ex);
+		return gc__seterr_errno(err, GC_ESYS, e, "exec: epoll_create1");
+	}
+	/* pidfds need Linux 5.3; without them exits are polled */
+	probe = sys_pidfd_open(getpid());
+	ex->have_pidfd = probe >= 0;
+	if (probe >= 0)
+		close(probe);
+	else
+		xlog(ex, GC_LOG_NOTICE,
+		     "exec: pidfd_open unavailable (%s); polling child exits "
+		     "every %d ms",
+		     strerror(errno), POLL_EXIT_MS);
+	*out = ex;
+	return 0;
+}
+
+GC_EXTERN int gc_exec_fd(const gc_exec *ex)
+{
+	return ex ? ex->epfd : -1;
+}
+
+/* ------------------------------------------------------------ capture */
+
+static int capture(struct run *r, const char *p, size_t n)
+{
+	r->total += n;
+	if (r->head_len < r->head_cap) {
+		size_t take = r->head_cap - r->head_len;
+		if (take > n)
+			take = n;
+		if (r->head_len + take > r->head_alloc) {
+			size_t a = r->head_alloc ? r->head_alloc : 4096;
+			char *nh;
+			while (a < r->head_len + take)
+				a *= 2;
+			if (a > r->head_cap)
+				a = r->head_cap;
+			if (!(nh = realloc(r->head, a + 1)))
+				return GC_ENOMEM;
+			r->head = nh;
+			r->head_alloc = a;
+		}
+		memcpy(r->head + r->head_len, p, take);
+		r->head_len += take;
+		p += take;
+		n -= take;
+	}
+	if (n == 0 || r->tail_cap == 0)
+		return 0;
+	if (!r->tail && !(r->tail = malloc(r->tail_cap)))
+		return GC_ENOMEM;
+	if (n >= r->tail_cap) { /* only the last tail_cap bytes matter */
+		memcpy(r->tail, p + n - r->tail_cap, r->tail_cap);
+		r->tail_pos = 0;
+		r->tail_len = r->tail_cap;
+		return 0;
+	}
+	while (n) {
+		size_t room = r->tail_cap - r->tail_pos, k = n < room ? n : room;
+		memcpy(r->tail + r->tail_pos, p, k);
+		r->tail_pos = (r->tail_pos + k) % r->tail_cap;
+		r->tail_len = r->tail_len + k > r->tail_cap ? r->tail_cap
+							    : r->tail_len + k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Head + marker + tail into one buffer (reusing the head's). */
+static int capture_finish(struct run *r, char **out, size_t *out_len)
+{
+	char marker[80];
+	size_t mlen = 0, len;
+	uint64_t omitted = r->total - r->head_len - r->tail_len;
+	char *buf;
+	if (omitted)
+		mlen = (size_t)snprintf(marker, sizeof(marker),
+					"\n... [%" PRIu64 " bytes omitted] ...\n",
+					omitted);
+	len = r->head_len + mlen + r->tail_len;
+	if (!(buf = realloc(r->head, len + 1)))
+		return GC_ENOMEM;
+	r->head = NULL;
+	r->head_alloc = 0;
+	memcpy(buf + r->head_len, marker, mlen);
+	if (r->tail_len == r->tail_cap && r->tail_cap) {
+		/* a full ring's oldest byte sits at tail_pos */
+		char *dst = buf + r->head_len + mlen;
+		memcpy(dst, r->tail + r->tail_pos, r->tail_cap - r->tail_pos);
+		memcpy(dst + r->tail_cap - r->tail_pos, r->tail, r->tail_pos);
+	} else if (r->tail_len) { /* not wrapped yet: it starts at 0 */
+		memcpy(buf + r->head_len + mlen, r->tail, r->tail_len);
+	}
+	free(r->tail);
+	r->tail = NULL;
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+static void list_remove(gc_exec *ex, struct run *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		ex->live = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+	ex->nlive--;
+}
+
+static void close_out(gc_exec *ex, struct run *r)
+{
+	if (r->outfd >= 0) {
+		epoll_ctl(ex->epfd, EPOLL_CTL_DEL, r->outfd, NULL);
+		close(r->outfd);
+		r->outfd = -1;
+	}
+}
+
+static void close_pidfd(gc_exec *ex, struct run *r)
+{
+	if (r->pidfd >= 0) {
+		epoll_ctl(ex->epfd, EPOLL_CTL_DEL, r->pidfd, NULL);
+		close(r->pidfd);
+		r->pidfd = -1;
+	}
+}
+
+static void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	free(r->head);
+	free(r->tail);
+	free(r->out.output);
+	free(r);
+}
+
+static void add_straggler(gc_exec *ex, pid_t pgid, int64_t kill_at)
+{
+	if (ex->nstrays == ex->strays_cap) {
+		size_t cap = ex->strays_cap ? ex->strays_cap * 2 : 8;
+		struct straggler *s = realloc(ex->strays, cap * sizeof(*s));
+		if (!s) { /* cannot wait for the grace: kill now */
+			kill(-pgid, SIGKILL);
+			return;
+		}
+		ex->strays = s;
+		ex->strays_cap = cap;
+	}
+	ex->strays[ex->nstrays].pgid = pgid;
+	ex->strays[ex->nstrays].kill_at = kill_at;
+	ex->nstrays++;
+}
+
+/* Move a run whose shell is reaped to the delivery queue. */
+static void complete(gc_exec *ex, struct run *r)
+{
+	gc_exec_outcome *o = &r->out;
+	close_out(ex, r);
+	close_pidfd(ex, r);
+	/* members left in the group (background jobs that ignore SIGTERM and
+	 * let go of the pipe) get their SIGKILL after the grace period */
+	if (!r->kill_sent && kill(-r->pid, 0) == 0)
+		add_straggler(ex, r->pid,
+			      r->kill_at ? r->kill_at
+					 : gc__mono_ns() + r->grace_ns);
+	o->handle = r->handle;
+	o->userdata = r->userdata;
+	o->pid = r->pid;
+	o->wait_status = r->wait_status;
+	o->start_ns = r->start_ns;
+	o->end_ns = r->end_ns;
+	o->output_total = r->total;
+	o->exit_code = WIFEXITED(r->wait_status) ? WEXITSTATUS(r->wait_status)
+						 : -1;
+	o->term_signal = WIFSIGNALED(r->wait_status)
+				 ? WTERMSIG(r->wait_status)
+				 : 0;
+	if (r->have_reason) {
+		o->reason = r->reason;
+		snprintf(o->error, sizeof(o->error), "%s",
+			 r->reason == GC_EXEC_TIMEOUT ? GC_RUN_ERR_TIMEOUT
+						      : GC_RUN_ERR_KILLED);
+	} else {
+		o->reason = WIFEXITED(r->wait_status) ? GC_EXEC_EXITED
+						      : GC_EXEC_SIGNALED;
+		gc_exit_text(r->wait_status, o->error);
+	}
+	if (capture_finish(r, &o->output, &o->output_len)) {
+		/* keep going without output rather than lose the result */
+		o->output = NULL;
+		o->output_len = 0;
+		xlog(ex, GC_LOG_ERR, "exec: run %" PRIu64 ": out of memory "
+				     "assembling its output",
+		     r->handle);
+	}
+	list_remove(ex, r);
+	if (ex->done_tail)
+		ex->done_tail->next = r;
+	else
+		ex->done_head = r;
+	ex->done_tail = r;
+	ex->ndone++;
+}
+
+static void read_output(gc_exec *ex, struct run *r, int budget)
+{
+	char buf[READ_CHUNK];
+	while (r->outfd >= 0 && budget-- > 0) {
+		ssize_t n = read(r->outfd, buf, sizeof(buf));
+		if (n > 0) {
+			if (capture(r, buf, (size_t)n))
+				xlog(ex, GC_LOG_ERR,
+				     "exec: run %" PRIu64
+				     ": out of memory, output dropped",
+				     r->handle);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0)
+			xlog(ex, GC_LOG_WARNING,
+			     "exec: run %" PRIu64 ": read: %s", r->handle,
+			     strerror(errno));
+		close_out(ex, r); /* end of file (or a broken pipe) */
+	}
+}
+
+static void signal_group(gc_exec *ex, struct run *r, int sig)
+{
+	/* safe until the shell is reaped: its zombie holds the pgid; after
+	 * that only while the group still has members (which also hold it) */
+	if (kill(-r->pid, sig) < 0 && errno != ESRCH)
+		xlog(ex, GC_LOG_WARNING, "exec: kill(-%ld, %d): %s",
+		     (long)r->pid, sig, strerror(errno));
+}
+
+static void start_termination(gc_exec *ex, struct run *r, int64_t now)
+{
+	if (!r->term_sent) {
+		signal_group(ex, r, SIGTERM);
+		r->term_sent = true;
+	}
+	if (!r->kill_at)
+		r->kill_at = now + r->grace_ns;
+}
+
+/* The shell exited: learn its status without reaping (the zombie keeps
+ * the pgid ours while we signal the group), TERM the group, then reap. */
+static void on_shell_exit(gc_exec *ex, struct run *r)
+{
+	siginfo_t si;
+	int st;
+	int64_t now;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+		if (errno == EINTR)
+			return;
+		/* someone else reaped it (SIGCHLD ignored by the host) */
+		xlog(ex, GC_LOG_WARNING,
+		     "exec: run %" PRIu64 ": waitid(%ld): %s; exit status "
+		     "unknown",
+		     r->handle, (long)r->pid, strerror(errno));
+		r->exited = r->reaped = true;
+		r->wait_status = 0xff00; /* reads as exit status 255 */
+		r->end_ns = gc__wall_ns();
+	} else if (si.si_pid == 0) {
+		return; /* not yet */
+	}
+	now = gc__mono_ns();
+	if (!r->exited) {
+		r->end_ns = gc__wall_ns();
+		if (si.si_code == CLD_EXITED)
+			r->wait_status = (si.si_status & 0xff) << 8;
+		else
+			r->wait_status = (si.si_status & 0x7f) |
+					 (si.si_code == CLD_DUMPED ? 0x80 : 0);
+		r->exited = true;
+		/* stragglers: SIGTERM now, SIGKILL after the grace */
+		start_termination(ex, r, now);
+		if (waitpid(r->pid, &st, 0) < 0)
+			xlog(ex, GC_LOG_WARNING, "exec: waitpid(%ld): %s",
+			     (long)r->pid, strerror(errno));
+		r->reaped = true;
+	}
+	close_pidfd(ex, r);
+	r->poll_at = 0;
+	/* what the shell wrote is in the pipe by now; more (from stragglers)
+	 * comes through the normal readiness events */
+	read_output(ex, r, READS_PER_EVENT);
+	if (r->outfd < 0)
+		complete(ex, r);
+}
+
+static void on_deadlines(gc_exec *ex, struct run *r, int64_t now)
+{
+	if (!r->exited && r->deadline && now >= r->deadline &&
+	    !r->have_reason) {
+		r->have_reason = true;
+		r->reason = GC_EXEC_TIMEOUT;
+		start_termination(ex, r, now);
+	}
+	if (r->kill_at && now >= r->kill_at && !r->kill_sent) {
+		/* after the reap only a non-empty group may be signalled */
+		if (!r->reaped || kill(-r->pid, 0) == 0)
+			signal_group(ex, r, SIGKILL);
+		r->kill_sent = true;
+		r->give_up = now + GIVE_UP_MS * MS;
+	}
+	if (!r->exited && r->poll_at && now >= r->poll_at) {
+		r->poll_at = now + POLL_EXIT_MS * MS;
+		on_shell_exit(ex, r);
+		return;
+	}
+	if (r->reaped && r->give_up && now >= r->give_up) {
+		xlog(ex, GC_LOG_WARNING,
+		     "exec: run %" PRIu64 ": output pipe still open %d ms "
+		     "after SIGKILL (a process left the group?); completing",
+		     r->handle, GIVE_UP_MS);
+		complete(ex, r);
+	}
+}
+
+static int64_t run_next_timer(const struct run *r)
+{
+	int64_t t = INT64_MAX;
+	if (!r->exited && r->deadline && !r->have_reason)
+		t = r->deadline;
+	if (r->kill_at && !r->kill_sent && r->kill_at < t)
+		t = r->kill_at;
+	if (!r->exited && r->poll_at && r->poll_at < t)
+		t = r->poll_at;
+	if (r->reaped && r->give_up && r->give_up < t)
+		t = r->give_up;
+	return t;
+}
+
+GC_EXTERN int gc_exec_timeout_ms(const gc_exec *ex)
+{
+	int64_t t = INT64_MAX, now;
+	if (!ex)
+		return -1;
+	if (ex->ndone)
+		return 0;
+	for (const struct run *r = ex->live; r; r = r->next) {
+		int64_t x = run_next_timer(r);
+		if (x < t)
+			t = x;
+	}
+	for (size_t i = 0; i < ex->nstrays; i++)
+		if (ex->strays[i].kill_at < t)
+			t = ex->strays[i].kill_at;
+	if (t == INT64_MAX)
+		return -1;
+	now = gc__mono_ns();
+	if (t <= now)
+		return 0;
+	t = (t - now + MS - 1) / MS;
+	return t > INT32_MAX ? INT32_MAX : (int)t;
+}
+
+static void handle_strays(gc_exec *ex, int64_t now)
+{
+	size_t i = 0;
+	while (i < ex->nstrays) {
+		struct straggler *s = &ex->strays[i];
+		if (now < s->kill_at) {
+			i++;
+			continue;
+		}
+		/* a non-empty group still owns its pgid */
+		if (kill(-s->pgid, 0) == 0)
+			kill(-s->pgid, SIGKILL);
+		ex->strays[i] = ex->strays[--ex->nstrays];
+	}
+}
+
+static int deliver(gc_exec *ex)
+{
+	int n = 0;
+	struct run *r;
+	while ((r = ex->done_head)) {
+		ex->done_head = r->next;
+		if (!ex->done_head)
+			ex->done_tail = NULL;
+		ex->ndone--;
+		r->next = NULL;
+		if (ex->opts.on_done)
+			ex->opts.on_done(&r->out, ex->opts.payload);
+		run_free(r);
+		n++;
+	}
+	return n;
+}
+
+GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err)
+{
+	struct epoll_event ev[64];
+	int n, rounds = 0;
+	int64_t now;
+	if (!ex)
+		return gc__seterr(err, GC_EINVAL, "exec: NULL executor");
+	do {
+		n = epoll_wait(ex->epfd, ev, (int)GC__ARRAY_LEN(ev), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				break;
+			return gc__seterr_errno(err, GC_ESYS, errno,
+						"exec: epoll_wait");
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = ev[i].data.ptr;
+			struct run *r = w->run;
+			/* a run completed earlier in this batch is queued for
+			 * delivery and has no fds left: skip stale events */
+			if (w->kind == W_OUT && r->outfd >= 0) {
+				read_output(ex, r, READS_PER_EVENT);
+				if (r->outfd < 0 && r->reaped)
+					complete(ex, r);
+				else if (r->outfd < 0 && r->pidfd < 0)
+					on_shell_exit(ex, r); /* polling mode */
+			} else if (w->kind == W_PIDFD && r->pidfd >= 0) {
+				on_shell_exit(ex, r);
+			}
+		}
+	} while (n == (int)GC__ARRAY_LEN(ev) && ++rounds < 8);
+	now = gc__mono_ns();
+	for (struct run *r = ex->live, *next; r; r = next) {
+		next = r->next;
+		if (run_next_timer(r) <= now)
+			on_deadlines(ex, r, now);
+	}
+	handle_strays(ex, now);
+	return deliver(ex);
+}
+
+GC_EXTERN int gc_exec_poll(gc_exec *ex, int max_wait_ms, gc_error *err)
+{
+	struct pollfd pfd;
+	int t;
+	if (!ex)
+		return gc__seterr(err, GC_EINVAL, "exec: NULL executor");
+	t = gc_exec_timeout_ms(ex);
+	if (t < 0 || (max_wait_ms >= 0 && max_wait_ms < t))
+		t = max_wait_ms;
+	pfd.fd = ex->epfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, t) < 0 && errno != EINTR)
+		return gc__seterr_errno(err, GC_ESYS, errno, "exec: poll");
+	return gc_exec_step(ex, err);
+}
+
+/* ------------------------------------------------------------- spawn */
+
+/* Is `name=...` (or exactly `name` up to '=') overridden by our list? */
+static bool env_overridden(const char *entry, char *const *ours, size_t n)
+{
+	const char *eq = strchr(entry, '=');
+	size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(ours[i], entry, len) == 0 && ours[i][len] == '=')
+			return true;
+	return false;
+}
+
+struct envbuild {
+	char **ours; /* malloc'd "NAME=value" strings we add */
+	size_t nours;
+	char **envp; /* inherited pointers + ours, NULL-terminated */
+};
+
+static void env_free(struct envbuild *e)
+{
+	for (size_t i = 0; i < e->nours; i++)
+		free(e->ours[i]);
+	free(e->ours);
+	free(e->envp);
+}
+
+static int env_add(struct envbuild *e, char *s)
+{
+	if (!s)
+		return GC_ENOMEM;
+	e->ours[e->nours++] = s;
+	return 0;
+}
+
+static int env_build(const gc_exec_request *req, struct envbuild *e,
+		     gc_error *err)
+{
+	size_t nextra = 0, ninh = 0, k = 0;
+	int rc = 0;
+	memset(e, 0, sizeof(*e));
+	if (req->env)
+		while (req->env[nextra])
+			nextra++;
+	if (environ)
+		while (environ[ninh])
+			ninh++;
+	if (!(e->ours = calloc(nextra + 8, sizeof(char *))))
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	for (size_t i = 0; !rc && i < nextra; i++) {
+		if (!strchr(req->env[i], '=') || req->env[i][0] == '=') {
+			env_free(e);
+			return gc__seterr(err, GC_EINVAL,
+					  "exec: environment entry \"%.60s\" is "
+					  "not NAME=value",
+					  req->env[i]);
+		}
+		rc = env_add(e, gc__strdup(req->env[i]));
+	}
+	if (!rc && req->project_id)
+		rc = env_add(e, gc__sprintf("GOPHERCRON_PROJECT_ID=%" PRId64,
+					    req->project_id));
+	if (!rc && req->task_id)
+		rc = env_add(e, gc__sprintf("GOPHERCRON_TASK_ID=%s",
+					    req->task_id));
+	if (!rc && req->task_name)
+		rc = env_add(e, gc__sprintf("GOPHERCRON_TASK_NAME=%s",
+					    req->task_name));
+	if (!rc && req->plan_unix)
+		rc = env_add(e, gc__sprintf("GOPHERCRON_PLAN_TIME=%" PRId64,
+					    req->plan_unix));
+	if (!rc && req->agent_ip)
+		rc = env_add(e, gc__sprintf("GOPHERCRON_AGENT_IP=%s",
+					    req->agent_ip));
+	if (!rc && req->run_id)
+		rc = env_add(e, gc__sprintf("GOPHERCRON_RUN_ID=%s",
+					    req->run_id));
+	if (!rc && req->fencing_token)
+		rc = env_add(e, gc__sprintf("GOPHERCRON_FENCING_TOKEN=%s",
+					    req->fencing_token));
+	if (!rc && !(e->envp = calloc(ninh + e->nours + 1, sizeof(char *))))
+		rc = GC_ENOMEM;
+	if (rc) {
+		env_free(e);
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	}
+	for (size_t i = 0; i < ninh; i++)
+		if (!env_overridden(environ[i], e->ours, e->nours))
+			e->envp[k++] = environ[i];
+	for (size_t i = 0; i < e->nours; i++)
+		e->envp[k++] = e->ours[i];
+	e->envp[k] = NULL;
+	return 0;
+}
+
+/* Go's errno texts are the C library's with a lower-case first letter. */
+static void go_errstr(int e, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", strerror(e));
+	if (buf[0])
+		buf[0] = (char)tolower((unsigned char)buf[0]);
+}
+
+/* Keep our pipe ends off 0-2 so the child's dup2/open of 0,1,2 cannot
+ * clobber them when the host runs with a standard fd closed. */
+static int fd_above_stdio(int fd)
+{
+	int nfd;
+	if (fd > 2)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return nfd;
+}
+
+static int spawn_shell(const gc_exec_request *req, const char *shell,
+		       int wfd, char *const *envp, pid_t *pid, gc_error *err)
+{
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+	sigset_t none, all;
+	char *argv[4];
+	char ebuf[128];
+	int rc;
+	argv[0] = (char *)shell;
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)req->command;
+	argv[3] = NULL;
+	sigemptyset(&none);
+	sigfillset(&all);
+	if (posix_spawnattr_init(&attr))
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	if (posix_spawn_file_actions_init(&fa)) {
+		posix_spawnattr_destroy(&attr);
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	}
+	rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+						     POSIX_SPAWN_SETSIGMASK |
+						     POSIX_SPAWN_SETSIGDEF);
+	rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
+	rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
+	rc = rc ? rc : posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+							O_RDONLY, 0);
+	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, wfd, 1);
+	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, wfd, 2);
+	if (!rc && req->workdir)
+		rc = posix_spawn_file_actions_addchdir_np(&fa, req->workdir);
+	if (!rc)
+		rc = posix_spawn(pid, shell, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc) {
+		go_errstr(rc, ebuf, sizeof(ebuf));
+		return gc__seterr(err, GC_ESYS, "fork/exec %s: %s", shell, ebuf);
+	}
+	return 0;
+}
+
+GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
+			    uint64_t *handle, gc_error *err)
+{
+	const char *shell;
+	struct envbuild env;
+	struct run *r;
+	struct epoll_event ev;
+	struct stat sb;
+	int p[2], rc;
+	size_t limit;
+	if (handle)
+		*handle = 0;
+	if (!ex || !req)
+		return gc__seterr(err, GC_EINVAL, "exec: NULL argument");
+	if (!req->command)
+		return gc__seterr(err, GC_EINVAL, "exec: no command given");
+	if (req->timeout_ms < 0 || req->kill_grace_ms < 0)
+		return gc__seterr(err, GC_EINVAL,
+				  "exec: negative timeout or kill grace");
+	shell = req->shell && *req->shell ? req->shell : GC_EXEC_DEFAULT_SHELL;
+	limit = req->output_limit ? req->output_limit
+				  : GC_EXEC_DEFAULT_OUTPUT_LIMIT;
+	if (limit < GC_EXEC_MIN_OUTPUT_LIMIT)
+		return gc__seterr(err, GC_EINVAL,
+				  "exec: output limit %zu is below the minimum "
+				  "of %d bytes",
+				  limit, GC_EXEC_MIN_OUTPUT_LIMIT);
+	if (req->workdir) {
+		/* checked here so the message can name the directory */
+		int e = stat(req->workdir, &sb) < 0 ? errno
+			: !S_ISDIR(sb.st_mode)	    ? ENOTDIR
+						    : 0;
+		if (e) {
+			char ebuf[128];
+			go_errstr(e, ebuf, sizeof(ebuf));
+			return gc__seterr(err, GC_ESYS, "chdir %s: %s",
+					  req->workdir, ebuf);
+		}
+	}
+	if (!(r = calloc(1, sizeof(*r))))
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	r->pidfd = r->outfd = -1;
+	r->head_cap = limit / 2;
+	r->tail_cap = limit - r->head_cap;
+	r->grace_ns = (req->kill_grace_ms ? req->kill_grace_ms
+					  : GC_EXEC_DEFAULT_KILL_GRACE_MS) *
+		      MS;
+	r->userdata = req->userdata;
+	r->w_pid.run = r->w_out.run = r;
+	r->w_pid.kind = W_PIDFD;
+	r->w_out.kind = W_OUT;
+	if ((rc = env_build(req, &env, err))) {
+		free(r);
+		return rc;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		rc = gc__seterr_errno(err, GC_ESYS, errno, "exec: pipe2");
+		goto fail_env;
+	}
+	p[0] = fd_above_stdio(p[0]);
+	p[1] = fd_above_stdio(p[1]);
+	if (p[0] < 0 || p[1] < 0) {
+		rc = gc__seterr_errno(err, GC_ESYS, errno, "exec: fcntl");
+		if (p[0] >= 0)
+			close(p[0]);
+		if (p[1] >= 0)
+			close(p[1]);
+		goto fail_env;
+	}
+	r->start_ns = gc__wall_ns();
+	rc = spawn_shell(req, shell, p[1], env.envp, &r->pid, err);
+	close(p[1]);
+	env_free(&env);
+	if (rc) {
+		close(p[0]);
+		free(r);
+		return rc;
+	}
+	r->outfd = p[0];
+	fcntl(r->outfd, F_SETFL, fcntl(r->outfd, F_GETFL) | O_NONBLOCK);
+	ev.events = EPOLLIN;
+	ev.data.ptr = &r->w_out;
+	if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, r->outfd, &ev) < 0)
+		goto fail_running;
+	if (ex->have_pidfd) {
+		r->pidfd = sys_pidfd_open(r->pid);
+		if (r->pidfd < 0 && errno != ESRCH)
+			goto fail_running;
+		if (r->pidfd >= 0) {
+			ev.events = EPOLLIN;
+			ev.data.ptr = &r->w_pid;
+			if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, r->pidfd, &ev) < 0)
+				goto fail_running;
+		}
+	}
+	if (r->pidfd < 0)
+		r->poll_at = gc__mono_ns() + POLL_EXIT_MS * MS;
+	if (req->timeout_ms)
+		r->deadline = gc__mono_ns() + req->timeout_ms * MS;
+	r->handle = ex->next_handle++;
+	r->next = ex->live;
+	if (ex->live)
+		ex->live->prev = r;
+	ex->live = r;
+	ex->nlive++;
+	if (handle)
+		*handle = r->handle;
+	return 0;
+
+fail_running:
+	rc = gc__seterr_errno(err, GC_ESYS, errno, "exec: watching pid %ld",
+			      (long)r->pid);
+	kill(-r->pid, SIGKILL);
+	waitpid(r->pid, NULL, 0);
+	close_pidfd(ex, r);
+	close_out(ex, r);
+	free(r);
+	return rc;
+fail_env:
+	env_free(&env);
+	free(r);
+	return rc;
+}
+
+static struct run *find_run(const gc_exec *ex, uint64_t handle)
+{
+	for (struct run *r = ex->live; r; r = r->next)
+		if (r->handle == handle)
+			return r;
+	return NULL;
+}
+
+static void kill_run(gc_exec *ex, struct run *r)
+{
+	int64_t now = gc__mono_ns();
+	if (r->exited) {
+		/* only stragglers are left: no need to wait the grace */
+		if (!r->kill_sent) {
+			r->kill_at = now;
+			on_deadlines(ex, r, now);
+		}
+		return;
+	}
+	if (!r->have_reason) {
+		r->have_reason = true;
+		r->reason = GC_EXEC_KILLED;
+	}
+	start_termination(ex, r, now);
+}
+
+GC_EXTERN int gc_exec_kill(gc_exec *ex, uint64_t handle)
+{
+	struct run *r;
+	if (!ex || !(r = find_run(ex, handle)))
+		return GC_ENOTFOUND;
+	kill_run(ex, r);
+	return 0;
+}
+
+GC_EXTERN size_t gc_exec_kill_all(gc_exec *ex)
+{
+	size_t n = 0;
+	if (!ex)
+		return 0;
+	for (struct run *r = ex->live, *next; r; r = next) {
+		next = r->next; /* kill_run may complete a draining run */
+		kill_run(ex, r);
+		n++;
+	}
+	return n;
+}
+
+GC_EXTERN size_t gc_exec_running(const gc_exec *ex)
+{
+	return ex ? ex->nlive + ex->ndone : 0;
+}
+
+GC_EXTERN int64_t gc_exec_pid(const gc_exec *ex, uint64_t handle)
+{
+	const struct run *r = ex ? find_run(ex, handle) : NULL;
+	if (!r && ex)
+		for (r = ex->done_head; r && r->handle != handle; r = r->next)
+			;
+	return r ? (int64_t)r->pid : -1;
+}
+
+GC_EXTERN void gc_exec_free(gc_exec *ex)
+{
+	struct run *r;
+	if (!ex)
+		return;
+	while ((r = ex->live)) {
+		if (!r->reaped) {
+			kill(-r->pid, SIGKILL);
+			while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		} else if (kill(-r->pid, 0) == 0) {
+			kill(-r->pid, SIGKILL);
+		}
+		close_out(ex, r);
+		close_pidfd(ex, r);
+		list_remove(ex, r);
+		run_free(r);
+	}
+	while ((r = ex->done_head)) {
+		ex->done_head = r->next;
+		run_free(r);
+	}
+	for (size_t i = 0; i < ex->nstrays; i++)
+		if (kill(-ex->strays[i].pgid, 0) == 0)
+			kill(-ex->strays[i].pgid, SIGKILL);
+	free(ex->strays);
+	close(ex->epfd);
+	free(ex);
+}
+
+/* ------------------------------------------------------ conveniences */
+
+struct sync_state {
+	gc_exec_outcome *out;
+	bool done;
+};
+
+static void sync_done(gc_exec_outcome *o, void *payload)
+{
+	struct sync_state *s = payload;
+	*s->out = *o;
+	o->output = NULL; /* moved */
+	s->done = true;
+}
+
+GC_EXTERN int gc_exec_run_sync(const gc_exec_request *req,
+			       gc_exec_outcome *out, gc_error *err)
+{
+	gc_exec_options opts = GC_EXEC_OPTIONS_INIT;
+	struct sync_state st;
+	gc_exec *ex;
+	int rc;
+	if (!out)
+		return gc__seterr(err, GC_EINVAL, "exec: NULL outcome");
+	memset(out, 0, sizeof(*out));
+	st.out = out;
+	st.done = false;
+	opts.on_done = sync_done;
+	opts.payload = &st;
+	if ((rc = gc_exec_new(&ex, &opts, err)))
+		return rc;
+	if ((rc = gc_exec_start(ex, req, NULL, err)) == 0) {
+		while (!st.done) {
+			rc = gc_exec_poll(ex, -1, err);
+			if (rc < 0)
+				break;
+			rc = 0;
+		}
+	}
+	gc_exec_free(ex);
+	return rc;
+}
+
+GC_EXTERN int gc_result_take_outcome(gc_result *r, gc_exec_outcome *o)
+{
+	char *e;
+	if (!r || !o)
+		return GC_EINVAL;
+	if (!(e = gc__strdup(o->error)))
+		return GC_ENOMEM;
+	free(r->error);
+	r->error = e;
+	free(r->output);
+	r->output = o->output;
+	r->output_len = o->output ? o->output_len : 0;
+	o->output = NULL;
+	o->output_len = 0;
+	r->start_time_ns = o->start_ns;
+	r->end_time_ns = o->end_ns;
+	return 0;
+}
