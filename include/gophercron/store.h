@@ -240,7 +240,7 @@ typedef struct gc_store_log {
 	int64_t start_time; /* unix seconds */
 	int64_t end_time;   /* unix seconds */
 	char *command;
-	int with_error;     /* 1 when the run failed */
+	int with_error;     /* 1 when the run failed (non-zero stored as 1) */
 	char *client_ip;    /* agent address */
 	int64_t plan_time;  /* unix seconds of the planned tick, 0 = unknown */
 	char *run_id;       /* unique per run; NULL/"" on insert = generated */
@@ -263,8 +263,9 @@ GC_EXTERN int gc_store_log_insert(gc_store *s, const gc_store_log *logs,
 				  size_t n, size_t *inserted, gc_error *err);
 
 typedef struct gc_store_log_query {
-	/* Restrict to these projects (n_project_ids entries); NULL/0 = all
-	 * projects. */
+	/* Restrict to these projects (n_project_ids entries). NULL = all
+	 * projects; non-NULL with n_project_ids 0 = no project (empty
+	 * result), e.g. a user who belongs to none. */
 	const int64_t *project_ids;
 	size_t n_project_ids;
 	const char *task_id; /* NULL or "" = every task */
@@ -287,7 +288,8 @@ typedef struct gc_store_day_count {
 
 /* Success/error counts per local-time day for the 7 days ending with the
  * day containing `now` (unix seconds; 0 = current time), oldest first, by
- * start_time. project_ids as in gc_store_log_query (NULL/0 = all). */
+ * start_time. project_ids as in gc_store_log_query (NULL = all, non-NULL
+ * with 0 entries = none). */
 GC_EXTERN int gc_store_log_recent(gc_store *s, const int64_t *project_ids,
 				  size_t n_project_ids, int64_t now,
 				  gc_store_day_count out[7], gc_error *err);

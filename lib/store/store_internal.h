@@ -1,0 +1,196 @@
+/* Store internals: a thin driver layer (SQLite, MySQL) under one logic
+ * layer, a connection pool, and the operation runner that retries after a
+ * lost MySQL connection. Not installed. */
+#ifndef GC_STORE_INTERNAL_H
+#define GC_STORE_INTERNAL_H
+
+#include <gophercron/store.h>
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* Longest task_id / run_id (they are keys, indexed in full). */
+#define GC__STORE_KEY_MAX 255
+/* Latest schema version (see schema.c for what each step does). */
+#define GC__STORE_SCHEMA_LATEST 5
+
+/* ------------------------------------------------------------- driver */
+
+enum { GC__P_NULL, GC__P_INT, GC__P_TEXT };
+
+typedef struct gc__dbparam {
+	int type;
+	int64_t i;
+	const char *s;
+	size_t len;
+} gc__dbparam;
+
+static inline gc__dbparam gc__pint(int64_t v)
+{
+	gc__dbparam p = {GC__P_INT, v, NULL, 0};
+	return p;
+}
+
+/* NULL is stored as "" (columns are NOT NULL). */
+static inline gc__dbparam gc__ptext(const char *s)
+{
+	gc__dbparam p = {GC__P_TEXT, 0, s ? s : "", 0};
+	size_t n = 0;
+	while (p.s[n])
+		n++;
+	p.len = n;
+	return p;
+}
+
+/* A fully read result set; cell[r * ncols + c] is NULL for SQL NULL. */
+typedef struct gc__dbrows {
+	size_t nrows, ncols, cap;
+	char **cell;
+	size_t *len;
+} gc__dbrows;
+
+void gc__dbrows_free(gc__dbrows *r);
+const char *gc__dbrows_str(const gc__dbrows *r, size_t row, size_t col);
+int64_t gc__dbrows_int(const gc__dbrows *r, size_t row, size_t col);
+/* Steal a cell (malloc'd, "" for NULL); NULL only on ENOMEM. */
+char *gc__dbrows_take(gc__dbrows *r, size_t row, size_t col);
+/* Append one row of ncols cells (driver helper); takes ownership. */
+int gc__dbrows_add(gc__dbrows *r, char **cells, size_t *lens, size_t ncols);
+
+typedef struct gc__dbconn gc__dbconn; /* defined per backend */
+
+/* Result of an exec: what went wrong, in a form the runner can act on. */
+enum {
+	GC__DB_LOST = 1u,     /* connection lost: reconnect */
+	GC__DB_RETRYABLE = 2u /* deadlock / lock wait: safe to retry tx */
+};
+
+typedef struct gc__dbdriver {
+	const char *name; /* "sqlite" or "mysql" */
+	/* migration_conn: no read timeout (ALTER on a big table is slow). */
+	int (*connect)(gc_store *s, bool migration_conn, gc__dbconn **out,
+		       gc_error *err);
+	void (*disconnect)(gc__dbconn *c);
+	/* Run one statement. rows, affected, insert_id may be NULL. Errors:
+	 * GC_ECONFLICT (unique key), GC_EUNAVAIL (connection lost), GC_EDB;
+	 * *flags gets GC__DB_* bits. */
+	int (*exec)(gc__dbconn *c, const char *sql, const gc__dbparam *p,
+		    size_t np, gc__dbrows *rows, int64_t *affected,
+		    int64_t *insert_id, unsigned *flags, gc_error *err);
+	/* 0 when the connection answers. */
+	int (*ping)(gc__dbconn *c);
+	const char *begin_sql; /* "BEGIN IMMEDIATE" / "START TRANSACTION" */
+} gc__dbdriver;
+
+extern const gc__dbdriver gc__sqlite_driver;
+extern const gc__dbdriver gc__mysql_driver;
+
+/* -------------------------------------------------------------- store */
+
+typedef struct gc__poolslot {
+	gc__dbconn *conn; /* NULL: connect on next use */
+	bool busy;
+} gc__poolslot;
+
+struct gc_store {
+	int backend;
+	const gc__dbdriver *drv;
+	char *desc; /* "sqlite /path" / "mysql host:port/db" */
+
+	/* copies of the options */
+	char *sqlite_path;
+	int busy_timeout_ms;
+	char *mysql_host;   /* NULL with a unix socket */
+	unsigned mysql_port;
+	char *mysql_socket; /* NULL with TCP */
+	char *mysql_user;
+	char *mysql_password;
+	char *mysql_database;
+	int connect_timeout_s;
+	int retention_days;
+	int retention_interval_s;
+	char crypt_prefix[8];
+	gc_log_fn log;
+	void *log_payload;
+
+	int schema_version;
+	int created_default_admin;
+
+	/* pool */
+	pthread_mutex_t pool_mu;
+	pthread_cond_t pool_cv;
+	gc__poolslot *slots;
+	int nslots;
+
+	/* SQLite: one writer at a time inside the process, so writers queue
+	 * on a mutex instead of sleeping in SQLite's busy handler. */
+	pthread_mutex_t write_mu;
+
+	/* retention thread */
+	pthread_t ret_thread;
+	bool ret_started;
+	bool ret_stop;
+	pthread_mutex_t ret_mu;
+	pthread_cond_t ret_cv;
+};
+
+/* Operation flags for gc__store_run. */
+enum {
+	GC__OP_WRITE = 1u,      /* modifies data (SQLite: take write_mu) */
+	GC__OP_TX = 2u,         /* run inside a transaction */
+	GC__OP_IDEMPOTENT = 4u, /* safe to run again after a lost connection */
+	GC__OP_LOCKED = 8u      /* MySQL: hold the store's named lock
+				   (uniqueness checks across services) */
+};
+
+/* What an operation runs with: its store, its connection, and the
+ * GC__DB_* bits every statement so far reported. */
+typedef struct gc__tx {
+	gc_store *s;
+	gc__dbconn *c;
+	unsigned dbflags;
+} gc__tx;
+
+typedef int (*gc__store_op)(gc__tx *t, void *ctx, gc_error *err);
+
+/* Run `op` on a pooled connection with the flags above. Errors are
+ * prefixed "<backend desc>: <what>: ". */
+int gc__store_run(gc_store *s, const char *what, unsigned flags,
+		  gc__store_op op, void *ctx, gc_error *err);
+
+/* One statement inside an op. */
+int gc__tx_exec(gc__tx *t, const char *sql, const gc__dbparam *p, size_t np,
+		gc__dbrows *rows, int64_t *affected, int64_t *insert_id,
+		gc_error *err);
+
+/* schema.c: create or migrate on a dedicated connection. */
+int gc__store_migrate(gc__tx *t, gc_error *err);
+
+/* users.c: create admin/123456 when there is no user at all. */
+int gc__store_ensure_admin(gc_store *s, gc_error *err);
+/* users.c: rows of USER_COLS into a list (count set, total untouched). */
+int gc__store_users_from_rows(gc__dbrows *r, gc_store_users *out,
+			      gc_error *err);
+/* Page number and size (0 = defaults) to LIMIT/OFFSET; GC_EINVAL when
+ * negative. */
+int gc__store_page(int page, int page_size, int64_t *limit, int64_t *offset);
+/* logs.c: delete logs older than `days` in batches; with check_stop, stop
+ * early when the store is closing. */
+int gc__store_log_retention(gc_store *s, int days, int64_t *deleted,
+			    bool check_stop, gc_error *err);
+/* store.c: gc_store_close() has been called. */
+bool gc__store_stopping(gc_store *s);
+
+/* password.c */
+/* New crypt(3) hash of `password` (malloc'd) using s->crypt_prefix. */
+int gc__store_hash_password(const gc_store *s, const char *password,
+			    char **out, gc_error *err);
+/* 1 match, 0 mismatch. `salt` non-empty means the legacy md5 scheme. */
+int gc__store_check_password(const char *password, const char *hash,
+			     const char *salt);
+/* Lower-case hex md5 of data (33 bytes out). */
+void gc__store_md5_hex(const void *data, size_t len, char out[33]);
+
+#endif
