@@ -9,5 +9,6 @@
 #include <gophercron/etcd.h>
 #include <gophercron/config.h>
 #include <gophercron/store.h>
+#include <gophercron/service.h>
 
 #endif

@@ -1,0 +1,208 @@
+/* POST /api/v1/report: the agents' results and warnings, with the body and
+ * Report-Type header of the original's report_addr protocol. A result is
+ * stored once per run id, so an agent re-sending after a lost answer
+ * leaves one row. Anything but 200 makes the agent retry. */
+#include "svc.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Constant-time comparison of the presented token. */
+static int token_ok(const char *want, const char *got)
+{
+	size_t lw = strlen(want), lg = got ? strlen(got) : 0;
+	unsigned char d = (unsigned char)(lw != lg);
+	for (size_t i = 0; i < lw; i++)
+		d |= (unsigned char)(want[i] ^ (i < lg ? got[i] : 0));
+	return d == 0;
+}
+
+static const char *bearer(gc__ctx *c)
+{
+	const char *h = c->header(c->hctx, "Authorization");
+	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+		h += 7;
+		while (*h == ' ')
+			h++;
+		return h;
+	}
+	return c->header(c->hctx, "access-token");
+}
+
+static const char *outcome_of(const char *error)
+{
+	if (!error || !*error)
+		return "success";
+	if (strcmp(error, GC_RUN_ERR_TIMEOUT) == 0)
+		return "timeout";
+	if (strcmp(error, GC_RUN_ERR_KILLED) == 0)
+		return "killed";
+	if (strstr(error, "not completed") || strstr(error, "skipped"))
+		return "skipped";
+	return "error";
+}
+
+/* The original's gc_task_log.result text:
+ * {"result":OUTPUT,"system_error":ERROR,"error":""} */
+static char *result_text(const gc_result *r)
+{
+	gc__buf b = GC__BUF_INIT;
+	const char *e = r->error ? r->error : "";
+	int rc = gc__buf_puts(&b, "{\"result\":");
+	rc |= gc__json_quote(&b, r->output ? r->output : "",
+			     r->output ? r->output_len : 0);
+	rc |= gc__buf_puts(&b, ",\"system_error\":");
+	rc |= gc__json_quote(&b, e, strlen(e));
+	rc |= gc__buf_puts(&b, ",\"error\":\"\"}");
+	if (rc) {
+		gc__buf_free(&b);
+		return NULL;
+	}
+	return gc__buf_detach(&b);
+}
+
+static void ingest_result(gc__ctx *c)
+{
+	gc_service *svc = c->svc;
+	gc_error err = {0, ""};
+	gc_result r = GC_RESULT_INIT;
+	gc_store_project p = {0};
+	gc_store_log row;
+	char *result = NULL, *run_id = NULL;
+	size_t inserted = 0;
+	const char *ip;
+	int rc;
+
+	rc = gc_result_from_json(&r, c->body, c->body_len, &err);
+	if (rc) {
+		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_DECODE);
+		gc__reply_err(c, GC__C_BAD_REQUEST, "bad result body: %s",
+			      err.msg);
+		return;
+	}
+	if (r.task.project_id <= 0 || !r.task.task_id || !*r.task.task_id) {
+		gc_result_clear(&r);
+		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_DECODE);
+		gc__reply_err(c, GC__C_BAD_REQUEST,
+			      "bad result body: execute_info.task needs "
+			      "project_id and task_id");
+		return;
+	}
+	ip = r.task.client_ip && *r.task.client_ip ? r.task.client_ip
+						     : c->remote;
+	if (r.run_id && *r.run_id) {
+		run_id = gc__strdup(r.run_id);
+	} else {
+		/* A body without run_id (an original agent): derive one from
+		 * what identifies the run, so a re-sent body is still
+		 * recognised. */
+		run_id = gc__sprintf("%" PRId64 "-%s-%" PRId64 "-%s-%" PRId64,
+				     r.task.project_id, r.task.task_id,
+				     r.plan_time_ns / 1000000000, ip,
+				     r.start_time_ns);
+	}
+	result = result_text(&r);
+	if (!run_id || !result) {
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+		goto out;
+	}
+	/* The project's title at the time of the run, as the original kept
+	 * it; a project deleted meanwhile still gets its row. */
+	rc = gc_store_project_get(svc->store, r.task.project_id, &p, &err);
+	if (rc && rc != GC_ENOTFOUND) {
+		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_STORE);
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		goto out;
+	}
+	memset(&row, 0, sizeof(row));
+	row.project_id = r.task.project_id;
+	row.task_id = r.task.task_id;
+	row.project = p.title; /* NULL is stored as "" */
+	row.name = r.task.name;
+	row.result = result;
+	row.start_time = r.start_time_ns / 1000000000;
+	row.end_time = r.end_time_ns / 1000000000;
+	row.command = r.task.command;
+	row.with_error = r.error && *r.error ? 1 : 0;
+	row.client_ip = (char *)ip;
+	row.plan_time = r.plan_time_ns / 1000000000;
+	row.run_id = run_id;
+	row.agent = (char *)ip;
+	rc = gc_store_log_insert(svc->store, &row, 1, &inserted, &err);
+	if (rc) {
+		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_STORE);
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		goto out;
+	}
+	if (inserted) {
+		gc__metrics_inc(svc->metrics, GC__M_INGEST_RESULTS);
+		gc__metrics_result(svc->metrics, r.task.project_id,
+				   outcome_of(r.error),
+				   (double)(r.start_time_ns - r.plan_time_ns) /
+					   1e9,
+				   r.plan_time_ns != 0 && r.start_time_ns != 0);
+	} else {
+		gc__metrics_inc(svc->metrics, GC__M_INGEST_DUPLICATES);
+	}
+	gc__reply_ok(c, cJSON_CreateObject());
+out:
+	gc_store_project_clear(&p);
+	gc_result_clear(&r);
+	free(result);
+	free(run_id);
+}
+
+static void ingest_warning(gc__ctx *c)
+{
+	gc_service *svc = c->svc;
+	gc_error err = {0, ""};
+	gc_warning w = GC_WARNING_INIT;
+	int rc = gc_warning_from_json(&w, c->body, c->body_len, &err);
+	const char *type;
+	if (rc) {
+		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_DECODE);
+		gc__reply_err(c, GC__C_BAD_REQUEST, "bad warning body: %s",
+			      err.msg);
+		return;
+	}
+	type = w.type ? w.type : "";
+	if (strcmp(type, "task") == 0)
+		gc__metrics_inc(svc->metrics, GC__M_WARN_TASK);
+	else if (strcmp(type, "system") == 0)
+		gc__metrics_inc(svc->metrics, GC__M_WARN_SYSTEM);
+	else
+		gc__metrics_inc(svc->metrics, GC__M_WARN_OTHER);
+	gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_WARNING,
+		"agent %.64s warns (%.16s, project %" PRId64
+		", task \"%.100s\"): %.512s",
+		w.agent_ip ? w.agent_ip : c->remote, type, w.project_id,
+		w.task_name ? w.task_name : "", w.data ? w.data : "");
+	gc_warning_clear(&w);
+	gc__reply_ok(c, cJSON_CreateObject());
+}
+
+void gc__h_report(gc__ctx *c, const gc__arg *a)
+{
+	const char *type;
+	(void)a;
+	if (c->svc->report_token && !token_ok(c->svc->report_token, bearer(c))) {
+		gc__metrics_inc(c->svc->metrics, GC__M_INGEST_ERR_AUTH);
+		gc__reply_err(c, GC__C_UNAUTHORIZED,
+			      "unauthorized: send the [report] token as "
+			      "\"Authorization: Bearer TOKEN\"");
+		return;
+	}
+	type = c->header(c->hctx, "Report-Type");
+	if (type && strcmp(type, "report_task_result") == 0) {
+		ingest_result(c);
+	} else if (type && strcmp(type, "report_warning") == 0) {
+		ingest_warning(c);
+	} else {
+		gc__metrics_inc(c->svc->metrics, GC__M_INGEST_ERR_DECODE);
+		gc__reply_err(c, GC__C_BAD_REQUEST,
+			      "header Report-Type must be report_task_result or "
+			      "report_warning");
+	}
+}

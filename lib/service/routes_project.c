@@ -1,0 +1,250 @@
+/* /api/v1/project/... */
+#include "svc.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Number of tasks of a project (task keys only: status and run-now keys
+ * are not tasks, unlike the original's count). */
+static int count_tasks(gc_service *svc, gc_etcd *etcd, int64_t pid,
+		       int64_t *count, gc_error *err)
+{
+	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
+	gc_etcd_response r = {0};
+	gc_key_info ki;
+	char *prefix = gc_key_project_prefix(svc->prefix, pid);
+	int rc;
+	*count = 0;
+	if (!prefix)
+		return gc__seterr(err, GC_ENOMEM, "out of memory");
+	go.flags = GC_ETCD_PREFIX | GC_ETCD_KEYS_ONLY;
+	rc = gc_etcd_get(&r, etcd, prefix, &go, err);
+	free(prefix);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < r.kvs_count; i++)
+		if (gc_key_parse(svc->prefix, r.kvs[i].key, r.kvs[i].key_len,
+				 &ki) == GC_KEY_TASK)
+			(*count)++;
+	gc_etcd_response_dispose(&r);
+	return 0;
+}
+
+void gc__h_project_create(gc__ctx *c, const gc__arg *a)
+{
+	gc_error err = {0, ""};
+	int64_t id = 0;
+	cJSON *o;
+	int rc = gc_store_project_create(c->svc->store, a[0].s,
+					 a[1].present ? a[1].s : "",
+					 c->user.id, &id, &err);
+	if (rc == GC_ECONFLICT) {
+		gc__reply_err(c, GC__C_PROJECT_EXISTS,
+			      "project exists: title \"%.100s\" is taken",
+			      a[0].s);
+		return;
+	}
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	o = cJSON_CreateObject();
+	if (o)
+		cJSON_AddNumberToObject(o, "project_id", (double)id);
+	gc__reply_ok(c, o);
+}
+
+void gc__h_project_list(gc__ctx *c, const gc__arg *a)
+{
+	gc_store_projects l = {0};
+	gc_error err = {0, ""};
+	cJSON *o, *arr;
+	gc_etcd *etcd;
+	(void)a;
+	if (gc__visible_projects(c, &l) != 0)
+		return;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "list");
+	if (!o || !arr) {
+		cJSON_Delete(o);
+		gc_store_projects_clear(&l);
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+		return;
+	}
+	etcd = l.count ? gc__ctx_etcd(c) : NULL;
+	if (l.count && !etcd) {
+		cJSON_Delete(o);
+		gc_store_projects_clear(&l);
+		return;
+	}
+	for (size_t i = 0; i < l.count; i++) {
+		const gc_store_project *p = &l.items[i];
+		cJSON *it = cJSON_CreateObject();
+		int64_t n = 0;
+		int rc = count_tasks(c->svc, etcd, p->id, &n, &err);
+		if (rc) {
+			cJSON_Delete(it);
+			cJSON_Delete(o);
+			gc_store_projects_clear(&l);
+			gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+			return;
+		}
+		cJSON_AddNumberToObject(it, "project_id", (double)p->id);
+		cJSON_AddNumberToObject(it, "uid", (double)p->uid);
+		cJSON_AddStringToObject(it, "title", p->title ? p->title : "");
+		cJSON_AddStringToObject(it, "remark",
+					p->remark ? p->remark : "");
+		cJSON_AddNumberToObject(it, "task_count", (double)n);
+		cJSON_AddItemToArray(arr, it);
+	}
+	gc_store_projects_clear(&l);
+	gc__reply_ok(c, o);
+}
+
+void gc__h_project_update(gc__ctx *c, const gc__arg *a)
+{
+	gc_error err = {0, ""};
+	int rc;
+	if (gc__require_project(c, a[0].i, 1, NULL) != 0)
+		return;
+	rc = gc_store_project_update(c->svc->store, a[0].i, a[1].s,
+				     a[2].present ? a[2].s : NULL, &err);
+	if (rc == GC_ECONFLICT) {
+		gc__reply_err(c, GC__C_PROJECT_EXISTS,
+			      "project exists: title \"%.100s\" is taken",
+			      a[1].s);
+		return;
+	}
+	if (rc == GC_ENOTFOUND) {
+		gc__reply_err(c, GC__C_NOT_FOUND, "project %" PRId64 " not found",
+			      a[0].i);
+		return;
+	}
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	gc__reply_ok(c, cJSON_CreateObject());
+}
+
+void gc__h_project_delete(gc__ctx *c, const gc__arg *a)
+{
+	gc_error err = {0, ""};
+	gc_etcd *etcd;
+	char *prefix;
+	int64_t deleted = 0;
+	int rc;
+	if (gc__require_project(c, a[0].i, 1, NULL) != 0)
+		return;
+	if (!(etcd = gc__ctx_etcd(c)))
+		return;
+	/* Tasks first: a project row without tasks is harmless, tasks of a
+	 * deleted project would keep running. "P/<pid>/" ends with '/', so
+	 * project 1 never takes project 10's keys with it. */
+	prefix = gc_key_project_prefix(c->svc->prefix, a[0].i);
+	if (!prefix) {
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+		return;
+	}
+	rc = gc_etcd_delete(NULL, &deleted, etcd, prefix, GC_ETCD_PREFIX, &err);
+	free(prefix);
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		return;
+	}
+	rc = gc_store_project_delete(c->svc->store, a[0].i,
+				     GC_STORE_DELETE_LOGS, &err);
+	if (rc && rc != GC_ENOTFOUND) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	gc__log(c->svc->opts.log, c->svc->opts.log_payload, GC_LOG_NOTICE,
+		"user %" PRId64 " (%s) deleted project %" PRId64
+		" (%" PRId64 " etcd keys)",
+		c->user.id, c->user.account, a[0].i, deleted);
+	gc__reply_ok(c, cJSON_CreateObject());
+}
+
+void gc__h_project_users(gc__ctx *c, const gc__arg *a)
+{
+	gc_store_users l = {0};
+	gc_error err = {0, ""};
+	int rc;
+	if (gc__require_project(c, a[0].i, 0, NULL) != 0)
+		return;
+	rc = gc_store_project_members(c->svc->store, a[0].i, &l, &err);
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	gc__reply_ok(c, gc__json_users(&l, 0));
+	gc_store_users_clear(&l);
+}
+
+void gc__h_project_add_user(gc__ctx *c, const gc__arg *a)
+{
+	gc_store_user u = {0};
+	gc_error err = {0, ""};
+	int rc;
+	if (gc__require_project(c, a[0].i, 1, NULL) != 0)
+		return;
+	rc = gc_store_user_get_by_account(c->svc->store, a[1].s, &u, &err);
+	if (rc == GC_ENOTFOUND) {
+		gc__reply_err(c, GC__C_USER_NOT_FOUND,
+			      "user not found: no account \"%.100s\"", a[1].s);
+		return;
+	}
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	rc = gc_store_project_add_member(c->svc->store, a[0].i, u.id, &err);
+	gc_store_user_clear(&u);
+	/* Already a member: the requested state holds, so succeed. */
+	if (rc && rc != GC_ECONFLICT) {
+		if (rc == GC_ENOTFOUND)
+			gc__reply_err(c, GC__C_NOT_FOUND, "%s", err.msg);
+		else
+			gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	gc__reply_ok(c, cJSON_CreateObject());
+}
+
+void gc__h_project_remove_user(gc__ctx *c, const gc__arg *a)
+{
+	gc_store_project p = {0};
+	gc_error err = {0, ""};
+	int rc;
+	if (gc__require_project(c, a[0].i, 1, &p) != 0)
+		return;
+	if (a[1].i == p.uid) {
+		gc_store_project_clear(&p);
+		gc__reply_err(c, GC__C_REMOVE_ADMIN,
+			      "cannot remove the project admin: user %" PRId64
+			      " created project %" PRId64,
+			      a[1].i, a[0].i);
+		return;
+	}
+	gc_store_project_clear(&p);
+	rc = gc_store_project_remove_member(c->svc->store, a[0].i, a[1].i,
+					    &err);
+	if (rc == GC_EPERM) {
+		gc__reply_err(c, GC__C_REMOVE_ADMIN,
+			      "cannot remove the project admin");
+		return;
+	}
+	if (rc == GC_ENOTFOUND) {
+		gc__reply_err(c, GC__C_NOT_FOUND,
+			      "user %" PRId64 " is not a member of project "
+			      "%" PRId64,
+			      a[1].i, a[0].i);
+		return;
+	}
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	gc__reply_ok(c, cJSON_CreateObject());
+}

@@ -1,0 +1,352 @@
+/* Internal interface of the service module (lib/service/). */
+#ifndef GC_SERVICE_SVC_H
+#define GC_SERVICE_SVC_H
+
+#include "internal.h"
+
+#include <gophercron/service.h>
+
+#include <cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* ------------------------------------------------------------ parameters */
+
+/* Where a parameter came from and, for JSON bodies, its JSON type. */
+enum gc__ptype {
+	GC__PT_TEXT = 0, /* query string or form body: always text */
+	GC__PT_JSTRING,
+	GC__PT_JNUMBER,  /* val holds the number's text */
+	GC__PT_JBOOL,    /* val "true"/"false" */
+	GC__PT_JNULL,
+	GC__PT_JOTHER    /* array or object */
+};
+
+typedef struct gc__param {
+	char *key;
+	char *val; /* NUL-terminated; may contain NUL bytes before len */
+	size_t len;
+	int type;  /* enum gc__ptype */
+} gc__param;
+
+/* Request parameters in lookup order: the first match wins. Body
+ * parameters are added before the query string's, so the body wins. */
+typedef struct gc__params {
+	gc__param *v;
+	size_t n, cap;
+} gc__params;
+
+#define GC__PARAMS_MAX 256 /* more parameters than this: 400 */
+
+void gc__params_free(gc__params *p);
+/* application/x-www-form-urlencoded text (also a query string). Returns 0,
+ * GC_EINVAL (malformed; msg says where) or GC_ENOMEM. */
+int gc__params_add_form(gc__params *p, const char *s, size_t len, char *msg,
+			size_t msglen);
+/* A JSON object body: every member becomes a parameter. */
+int gc__params_add_json(gc__params *p, const char *s, size_t len, char *msg,
+			size_t msglen);
+const gc__param *gc__params_get(const gc__params *p, const char *key);
+
+/* Declarative argument specs, bound before a handler runs. */
+enum { GC__ARG_STR = 0, GC__ARG_INT = 1 };
+#define GC__ARG_REQ 0x1u /* must be present (and non-empty for strings) */
+
+typedef struct gc__argspec {
+	const char *name;
+	int type;
+	unsigned flags;
+	int64_t min; /* INT: smallest value; STR: fewest bytes */
+	int64_t max; /* INT: largest value; STR: most bytes */
+} gc__argspec;
+
+typedef struct gc__arg {
+	int present;
+	const char *s; /* STR: points into the params (valid UTF-8, no NUL) */
+	size_t len;
+	int64_t i;     /* INT */
+} gc__arg;
+
+#define GC__ARGS_MAX 16
+
+/* Bind `n` specs. Returns 0, or GC_EINVAL with msg naming the parameter
+ * and what is wrong ("missing parameter \"cron\"", ...). */
+int gc__bind(const gc__params *p, const gc__argspec *spec, size_t n,
+	     gc__arg *out, char *msg, size_t msglen);
+/* 1 when s[0..len) is valid UTF-8 without NUL bytes. */
+int gc__utf8_valid(const char *s, size_t len);
+
+/* ------------------------------------------------------------------ JWT */
+
+typedef struct gc__claims {
+	int64_t uid;
+	int64_t iat;
+	int64_t exp;
+} gc__claims;
+
+#define GC__TOKEN_MAX 4096 /* longer tokens are rejected unparsed */
+
+/* Issue an HS256 token for `uid` valid `lifetime_s` from `now`. */
+int gc__jwt_issue(const unsigned char *secret, size_t secret_len, int64_t uid,
+		  const char *account, const char *permission, int64_t now,
+		  int64_t lifetime_s, char **token, gc_error *err);
+/* Verify signature (HS256 only), expiry and claims. GC_EAUTH with a
+ * reason in err on any failure. */
+int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
+		   const char *token, int64_t now, gc__claims *out,
+		   gc_error *err);
+
+/* -------------------------------------------------------------- metrics */
+
+typedef struct gc__metrics gc__metrics;
+
+enum gc__counter {
+	GC__M_ETCD_ERRORS = 0,
+	GC__M_STORE_ERRORS,
+	GC__M_LOGIN_FAILURES,
+	GC__M_LOGIN_THROTTLED,
+	GC__M_INGEST_RESULTS,     /* results accepted */
+	GC__M_INGEST_DUPLICATES,  /* results already stored (same run id) */
+	GC__M_INGEST_ERR_AUTH,
+	GC__M_INGEST_ERR_DECODE,
+	GC__M_INGEST_ERR_STORE,
+	GC__M_WARN_TASK,
+	GC__M_WARN_SYSTEM,
+	GC__M_WARN_OTHER,
+	GC__M_COUNTERS
+};
+
+int gc__metrics_new(gc__metrics **out, size_t n_routes,
+		    const char *const *route_labels);
+void gc__metrics_free(gc__metrics *m);
+void gc__metrics_inc(gc__metrics *m, enum gc__counter c);
+/* route index n_routes = "unmatched". */
+void gc__metrics_request(gc__metrics *m, size_t route, int status,
+			 double seconds);
+/* outcome: "success", "error", "timeout", "killed", "skipped". */
+void gc__metrics_result(gc__metrics *m, int64_t project_id,
+			const char *outcome, double lateness_s, int has_plan);
+int gc__metrics_render(gc__metrics *m, gc__buf *out);
+
+/* ------------------------------------------------------ login throttle */
+
+typedef struct gc__throttle gc__throttle;
+
+int gc__throttle_new(gc__throttle **out, int max_failures, int max_delay_s);
+void gc__throttle_free(gc__throttle *t);
+/* 0 when a login for (account, addr) may be tried now, otherwise the
+ * number of seconds to wait. */
+int gc__throttle_check(gc__throttle *t, const char *account, const char *addr,
+		       int64_t now_ms);
+void gc__throttle_fail(gc__throttle *t, const char *account, const char *addr,
+		       int64_t now_ms);
+void gc__throttle_success(gc__throttle *t, const char *account,
+			  int64_t now_ms);
+
+/* ------------------------------------------------------------- envelope */
+
+/* API error codes (meta.code). HTTP status = code when < 600, else 200. */
+enum {
+	GC__C_OK = 0,
+	GC__C_BAD_REQUEST = 400,
+	GC__C_UNAUTHORIZED = 401,
+	GC__C_NOT_FOUND = 404,
+	GC__C_METHOD = 405,
+	GC__C_TOO_BIG = 413,
+	GC__C_UNSUPPORTED = 415,
+	GC__C_TOO_MANY = 429,
+	GC__C_INTERNAL = 500,
+	GC__C_UNAVAILABLE = 503,
+	GC__C_DATA_NOT_FOUND = 10006,
+	GC__C_USER_NOT_FOUND = 10007,
+	GC__C_BUSY = 10008,
+	GC__C_LOCKED = 10009,
+	GC__C_NO_LOCAL_IP = 10010,
+	GC__C_WRONG_PASSWORD = 10011,
+	GC__C_PROJECT_NOT_EXIST = 10012,
+	GC__C_PROJECT_EXISTS = 10013,
+	GC__C_NO_PERMISSION = 10014,
+	GC__C_BAD_CRON = 10015,
+	GC__C_USER_EXISTS = 10016,
+	GC__C_REMOVE_ADMIN = 10017,
+	GC__C_NO_NODE = 10018,
+	GC__C_TASK_RUNNING = 10019
+};
+
+/* Generic text of a code ("invalid argument", ...). */
+const char *gc__code_text(int code);
+
+/* -------------------------------------------------------------- service */
+
+#include <gophercron/etcd.h>
+#include <gophercron/job.h>
+#include <gophercron/store.h>
+
+struct mg_context;
+
+/* etcd handles serialise their calls, so worker threads borrow one each. */
+typedef struct gc__etcd_pool {
+	pthread_mutex_t mu;
+	gc_etcd_options opts;
+	gc_etcd **free_list;
+	size_t n_free, cap;
+	size_t n_total;
+} gc__etcd_pool;
+
+#define GC__MAX_LISTENERS 16
+
+struct gc_service {
+	gc_service_options opts;
+	gc_store *store;
+	gc__etcd_pool etcd;
+	/* copies of the configuration */
+	char *prefix;
+	unsigned char *jwt_secret;
+	size_t jwt_secret_len;
+	int64_t jwt_lifetime_s;
+	char *report_token; /* NULL = ingest open */
+	char *view_path;    /* NULL = embedded page only */
+	char **hosts;
+	size_t n_hosts;
+	char **etcd_endpoints;
+	size_t n_etcd_endpoints;
+	char *etcd_username, *etcd_password;
+	char *etcd_ca, *etcd_cert, *etcd_key;
+	int64_t op_timeout_ms;
+
+	struct mg_context *mg;
+	int ports[GC__MAX_LISTENERS];
+	size_t n_ports;
+	pthread_mutex_t run_mu; /* start/stop */
+
+	gc__metrics *metrics;
+	const char **route_labels; /* route paths, for metrics */
+	gc__throttle *throttle;
+	atomic_uint_fast64_t seq; /* request id sequence */
+	uint64_t instance;        /* random bits in request ids */
+};
+
+/* A request as the handlers see it, independent of civetweb. */
+typedef struct gc__ctx {
+	gc_service *svc;
+	const char *method;
+	const char *path;   /* decoded path, no query */
+	const char *query;  /* raw query string or NULL */
+	char *uri;          /* path?query for meta.request_uri */
+	const char *remote; /* client address */
+	const char *content_type;
+	const char *(*header)(void *hctx, const char *name);
+	void *hctx;
+	const char *body;
+	size_t body_len;
+	char request_id[24];
+	gc__params params;
+
+	/* the caller, after authentication */
+	int authed;
+	gc_store_user user;
+	int admin;
+
+	gc_etcd *etcd; /* borrowed from the pool on first use */
+
+	/* the answer */
+	int status;
+	const char *resp_type;
+	gc__buf resp;
+	char resp_headers[512]; /* extra "Name: value\r\n" lines */
+	size_t route;           /* index into the route table (metrics) */
+} gc__ctx;
+
+typedef void (*gc__handler)(gc__ctx *c, const gc__arg *a);
+
+/* Route flags */
+#define GC__R_AUTH 0x1u   /* needs a user token */
+#define GC__R_ADMIN 0x2u  /* needs a global admin (implies AUTH) */
+#define GC__R_RAW 0x4u    /* handler reads c->body itself (no binding) */
+
+typedef struct gc__route {
+	const char *method;
+	const char *path;
+	unsigned flags;
+	const gc__argspec *args;
+	size_t nargs;
+	gc__handler fn;
+} gc__route;
+
+extern const gc__route gc__routes[];
+extern const size_t gc__n_routes;
+
+/* Answering. Each sets c->status/resp; the last call wins. */
+void gc__reply_ok(gc__ctx *c, cJSON *response); /* takes ownership; NULL =
+						   JSON null */
+/* Success with `json` (already JSON text) as the response. */
+void gc__reply_json_text(gc__ctx *c, const char *json);
+void gc__reply_err(gc__ctx *c, int code, const char *fmt, ...)
+	GC__PRINTF(3, 4);
+/* An error from a library call: GC_EINVAL -> 400, GC_ENOTFOUND -> 404,
+ * GC_ECONFLICT -> 409, backend failures -> 500/503 (counted per `src`),
+ * with the call's message. */
+enum { GC__SRC_OTHER = 0, GC__SRC_STORE, GC__SRC_ETCD };
+void gc__reply_gcerr(gc__ctx *c, int src, int rc, const gc_error *err);
+void gc__reply_text(gc__ctx *c, int status, const char *type,
+		    const void *data, size_t len);
+void gc__add_header(gc__ctx *c, const char *name, const char *value);
+
+/* Run the whole request: route, authenticate, bind, call the handler. */
+void gc__dispatch(gc__ctx *c);
+void gc__ctx_cleanup(gc__ctx *c);
+
+/* Borrow the request's etcd handle (NULL and a 500 answer on failure). */
+gc_etcd *gc__ctx_etcd(gc__ctx *c);
+void gc__etcd_pool_put(gc__etcd_pool *p, gc_etcd *e);
+
+/* Access control. Fills `proj` (may be NULL) and returns 0 when the caller
+ * may see project `pid` (admin, or member). Otherwise answers (404 for a
+ * project the caller cannot see, whether it exists or not) and returns
+ * -1. With `manage`, the caller must be a global admin or the project's
+ * creator (10014 otherwise). */
+int gc__require_project(gc__ctx *c, int64_t pid, int manage,
+			gc_store_project *proj);
+/* Project ids the caller may see (admins: every project). */
+int gc__visible_projects(gc__ctx *c, gc_store_projects *out);
+
+/* JSON helpers */
+cJSON *gc__json_user(const gc_store_user *u, int with_account);
+/* {"list":[users with account and create_time]} (+ "total"). */
+cJSON *gc__json_users(const gc_store_users *l, int with_total);
+/* Append s[0..len) as a JSON string: invalid UTF-8 becomes U+FFFD, NUL
+ * becomes \u0000. */
+int gc__json_quote(gc__buf *b, const char *s, size_t len);
+
+/* Handlers (routes_*.c, report.c) */
+void gc__h_version(gc__ctx *c, const gc__arg *a);
+void gc__h_user_login(gc__ctx *c, const gc__arg *a);
+void gc__h_user_info(gc__ctx *c, const gc__arg *a);
+void gc__h_user_change_password(gc__ctx *c, const gc__arg *a);
+void gc__h_user_create(gc__ctx *c, const gc__arg *a);
+void gc__h_user_delete(gc__ctx *c, const gc__arg *a);
+void gc__h_user_list(gc__ctx *c, const gc__arg *a);
+void gc__h_project_create(gc__ctx *c, const gc__arg *a);
+void gc__h_project_list(gc__ctx *c, const gc__arg *a);
+void gc__h_project_update(gc__ctx *c, const gc__arg *a);
+void gc__h_project_delete(gc__ctx *c, const gc__arg *a);
+void gc__h_project_users(gc__ctx *c, const gc__arg *a);
+void gc__h_project_add_user(gc__ctx *c, const gc__arg *a);
+void gc__h_project_remove_user(gc__ctx *c, const gc__arg *a);
+void gc__h_task_save(gc__ctx *c, const gc__arg *a);
+void gc__h_task_delete(gc__ctx *c, const gc__arg *a);
+void gc__h_task_list(gc__ctx *c, const gc__arg *a);
+void gc__h_task_kill(gc__ctx *c, const gc__arg *a);
+void gc__h_task_execute(gc__ctx *c, const gc__arg *a);
+void gc__h_task_client_list(gc__ctx *c, const gc__arg *a);
+void gc__h_task_monitor(gc__ctx *c, const gc__arg *a);
+void gc__h_cron_next(gc__ctx *c, const gc__arg *a);
+void gc__h_client_list(gc__ctx *c, const gc__arg *a);
+void gc__h_client_reload(gc__ctx *c, const gc__arg *a);
+void gc__h_log_list(gc__ctx *c, const gc__arg *a);
+void gc__h_log_clean(gc__ctx *c, const gc__arg *a);
+void gc__h_log_recent(gc__ctx *c, const gc__arg *a);
+void gc__h_report(gc__ctx *c, const gc__arg *a);
+void gc__h_metrics(gc__ctx *c, const gc__arg *a);
+
+#endif
