@@ -288,7 +288,7 @@ static const char *json_type_name(const cJSON *v)
 static int json_int64(const cJSON *v, const char *where, const char *field,
 		      int64_t *out, gc_error *err)
 {
-	if (cJSON_IsNull(v)) {
+	if (!v || cJSON_IsNull(v)) {
 		*out = 0;
 		return 0;
 	}
@@ -337,7 +337,7 @@ static int json_string(const cJSON *v, const char *where, const char *field,
 		       char **out, gc_error *err)
 {
 	char *s;
-	if (cJSON_IsNull(v)) {
+	if (!v || cJSON_IsNull(v)) { /* absent or null */
 		s = gc__strdup("");
 	} else if (cJSON_IsString(v)) {
 		s = gc__strdup(v->valuestring);

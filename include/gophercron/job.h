@@ -118,8 +118,10 @@ GC_EXTERN int gc_task_next_fire(const gc_task *t, int64_t from_unix,
  * Builders return a malloc'd key (gc_free), or NULL when out of memory or
  * when a part cannot form an exact key: project id <= 0, a task id for
  * which gc_task_id_valid() is false, an ip/command that is empty or holds
- * '/'. Keys are exact: the key of task "ab" is never a prefix of task
- * "abc"'s keys except through the trailing "/" forms documented below. */
+ * '/'. Use these exact keys for single-task reads, writes and deletes:
+ * never a range, so task "ab" can never touch task "abc". The only ranges
+ * are the '/'-terminated prefixes below, and none of them spans two
+ * tasks. */
 GC_EXTERN char *gc_key_task(const char *prefix, int64_t project_id,
 			    const char *task_id);
 GC_EXTERN char *gc_key_run_now(const char *prefix, int64_t project_id,
