@@ -186,8 +186,9 @@ GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
 			  const gc_etcd_get_options *o, gc_error *err);
 
 /* Put `value` under `key`, attached to `lease` (0 = none). flags: PREV_KV,
- * IGNORE_VALUE, IGNORE_LEASE. `out` may be NULL. An unknown lease gives
- * GC_ENOTFOUND. */
+ * IGNORE_VALUE (value not sent: keep the stored one), IGNORE_LEASE (lease
+ * not sent: keep the attached one). `out` may be NULL. An unknown lease
+ * gives GC_ENOTFOUND. */
 GC_EXTERN int gc_etcd_put(gc_etcd_response *out, gc_etcd *c, const char *key,
 			  const void *value, size_t value_len, int64_t lease,
 			  unsigned flags, gc_error *err);

@@ -146,9 +146,13 @@ static cJSON *encode_put(const gc_etcd_op *op)
 	cJSON *j = cJSON_CreateObject();
 	if (!j)
 		return NULL;
+	/* etcd refuses a value (lease) together with ignore_value
+	 * (ignore_lease) */
 	if (gc__etcd_add_bytes(j, "key", op->key, strlen(op->key)) ||
-	    gc__etcd_add_bytes(j, "value", op->value, op->value_len) ||
-	    (op->lease && gc__etcd_add_int64(j, "lease", op->lease)) ||
+	    (!(op->flags & GC_ETCD_IGNORE_VALUE) &&
+	     gc__etcd_add_bytes(j, "value", op->value, op->value_len)) ||
+	    (op->lease && !(op->flags & GC_ETCD_IGNORE_LEASE) &&
+	     gc__etcd_add_int64(j, "lease", op->lease)) ||
 	    add_bool(j, "prev_kv", op->flags & GC_ETCD_PREV_KV) ||
 	    add_bool(j, "ignore_value", op->flags & GC_ETCD_IGNORE_VALUE) ||
 	    add_bool(j, "ignore_lease", op->flags & GC_ETCD_IGNORE_LEASE)) {
