@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "etcd_test_util.h"
+#include "test_etcd_util.h"
 
 #include <inttypes.h>
 #include <poll.h>

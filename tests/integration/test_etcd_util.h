@@ -1,6 +1,6 @@
 /* Shared helpers for the etcd client integration tests (header-only). */
-#ifndef GC_ETCD_TEST_UTIL_H
-#define GC_ETCD_TEST_UTIL_H
+#ifndef GC_TEST_ETCD_UTIL_H
+#define GC_TEST_ETCD_UTIL_H
 
 #include <gophercron.h>
 
