@@ -319,6 +319,17 @@ static void explain_value(int id, const char *what, const char *s, size_t n,
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
+		unsigned char u = (unsigned char)s[i];
+		if (is_digit(s[i]) || is_alpha(s[i]) || memchr("*?#", u, 3))
+			continue;
+		if (u >= 0x20 && u < 0x7f)
+			snprintf(why, cap, "%sunexpected character '%c'", what,
+				 u);
+		else
+			snprintf(why, cap, "%sunexpected byte 0x%02x", what, u);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '*' || c == '?') {
 			snprintf(why, cap,
@@ -353,16 +364,6 @@ static void explain_value(int id, const char *what, const char *s, size_t n,
 					 "%s'W' is only valid in the "
 					 "day-of-month field",
 					 what);
-			return;
-		}
-		if (!is_digit(c) && !is_alpha(c)) {
-			unsigned char u = (unsigned char)c;
-			if (u >= 0x20 && u < 0x7f)
-				snprintf(why, cap, "%sunexpected character '%c'",
-					 what, c);
-			else
-				snprintf(why, cap,
-					 "%sunexpected byte 0x%02x", what, u);
 			return;
 		}
 	}
