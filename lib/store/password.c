@@ -136,6 +136,10 @@ int gc__store_hash_password(const gc_store *s, const char *password,
 	unsigned char rnd[32];
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
 	*out = NULL;
+	if (strlen(password) >= CRYPT_MAX_PASSPHRASE_SIZE)
+		return gc__seterr(err, GC_EINVAL,
+				  "password longer than %d bytes",
+				  CRYPT_MAX_PASSPHRASE_SIZE - 1);
 	if (fill_random(rnd, sizeof(rnd)))
 		return gc__seterr_errno(err, GC_ESYS, errno, "getrandom");
 	if (!crypt_gensalt_rn(s->crypt_prefix, 0, (const char *)rnd,

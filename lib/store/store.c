@@ -222,6 +222,20 @@ static void pool_release(gc_store *s, int slot, gc__dbconn *conn)
 	pthread_mutex_unlock(&s->pool_mu);
 }
 
+/* After a lost connection the others in the pool are most likely dead
+ * too (server restart): close the idle ones so a retry connects fresh. */
+static void pool_drop_idle(gc_store *s)
+{
+	pthread_mutex_lock(&s->pool_mu);
+	for (int i = 0; i < s->nslots; i++) {
+		if (!s->slots[i].busy && s->slots[i].conn) {
+			s->drv->disconnect(s->slots[i].conn);
+			s->slots[i].conn = NULL;
+		}
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+}
+
 /* ------------------------------------------------------------- runner */
 
 int gc__tx_exec(gc__tx *t, const char *sql, const gc__dbparam *p, size_t np,
@@ -308,6 +322,8 @@ static int run_once(gc_store *s, unsigned flags, gc__store_op op, void *ctx,
 		conn = NULL;
 	}
 	pool_release(s, slot, conn);
+	if (t.dbflags & GC__DB_LOST)
+		pool_drop_idle(s);
 	return rc;
 }
 

@@ -126,8 +126,10 @@ int gc_store_user_create(gc_store *s, const char *account, const char *name,
 	char *hash = NULL;
 	/* Hash before taking any lock: it is the slow part on purpose. */
 	int rc = gc__store_hash_password(s, password, &hash, err);
-	if (rc)
+	if (rc) {
+		gc__err_prefix(err, "%s: create user", s->desc);
 		return rc;
+	}
 	create_ctx c = {account, name ? name : account,
 			permission ? permission : "user", hash, 0, false,
 			false};
@@ -426,6 +428,8 @@ int gc_store_user_change_password(gc_store *s, int64_t id,
 	}
 	char *hash = NULL;
 	rc = gc__store_hash_password(s, new_password, &hash, err);
+	if (rc)
+		gc__err_prefix(err, "%s: change password", s->desc);
 	if (rc == 0) {
 		update_ctx c = {id, NULL, NULL, hash, g.hash};
 		rc = gc__store_run(s, "change password",
