@@ -765,6 +765,11 @@ static int spawn_shell(const gc_exec_request *req, const char *shell,
 							O_RDONLY, 0);
 	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, wfd, 1);
 	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, wfd, 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+	/* descriptors a host or another library opened without O_CLOEXEC
+	 * must not reach tasks either */
+	rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
 	if (!rc && req->workdir)
 		rc = posix_spawn_file_actions_addchdir_np(&fa, req->workdir);
 	if (!rc)

@@ -13,8 +13,9 @@
  *    process group (pgid = pid), signal mask emptied and every signal's
  *    disposition reset to default; stdin is /dev/null; stdout and stderr
  *    share ONE pipe, so the capture keeps their arrival order byte-exact;
- *    no other descriptor of the host reaches the child (all ours are
- *    O_CLOEXEC). Failure to start the shell (missing, not executable) is
+ *    no other descriptor reaches the child (ours are all O_CLOEXEC, and
+ *    with glibc >= 2.34 every fd >= 3 is closed in the child, so a host's
+ *    descriptors opened without O_CLOEXEC do not leak into tasks). Failure to start the shell (missing, not executable) is
  *    returned by gc_exec_start as "fork/exec PATH: no such file or
  *    directory" style text, as Go's os/exec reports it.
  *  - Reaping: a pidfd per run in the executor's epoll set (Linux >= 5.3).
