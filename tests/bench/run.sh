@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Benchmarks (`make bench`, after `make all`). Each section measures ours and
+# its baseline in the same run, sequentially, and prints a table of medians
+# with the ratio. Figures are recorded in docs/BENCHMARKS.md.
+#
+#   tests/bench/run.sh              every section
+#   tests/bench/run.sh cron ...     only the sections named
+#
+# A section is a function bench_<name> registered with `sections+=(name)`;
+# add new ones above the "main" block at the end.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+sections=()
+
+machine() {
+	printf 'machine: %s CPUs, %s, %s\n' "$(nproc)" \
+		"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+		"$(uname -sr)"
+}
+
+# ---------------------------------------------------------------- cron
+# ns per gc_cron_next versus gorhill/cronexpr's Expression.Next (Debian's
+# golang-github-gorhill-cronexpr-dev built offline with Debian's Go): same
+# expressions, starting times and call counts; checksums must agree.
+#   CRON_BENCH_RUNS (default 15), CRON_BENCH_CALLS (default 50000)
+sections+=(cron)
+bench_cron() {
+	local runs=${CRON_BENCH_RUNS:-15} calls=${CRON_BENCH_CALLS:-50000}
+	local ours=$BUILD/tests/bench/bench_cron gobin=$BUILD/tests/bench/cronexpr-bench
+	local src=/usr/share/gocode/src/github.com/gorhill/cronexpr
+	local out_c out_go
+
+	if [[ ! -x $ours ]]; then
+		echo "bench cron: $ours missing (run make all)" >&2
+		return 1
+	fi
+	if ! command -v go >/dev/null || [[ ! -d $src ]]; then
+		echo "bench cron: needs golang-go and golang-github-gorhill-cronexpr-dev (tests/lib/deps.sh bench)" >&2
+		return 1
+	fi
+	mkdir -p "$BUILD/go-cache"
+	# GOPATH mode against the Debian source tree: no network, no modules.
+	if ! GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off \
+		GOCACHE=$ROOT/$BUILD/go-cache \
+		go build -o "$gobin" ./tests/bench/cronexpr; then
+		echo "bench cron: cannot build the cronexpr baseline" >&2
+		return 1
+	fi
+
+	echo "== Cron engine: ns per next-time (UTC), median of $runs runs x $calls calls"
+	machine
+	echo "baseline: gorhill/cronexpr $(dpkg-query -W -f='${Version}' golang-github-gorhill-cronexpr-dev 2>/dev/null), $(go version | cut -d' ' -f3)"
+	echo "compiler: $(${CC:-cc} --version | head -1)"
+	out_c=$("$ours" "$runs" "$calls") || return 1
+	out_go=$("$gobin" "$runs" "$calls") || return 1
+	paste <(printf '%s\n' "$out_c") <(printf '%s\n' "$out_go") | awk -F'\t' '
+		BEGIN {
+			printf "%-24s %14s %14s %8s\n", "expression", "libgophercron", "cronexpr (Go)", "ratio"
+			bad = 0; n = 0; logsum = 0
+		}
+		{
+			if ($1 != $6 || $3 != $8) {
+				printf "MISMATCH %s: checksum %s vs %s\n", $1, $3, $8
+				bad = 1
+			}
+			r = $7 / $2
+			printf "%-24s %11.1f ns %11.1f ns %7.1fx\n", $1, $2, $7, r
+			n++; logsum += log(r); if (n == 1 || r < min) min = r
+		}
+		END {
+			if (n) printf "%-24s %42s %7.1fx (lowest %.1fx)\n", "geometric mean", "", exp(logsum / n), min
+			exit bad
+		}'
+}
+
+# ---------------------------------------------------------------- main
+want=("$@")
+((${#want[@]})) || want=("${sections[@]}")
+failed=()
+for s in "${want[@]}"; do
+	if ! declare -F "bench_$s" >/dev/null; then
+		echo "unknown benchmark section '$s' (have: ${sections[*]})" >&2
+		exit 2
+	fi
+	"bench_$s" || failed+=("$s")
+	echo
+done
+if ((${#failed[@]})); then
+	echo "failed benchmark sections: ${failed[*]}" >&2
+	exit 1
+fi
