@@ -1,0 +1,661 @@
+/* Agent projects: for every served project, list P/<pid>/ (tasks, their
+ * t_status keys and run-now keys), then watch it from the listed revision
+ * + 1; the etcd watcher resumes after disconnects from the last revision
+ * + 1; after a compaction the project is listed again and the difference
+ * applied. Also the kill watch P/kill/<pid>/ and the agent's own command
+ * watch P/agent/<ip>/. */
+#include "agent/agent_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_RETRY_MS 1000
+#define WATCH_ERROR_RETRY_MS 5000
+
+typedef struct list_job {
+	gc__ajob base;
+	gc__project *proj;
+	char *prefix;
+	gc_etcd_response resp;
+} list_job;
+
+typedef struct cmd_job {
+	gc__ajob base;
+	char *key;
+	int64_t mod_rev;
+} cmd_job;
+
+static void list_start(gc_agent *a, gc__project *p);
+
+/* ------------------------------------------------------------ tasks */
+
+void gc__task_free(gc__atask *t)
+{
+	if (!t)
+		return;
+	gc_cron_free(t->cron);
+	free(t->json);
+	free(t);
+}
+
+int64_t gc__task_next(gc_agent *a, const gc__atask *t, int64_t now_s)
+{
+	if (!t->status || !t->cron)
+		return GC__SCHED_NEVER;
+	int64_t after = gc__tick_after(now_s, t->last_plan,
+				       a->opts.late_grace_ms / 1000);
+	int64_t next = gc_cron_next(t->cron, after, a->cron_flags);
+	return next > 0 ? next : GC__SCHED_NEVER;
+}
+
+static void task_remove(gc_agent *a, const char *key)
+{
+	void *data = NULL;
+	if (gc__sched_remove(&a->sched, key, &data) == 0) {
+		gc__task_free(data);
+		gc__agent_log(a, GC_LOG_DEBUG, "agent: task removed key=%s",
+			      key);
+	}
+}
+
+static int task_key(char *buf, size_t len, int64_t pid, const char *tid)
+{
+	int n = snprintf(buf, len, "%lld/%s", (long long)pid, tid);
+	return n > 0 && (size_t)n < len ? n : -1;
+}
+
+/* Add or change a task from its etcd pair. */
+static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
+			const gc_key_info *info)
+{
+	char key[GC_KEY_PART_MAX + 32];
+	int klen = task_key(key, sizeof(key), p->id, info->task_id);
+	if (klen < 0)
+		return;
+	gc__atask *old = gc__sched_get(&a->sched, key, NULL);
+	if (old && old->mod_rev == kv->mod_revision) {
+		old->gen = p->gen;
+		return;
+	}
+
+	gc_task t = GC_TASK_INIT;
+	gc_error err;
+	if (gc_task_from_json(&t, kv->value, kv->value_len, &err)) {
+		gc__agent_log(a, GC_LOG_WARNING,
+			      "agent: ignoring task key=%s: %s", kv->key,
+			      err.msg);
+		if (!old || old->mod_rev != kv->mod_revision)
+			gc__agent_emit_warning(a, "system", info->task_id, p->id,
+					       "task %s: %s", info->task_id,
+					       err.msg);
+		task_remove(a, key);
+		return;
+	}
+
+	gc__atask *n = calloc(1, sizeof(*n) + (size_t)klen + 1);
+	if (!n || kv->value_len > UINT32_MAX) {
+		free(n);
+		gc_task_clear(&t);
+		gc__agent_log(a, GC_LOG_ERR, "agent: out of memory for task %s",
+			      key);
+		return;
+	}
+	memcpy(n->key, key, (size_t)klen + 1);
+	n->proj = p;
+	n->json = gc__strndup(kv->value, kv->value_len);
+	n->json_len = (uint32_t)kv->value_len;
+	n->gen = p->gen;
+	n->mod_rev = kv->mod_revision;
+	n->timeout_s = t.timeout;
+	n->status = t.status == 1;
+	n->noseize = t.noseize == 1;
+	n->exclusion = t.exclusion == 1;
+	int64_t now_s = gc__wall_ns() / 1000000000LL;
+	/* A new or changed task starts with the current second: ticks
+	 * planned before it was (re)loaded are not attempted, and a tick
+	 * this agent already attempted is never attempted again. */
+	n->last_plan = now_s - 1;
+	if (old) {
+		n->running = old->running;
+		if (old->last_plan > n->last_plan)
+			n->last_plan = old->last_plan;
+	}
+	if (gc_cron_parse(&n->cron, t.cron, strlen(t.cron), &err)) {
+		n->cron = NULL;
+		gc__agent_log(a, GC_LOG_WARNING,
+			      "agent: task not scheduled key=%s: cron %s",
+			      kv->key, err.msg);
+		gc__agent_emit_warning(a, "system", t.name, p->id,
+				       "task %s (%s): bad cron expression: %s",
+				       info->task_id, t.name, err.msg);
+	}
+	if (!n->json) {
+		gc_task_clear(&t);
+		gc__task_free(n);
+		return;
+	}
+	int64_t due = gc__task_next(a, n, now_s);
+	if (gc__sched_set(&a->sched, n->key, due, n)) {
+		gc__agent_log(a, GC_LOG_ERR, "agent: out of memory for task %s",
+			      key);
+		gc_task_clear(&t);
+		gc__task_free(n);
+		return;
+	}
+	gc__task_free(old);
+	if (GC__AGENT_LOGGABLE(a, GC_LOG_DEBUG))
+		gc__agent_log(a, GC_LOG_DEBUG,
+			      "agent: task %s key=%s cron=\"%s\" status=%d "
+			      "noseize=%d exclusion=%d next=%lld",
+			      old ? "changed" : "added", key, t.cron, n->status,
+			      n->noseize, n->exclusion,
+			      due == GC__SCHED_NEVER ? -1LL : (long long)due);
+	gc_task_clear(&t);
+}
+
+typedef struct collect {
+	gc__atask **v;
+	size_t n, cap;
+	gc__project *proj;
+	uint32_t keep_gen;
+	int by_gen;
+	int failed;
+} collect;
+
+static bool collect_visit(const char *key, int64_t due, void *data, void *arg)
+{
+	(void)key;
+	(void)due;
+	collect *c = arg;
+	gc__atask *t = data;
+	if (t->proj != c->proj || (c->by_gen && t->gen == c->keep_gen))
+		return true;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		gc__atask **v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->failed = 1;
+			return false;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = t;
+	return true;
+}
+
+/* Remove the project's tasks (all of them, or those not seen in the
+ * listing of generation `keep_gen`). */
+static void tasks_sweep(gc_agent *a, gc__project *p, int by_gen,
+			uint32_t keep_gen)
+{
+	collect c = {NULL, 0, 0, p, keep_gen, by_gen, 0};
+	gc__sched_foreach(&a->sched, collect_visit, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		gc__atask *t = c.v[i];
+		gc__sched_remove(&a->sched, t->key, NULL);
+		gc__task_free(t);
+	}
+	if (c.n)
+		gc__agent_log(a, GC_LOG_DEBUG,
+			      "agent: %zu task(s) of project %lld removed", c.n,
+			      (long long)p->id);
+	free(c.v);
+}
+
+/* -------------------------------------------------------- key events */
+
+static void apply_pair(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
+		       int deleted, int from_listing)
+{
+	gc_key_info info;
+	switch (gc_key_parse(a->prefix, kv->key, kv->key_len, &info)) {
+	case GC_KEY_TASK:
+		if (info.project_id != p->id)
+			return;
+		if (deleted) {
+			char key[GC_KEY_PART_MAX + 32];
+			if (task_key(key, sizeof(key), p->id, info.task_id) > 0)
+				task_remove(a, key);
+		} else {
+			task_upsert(a, p, kv, &info);
+		}
+		return;
+	case GC_KEY_RUN_NOW:
+		/* A run-now key found by a listing may be one this agent
+		 * already handled; the claim per (task, request revision)
+		 * makes a second attempt harmless. */
+		if (!deleted && info.project_id == p->id &&
+		    a->state == GC__AGENT_RUNNING)
+			gc__run_now(a, p, kv);
+		(void)from_listing;
+		return;
+	default:
+		return; /* t_status and anything else: nothing to do */
+	}
+}
+
+static void project_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
+			   size_t count, int64_t revision, void *payload)
+{
+	(void)watch;
+	(void)revision;
+	gc__project *p = payload;
+	gc_agent *a = p->agent;
+	for (size_t i = 0; i < count; i++)
+		apply_pair(a, p, &ev[i].kv, ev[i].type == GC_ETCD_EVENT_DELETE,
+			   0);
+}
+
+static void project_compacted(gc_etcd_watch *watch, int64_t compact_rev,
+			      void *payload)
+{
+	(void)watch;
+	gc__project *p = payload;
+	gc__agent_log(p->agent, GC_LOG_WARNING,
+		      "agent: watch of project %lld compacted at %lld; "
+		      "listing again",
+		      (long long)p->id, (long long)compact_rev);
+	p->state = GC__PROJ_RELISTING;
+	list_start(p->agent, p);
+}
+
+static void project_watch_error(gc_etcd_watch *watch, int code,
+				const char *msg, void *payload)
+{
+	(void)watch;
+	gc__project *p = payload;
+	GC__STAT(p->agent, etcd_errors, 1);
+	gc__agent_log(p->agent, GC_LOG_ERR,
+		      "agent: watch of project %lld stopped (%s: %s); "
+		      "retrying in %d s",
+		      (long long)p->id, gc_strerror(code), msg,
+		      WATCH_ERROR_RETRY_MS / 1000);
+	p->state = GC__PROJ_RELISTING;
+	p->list_retry_at_ms = gc__mono_ms() + WATCH_ERROR_RETRY_MS;
+}
+
+static void kill_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
+			size_t count, int64_t revision, void *payload)
+{
+	(void)watch;
+	(void)revision;
+	gc__project *p = payload;
+	for (size_t i = 0; i < count; i++) {
+		gc_key_info info;
+		if (ev[i].type != GC_ETCD_EVENT_PUT ||
+		    gc_key_parse(p->agent->prefix, ev[i].kv.key,
+				 ev[i].kv.key_len, &info) != GC_KEY_KILL ||
+		    info.project_id != p->id)
+			continue;
+		gc__kill_task(p->agent, p->id, info.task_id);
+	}
+}
+
+static void kill_compacted(gc_etcd_watch *watch, int64_t compact_rev,
+			   void *payload)
+{
+	gc__project *p = payload;
+	gc_error err;
+	/* Kill requests lost to the compaction are moot by now. */
+	if (gc_etcd_watch_resume(watch, compact_rev + 1, &err))
+		gc__agent_log(p->agent, GC_LOG_ERR,
+			      "agent: kill watch of project %lld: %s",
+			      (long long)p->id, err.msg);
+}
+
+static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
+		       void *payload)
+{
+	(void)watch;
+	gc__project *p = payload;
+	GC__STAT(p->agent, etcd_errors, 1);
+	gc__agent_log(p->agent, GC_LOG_ERR,
+		      "agent: kill watch of project %lld stopped (%s: %s)",
+		      (long long)p->id, gc_strerror(code), msg);
+	p->list_retry_at_ms = gc__mono_ms() + WATCH_ERROR_RETRY_MS;
+}
+
+/* ---------------------------------------------------------- listing */
+
+static void list_run(gc__ajob *job, gc__worker *w)
+{
+	list_job *j = (list_job *)job;
+	gc_etcd_get_options o = GC_ETCD_GET_OPTIONS_INIT;
+	o.flags = GC_ETCD_PREFIX;
+	job->rc = gc_etcd_get(&j->resp, w->etcd, j->prefix, &o, &job->err);
+}
+
+static int watches_start(gc_agent *a, gc__project *p, int64_t from,
+			 gc_error *err)
+{
+	int rc;
+	if (p->watch && !gc_etcd_watch_active(p->watch)) {
+		rc = gc_etcd_watch_resume(p->watch, from, err);
+		if (rc)
+			return rc;
+	} else if (!p->watch) {
+		gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
+		o.flags = GC_ETCD_PREFIX;
+		o.start_revision = from;
+		o.on_events = project_events;
+		o.on_compacted = project_compacted;
+		o.on_error = project_watch_error;
+		o.payload = p;
+		rc = gc_etcd_watch_add(&p->watch, a->watcher, p->prefix, &o,
+				       err);
+		if (rc)
+			return rc;
+	}
+	if (p->kill_watch && !gc_etcd_watch_active(p->kill_watch)) {
+		rc = gc_etcd_watch_resume(p->kill_watch, from, err);
+		if (rc)
+			return rc;
+	} else if (!p->kill_watch) {
+		gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
+		o.flags = GC_ETCD_PREFIX;
+		o.start_revision = from;
+		o.on_events = kill_events;
+		o.on_compacted = kill_compacted;
+		o.on_error = kill_error;
+		o.payload = p;
+		rc = gc_etcd_watch_add(&p->kill_watch, a->watcher,
+				       p->kill_prefix, &o, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void list_done(gc_agent *a, gc__ajob *job)
+{
+	list_job *j = (list_job *)job;
+	gc__project *p = j->proj;
+	if (job->rc == 0 && !p->removed) {
+		int64_t t0 = gc__mono_ms();
+		p->gen++;
+		for (size_t i = 0; i < j->resp.kvs_count; i++)
+			apply_pair(a, p, &j->resp.kvs[i], 0, 1);
+		tasks_sweep(a, p, 1, p->gen);
+		p->listed_rev = j->resp.revision;
+		gc_error err;
+		if (watches_start(a, p, p->listed_rev + 1, &err)) {
+			gc__agent_log(a, GC_LOG_ERR,
+				      "agent: cannot watch project %lld: %s",
+				      (long long)p->id, err.msg);
+			p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
+		} else {
+			p->state = GC__PROJ_WATCHING;
+			p->list_retry_at_ms = 0;
+			gc__agent_log(a, GC_LOG_INFO,
+				      "agent: project %lld loaded keys=%zu "
+				      "revision=%lld in %lld ms",
+				      (long long)p->id, j->resp.kvs_count,
+				      (long long)p->listed_rev,
+				      (long long)(gc__mono_ms() - t0));
+		}
+		gc__agent_rearm(a);
+	} else if (job->rc && job->rc != GC_ECANCELED && !p->removed) {
+		GC__STAT(a, etcd_errors, 1);
+		gc__agent_log(a, GC_LOG_WARNING,
+			      "agent: listing project %lld failed, retrying: %s",
+			      (long long)p->id, job->err.msg);
+		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
+	}
+	gc_etcd_response_dispose(&j->resp);
+	free(j->prefix);
+	free(j);
+	gc__project_unref(a, p);
+}
+
+static void list_start(gc_agent *a, gc__project *p)
+{
+	list_job *j = calloc(1, sizeof(*j));
+	if (j)
+		j->prefix = gc__strdup(p->prefix);
+	if (!j || !j->prefix) {
+		free(j);
+		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
+		return;
+	}
+	j->base.run = list_run;
+	j->base.done = list_done;
+	j->proj = p;
+	p->refs++;
+	p->list_retry_at_ms = 0;
+	gc__pool_submit(a, &j->base);
+}
+
+void gc__projects_tick(gc_agent *a, int64_t now_ms)
+{
+	for (gc__project *p = a->projects; p; p = p->next)
+		if (!p->removed && p->list_retry_at_ms &&
+		    now_ms >= p->list_retry_at_ms)
+			list_start(a, p);
+}
+
+/* --------------------------------------------------- project set-up */
+
+static void project_free(gc__project *p)
+{
+	free(p->prefix);
+	free(p->kill_prefix);
+	free(p->register_key);
+	free(p);
+}
+
+void gc__project_unref(gc_agent *a, gc__project *p)
+{
+	if (--p->refs > 0 || !p->removed)
+		return;
+	for (gc__project **pp = &a->projects; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	project_free(p);
+}
+
+static gc__project *project_new(gc_agent *a, int64_t id)
+{
+	gc__project *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->agent = a;
+	p->id = id;
+	p->refs = 1; /* the project list's own reference */
+	p->prefix = gc_key_project_prefix(a->prefix, id);
+	p->kill_prefix = gc_key_kill_prefix(a->prefix, id);
+	p->register_key = gc_key_register(a->prefix, id, a->client_ip);
+	if (!p->prefix || !p->kill_prefix || !p->register_key) {
+		project_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void project_remove(gc_agent *a, gc__project *p)
+{
+	p->removed = 1;
+	gc_etcd_watch_cancel(p->watch);
+	gc_etcd_watch_cancel(p->kill_watch);
+	p->watch = p->kill_watch = NULL;
+	tasks_sweep(a, p, 0, 0);
+	if (p->registered)
+		gc__session_unregister(a, p);
+	gc__agent_log(a, GC_LOG_INFO, "agent: project %lld no longer served",
+		      (long long)p->id);
+	gc__project_unref(a, p);
+}
+
+static int wanted(const gc_agent *a, int64_t id)
+{
+	for (size_t i = 0; i < a->n_want; i++)
+		if (a->want_projects[i] == id)
+			return 1;
+	return 0;
+}
+
+int gc__projects_apply(gc_agent *a)
+{
+	/* Removed first: project_remove may free the node. */
+	for (gc__project *p = a->projects, *next; p; p = next) {
+		next = p->next;
+		if (!p->removed && !wanted(a, p->id))
+			project_remove(a, p);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < a->n_want; i++) {
+		int64_t id = a->want_projects[i];
+		int have = 0;
+		for (gc__project *p = a->projects; p; p = p->next)
+			if (!p->removed && p->id == id)
+				have = 1;
+		if (have)
+			continue;
+		gc__project *p = project_new(a, id);
+		if (!p) {
+			rc = GC_ENOMEM;
+			continue;
+		}
+		p->next = a->projects;
+		a->projects = p;
+		gc__agent_log(a, GC_LOG_INFO, "agent: serving project %lld",
+			      (long long)id);
+		list_start(a, p);
+		gc__session_register(a, p);
+	}
+	size_t n = 0;
+	for (gc__project *p = a->projects; p; p = p->next)
+		n += !p->removed;
+	pthread_mutex_lock(&a->stats_mu);
+	a->stats.projects = n;
+	pthread_mutex_unlock(&a->stats_mu);
+	return rc;
+}
+
+static bool free_visit(const char *key, int64_t due, void *data, void *arg)
+{
+	(void)key;
+	(void)due;
+	(void)arg;
+	gc__task_free(data);
+	return true;
+}
+
+void gc__projects_free(gc_agent *a)
+{
+	gc__project *p = a->projects;
+	while (p) {
+		gc__project *next = p->next;
+		gc_etcd_watch_cancel(p->watch);
+		gc_etcd_watch_cancel(p->kill_watch);
+		project_free(p);
+		p = next;
+	}
+	a->projects = NULL;
+	gc__sched_foreach(&a->sched, free_visit, NULL);
+	gc__sched_clear(&a->sched);
+}
+
+/* ------------------------------------------------- command watch */
+
+static void cmd_delete_run(gc__ajob *job, gc__worker *w)
+{
+	cmd_job *j = (cmd_job *)job;
+	gc_etcd_compare cmp = {j->key, GC_ETCD_CMP_MOD, GC_ETCD_CMP_EQUAL,
+			       j->mod_rev, NULL, 0};
+	gc_etcd_op del = {0};
+	del.type = GC_ETCD_OP_DELETE;
+	del.key = j->key;
+	gc_etcd_txn_request txn = {&cmp, 1, &del, 1, NULL, 0};
+	gc_etcd_txn_result res = {0};
+	job->rc = gc_etcd_txn(&res, w->etcd, &txn, &job->err);
+	gc_etcd_txn_result_dispose(&res);
+}
+
+static void cmd_delete_done(gc_agent *a, gc__ajob *job)
+{
+	cmd_job *j = (cmd_job *)job;
+	if (job->rc && job->rc != GC_ECANCELED)
+		gc__agent_log(a, GC_LOG_WARNING,
+			      "agent: could not delete command key %s: %s",
+			      j->key, job->err.msg);
+	free(j->key);
+	free(j);
+}
+
+static void cmd_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
+		       size_t count, int64_t revision, void *payload)
+{
+	(void)watch;
+	(void)revision;
+	gc_agent *a = payload;
+	for (size_t i = 0; i < count; i++) {
+		gc_key_info info;
+		if (ev[i].type != GC_ETCD_EVENT_PUT ||
+		    gc_key_parse(a->prefix, ev[i].kv.key, ev[i].kv.key_len,
+				 &info) != GC_KEY_AGENT_CMD ||
+		    strcmp(info.ip, a->client_ip) != 0)
+			continue;
+		if (strcmp(info.command, "reload_config") == 0) {
+			gc__agent_log(a, GC_LOG_INFO,
+				      "agent: reload_config received");
+			atomic_store(&a->reload_requested, 1);
+		} else {
+			gc__agent_log(a, GC_LOG_WARNING,
+				      "agent: unknown command \"%s\" ignored",
+				      info.command);
+		}
+		/* Consume the command so it is not seen again. */
+		cmd_job *j = calloc(1, sizeof(*j));
+		if (j && (j->key = gc__strdup(ev[i].kv.key)) != NULL) {
+			j->base.run = cmd_delete_run;
+			j->base.done = cmd_delete_done;
+			j->mod_rev = ev[i].kv.mod_revision;
+			gc__pool_submit(a, &j->base);
+		} else {
+			free(j);
+		}
+	}
+}
+
+static void cmd_compacted(gc_etcd_watch *watch, int64_t compact_rev,
+			  void *payload)
+{
+	gc_agent *a = payload;
+	gc_error err;
+	if (gc_etcd_watch_resume(watch, compact_rev + 1, &err))
+		gc__agent_log(a, GC_LOG_ERR, "agent: command watch: %s",
+			      err.msg);
+}
+
+static void cmd_error(gc_etcd_watch *watch, int code, const char *msg,
+		      void *payload)
+{
+	(void)watch;
+	gc_agent *a = payload;
+	GC__STAT(a, etcd_errors, 1);
+	gc__agent_log(a, GC_LOG_ERR, "agent: command watch stopped (%s: %s)",
+		      gc_strerror(code), msg);
+}
+
+int gc__cmd_watch_start(gc_agent *a, gc_error *err)
+{
+	char *prefix = gc_key_agent_prefix(a->prefix, a->client_ip);
+	if (!prefix)
+		return gc__seterr(err, GC_EINVAL,
+				  "agent: client_ip \"%s\" cannot form a key",
+				  a->client_ip);
+	gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
+	o.flags = GC_ETCD_PREFIX;
+	o.on_events = cmd_events;
+	o.on_compacted = cmd_compacted;
+	o.on_error = cmd_error;
+	o.payload = a;
+	int rc = gc_etcd_watch_add(&a->cmd_watch, a->watcher, prefix, &o, err);
+	free(prefix);
+	return rc;
+}
