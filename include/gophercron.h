@@ -10,5 +10,6 @@
 #include <gophercron/config.h>
 #include <gophercron/store.h>
 #include <gophercron/service.h>
+#include <gophercron/agent.h>
 
 #endif
