@@ -1,0 +1,1585 @@
+/* gc_service over HTTP against a real etcd, with SQLite and with MariaDB:
+ * every route, the envelope, authentication and project isolation, bad
+ * input, the report ingest (idempotent per run), metrics, the admin page,
+ * the failed-login throttle, and two services sharing one etcd + store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "service/svc.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET "test-secret-0123456789"
+#define REPORT_TOKEN "agent-report-token"
+
+/* ------------------------------------------------------------- fixture */
+
+static struct fixture {
+	gct_etcd *etcd;
+	gct_mariadb *db;   /* MariaDB group only */
+	char *dir;
+	char *prefix;      /* etcd prefix of this group */
+	gc_service_config cfg;
+	gc_service *svc;
+	int port;
+	gc_etcd *ec;       /* direct etcd access for checks */
+	char *admin_tok;
+} F;
+
+typedef struct resp {
+	long status;
+	char *body;
+	size_t len;
+	cJSON *json;
+	char headers[8192];
+} resp;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+	resp *r = ud;
+	char *nb = realloc(r->body, r->len + sz * n + 1);
+	if (!nb)
+		return 0;
+	memcpy(nb + r->len, p, sz * n);
+	r->len += sz * n;
+	nb[r->len] = '\0';
+	r->body = nb;
+	return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+	resp *r = ud;
+	size_t used = strlen(r->headers);
+	if (used + sz * n + 1 < sizeof(r->headers)) {
+		memcpy(r->headers + used, p, sz * n);
+		r->headers[used + sz * n] = '\0';
+	}
+	return sz * n;
+}
+
+static void resp_free(resp *r)
+{
+	free(r->body);
+	cJSON_Delete(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One request to port `port`. `hdrs`: NULL-terminated extra header lines. */
+static void http_port(resp *r, int port, const char *method,
+		      const char *path, const char *token, const char *ctype,
+		      const char *body, size_t body_len,
+		      const char *const *hdrs)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[4096], line[8192];
+	CURLcode rc;
+	memset(r, 0, sizeof(*r));
+	assert_non_null(c);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (token) {
+		snprintf(line, sizeof(line), "access-token: %s", token);
+		h = curl_slist_append(h, line);
+	}
+	if (ctype) {
+		snprintf(line, sizeof(line), "Content-Type: %s", ctype);
+		h = curl_slist_append(h, line);
+	}
+	for (size_t i = 0; hdrs && hdrs[i]; i++)
+		h = curl_slist_append(h, hdrs[i]);
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)body_len);
+	}
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (r->body)
+		r->json = cJSON_Parse(r->body);
+}
+
+static void http(resp *r, const char *method, const char *path,
+		 const char *token, const char *ctype, const char *body,
+		 const char *const *hdrs)
+{
+	http_port(r, F.port, method, path, token, ctype, body,
+		  body ? strlen(body) : 0, hdrs);
+}
+
+static void get(resp *r, const char *token, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void get(resp *r, const char *token, const char *fmt, ...)
+{
+	char path[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	http(r, "GET", path, token, NULL, NULL, NULL);
+}
+
+/* POST a form body given printf-style. */
+static void post(resp *r, const char *token, const char *path,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void post(resp *r, const char *token, const char *path,
+		 const char *fmt, ...)
+{
+	char body[65536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	http(r, "POST", path, token, "application/x-www-form-urlencoded", body,
+	     NULL);
+}
+
+static void post_json(resp *r, const char *token, const char *path,
+		      const char *json)
+{
+	http(r, "POST", path, token, "application/json", json, NULL);
+}
+
+static int code(const resp *r)
+{
+	const cJSON *m = cJSON_GetObjectItem(r->json, "meta");
+	const cJSON *c = cJSON_GetObjectItem(m, "code");
+	if (!cJSON_IsNumber(c))
+		fail_msg("no meta.code in: %.300s", r->body ? r->body : "");
+	return c->valueint;
+}
+
+static const char *msg(const resp *r)
+{
+	const cJSON *m = cJSON_GetObjectItem(r->json, "meta");
+	const cJSON *s = cJSON_GetObjectItem(m, "msg");
+	return cJSON_IsString(s) ? s->valuestring : "";
+}
+
+static cJSON *payload(const resp *r)
+{
+	return cJSON_GetObjectItem(r->json, "response");
+}
+
+/* Assert code (and HTTP status = code < 600 ? code : 200). */
+#define expect_code(r, want)                                                 \
+	do {                                                                 \
+		int got_ = code(r);                                          \
+		if (got_ != (want))                                          \
+			fail_msg("code %d, want %d: %.400s", got_, (want),   \
+				 (r)->body);                                 \
+		assert_int_equal((r)->status,                                \
+				 (want) == 0 ? 200 : (want) < 600 ? (want) : 200); \
+	} while (0)
+
+static void expect_msg_has(const resp *r, const char *needle)
+{
+	if (!strstr(msg(r), needle))
+		fail_msg("message \"%s\" lacks \"%s\"", msg(r), needle);
+}
+
+static char *enc(const char *s)
+{
+	char *e = curl_easy_escape(NULL, s, 0), *out = strdup(e);
+	curl_free(e);
+	return out;
+}
+
+static char *login(const char *account, const char *password)
+{
+	resp r;
+	char *tok;
+	post(&r, NULL, "/api/v1/user/login", "account=%s&password=%s", account,
+	     password);
+	expect_code(&r, 0);
+	tok = strdup(cJSON_GetObjectItem(payload(&r), "token")->valuestring);
+	resp_free(&r);
+	return tok;
+}
+
+static int64_t create_project(const char *title)
+{
+	resp r;
+	int64_t id;
+	post(&r, F.admin_tok, "/api/v1/project/create", "title=%s&remark=r",
+	     title);
+	expect_code(&r, 0);
+	id = (int64_t)cJSON_GetObjectItem(payload(&r), "project_id")->valuedouble;
+	assert_true(id > 0);
+	resp_free(&r);
+	return id;
+}
+
+/* Save a new task and return its id (found by name in the list). */
+static char *create_task(const char *tok, int64_t pid, const char *name,
+			 const char *cron, int noseize)
+{
+	resp r;
+	char *ec = enc(cron), *id = NULL;
+	cJSON *it;
+	post(&r, tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=%s&command=echo+hi&cron=%s"
+	     "&status=1&noseize=%d",
+	     pid, name, ec, noseize);
+	free(ec);
+	expect_code(&r, 0);
+	assert_true(cJSON_IsNull(payload(&r)));
+	resp_free(&r);
+	get(&r, tok, "/api/v1/crontab/list?project_id=%" PRId64, pid);
+	expect_code(&r, 0);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(payload(&r), "list"))
+	{
+		if (strcmp(cJSON_GetObjectItem(it, "name")->valuestring, name) ==
+		    0)
+			id = strdup(
+				cJSON_GetObjectItem(it, "task_id")->valuestring);
+	}
+	resp_free(&r);
+	assert_non_null(id);
+	return id;
+}
+
+static char *key(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *key(const char *fmt, ...)
+{
+	char rest[1024], *out;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rest, sizeof(rest), fmt, ap);
+	va_end(ap);
+	out = malloc(strlen(F.prefix) + strlen(rest) + 1);
+	memcpy(out, F.prefix, strlen(F.prefix));
+	memcpy(out + strlen(F.prefix), rest, strlen(rest) + 1);
+	return out;
+}
+
+/* Value of an etcd key (malloc'd) or NULL when absent; *lease optional. */
+static char *etcd_value(const char *k, int64_t *lease)
+{
+	gc_etcd_response r = {0};
+	gc_error err;
+	char *v = NULL;
+	assert_int_equal(gc_etcd_get(&r, F.ec, k, NULL, &err), 0);
+	if (r.kvs_count) {
+		v = strdup(r.kvs[0].value);
+		if (lease)
+			*lease = r.kvs[0].lease;
+	}
+	gc_etcd_response_dispose(&r);
+	return v;
+}
+
+static void etcd_put(const char *k, const char *v)
+{
+	gc_error err;
+	assert_int_equal(gc_etcd_put(NULL, F.ec, k, v, strlen(v), 0, 0, &err),
+			 0);
+}
+
+static int etcd_count(const char *prefix)
+{
+	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
+	gc_etcd_response r = {0};
+	gc_error err;
+	int n;
+	go.flags = GC_ETCD_PREFIX | GC_ETCD_COUNT_ONLY;
+	assert_int_equal(gc_etcd_get(&r, F.ec, prefix, &go, &err), 0);
+	n = (int)r.count;
+	gc_etcd_response_dispose(&r);
+	return n;
+}
+
+static void quiet_log(int level, const char *m, void *p)
+{
+	(void)p;
+	if (level <= GC_LOG_WARNING && getenv("GC_TEST_VERBOSE"))
+		fprintf(stderr, "service: %s\n", m);
+	else if (level <= GC_LOG_ERR)
+		fprintf(stderr, "service: %s\n", m);
+}
+
+static int start_service(gc_service **svc, int *port)
+{
+	gc_service_options o = GC_SERVICE_OPTIONS_INIT;
+	gc_error err;
+	o.log = quiet_log;
+	o.num_threads = 8;
+	o.login_max_failures = 8;
+	o.login_max_delay_s = 2;
+	if (gc_service_new(svc, &F.cfg, &o, &err) != 0 ||
+	    gc_service_start(*svc, &err) != 0) {
+		fprintf(stderr, "service: %s\n", err.msg);
+		return -1;
+	}
+	*port = gc_service_port(*svc, 0);
+	return *port > 0 ? 0 : -1;
+}
+
+static int setup_common(int mysql)
+{
+	char cfgtext[4096], dbline[512];
+	gc_etcd_options eo;
+	const char *eps[2];
+	gc_error err;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	memset(&F, 0, sizeof(F));
+	if (gct_etcd_start(&F.etcd, 1, NULL) != 0)
+		return -1;
+	F.dir = gct_tmpdir("svc");
+	F.prefix = strdup(mysql ? "/gc_my" : "/gc_lite");
+	if (mysql) {
+		if (gct_mariadb_start(&F.db) != 0)
+			return -1;
+		snprintf(dbline, sizeof(dbline),
+			 "[mysql]\nservice = \"127.0.0.1:%d\"\nusername = "
+			 "\"gc\"\npassword = \"gcpass\"\ndatabase = "
+			 "\"gophercron\"\n",
+			 gct_mariadb_port(F.db));
+	} else {
+		snprintf(dbline, sizeof(dbline), "[sqlite]\npath = \"%s/gc.db\"\n",
+			 F.dir);
+	}
+	snprintf(cfgtext, sizeof(cfgtext),
+		 "log_level = \"info\"\n"
+		 "[deploy]\nhost = [\"127.0.0.1:1\"]\ntimeout = 5\n"
+		 "view_path = \"%s/view\"\n"
+		 "[etcd]\nservice = [\"%s\"]\nprefix = \"%s\"\n"
+		 "%s"
+		 "[jwt]\nsecret = \"" SECRET "\"\nexp = 1\n"
+		 "[report]\ntoken = \"" REPORT_TOKEN "\"\n",
+		 F.dir, gct_etcd_endpoint(F.etcd, 0), F.prefix, dbline);
+	gc_service_config_init(&F.cfg);
+	if (gc_service_config_load_string(&F.cfg, cfgtext, "test.toml", NULL,
+					  NULL, &err) != 0) {
+		fprintf(stderr, "config: %s\n", err.msg);
+		return -1;
+	}
+	/* Port 0: let the kernel pick (the file format wants a real port). */
+	free(F.cfg.deploy.hosts[0]);
+	F.cfg.deploy.hosts[0] = strdup("127.0.0.1:0");
+	if (start_service(&F.svc, &F.port) != 0)
+		return -1;
+	gc_etcd_options_init(&eo, GC_ETCD_OPTIONS_VERSION);
+	eps[0] = gct_etcd_endpoint(F.etcd, 0);
+	eps[1] = NULL;
+	eo.endpoints = eps;
+	if (gc_etcd_new(&F.ec, &eo, &err) != 0)
+		return -1;
+	F.admin_tok = login("admin", "123456");
+	return 0;
+}
+
+static int setup_sqlite(void **state)
+{
+	(void)state;
+	return setup_common(0);
+}
+
+static int setup_mysql(void **state)
+{
+	(void)state;
+	return setup_common(1);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	gc_service_free(F.svc);
+	gc_etcd_free(F.ec);
+	gc_service_config_clear(&F.cfg);
+	if (F.db)
+		gct_mariadb_stop(F.db);
+	gct_etcd_stop(F.etcd);
+	gct_rmrf(F.dir);
+	free(F.dir);
+	free(F.prefix);
+	free(F.admin_tok);
+	memset(&F, 0, sizeof(F));
+	return 0;
+}
+
+/* --------------------------------------------------------------- tests */
+
+static void version_has_the_envelope_and_cors(void **state)
+{
+	resp r;
+	const cJSON *m;
+	(void)state;
+	get(&r, NULL, "/api/v1/version?x=1");
+	expect_code(&r, 0);
+	assert_true(cJSON_IsString(payload(&r)));
+	assert_string_equal(payload(&r)->valuestring, "v" GC_VERSION_STRING);
+	m = cJSON_GetObjectItem(r.json, "meta");
+	assert_string_equal(cJSON_GetObjectItem(m, "msg")->valuestring, "");
+	assert_string_equal(cJSON_GetObjectItem(m, "msg_en")->valuestring, "");
+	assert_string_equal(cJSON_GetObjectItem(m, "log")->valuestring, "");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(m, "cause")));
+	assert_string_equal(cJSON_GetObjectItem(m, "request_uri")->valuestring,
+			    "/api/v1/version?x=1");
+	assert_true(strspn(cJSON_GetObjectItem(m, "request_id")->valuestring,
+			   "0123456789") > 10);
+	assert_non_null(strstr(r.headers, "Access-Control-Allow-Origin: *"));
+	assert_non_null(strstr(r.headers, "Access-Control-Allow-Headers: "
+					  "access-token, x-requested-with, "
+					  "content-type"));
+	assert_non_null(strstr(r.headers,
+			       "Content-Type: application/json; charset=utf-8"));
+	resp_free(&r);
+}
+
+static void login_answers_token_and_codes_like_the_original(void **state)
+{
+	resp r;
+	char bearer[4200];
+	const char *hdrs[2] = {bearer, NULL};
+	(void)state;
+	post(&r, NULL, "/api/v1/user/login", "account=admin&password=123456");
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetObjectItem(payload(&r), "id")->valueint, 1);
+	assert_string_equal(
+		cJSON_GetObjectItem(payload(&r), "permission")->valuestring,
+		"admin,user");
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(payload(&r), "name")));
+	resp_free(&r);
+
+	post(&r, NULL, "/api/v1/user/login", "account=admin&password=nope");
+	expect_code(&r, 10011);
+	assert_true(cJSON_IsObject(payload(&r)));
+	resp_free(&r);
+	post(&r, NULL, "/api/v1/user/login", "account=nobody&password=x");
+	expect_code(&r, 10007);
+	resp_free(&r);
+	post(&r, NULL, "/api/v1/user/login", "account=admin");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "password");
+	resp_free(&r);
+	/* JSON bodies bind the same parameters. */
+	post_json(&r, NULL, "/api/v1/user/login",
+		  "{\"account\":\"admin\",\"password\":\"123456\"}");
+	expect_code(&r, 0);
+	resp_free(&r);
+
+	/* The token works as access-token and as a Bearer token. */
+	get(&r, F.admin_tok, "/api/v1/user/info");
+	expect_code(&r, 0);
+	assert_string_equal(
+		cJSON_GetObjectItem(payload(&r), "permission")->valuestring,
+		"admin,user");
+	resp_free(&r);
+	snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s",
+		 F.admin_tok);
+	http(&r, "GET", "/api/v1/user/info", NULL, NULL, NULL, hdrs);
+	expect_code(&r, 0);
+	resp_free(&r);
+}
+
+static void bad_tokens_get_401(void **state)
+{
+	resp r;
+	char *tok = NULL, *none;
+	gc_error err;
+	int64_t now = (int64_t)time(NULL);
+	(void)state;
+	get(&r, NULL, "/api/v1/project/list");
+	expect_code(&r, 401);
+	resp_free(&r);
+	get(&r, "abc.def.ghi", "/api/v1/project/list");
+	expect_code(&r, 401);
+	resp_free(&r);
+	/* Expired. */
+	assert_int_equal(gc__jwt_issue((const unsigned char *)SECRET,
+				       strlen(SECRET), 1, "admin", "admin,user",
+				       now - 7200, 3600, &tok, &err),
+			 0);
+	get(&r, tok, "/api/v1/project/list");
+	expect_code(&r, 401);
+	expect_msg_has(&r, "expired");
+	resp_free(&r);
+	free(tok);
+	/* Signed with another secret. */
+	assert_int_equal(gc__jwt_issue((const unsigned char *)"other", 5, 1,
+				       "admin", "admin,user", now, 3600, &tok,
+				       &err),
+			 0);
+	get(&r, tok, "/api/v1/project/list");
+	expect_code(&r, 401);
+	resp_free(&r);
+	/* alg "none" with the admin's claims. */
+	none = malloc(strlen(tok) + 64);
+	snprintf(none, strlen(tok) + 64, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.%s",
+		strchr(tok, '.') + 1);
+	*strrchr(none, '.') = '\0';
+	strcat(none, ".");
+	get(&r, none, "/api/v1/project/list");
+	expect_code(&r, 401);
+	resp_free(&r);
+	free(none);
+	free(tok);
+	/* A user that does not exist (any more). */
+	assert_int_equal(gc__jwt_issue((const unsigned char *)SECRET,
+				       strlen(SECRET), 999999, "ghost", "admin",
+				       now, 3600, &tok, &err),
+			 0);
+	get(&r, tok, "/api/v1/project/list");
+	expect_code(&r, 401);
+	resp_free(&r);
+	free(tok);
+}
+
+static void unknown_routes_and_methods(void **state)
+{
+	resp r;
+	(void)state;
+	get(&r, NULL, "/api/v1/nonexistent");
+	expect_code(&r, 404);
+	expect_msg_has(&r, "/api/v1/nonexistent");
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/crontab/save");
+	expect_code(&r, 405);
+	assert_non_null(strstr(r.headers, "Allow: POST"));
+	resp_free(&r);
+	http(&r, "OPTIONS", "/api/v1/crontab/save", NULL, NULL, NULL, NULL);
+	assert_int_equal(r.status, 204);
+	assert_non_null(strstr(r.headers, "Access-Control-Allow-Methods: POST"));
+	resp_free(&r);
+	http(&r, "HEAD", "/api/v1/version", NULL, NULL, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+}
+
+static void bad_input_gets_4xx_naming_the_problem(void **state)
+{
+	resp r;
+	char *big, *longname;
+	int64_t pid = create_project("badinput");
+	(void)state;
+	post_json(&r, F.admin_tok, "/api/v1/crontab/save", "{\"project_id\":");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "malformed JSON");
+	resp_free(&r);
+	post_json(&r, F.admin_tok, "/api/v1/crontab/save", "[1,2]");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "object");
+	resp_free(&r);
+	post_json(&r, F.admin_tok, "/api/v1/crontab/save",
+		  "{\"project_id\":\"abc\",\"name\":\"n\",\"command\":\"c\","
+		  "\"cron\":\"* * * * *\"}");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "project_id");
+	resp_free(&r);
+	post_json(&r, F.admin_tok, "/api/v1/crontab/save",
+		  "{\"project_id\":1.5,\"name\":\"n\",\"command\":\"c\","
+		  "\"cron\":\"* * * * *\"}");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "integer");
+	resp_free(&r);
+	post_json(&r, F.admin_tok, "/api/v1/crontab/save",
+		  "{\"project_id\":1,\"name\":[1],\"command\":\"c\","
+		  "\"cron\":\"* * * * *\"}");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "name");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=n&cron=*", pid);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "missing parameter \"command\"");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=n%%zz&command=c&cron=*", pid);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "escape");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=%%ff%%fe&command=c&cron=*", pid);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "UTF-8");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=n&command=c&cron=*&status=7", pid);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "status");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=n&command=c&cron=*&timeout=-1", pid);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "timeout");
+	resp_free(&r);
+	longname = malloc(302);
+	memset(longname, 'x', 301);
+	longname[301] = '\0';
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=%s&command=c&cron=*", pid, longname);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "too long");
+	resp_free(&r);
+	free(longname);
+	http(&r, "POST", "/api/v1/crontab/save", F.admin_tok, "text/xml",
+	     "<x/>", NULL);
+	expect_code(&r, 415);
+	resp_free(&r);
+	/* Over 1 MiB: 413, nothing read. */
+	big = malloc((1u << 20) + 2);
+	memset(big, 'a', (1u << 20) + 1);
+	big[(1u << 20) + 1] = '\0';
+	http(&r, "POST", "/api/v1/project/create", F.admin_tok,
+	     "application/x-www-form-urlencoded", big, NULL);
+	expect_code(&r, 413);
+	resp_free(&r);
+	free(big);
+	/* Unknown project and task. */
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=999999&name=n&command=c&cron=*+*+*+*+*");
+	expect_code(&r, 404);
+	expect_msg_has(&r, "project 999999");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&task_id=424242&name=n&command=c"
+	     "&cron=*+*+*+*+*",
+	     pid);
+	expect_code(&r, 404);
+	expect_msg_has(&r, "424242");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&task_id=a/b&name=n&command=c"
+	     "&cron=*+*+*+*+*",
+	     pid);
+	expect_code(&r, 400);
+	resp_free(&r);
+	/* Nothing of the above was written. */
+	{
+		char *p = key("/%" PRId64 "/", pid);
+		assert_int_equal(etcd_count(p), 0);
+		free(p);
+	}
+}
+
+static void projects_create_list_update_members_delete(void **state)
+{
+	resp r;
+	int64_t pid, bob;
+	cJSON *it, *found = NULL;
+	(void)state;
+	pid = create_project("proj-crud");
+	post(&r, F.admin_tok, "/api/v1/project/create", "title=proj-crud");
+	expect_code(&r, 10013);
+	resp_free(&r);
+	free(create_task(F.admin_tok, pid, "t-crud", "*/5 * * * *", 0));
+
+	get(&r, F.admin_tok, "/api/v1/project/list");
+	expect_code(&r, 0);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(payload(&r), "list"))
+	{
+		if (cJSON_GetObjectItem(it, "project_id")->valuedouble == pid)
+			found = it;
+	}
+	assert_non_null(found);
+	assert_string_equal(cJSON_GetObjectItem(found, "title")->valuestring,
+			    "proj-crud");
+	assert_int_equal(cJSON_GetObjectItem(found, "uid")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(found, "task_count")->valueint, 1);
+	resp_free(&r);
+
+	post(&r, F.admin_tok, "/api/v1/project/update",
+	     "project_id=%" PRId64 "&title=proj-crud2&remark=changed", pid);
+	expect_code(&r, 0);
+	resp_free(&r);
+
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=Carol&password=carolpw&account=carol");
+	expect_code(&r, 0);
+	bob = (int64_t)cJSON_GetObjectItem(payload(&r), "id")->valuedouble;
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=Carol&password=x&account=carol");
+	expect_code(&r, 10016);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/project/add_user",
+	     "project_id=%" PRId64 "&user_account=carol", pid);
+	expect_code(&r, 0);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/project/add_user",
+	     "project_id=%" PRId64 "&user_account=nobody", pid);
+	expect_code(&r, 10007);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/project/users?project_id=%" PRId64, pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 2);
+	it = cJSON_GetArrayItem(cJSON_GetObjectItem(payload(&r), "list"), 1);
+	assert_string_equal(cJSON_GetObjectItem(it, "account")->valuestring,
+			    "carol");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/project/remove_user",
+	     "project_id=%" PRId64 "&user_id=1", pid);
+	expect_code(&r, 10017);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/project/remove_user",
+	     "project_id=%" PRId64 "&user_id=%" PRId64, pid, bob);
+	expect_code(&r, 0);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/project/remove_user",
+	     "project_id=%" PRId64 "&user_id=%" PRId64, pid, bob);
+	expect_code(&r, 404);
+	resp_free(&r);
+
+	post(&r, F.admin_tok, "/api/v1/project/delete", "project_id=%" PRId64,
+	     pid);
+	expect_code(&r, 0);
+	resp_free(&r);
+	{
+		char *p = key("/%" PRId64 "/", pid);
+		assert_int_equal(etcd_count(p), 0);
+		free(p);
+	}
+	get(&r, F.admin_tok, "/api/v1/project/users?project_id=%" PRId64, pid);
+	expect_code(&r, 404);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/user/delete", "id=%" PRId64, bob);
+	expect_code(&r, 0);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/user/delete", "id=1");
+	expect_code(&r, 400);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/user/list?page=1&pagesize=10");
+	expect_code(&r, 0);
+	assert_true(cJSON_GetObjectItem(payload(&r), "total")->valueint >= 1);
+	resp_free(&r);
+}
+
+static void task_save_keeps_create_time_and_unknown_fields(void **state)
+{
+	resp r;
+	int64_t pid = create_project("tasks");
+	char *tid = create_task(F.admin_tok, pid, "t1", "*/5 * * * * *", 0);
+	char *k = key("/%" PRId64 "/%s", pid, tid), *v;
+	cJSON *stored, *prev, *it;
+	char buf[2048];
+	int64_t ctime;
+	(void)state;
+
+	v = etcd_value(k, NULL);
+	assert_non_null(v);
+	stored = cJSON_Parse(v);
+	free(v);
+	/* Fixed quirk: new tasks are stored with is_running 0, not -1. */
+	assert_int_equal(cJSON_GetObjectItem(stored, "is_running")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(stored, "status")->valueint, 1);
+	ctime = (int64_t)cJSON_GetObjectItem(stored, "create_time")->valuedouble;
+	assert_true(ctime > 1700000000);
+	/* Someone else's field and an old create_time survive an update. */
+	cJSON_ReplaceItemInObject(stored, "create_time",
+				  cJSON_CreateNumber(1600000000));
+	cJSON_AddStringToObject(stored, "owner_note", "keep me");
+	v = cJSON_PrintUnformatted(stored);
+	etcd_put(k, v);
+	free(v);
+	cJSON_Delete(stored);
+
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&task_id=%s&name=t1-renamed&command=true"
+	     "&cron=*/7+*+*+*+*+*&remark=r2",
+	     pid, tid);
+	expect_code(&r, 0);
+	prev = payload(&r);
+	assert_string_equal(cJSON_GetObjectItem(prev, "name")->valuestring, "t1");
+	resp_free(&r);
+	v = etcd_value(k, NULL);
+	stored = cJSON_Parse(v);
+	free(v);
+	assert_string_equal(cJSON_GetObjectItem(stored, "name")->valuestring,
+			    "t1-renamed");
+	assert_int_equal(
+		(int64_t)cJSON_GetObjectItem(stored, "create_time")->valuedouble,
+		1600000000);
+	assert_string_equal(
+		cJSON_GetObjectItem(stored, "owner_note")->valuestring,
+		"keep me");
+	/* status was not sent: it keeps its value */
+	assert_int_equal(cJSON_GetObjectItem(stored, "status")->valueint, 1);
+	cJSON_Delete(stored);
+
+	/* JSON body with every field. */
+	snprintf(buf, sizeof(buf),
+		 "{\"project_id\":%" PRId64 ",\"task_id\":\"%s\",\"name\":\"j\","
+		 "\"command\":\"echo json\",\"cron\":\"*/7 * * * * * *\","
+		 "\"remark\":\"\",\"timeout\":3,\"status\":0,\"noseize\":1,"
+		 "\"exclusion\":1}",
+		 pid, tid);
+	post_json(&r, F.admin_tok, "/api/v1/crontab/save", buf);
+	expect_code(&r, 0);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/crontab/list?project_id=%" PRId64, pid);
+	expect_code(&r, 0);
+	it = cJSON_GetArrayItem(cJSON_GetObjectItem(payload(&r), "list"), 0);
+	assert_string_equal(cJSON_GetObjectItem(it, "task_id")->valuestring, tid);
+	assert_int_equal(cJSON_GetObjectItem(it, "timeout")->valueint, 3);
+	assert_int_equal(cJSON_GetObjectItem(it, "noseize")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(it, "exclusion")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(it, "status")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(it, "is_running")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(it, "project_id")->valueint, pid);
+	resp_free(&r);
+
+	/* A bad cron names the field: 10015. */
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&task_id=%s&name=x&command=true"
+	     "&cron=0+0+32+*+*",
+	     pid, tid);
+	expect_code(&r, 10015);
+	expect_msg_has(&r, "day-of-month");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&name=x&command=true&cron=not+a+cron", pid);
+	expect_code(&r, 10015);
+	resp_free(&r);
+
+	/* The next fire times preview. */
+	get(&r, F.admin_tok,
+	    "/api/v1/crontab/next?cron=%s&n=3&from=1700000000",
+	    "0+0+1+1+*");
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 3);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/crontab/next?cron=%s", "61+*+*+*+*");
+	expect_code(&r, 10015);
+	expect_msg_has(&r, "minute");
+	resp_free(&r);
+	free(k);
+	free(tid);
+}
+
+static void delete_removes_exactly_that_task(void **state)
+{
+	resp r;
+	int64_t pid = create_project("exact");
+	char *kab = key("/%" PRId64 "/ab", pid);
+	char *kabc = key("/%" PRId64 "/abc", pid);
+	char *kst = key("/%" PRId64 "/ab/t_status", pid);
+	char *kst2 = key("/%" PRId64 "/abc/t_status", pid);
+	char task[512];
+	(void)state;
+	snprintf(task, sizeof(task),
+		 "{\"task_id\":\"ab\",\"name\":\"ab\",\"project_id\":%" PRId64
+		 ",\"command\":\"true\",\"cron\":\"* * * * *\"}",
+		 pid);
+	etcd_put(kab, task);
+	etcd_put(kst, "");
+	snprintf(task, sizeof(task),
+		 "{\"task_id\":\"abc\",\"name\":\"abc\",\"project_id\":%" PRId64
+		 ",\"command\":\"true\",\"cron\":\"* * * * *\"}",
+		 pid);
+	etcd_put(kabc, task);
+	etcd_put(kst2, "running");
+
+	post(&r, F.admin_tok, "/api/v1/crontab/delete",
+	     "project_id=%" PRId64 "&task_id=ab", pid);
+	expect_code(&r, 0);
+	assert_string_equal(
+		cJSON_GetObjectItem(payload(&r), "task_id")->valuestring, "ab");
+	resp_free(&r);
+	assert_null(etcd_value(kab, NULL));
+	assert_null(etcd_value(kst, NULL));
+	{
+		char *v1 = etcd_value(kabc, NULL), *v2 = etcd_value(kst2, NULL);
+		assert_non_null(v1);
+		assert_non_null(v2);
+		free(v1);
+		free(v2);
+	}
+
+	/* List derives is_running from t_status. */
+	get(&r, F.admin_tok, "/api/v1/crontab/list?project_id=%" PRId64, pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 1);
+	assert_int_equal(
+		cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(
+								   payload(&r),
+								   "list"),
+							   0),
+				    "is_running")
+			->valueint,
+		1);
+	resp_free(&r);
+
+	post(&r, F.admin_tok, "/api/v1/crontab/delete",
+	     "project_id=%" PRId64 "&task_id=ab", pid);
+	expect_code(&r, 404);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/project/list");
+	expect_code(&r, 0);
+	resp_free(&r);
+	free(kab);
+	free(kabc);
+	free(kst);
+	free(kst2);
+}
+
+static void execute_and_kill_write_leased_keys_at_once(void **state)
+{
+	resp r;
+	int64_t pid = create_project("runs");
+	char *tid = create_task(F.admin_tok, pid, "r1", "0 0 1 1 *", 0);
+	char *tid2 = create_task(F.admin_tok, pid, "r2", "0 0 1 1 *", 1);
+	char *know = key("/%" PRId64 "/t_scheduler/%s", pid, tid);
+	char *kkill = key("/kill/%" PRId64 "/%s", pid, tid);
+	char *kst = key("/%" PRId64 "/%s/t_status", pid, tid);
+	char *kst2 = key("/%" PRId64 "/%s/t_status", pid, tid2);
+	char *ktask = key("/%" PRId64 "/%s", pid, tid);
+	char *v, *before;
+	int64_t lease = 0;
+	(void)state;
+
+	post(&r, F.admin_tok, "/api/v1/crontab/execute",
+	     "project_id=%" PRId64 "&task_id=%s", pid, tid);
+	expect_code(&r, 0);
+	resp_free(&r);
+	v = etcd_value(know, &lease);
+	assert_non_null(v);
+	assert_non_null(strstr(v, tid));
+	assert_true(lease != 0);
+	free(v);
+
+	/* While t_status says running: 10019, unless noseize. */
+	etcd_put(kst, "running");
+	post(&r, F.admin_tok, "/api/v1/crontab/execute",
+	     "project_id=%" PRId64 "&task_id=%s", pid, tid);
+	expect_code(&r, 10019);
+	resp_free(&r);
+	etcd_put(kst2, "running");
+	post(&r, F.admin_tok, "/api/v1/crontab/execute",
+	     "project_id=%" PRId64 "&task_id=%s", pid, tid2);
+	expect_code(&r, 0);
+	resp_free(&r);
+
+	before = etcd_value(ktask, NULL);
+	post(&r, F.admin_tok, "/api/v1/crontab/kill",
+	     "project_id=%" PRId64 "&task_id=%s", pid, tid);
+	expect_code(&r, 0);
+	resp_free(&r);
+	lease = 0;
+	v = etcd_value(kkill, &lease);
+	assert_non_null(v);
+	assert_true(lease != 0);
+	free(v);
+	/* The schedule is left alone. */
+	v = etcd_value(ktask, NULL);
+	assert_string_equal(v, before);
+	free(v);
+	free(before);
+
+	post(&r, F.admin_tok, "/api/v1/crontab/kill",
+	     "project_id=%" PRId64 "&task_id=nosuch", pid);
+	expect_code(&r, 404);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/execute",
+	     "project_id=%" PRId64 "&task_id=nosuch", pid);
+	expect_code(&r, 404);
+	resp_free(&r);
+	free(tid);
+	free(tid2);
+	free(know);
+	free(kkill);
+	free(kst);
+	free(kst2);
+	free(ktask);
+}
+
+static void nodes_and_reload_config(void **state)
+{
+	resp r;
+	int64_t pid = create_project("nodes");
+	char *kreg = key("/register/%" PRId64 "/192.0.2.7", pid);
+	char *kcmd = key("/agent/192.0.2.7/reload_config");
+	cJSON *l, *it;
+	int seen = 0;
+	(void)state;
+	get(&r, F.admin_tok, "/api/v1/crontab/client_list?project_id=%" PRId64,
+	    pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 0);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/client/reload/config",
+	     "project_id=%" PRId64 "&client_ip=192.0.2.7", pid);
+	expect_code(&r, 404);
+	resp_free(&r);
+
+	etcd_put(kreg, "{\"client_ip\":\"192.0.2.7\",\"version\":\"v1.10.100\"}");
+	get(&r, F.admin_tok, "/api/v1/crontab/client_list?project_id=%" PRId64,
+	    pid);
+	expect_code(&r, 0);
+	l = cJSON_GetObjectItem(payload(&r), "list");
+	assert_int_equal(cJSON_GetArraySize(l), 1);
+	assert_string_equal(cJSON_GetArrayItem(l, 0)->valuestring,
+			    "192.0.2.7:v1.10.100");
+	resp_free(&r);
+
+	get(&r, F.admin_tok, "/api/v1/client/list");
+	expect_code(&r, 0);
+	cJSON_ArrayForEach(it, payload(&r))
+	{
+		if (cJSON_GetObjectItem(it, "project_id")->valuedouble == pid) {
+			assert_string_equal(
+				cJSON_GetObjectItem(it, "client_ip")->valuestring,
+				"192.0.2.7");
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 1);
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/crontab/monitor",
+	     "project_ids=%" PRId64, pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(payload(&r)), 1);
+	resp_free(&r);
+
+	post(&r, F.admin_tok, "/api/v1/client/reload/config",
+	     "project_id=%" PRId64 "&client_ip=192.0.2.7", pid);
+	expect_code(&r, 0);
+	resp_free(&r);
+	{
+		char *v = etcd_value(kcmd, NULL);
+		assert_non_null(v);
+		free(v);
+	}
+	free(kreg);
+	free(kcmd);
+}
+
+/* A user outside a project can neither see nor change anything of it. */
+static void outsiders_see_and_change_nothing(void **state)
+{
+	resp r;
+	int64_t pid = create_project("secret-proj"), ownpid;
+	char *tid = create_task(F.admin_tok, pid, "secret-task", "0 0 1 1 *", 0);
+	char *kreg = key("/register/%" PRId64 "/192.0.2.9", pid);
+	char *prefix = key("/%" PRId64 "/", pid);
+	char *mallory, *ktask = key("/%" PRId64 "/%s", pid, tid), *before, *v;
+	int keys_before;
+	const char *posts[][2] = {
+		{"/api/v1/crontab/save", "name=x&command=x&cron=*+*+*+*+*"},
+		{"/api/v1/crontab/delete", "task_id="},
+		{"/api/v1/crontab/kill", "task_id="},
+		{"/api/v1/crontab/execute", "task_id="},
+		{"/api/v1/project/update", "title=stolen"},
+		{"/api/v1/project/delete", ""},
+		{"/api/v1/project/add_user", "user_account=mallory"},
+		{"/api/v1/project/remove_user", "user_id=1"},
+		{"/api/v1/log/clean", ""},
+		{"/api/v1/client/reload/config", "client_ip=192.0.2.9"},
+		{"/api/v1/crontab/monitor", ""},
+	};
+	const char *gets[] = {
+		"/api/v1/crontab/list",     "/api/v1/crontab/client_list",
+		"/api/v1/project/users",    "/api/v1/log/list",
+		"/api/v1/log/recent",
+	};
+	(void)state;
+	etcd_put(kreg, "{\"client_ip\":\"192.0.2.9\",\"version\":\"v\"}");
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=M&password=mallorypw&account=mallory");
+	expect_code(&r, 0);
+	resp_free(&r);
+	mallory = login("mallory", "mallorypw");
+	keys_before = etcd_count(prefix);
+	before = etcd_value(ktask, NULL);
+
+	for (size_t i = 0; i < GC__ARRAY_LEN(posts); i++) {
+		char extra[256], body[512];
+		snprintf(extra, sizeof(extra), "%s%s", posts[i][1],
+			 strcmp(posts[i][1], "task_id=") == 0 ? tid : "");
+		if (strcmp(posts[i][0], "/api/v1/crontab/monitor") == 0)
+			snprintf(body, sizeof(body), "project_ids=%" PRId64, pid);
+		else
+			snprintf(body, sizeof(body), "project_id=%" PRId64 "&%s",
+				 pid, extra);
+		post(&r, mallory, posts[i][0], "%s", body);
+		if (code(&r) != 404)
+			fail_msg("%s as outsider: %.300s", posts[i][0], r.body);
+		expect_code(&r, 404);
+		resp_free(&r);
+	}
+	for (size_t i = 0; i < GC__ARRAY_LEN(gets); i++) {
+		get(&r, mallory, "%s?project_id=%" PRId64, gets[i], pid);
+		if (code(&r) != 404)
+			fail_msg("%s as outsider: %.300s", gets[i], r.body);
+		resp_free(&r);
+	}
+	/* Lists across projects leave the project out. */
+	get(&r, mallory, "/api/v1/project/list");
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 0);
+	resp_free(&r);
+	get(&r, mallory, "/api/v1/client/list");
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(payload(&r)), 0);
+	resp_free(&r);
+	get(&r, mallory, "/api/v1/log/list");
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 0);
+	resp_free(&r);
+	get(&r, mallory, "/api/v1/log/recent");
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(payload(&r)), 7);
+	resp_free(&r);
+	/* Admin-only routes. */
+	get(&r, mallory, "/api/v1/user/list");
+	expect_code(&r, 10014);
+	resp_free(&r);
+	post(&r, mallory, "/api/v1/user/create",
+	     "name=x&password=x&account=x2");
+	expect_code(&r, 10014);
+	resp_free(&r);
+	post(&r, mallory, "/api/v1/user/delete", "id=1");
+	expect_code(&r, 10014);
+	resp_free(&r);
+	/* Nothing changed. */
+	assert_int_equal(etcd_count(prefix), keys_before);
+	v = etcd_value(ktask, NULL);
+	assert_string_equal(v, before);
+	free(v);
+	get(&r, F.admin_tok, "/api/v1/project/users?project_id=%" PRId64, pid);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 1);
+	resp_free(&r);
+
+	/* A member who did not create the project may work with its tasks
+	 * but not manage the project. */
+	post(&r, F.admin_tok, "/api/v1/project/add_user",
+	     "project_id=%" PRId64 "&user_account=mallory", pid);
+	expect_code(&r, 0);
+	resp_free(&r);
+	get(&r, mallory, "/api/v1/crontab/list?project_id=%" PRId64, pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(payload(&r),
+								 "list")),
+			 1);
+	resp_free(&r);
+	post(&r, mallory, "/api/v1/project/delete", "project_id=%" PRId64, pid);
+	expect_code(&r, 10014);
+	resp_free(&r);
+	/* Her own project is hers to manage. */
+	post(&r, mallory, "/api/v1/project/create", "title=mallory-proj");
+	expect_code(&r, 0);
+	ownpid = (int64_t)cJSON_GetObjectItem(payload(&r), "project_id")
+			 ->valuedouble;
+	resp_free(&r);
+	post(&r, mallory, "/api/v1/project/update",
+	     "project_id=%" PRId64 "&title=mallory-proj2", ownpid);
+	expect_code(&r, 0);
+	resp_free(&r);
+
+	/* A deleted user's token stops working at once. */
+	get(&r, F.admin_tok, "/api/v1/user/list?page=1&pagesize=1000");
+	{
+		cJSON *it;
+		int64_t mid = 0;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(payload(&r), "list"))
+		{
+			if (strcmp(cJSON_GetObjectItem(it, "account")->valuestring,
+				   "mallory") == 0)
+				mid = (int64_t)cJSON_GetObjectItem(it, "id")
+					      ->valuedouble;
+		}
+		resp_free(&r);
+		assert_true(mid > 0);
+		post(&r, F.admin_tok, "/api/v1/user/delete", "id=%" PRId64, mid);
+		expect_code(&r, 0);
+		resp_free(&r);
+	}
+	get(&r, mallory, "/api/v1/project/list");
+	expect_code(&r, 401);
+	resp_free(&r);
+	free(mallory);
+	free(before);
+	free(ktask);
+	free(prefix);
+	free(kreg);
+	free(tid);
+}
+
+static void result_body(char *out, size_t len, int64_t pid, const char *tid,
+			const char *run_id, const char *error, int64_t plan)
+{
+	char rid[128] = "";
+	if (run_id)
+		snprintf(rid, sizeof(rid), ",\"run_id\":\"%s\"", run_id);
+	snprintf(out, len,
+		 "{\"execute_info\":{\"task\":{\"task_id\":\"%s\",\"name\":"
+		 "\"ingest\",\"project_id\":%" PRId64 ",\"command\":\"echo "
+		 "tick\",\"cron\":\"* * * * * *\",\"remark\":\"\",\"timeout\":0,"
+		 "\"create_time\":1795470679,\"status\":1,\"is_running\":0,"
+		 "\"noseize\":0,\"exclusion\":0,\"client_ip\":\"192.0.2.2\"},"
+		 "\"plan_time\":\"%s\",\"real_time\":\"2026-11-23T21:52:27."
+		 "000372508Z\"},\"output\":\"tick\\nline2\\n\\u0000end\","
+		 "\"error\":\"%s\",\"start_time\":\"2026-11-23T21:52:27."
+		 "500374063Z\",\"end_time\":\"2026-11-23T21:52:28Z\"%s}",
+		 tid, pid,
+		 plan == 0 ? "2026-11-23T21:52:27Z" : "2026-11-23T21:52:30Z",
+		 error, rid);
+}
+
+static void report_ingest_is_authenticated_and_idempotent(void **state)
+{
+	resp r;
+	int64_t pid = create_project("ingest");
+	char body[4096];
+	const char *auth[] = {"Authorization: Bearer " REPORT_TOKEN,
+			      "Report-Type: report_task_result", NULL};
+	const char *wrong[] = {"Authorization: Bearer nope",
+			       "Report-Type: report_task_result", NULL};
+	const char *warn[] = {"Authorization: Bearer " REPORT_TOKEN,
+			      "Report-Type: report_warning", NULL};
+	const char *notype[] = {"Authorization: Bearer " REPORT_TOKEN, NULL};
+	cJSON *l, *it, *res;
+	(void)state;
+
+	result_body(body, sizeof(body), pid, "777", "run-1", "", 0);
+	http(&r, "POST", "/api/v1/report", NULL, "application/json", body,
+	     wrong);
+	expect_code(&r, 401);
+	resp_free(&r);
+	http(&r, "POST", "/api/v1/report", NULL, "application/json", body,
+	     notype);
+	expect_code(&r, 400);
+	resp_free(&r);
+	for (int i = 0; i < 3; i++) { /* re-delivered: one row */
+		http(&r, "POST", "/api/v1/report", NULL, "application/json",
+		     body, auth);
+		expect_code(&r, 0);
+		resp_free(&r);
+	}
+	result_body(body, sizeof(body), pid, "777", "run-2", "exit status 3", 0);
+	http(&r, "POST", "/api/v1/report", NULL, "application/json", body, auth);
+	expect_code(&r, 0);
+	resp_free(&r);
+	/* Without run_id (an original agent): still stored once. */
+	result_body(body, sizeof(body), pid, "778", NULL, "timeout", 1);
+	for (int i = 0; i < 2; i++) {
+		http(&r, "POST", "/api/v1/report", NULL, "application/json",
+		     body, auth);
+		expect_code(&r, 0);
+		resp_free(&r);
+	}
+	http(&r, "POST", "/api/v1/report", NULL, "application/json",
+	     "{\"execute_info\":", auth);
+	expect_code(&r, 400);
+	resp_free(&r);
+	http(&r, "POST", "/api/v1/report", NULL, "application/json",
+	     "{\"data\":\"exit status 3\",\"type\":\"task\",\"agent_ip\":"
+	     "\"192.0.2.2\",\"task_name\":\"ingest\",\"project_id\":1}",
+	     warn);
+	expect_code(&r, 0);
+	resp_free(&r);
+
+	get(&r, F.admin_tok,
+	    "/api/v1/log/list?project_id=%" PRId64 "&page=1&pagesize=10", pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetObjectItem(payload(&r), "total")->valueint, 3);
+	l = cJSON_GetObjectItem(payload(&r), "list");
+	it = cJSON_GetArrayItem(l, 2); /* oldest: run-1 */
+	assert_string_equal(cJSON_GetObjectItem(it, "project")->valuestring,
+			    "ingest");
+	assert_string_equal(cJSON_GetObjectItem(it, "client_ip")->valuestring,
+			    "192.0.2.2");
+	assert_int_equal(cJSON_GetObjectItem(it, "with_error")->valueint, 0);
+	assert_true(cJSON_GetObjectItem(it, "plan_time")->valuedouble > 0);
+	res = cJSON_Parse(cJSON_GetObjectItem(it, "result")->valuestring);
+	assert_non_null(res);
+	assert_int_equal(cJSON_GetArraySize(res), 3);
+	assert_string_equal(cJSON_GetObjectItem(res, "result")->valuestring,
+			    "tick\nline2\n");
+	cJSON_Delete(res);
+	resp_free(&r);
+
+	get(&r, F.admin_tok,
+	    "/api/v1/log/list?project_id=%" PRId64 "&errors_only=1", pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetObjectItem(payload(&r), "total")->valueint, 2);
+	resp_free(&r);
+	get(&r, F.admin_tok,
+	    "/api/v1/log/list?project_id=%" PRId64 "&task_id=778", pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetObjectItem(payload(&r), "total")->valueint, 1);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/log/recent");
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetArraySize(payload(&r)), 7);
+	it = cJSON_GetArrayItem(payload(&r), 0);
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(it, "date")));
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(it, "success_count")));
+	resp_free(&r);
+
+	get(&r, NULL, "/metrics");
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "gophercron_report_ingest_total{kind="
+				       "\"duplicate\"} 3"));
+	assert_non_null(strstr(r.body, "gophercron_report_ingest_errors_total{"
+				       "reason=\"unauthorized\"} 1"));
+	assert_non_null(strstr(r.body, "gophercron_report_warnings_total{type="
+				       "\"task\"} 1"));
+	{
+		char line[128];
+		snprintf(line, sizeof(line),
+			 "gophercron_task_results_total{project_id=\"%" PRId64
+			 "\",outcome=\"timeout\"} 1",
+			 pid);
+		assert_non_null(strstr(r.body, line));
+	}
+	assert_non_null(strstr(r.body, "gophercron_task_start_lateness_seconds_"
+				       "bucket{le=\"1\"}"));
+	resp_free(&r);
+
+	post(&r, F.admin_tok, "/api/v1/log/clean",
+	     "project_id=%" PRId64 "&task_id=778", pid);
+	expect_code(&r, 0);
+	assert_int_equal(cJSON_GetObjectItem(payload(&r), "deleted")->valueint,
+			 1);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/log/list?project_id=%" PRId64, pid);
+	assert_int_equal(cJSON_GetObjectItem(payload(&r), "total")->valueint, 2);
+	resp_free(&r);
+}
+
+static void metrics_count_requests_by_route_and_status(void **state)
+{
+	resp r;
+	(void)state;
+	get(&r, NULL, "/api/v1/version");
+	resp_free(&r);
+	get(&r, NULL, "/metrics");
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "text/plain; version=0.0.4"));
+	assert_non_null(strstr(r.body, "gophercron_http_requests_total{route="
+				       "\"/api/v1/version\",status=\"200\"}"));
+	assert_non_null(strstr(r.body, "gophercron_http_requests_total{route="
+				       "\"/api/v1/project/list\",status="
+				       "\"401\"}"));
+	assert_non_null(strstr(r.body, "# TYPE gophercron_etcd_errors_total "
+				       "counter"));
+	resp_free(&r);
+}
+
+static void admin_page_is_served_embedded_or_from_view_path(void **state)
+{
+	resp r;
+	char path[1024];
+	FILE *f;
+	(void)state;
+	get(&r, NULL, "/admin");
+	assert_int_equal(r.status, 301);
+	assert_non_null(strstr(r.headers, "Location: /admin/"));
+	resp_free(&r);
+	get(&r, NULL, "/admin/");
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "text/html"));
+	assert_non_null(strstr(r.headers, "Content-Security-Policy"));
+	resp_free(&r);
+	get(&r, NULL, "/admin/app.js");
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	get(&r, NULL, "/admin/nope.txt");
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	/* view_path overrides a file that exists there. */
+	snprintf(path, sizeof(path), "%s/view", F.dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/view/app.css", F.dir);
+	f = fopen(path, "w");
+	fputs("body{color:red}", f);
+	fclose(f);
+	get(&r, NULL, "/admin/app.css");
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "body{color:red}");
+	resp_free(&r);
+	get(&r, NULL, "/admin/../view/app.css");
+	assert_int_not_equal(r.status, 500);
+	resp_free(&r);
+	get(&r, NULL, "/admin/%%2e%%2e/%%2e%%2e/etc/passwd");
+	assert_true(r.status == 404 || r.status == 400);
+	resp_free(&r);
+}
+
+static void second_service_shares_etcd_and_store(void **state)
+{
+	resp r;
+	gc_service *two = NULL;
+	int port2 = 0;
+	int64_t pid;
+	char *tid;
+	(void)state;
+	assert_int_equal(start_service(&two, &port2), 0);
+	assert_int_not_equal(port2, F.port);
+	pid = create_project("shared");
+	tid = create_task(F.admin_tok, pid, "shared-task", "0 0 1 1 *", 0);
+	/* The token and the task are good on the other instance. */
+	{
+		char path[256];
+		snprintf(path, sizeof(path),
+			 "/api/v1/crontab/list?project_id=%" PRId64, pid);
+		http_port(&r, port2, "GET", path, F.admin_tok, NULL, NULL, 0,
+			  NULL);
+	}
+	expect_code(&r, 0);
+	assert_non_null(strstr(r.body, tid));
+	resp_free(&r);
+	/* Stop and start again on a new port. */
+	gc_service_stop(two);
+	assert_int_equal(gc_service_port(two, 0), -1);
+	assert_int_equal(gc_service_start(two, NULL), 0);
+	port2 = gc_service_port(two, 0);
+	assert_true(port2 > 0);
+	http_port(&r, port2, "GET", "/api/v1/version", NULL, NULL, NULL, 0,
+		  NULL);
+	expect_code(&r, 0);
+	resp_free(&r);
+	gc_service_free(two);
+	free(tid);
+}
+
+/* Last in its group: it leaves this address throttled for a while. */
+static void failed_logins_are_throttled_with_429(void **state)
+{
+	resp r;
+	int n429 = 0, wait_s = 0;
+	char *tok;
+	(void)state;
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=T&password=goodpw&account=throttled");
+	expect_code(&r, 0);
+	resp_free(&r);
+	for (int i = 0; i < 12; i++) {
+		post(&r, NULL, "/api/v1/user/login",
+		     "account=throttled&password=bad");
+		if (code(&r) == 429) {
+			const char *ra = strstr(r.headers, "Retry-After: ");
+			assert_non_null(ra);
+			wait_s = atoi(ra + 13);
+			n429++;
+		} else {
+			expect_code(&r, 10011);
+		}
+		resp_free(&r);
+	}
+	assert_true(n429 > 0);
+	assert_true(wait_s >= 1 && wait_s <= 2); /* login_max_delay_s = 2 */
+	/* Even the right password waits while locked... */
+	post(&r, NULL, "/api/v1/user/login", "account=throttled&password=goodpw");
+	expect_code(&r, 429);
+	resp_free(&r);
+	get(&r, NULL, "/metrics");
+	assert_non_null(strstr(r.body, "gophercron_login_throttled_total"));
+	resp_free(&r);
+	/* ...and gets in once the lock has passed (bounded wait). */
+	for (int i = 0; i < 50; i++) {
+		post(&r, NULL, "/api/v1/user/login",
+		     "account=throttled&password=goodpw");
+		if (code(&r) == 0)
+			break;
+		resp_free(&r);
+		gct_sleep_ms(200);
+	}
+	expect_code(&r, 0);
+	tok = strdup(cJSON_GetObjectItem(payload(&r), "token")->valuestring);
+	resp_free(&r);
+	get(&r, tok, "/api/v1/user/info");
+	expect_code(&r, 0);
+	resp_free(&r);
+	free(tok);
+}
+
+static void change_password_checks_the_old_one(void **state)
+{
+	resp r;
+	char *tok;
+	(void)state;
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=Dave&password=davepw&account=dave");
+	expect_code(&r, 0);
+	resp_free(&r);
+	tok = login("dave", "davepw");
+	post(&r, tok, "/api/v1/user/change_password",
+	     "password=wrong&new_password=x");
+	expect_code(&r, 10011);
+	resp_free(&r);
+	post(&r, tok, "/api/v1/user/change_password",
+	     "password=davepw&new_password=dave-new");
+	expect_code(&r, 0);
+	resp_free(&r);
+	free(tok);
+	tok = login("dave", "dave-new");
+	free(tok);
+}
+
+#define COMMON_TESTS                                                         \
+	cmocka_unit_test(version_has_the_envelope_and_cors),                 \
+	cmocka_unit_test(login_answers_token_and_codes_like_the_original),   \
+	cmocka_unit_test(bad_tokens_get_401),                                \
+	cmocka_unit_test(unknown_routes_and_methods),                        \
+	cmocka_unit_test(bad_input_gets_4xx_naming_the_problem),             \
+	cmocka_unit_test(projects_create_list_update_members_delete),       \
+	cmocka_unit_test(task_save_keeps_create_time_and_unknown_fields),    \
+	cmocka_unit_test(delete_removes_exactly_that_task),                  \
+	cmocka_unit_test(execute_and_kill_write_leased_keys_at_once),        \
+	cmocka_unit_test(nodes_and_reload_config),                           \
+	cmocka_unit_test(outsiders_see_and_change_nothing),                  \
+	cmocka_unit_test(report_ingest_is_authenticated_and_idempotent),     \
+	cmocka_unit_test(change_password_checks_the_old_one),                \
+	cmocka_unit_test(second_service_shares_etcd_and_store)
+
+int main(void)
+{
+	const struct CMUnitTest sqlite_tests[] = {
+		COMMON_TESTS,
+		cmocka_unit_test(metrics_count_requests_by_route_and_status),
+		cmocka_unit_test(admin_page_is_served_embedded_or_from_view_path),
+		cmocka_unit_test(failed_logins_are_throttled_with_429),
+	};
+	const struct CMUnitTest mysql_tests[] = {
+		COMMON_TESTS,
+	};
+	int fails = 0;
+	fails += cmocka_run_group_tests_name("service_sqlite", sqlite_tests,
+					     setup_sqlite, teardown);
+	fails += cmocka_run_group_tests_name("service_mariadb", mysql_tests,
+					     setup_mysql, teardown);
+	return fails ? 1 : 0;
+}
