@@ -883,7 +883,7 @@ static void recent_counts_per_local_day(void **state)
 		{now + 86400, 0, 1},		    /* tomorrow: not counted */
 	};
 	gc_store_log in[8];
-	char ids[8][8];
+	char ids[8][16];
 	for (int i = 0; i < 8; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "d%d", i);
 		in[i] = mklog(runs[i].project, "T", runs[i].t, runs[i].err,
@@ -925,7 +925,7 @@ static void cleanup_by_project_task_and_age(void **state)
 	fx *f = *state;
 	gc_error e = {0, ""};
 	gc_store_log in[12];
-	char ids[12][8];
+	char ids[12][16];
 	for (int i = 0; i < 12; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "c%d", i);
 		/* projects 1..3, tasks X/Y, times 100..111 */
