@@ -201,13 +201,17 @@ static bool wall_to_unix(int64_t wall, long hint, int64_t *out)
 	long o[3], omin, omax, ov;
 	int i;
 
-	if (!utc_offset(t0 - DAY, &o[0]) || !utc_offset(t0, &o[1]) ||
-	    !utc_offset(t0 + DAY, &o[2]))
+	if (!utc_offset(t0 - DAY, &o[0]) || !utc_offset(t0 + DAY, &o[2]))
 		return false;
-	if (o[0] == o[1] && o[1] == o[2] && o[1] == hint) {
-		*out = t0; /* no transition nearby: the common case */
+	if (o[0] == hint && o[2] == hint) {
+		/* Same offset a day before and after: no transition nearby
+		 * (two within two days are not supported), the common
+		 * case. */
+		*out = t0;
 		return true;
 	}
+	if (!utc_offset(t0, &o[1]))
+		return false;
 	omin = omax = o[0];
 	for (i = 0; i < 3; i++) {
 		int64_t cand = wall - o[i];

@@ -7,7 +7,10 @@
  *   EXPR<TAB>MEDIAN_NS<TAB>CHECKSUM<TAB>RUNS<TAB>CALLS
  * and the checksums (sum of all results) must agree between the two.
  *
- *   bench_cron [RUNS [CALLS]]     defaults 15 and 50000
+ *   bench_cron [RUNS [CALLS [local]]]     defaults 15, 50000, UTC
+ *
+ * With "local" the times are computed in the local zone (TZ), to show the
+ * cost of the localtime_r calls; cronexpr has no counterpart run.
  */
 #include <gophercron.h>
 
@@ -48,11 +51,14 @@ int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 15;
 	long calls = argc > 2 ? atol(argv[2]) : 50000;
+	unsigned flags = argc > 3 && !strcmp(argv[3], "local") ? GC_CRON_LOCAL
+							     : GC_CRON_UTC;
 	int64_t from[NFROM];
 	uint64_t x = 42;
 
 	if (runs < 1 || runs > 1000 || calls < NFROM) {
-		fprintf(stderr, "usage: bench_cron [RUNS [CALLS>=%d]]\n", NFROM);
+		fprintf(stderr, "usage: bench_cron [RUNS [CALLS>=%d [local]]]\n",
+			NFROM);
 		return 2;
 	}
 	/* Starting times spread over 2013..2033. */
@@ -77,7 +83,7 @@ int main(int argc, char **argv)
 		for (int r = 0; r < runs; r++) {
 			int64_t s = 0, t0 = now_ns();
 			for (long i = 0; i < calls; i++)
-				s += gc_cron_next(c, from[i % NFROM], 0);
+				s += gc_cron_next(c, from[i % NFROM], flags);
 			ns[r] = now_ns() - t0;
 			if (r == 0)
 				sum = s;

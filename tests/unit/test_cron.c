@@ -726,6 +726,87 @@ static void local_results_match_and_increase_through_a_year(void **state)
 	}
 }
 
+/* Reference for local time: a daemon waking every minute, remembering the
+ * highest wall-clock time it has seen, firing at each wake-up for every
+ * matching wall-clock minute it has newly passed. */
+static int64_t wall_of(int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	assert_non_null(localtime_r(&tt, &tm));
+	return t + tm.tm_gmtoff;
+}
+
+static int64_t simulate_local(const gc_cron *c, int64_t from)
+{
+	int64_t high = wall_of(from), t;
+	for (t = (from - 86400) / 60 * 60; t < from; t += 60)
+		if (wall_of(t) > high)
+			high = wall_of(t);
+	for (t = (from / 60 + 1) * 60; t < from + 3 * 86400; t += 60) {
+		int64_t w = wall_of(t);
+		if (w <= high)
+			continue;
+		for (int64_t x = (high / 60 + 1) * 60; x <= w; x += 60)
+			if (gc_cron_matches(c, x, GC_CRON_UTC))
+				return t;
+		high = w;
+	}
+	return -1;
+}
+
+static void local_agrees_with_a_minute_by_minute_daemon(void **state)
+{
+	static const char *zones[] = {US_EASTERN, CENTRAL_EU, LORD_HOWE,
+				      "AEST-10AEDT,M10.1.0,M4.1.0/3"};
+	static const char *exprs[] = {"*/20 * * * *", "30 2 * * *",
+				      "0,30 1-3 * * *", "45 1 * * *"};
+	size_t checks = 0;
+	(void)state;
+	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+		int64_t jumps[2];
+		int nj = 0;
+		use_tz(zones[z]);
+		/* This zone's two transitions in 2024. */
+		for (int64_t t = utc(2024, 1, 1, 0, 0, 0);
+		     nj < 2 && t < utc(2025, 1, 1, 0, 0, 0); t += 3600) {
+			int64_t lo = t, hi = t + 3600;
+			if (wall_of(hi) - hi == wall_of(lo) - lo)
+				continue;
+			while (hi - lo > 1) {
+				int64_t mid = lo + (hi - lo) / 2;
+				if (wall_of(mid) - mid == wall_of(lo) - lo)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			jumps[nj++] = hi;
+		}
+		assert_int_equal(nj, 2);
+		for (size_t e = 0; e < sizeof(exprs) / sizeof(exprs[0]); e++) {
+			gc_cron *c = parse_ok(exprs[e]);
+			for (int j = 0; j < nj; j++) {
+				for (int k = -45; k <= 45; k++) {
+					int64_t from = jumps[j] + k * 1931;
+					int64_t want = simulate_local(c, from);
+					int64_t got =
+						gc_cron_next(c, from, GC_CRON_LOCAL);
+					if (got != want)
+						fail_msg("TZ=%s \"%s\" from %" PRId64
+							 ": got %" PRId64
+							 ", want %" PRId64,
+							 zones[z], exprs[e], from,
+							 got, want);
+					checks++;
+				}
+			}
+			gc_cron_free(c);
+		}
+	}
+	print_message("%zu local-time checks around DST transitions\n",
+		      checks);
+}
+
 static void local_year_bounds_follow_local_dates(void **state)
 {
 	gc_cron *c;
@@ -898,6 +979,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			local_results_match_and_increase_through_a_year,
 			tz_setup, tz_teardown),
+		cmocka_unit_test_setup_teardown(
+			local_agrees_with_a_minute_by_minute_daemon, tz_setup,
+			tz_teardown),
 		cmocka_unit_test_setup_teardown(
 			local_year_bounds_follow_local_dates, tz_setup,
 			tz_teardown),
