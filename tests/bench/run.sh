@@ -80,6 +80,39 @@ bench_cron() {
 	TZ=$tz "$ours" "$runs" "$calls" local | awk -F'\t' '{ printf "%-24s %11.1f ns\n", $1, $2 }'
 }
 
+# ---------------------------------------------------------------- exec
+# Runs per second of `true` through the executor (gc_exec: own session,
+# output pipe, pidfd + epoll, capture, environment, reaping) against bare
+# posix_spawn + waitpid loops in C, all in the same run, interleaved.
+#   EXEC_BENCH_RUNS (default 7), EXEC_BENCH_N (default 500),
+#   EXEC_BENCH_IN_FLIGHT (default 16)
+sections+=(exec)
+bench_exec() {
+	local runs=${EXEC_BENCH_RUNS:-7} n=${EXEC_BENCH_N:-500}
+	local par=${EXEC_BENCH_IN_FLIGHT:-16} bin=$BUILD/tests/bench/bench_exec out
+	if [[ ! -x $bin ]]; then
+		echo "bench exec: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Executor: runs/second of \`true\`, median of $runs runs x $n"
+	machine
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$("$bin" "$runs" "$n" "$par") || return 1
+	awk -F'\t' -v par="$par" '
+		{ rate[$1] = $2; lo[$1] = $3; hi[$1] = $4 }
+		END {
+			printf "%-44s %10s %17s\n", "variant", "runs/s", "(min..max)"
+			row("bare posix_spawn(/bin/true) + waitpid", "bare_true")
+			row("bare posix_spawn(/bin/sh -c true) + waitpid", "bare_sh")
+			row("gc_exec, 1 in flight (sh -c true)", "exec_seq")
+			row("gc_exec, " par " in flight (sh -c true)", "exec_par")
+			printf "ratio gc_exec 1 in flight / bare sh -c:  %.2f\n", rate["exec_seq"] / rate["bare_sh"]
+			printf "ratio gc_exec %d in flight / bare sh -c: %.2f\n", par, rate["exec_par"] / rate["bare_sh"]
+		}
+		function row(label, k) { printf "%-44s %10.0f %8.0f..%-8.0f\n", label, rate[k], lo[k], hi[k] }
+	' <<<"$out"
+}
+
 # ---------------------------------------------------------------- main
 want=("$@")
 ((${#want[@]})) || want=("${sections[@]}")
