@@ -639,7 +639,9 @@ GC_EXTERN int gc_task_from_json(gc_task *t, const char *json, size_t len,
 	rc = task_known_from_cjson(&tmp, root, "task", err);
 	cJSON_Delete(root);
 	if (!rc) {
-		rc = scan_members(json, json + len, collect_unknown, &tmp);
+		/* cJSON skips a UTF-8 byte order mark; so does the scan */
+		size_t bom = len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3) ? 3 : 0;
+		rc = scan_members(json + bom, json + len, collect_unknown, &tmp);
 		if (rc)
 			gc__seterr(err, rc, "task: %s",
 				   rc == GC_ENOMEM ? "out of memory"

@@ -258,6 +258,21 @@ static void task_rejects_wrong_types_naming_the_field(void **state)
 	expect_task_error("{\"exclusion\":4294967296}", "out of range");
 }
 
+static void task_accepts_a_byte_order_mark(void **state)
+{
+	const char *in = "\xef\xbb\xbf {\"name\":\"n\",\"x\":1}";
+	gc_task t = GC_TASK_INIT;
+	gc_error err = {0, ""};
+	char *s;
+	(void)state;
+	assert_int_equal(gc_task_from_json(&t, in, strlen(in), &err), 0);
+	assert_string_equal(t.name, "n");
+	s = gc_task_to_json(&t);
+	assert_non_null(strstr(s, ",\"x\":1}"));
+	gc_free(s);
+	gc_task_clear(&t);
+}
+
 static void task_rejects_bad_json(void **state)
 {
 	(void)state;
@@ -919,6 +934,7 @@ int main(void)
 		cmocka_unit_test(task_accepts_numeric_strings_and_null),
 		cmocka_unit_test(task_matches_member_names_like_go),
 		cmocka_unit_test(task_rejects_wrong_types_naming_the_field),
+		cmocka_unit_test(task_accepts_a_byte_order_mark),
 		cmocka_unit_test(task_rejects_bad_json),
 		cmocka_unit_test(task_decode_failure_leaves_target_untouched),
 		cmocka_unit_test(task_copy_is_deep),
