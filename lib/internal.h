@@ -40,7 +40,8 @@ int gc__buf_reserve(gc__buf *b, size_t extra);
 int gc__buf_append(gc__buf *b, const void *data, size_t len);
 int gc__buf_puts(gc__buf *b, const char *s);
 int gc__buf_printf(gc__buf *b, const char *fmt, ...) GC__PRINTF(2, 3);
-int gc__buf_vprintf(gc__buf *b, const char *fmt, va_list ap);
+int gc__buf_vprintf(gc__buf *b, const char *fmt, va_list ap)
+	GC__PRINTF(2, 0);
 void gc__buf_consume(gc__buf *b, size_t n); /* drop n bytes from the front */
 void gc__buf_reset(gc__buf *b);             /* len = 0, keep memory */
 void gc__buf_free(gc__buf *b);
