@@ -415,8 +415,8 @@ static void watch_progress_compaction_cancel_and_errors(void **state)
 			"{\"result\":{\"events\":[{\"type\":\"MOVE\",\"kv\":{}}]}}",
 			"{\"nothing\":1}",
 			"{\"result\":{\"events\":[{\"type\":\"DELETE\"}]}}",
-			"{\"result\":{\"events\":[{\"kv\":{\"key\":\"L2E=\"}},"
-			"{\"kv\":{\"key\":\"%%%\"}}]}}",
+			("{\"result\":{\"events\":[{\"kv\":{\"key\":\"L2E=\"}},"
+			 "{\"kv\":{\"key\":\"%%%\"}}]}}"),
 			"{\"result\":{\"watch_id\":{}}}",
 			"{\"result\":[]}",
 		};
