@@ -113,6 +113,37 @@ bench_exec() {
 	' <<<"$out"
 }
 
+# ---------------------------------------------------------------- etcd
+# etcd client latency on loopback against a harness-started single member
+# (etcd-server, fsync on the local disk): put, range, claim txn, put start
+# -> watch event received on another thread; baseline: a bare libcurl
+# keep-alive POST of the same put body.
+#   ETCD_BENCH_RUNS (default 5), ETCD_BENCH_N (default 1000)
+sections+=(etcd)
+bench_etcd() {
+	local runs=${ETCD_BENCH_RUNS:-5} n=${ETCD_BENCH_N:-1000}
+	local bin=$BUILD/tests/bench/bench_etcd out
+	if [[ ! -x $bin ]]; then
+		echo "bench etcd: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== etcd client: ms per operation on loopback, median of $runs runs x $n"
+	machine
+	echo "server: $(etcd --version 2>/dev/null | head -1), 1 member; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$("$bin" "$runs" "$n") || return 1
+	awk -F'\t' '
+		{ med[$1] = $2; p99[$1] = $3; lo[$1] = $4; hi[$1] = $5; order[++n] = $1 }
+		END {
+			printf "%-22s %10s %10s %19s\n", "operation", "median", "p99", "(run medians)"
+			for (i = 1; i <= n; i++) {
+				k = order[i]
+				printf "%-22s %7.3f ms %7.3f ms %8.3f..%-8.3f\n", k, med[k], p99[k], lo[k], hi[k]
+			}
+			printf "ratio put / bare libcurl put (median): %.2f\n", med["put"] / med["raw_libcurl_put"]
+		}
+	' <<<"$out"
+}
+
 # ---------------------------------------------------------------- main
 want=("$@")
 ((${#want[@]})) || want=("${sections[@]}")
