@@ -379,6 +379,7 @@
 		sec.hidden = false;
 		const form = $("#login-form");
 		clearErrors(form);
+		form.elements.password.value = "";
 		if (message) fieldError(form, "", message);
 		document.title = "Sign in · GopherCron";
 		form.elements.account.focus();
@@ -1411,10 +1412,7 @@
 		let lastSig = "";
 		const load = async () => {
 			const params = { project_id: pid, task_id: tid, page, pagesize };
-			if (errorsOnly) {
-				params.with_error = 1;
-				params.errors_only = 1;
-			}
+			if (errorsOnly) params.errors_only = 1;
 			const res = await api("GET", "/log/list", params);
 			if (ctx.stopped) return;
 			let list = (res && res.list) || [];
@@ -1643,7 +1641,7 @@
 			clearErrors(form);
 			if (!requireFields(form, ["new_password"])) return;
 			const ok = await submitting(form, async () => {
-				await api("POST", "/user/reset_password", { id: u.id, user_id: u.id, new_password: form.elements.new_password.value });
+				await api("POST", "/user/reset_password", { id: u.id, new_password: form.elements.new_password.value });
 				return true;
 			});
 			if (!ok) return;
