@@ -384,8 +384,8 @@ typedef struct gc_etcd_keeper_options {
 	int own_thread;
 	gc_etcd_lease_lost_fn on_lost;
 	void *payload;
-	/* Give up this long before the TTL would run out; default
-	 * max(1000, TTL/6 s). */
+	/* Give up this long before the TTL would run out; default TTL/6
+	 * (at least 300 ms, at most TTL/2). */
 	int margin_ms;
 } gc_etcd_keeper_options;
 #define GC_ETCD_KEEPER_OPTIONS_INIT {GC_ETCD_KEEPER_OPTIONS_VERSION, 0, NULL, NULL, 0}
@@ -512,7 +512,9 @@ GC_EXTERN void *gc_etcd_watch_payload(const gc_etcd_watch *watch);
 /* Run the streams: wait up to `timeout_ms` (-1 = until something happens,
  * 0 = don't wait) for data, then deliver callbacks. Returns 0, or an error
  * only for a local failure (out of memory, epoll); network trouble is
- * handled by resuming. Returns early on gc_etcd_watcher_wakeup. */
+ * handled by resuming. Returns early on gc_etcd_watcher_wakeup. Opening a
+ * stream never blocks, except to (re-)authenticate when auth is on (one
+ * unary call, bounded by the client's retry timeout). */
 GC_EXTERN int gc_etcd_watcher_poll(gc_etcd_watcher *w, int timeout_ms,
 				   gc_error *err);
 /* Readable when poll has work (an epoll descriptor, close-on-exec). */

@@ -608,6 +608,13 @@ int gc__etcd_post(gc_etcd *c, gc__etcd_conn *conn, const char *path,
 			gc__seterr(err, rc, "etcd %s: %s%s%s", url,
 				   curl_easy_strerror(crc),
 				   conn->errbuf[0] ? ": " : "", conn->errbuf);
+			/* a bad CA, certificate or key file is configuration,
+			 * not an outage: say so at once */
+			if (crc == CURLE_PEER_FAILED_VERIFICATION ||
+			    crc == CURLE_SSL_CERTPROBLEM ||
+			    crc == CURLE_SSL_CACERT_BADFILE ||
+			    crc == CURLE_SSL_CRL_BADFILE)
+				break;
 			failover = 1;
 			if (crc != CURLE_COULDNT_CONNECT &&
 			    crc != CURLE_COULDNT_RESOLVE_HOST)

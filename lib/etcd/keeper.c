@@ -39,10 +39,10 @@ static int64_t lost_at(const gc_etcd_lease_keeper *k, const kept_lease *l)
 {
 	int64_t ttl_ms = l->ttl_s * 1000;
 	int64_t margin = k->margin_ms ? k->margin_ms : ttl_ms / 6;
-	if (!k->margin_ms && margin < 1000)
-		margin = 1000;
-	if (margin > ttl_ms - 500)
-		margin = ttl_ms > 1000 ? ttl_ms - 500 : ttl_ms / 2;
+	if (margin < 300)
+		margin = 300;
+	if (margin > ttl_ms / 2)
+		margin = ttl_ms / 2;
 	return l->last_ok_ms + ttl_ms - margin;
 }
 
