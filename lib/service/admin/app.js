@@ -317,6 +317,7 @@
 		const box = $("#toasts");
 		const el = h("div", { class: `toast ${kind || ""}` }, message);
 		box.append(el);
+		while (box.children.length > 3) box.firstElementChild.remove();
 		setTimeout(() => el.remove(), kind === "error" ? 9000 : 4500);
 	}
 
