@@ -1100,6 +1100,10 @@ GC_EXTERN int gc_etcd_claim_key(gc_etcd_claim_result *out, gc_etcd *c,
 		    res.holder_value_len == cl->value_len &&
 		    (cl->value_len == 0 ||
 		     memcmp(res.holder_value, cl->value, cl->value_len) == 0)) {
+			gc__log(c->log, c->log_payload, GC_LOG_INFO,
+				"etcd claim " KEY_FMT ": an earlier attempt was "
+				"applied; the claim is ours",
+				cl->key);
 			rc = 0;
 		} else {
 			gc__seterr(err, GC_ECONFLICT,

@@ -17,6 +17,8 @@
 
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MAXEV 400
 
@@ -228,11 +230,86 @@ static void cluster_member_killed_mid_stream_loses_nothing(void **state)
 	assert_exactly_once(c, "/k/", s);
 	assert_int_equal(s2->n, 20);
 	assert_int_equal(s2->out_of_order, 0);
+
+	/* quorum lost (1 of 3 up): writes fail fast, thanks to the hasleader
+	 * header, instead of hanging for etcd's 7 s; the watch waits */
+	{
+		gc_etcd_options o = GC_ETCD_OPTIONS_INIT;
+		gc_etcd *quick;
+		int64_t t0;
+		int rc;
+		o.retry_timeout_ms = 1500;
+		quick = etu_client_opts(gct_etcd_endpoints(e), &o);
+		assert_int_equal(gct_etcd_signal(e, 1, SIGKILL), 0);
+		assert_int_equal(gct_etcd_signal(e, 2, SIGKILL), 0);
+		gct_sleep_ms(1500); /* the survivor notices it has no leader */
+		t0 = gc__mono_ms();
+		rc = gc_etcd_put(NULL, quick, "/k/x", "v", 1, 0, 0, &err);
+		assert_int_equal(rc, GC_EUNAVAIL);
+		/* generous bound: the point is "not etcd's 7 s timeout" */
+		assert_true(gc__mono_ms() - t0 < 5000);
+		fprintf(stderr, "without quorum: %s\n", err.msg);
+		for (int i = 0; i < 10; i++)
+			gc_etcd_watcher_poll(w, 50, NULL);
+		assert_int_equal(s->errors, 0);
+		/* quorum back: the write goes through, the watch delivers */
+		assert_int_equal(gct_etcd_restart(e, 1), 0);
+		assert_int_equal(gct_etcd_wait_healthy(e, 1, 20000), 0);
+		put_n(c, "/k/", 80, 81);
+		assert_int_equal(poll_until(w, &s->n, 81, 20000), 0);
+		assert_exactly_once(c, "/k/", s);
+		gc_etcd_free(quick);
+	}
 	gc_etcd_watcher_free(w);
 	gc_etcd_free(c);
 	gct_etcd_stop(e);
 	free(s);
 	free(s2);
+}
+
+/* A claim whose first attempt timed out (member stopped) and may or may
+ * not have been applied: the retry must never report losing to itself. */
+static void claim_retried_after_a_timeout_never_loses_to_itself(void **state)
+{
+	gct_etcd *e;
+	gc_etcd *c, *other;
+	gc_etcd_options o = GC_ETCD_OPTIONS_INIT;
+	gc_etcd_claim cl = {GC_ETCD_CLAIM_VERSION, "/lock/1/7/1700000000",
+			    "agent-a", 7, 0, NULL, 0, NULL, 0};
+	gc_etcd_claim_result res;
+	gc_error err;
+	int pid, rc;
+	(void)state;
+	assert_int_equal(gct_etcd_start(&e, 1, NULL), 0);
+	o.request_timeout_ms = 300;
+	o.retry_timeout_ms = 8000;
+	o.log = gc_log_stderr; /* shows which way the retry went */
+	c = etu_client_opts(gct_etcd_endpoints(e), &o);
+	other = etu_client(gct_etcd_endpoints(e));
+	assert_int_equal(gc_etcd_put(NULL, c, "/warm", "x", 1, 0, 0, &err), 0);
+	assert_int_equal(gct_etcd_signal(e, 0, SIGSTOP), 0);
+	/* resume the member in 1 s from a child, while the claim retries */
+	pid = fork();
+	if (pid == 0) {
+		gct_sleep_ms(1000);
+		kill(gct_etcd_pid(e, 0), SIGCONT);
+		_exit(0);
+	}
+	rc = gc_etcd_claim_key(&res, c, &cl, &err);
+	waitpid(pid, NULL, 0);
+	if (rc)
+		fail_msg("claim: %s", err.msg);
+	assert_true(res.create_revision > 0);
+	gc_etcd_claim_result_dispose(&res);
+	/* and it really is held by us, once */
+	cl.value = "agent-b";
+	assert_int_equal(gc_etcd_claim_key(&res, other, &cl, &err),
+			 GC_ECONFLICT);
+	assert_string_equal(res.holder_value, "agent-a");
+	gc_etcd_claim_result_dispose(&res);
+	gc_etcd_free(other);
+	gc_etcd_free(c);
+	gct_etcd_stop(e);
 }
 
 /* --------------------------------------------------------------- auth */
@@ -389,6 +466,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(watch_survives_a_restart_of_its_only_member),
 		cmocka_unit_test(cluster_member_killed_mid_stream_loses_nothing),
+		cmocka_unit_test(
+			claim_retried_after_a_timeout_never_loses_to_itself),
 		cmocka_unit_test(auth_tokens_renew_and_permissions_are_clear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
