@@ -78,7 +78,15 @@ static int sq_connect(gc_store *s, bool migration_conn, gc__dbconn **out,
 	 * checkpoints). */
 	if (sq_simple(c->db, "PRAGMA journal_mode=WAL", err) ||
 	    sq_simple(c->db, "PRAGMA synchronous=NORMAL", err) ||
-	    sq_simple(c->db, "PRAGMA foreign_keys=ON", err)) {
+	    sq_simple(c->db, "PRAGMA foreign_keys=ON", err) ||
+	    /* Statement journals of multi-row inserts and ORDER BY sorts
+	     * stay in memory instead of temp files. */
+	    sq_simple(c->db, "PRAGMA temp_store=MEMORY", err) ||
+	    /* A batch of task logs dirties a page per index insertion
+	     * point: 16 MB of cache keeps a batch from spilling, and reads
+	     * go through a shared mapping instead of pread copies. */
+	    sq_simple(c->db, "PRAGMA cache_size=-16384", err) ||
+	    sq_simple(c->db, "PRAGMA mmap_size=268435456", err)) {
 		sqlite3_close(c->db);
 		free(c);
 		return GC_EDB;
