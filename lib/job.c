@@ -137,6 +137,9 @@ static const char *skip_string(const char *p, const char *end)
 	if (p >= end || *p != '"')
 		return NULL;
 	for (p++; p < end; p++) {
+		if ((unsigned char)*p < 0x20)
+			return NULL; /* raw control character: not JSON (cJSON
+					lets it through, Go does not) */
 		if (*p == '\\')
 			p++;
 		else if (*p == '"')
@@ -236,14 +239,42 @@ static void raw_key(const raw_member *m, char *buf, size_t size)
 	cJSON_Delete(k);
 }
 
+/* Offset of the first control byte JSON does not allow (raw inside a
+ * string, or anything but \t \n \r between tokens), or -1. cJSON lets
+ * them through (it even skips NUL as whitespace); Go's decoder does not. */
+static ptrdiff_t bad_control_byte(const char *s, size_t len)
+{
+	bool in_str = false, esc = false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 && (in_str || (c != '\t' && c != '\n' && c != '\r')))
+			return (ptrdiff_t)i;
+		if (esc)
+			esc = false;
+		else if (in_str && c == '\\')
+			esc = true;
+		else if (c == '"')
+			in_str = !in_str;
+	}
+	return -1;
+}
+
 /* Parse a whole JSON text with cJSON; only whitespace may follow. */
 static cJSON *parse_json(const char *json, size_t len, const char *what,
 			 gc_error *err)
 {
 	const char *end = NULL;
+	ptrdiff_t bad;
 	cJSON *root;
 	if (!json) {
 		gc__seterr(err, GC_EINVAL, "%s: no JSON given", what);
+		return NULL;
+	}
+	if ((bad = bad_control_byte(json, len)) >= 0) {
+		gc__seterr(err, GC_EINVAL,
+			   "%s: invalid JSON at byte %td (control character "
+			   "0x%02x)",
+			   what, bad, (unsigned char)json[bad]);
 		return NULL;
 	}
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
@@ -645,7 +676,8 @@ GC_EXTERN int gc_task_from_json(gc_task *t, const char *json, size_t len,
 		if (rc)
 			gc__seterr(err, rc, "task: %s",
 				   rc == GC_ENOMEM ? "out of memory"
-						   : "cannot scan members");
+						   : "invalid JSON (a raw control "
+						     "character in a string)");
 	}
 	if (rc) {
 		gc_task_clear(&tmp);

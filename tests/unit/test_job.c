@@ -280,6 +280,10 @@ static void task_rejects_bad_json(void **state)
 	expect_task_error("{\"name\":\"a\"} x", "unexpected data after");
 	expect_task_error("{\"name\":", "invalid JSON");
 	expect_task_error("", "invalid JSON");
+	expect_task_error("{\"name\":\"a\tb\"}",
+			  "invalid JSON at byte 10 (control character 0x09)");
+	expect_task_error("{\"x\001y\":1}", "control character 0x01");
+	expect_task_error("{\"x\":[1,\0032]}", "control character 0x03");
 }
 
 static void task_decode_failure_leaves_target_untouched(void **state)
