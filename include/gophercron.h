@@ -11,5 +11,6 @@
 #include <gophercron/store.h>
 #include <gophercron/service.h>
 #include <gophercron/agent.h>
+#include <gophercron/report.h>
 
 #endif
