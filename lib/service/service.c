@@ -1056,6 +1056,10 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 	options[k++] = threads;
 	options[k++] = "enable_keep_alive";
 	options[k++] = "yes";
+	/* Headers and body go out in two writes: without TCP_NODELAY the
+	 * second waits for the peer's delayed ACK (~40 ms per request). */
+	options[k++] = "tcp_nodelay";
+	options[k++] = "1";
 	options[k++] = "keep_alive_timeout_ms";
 	options[k++] = "30000";
 	options[k++] = "request_timeout_ms";

@@ -144,6 +144,17 @@ bench_etcd() {
 	' <<<"$out"
 }
 
+# ---------------------------------------------------------------- api
+# REST API requests/s and p99 with wrk (GET /api/v1/version, GET
+# /api/v1/crontab/list with 100 tasks) against a bare civetweb server and
+# etcd's gateway range read, interleaved; see tests/bench/bench_api.sh.
+#   API_BENCH_RUNS (default 5), API_BENCH_SECONDS (default 5),
+#   API_BENCH_CONNECTIONS (default 32), API_BENCH_THREADS (default 2)
+sections+=(api)
+bench_api() {
+	BUILD=$BUILD bash tests/bench/bench_api.sh
+}
+
 # ---------------------------------------------------------------- main
 want=("$@")
 ((${#want[@]})) || want=("${sections[@]}")
