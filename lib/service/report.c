@@ -4,6 +4,8 @@
  * leaves one row. Anything but 200 makes the agent retry. */
 #include "svc.h"
 
+#include <gophercron/report.h>
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,68 +46,27 @@ static const char *outcome_of(const char *error)
 	return "error";
 }
 
-/* The original's gc_task_log.result text:
- * {"result":OUTPUT,"system_error":ERROR,"error":""} */
-static char *result_text(const gc_result *r)
-{
-	gc__buf b = GC__BUF_INIT;
-	const char *e = r->error ? r->error : "";
-	int rc = gc__buf_puts(&b, "{\"result\":");
-	rc |= gc__json_quote(&b, r->output ? r->output : "",
-			     r->output ? r->output_len : 0);
-	rc |= gc__buf_puts(&b, ",\"system_error\":");
-	rc |= gc__json_quote(&b, e, strlen(e));
-	rc |= gc__buf_puts(&b, ",\"error\":\"\"}");
-	if (rc) {
-		gc__buf_free(&b);
-		return NULL;
-	}
-	return gc__buf_detach(&b);
-}
-
 static void ingest_result(gc__ctx *c)
 {
 	gc_service *svc = c->svc;
 	gc_error err = {0, ""};
 	gc_result r = GC_RESULT_INIT;
 	gc_store_project p = {0};
-	gc_store_log row;
-	char *result = NULL, *run_id = NULL;
+	gc_store_log row = {0};
 	size_t inserted = 0;
-	const char *ip;
 	int rc;
 
 	rc = gc_result_from_json(&r, c->body, c->body_len, &err);
+	if (rc == 0 && (r.task.project_id <= 0 || !r.task.task_id ||
+			!*r.task.task_id)) {
+		rc = gc__seterr(&err, GC_EINVAL,
+				"execute_info.task needs project_id and "
+				"task_id");
+	}
 	if (rc) {
 		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_DECODE);
 		gc__reply_err(c, GC__C_BAD_REQUEST, "bad result body: %s",
 			      err.msg);
-		return;
-	}
-	if (r.task.project_id <= 0 || !r.task.task_id || !*r.task.task_id) {
-		gc_result_clear(&r);
-		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_DECODE);
-		gc__reply_err(c, GC__C_BAD_REQUEST,
-			      "bad result body: execute_info.task needs "
-			      "project_id and task_id");
-		return;
-	}
-	ip = r.task.client_ip && *r.task.client_ip ? r.task.client_ip
-						     : c->remote;
-	if (r.run_id && *r.run_id) {
-		run_id = gc__strdup(r.run_id);
-	} else {
-		/* A body without run_id (an original agent): derive one from
-		 * what identifies the run, so a re-sent body is still
-		 * recognised. */
-		run_id = gc__sprintf("%" PRId64 "-%s-%" PRId64 "-%s-%" PRId64,
-				     r.task.project_id, r.task.task_id,
-				     r.plan_time_ns / 1000000000, ip,
-				     r.start_time_ns);
-	}
-	result = result_text(&r);
-	if (!run_id || !result) {
-		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
 		goto out;
 	}
 	/* The project's title at the time of the run, as the original kept
@@ -116,20 +77,13 @@ static void ingest_result(gc__ctx *c)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		goto out;
 	}
-	memset(&row, 0, sizeof(row));
-	row.project_id = r.task.project_id;
-	row.task_id = r.task.task_id;
-	row.project = p.title; /* NULL is stored as "" */
-	row.name = r.task.name;
-	row.result = result;
-	row.start_time = r.start_time_ns / 1000000000;
-	row.end_time = r.end_time_ns / 1000000000;
-	row.command = r.task.command;
-	row.with_error = r.error && *r.error ? 1 : 0;
-	row.client_ip = (char *)ip;
-	row.plan_time = r.plan_time_ns / 1000000000;
-	row.run_id = run_id;
-	row.agent = (char *)ip;
+	/* The same row the agents' SQL sink writes (run id derived the same
+	 * way for bodies without one). */
+	rc = gc_result_to_store_log(&r, c->remote, p.title, &row, &err);
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_OTHER, rc, &err);
+		goto out;
+	}
 	rc = gc_store_log_insert(svc->store, &row, 1, &inserted, &err);
 	if (rc) {
 		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_STORE);
@@ -148,10 +102,9 @@ static void ingest_result(gc__ctx *c)
 	}
 	gc__reply_ok(c, cJSON_CreateObject());
 out:
+	gc_store_log_clear(&row);
 	gc_store_project_clear(&p);
 	gc_result_clear(&r);
-	free(result);
-	free(run_id);
 }
 
 static void ingest_warning(gc__ctx *c)
