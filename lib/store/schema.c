@@ -13,7 +13,9 @@
  *   4  gc_task_log: task_id becomes text (the TaskInfo id is a string);
  *      project, name, result (varchar(20) in 1.10, too short for any real
  *      output), command, client_ip become LONGBLOB; new columns plan_time,
- *      run_id, agent; indexes for the list, count and retention queries.
+ *      run_id, agent; indexes for the list, count and retention queries:
+ *      totals come from (..., start_time) indexes and error counts from
+ *      (..., with_error, start_time) ones, both index-only.
  *   5  gc_task_log.run_id: old rows get "legacy-<id>", then UNIQUE.
  */
 #include "store_internal.h"
@@ -58,6 +60,8 @@ static const char *const sqlite_create[] = {
 	"CREATE INDEX gc_task_log_project_error_start"
 	" ON gc_task_log(project_id, with_error, start_time)",
 	"CREATE INDEX gc_task_log_start ON gc_task_log(start_time)",
+	"CREATE INDEX gc_task_log_error_start"
+	" ON gc_task_log(with_error, start_time)",
 };
 
 #define MY_TABLE " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 ROW_FORMAT=DYNAMIC"
@@ -94,7 +98,8 @@ static const char *const mysql_create[] = {
 	" KEY project_start (project_id, start_time),"
 	" KEY project_task_start (project_id, task_id, start_time),"
 	" KEY project_error_start (project_id, with_error, start_time),"
-	" KEY start_time (start_time))" MY_TABLE,
+	" KEY start_time (start_time),"
+	" KEY error_start (with_error, start_time))" MY_TABLE,
 };
 
 static int exec0(gc__tx *t, const char *sql, gc_error *err)
@@ -229,7 +234,7 @@ static int my_step(gc__tx *t, int step, gc_error *err)
 			"client_ip",	     "project_id",
 			"project_start",     "project_task_start",
 			"project_error_start", "start_time",
-			NULL};
+			"error_start",	       NULL};
 		static const struct {
 			const char *name, *def;
 		} cols[] = {{"plan_time", "bigint NOT NULL DEFAULT 0"},
@@ -264,7 +269,8 @@ static int my_step(gc__tx *t, int step, gc_error *err)
 			    " (project_id, task_id, start_time),"
 			    " ADD KEY project_error_start"
 			    " (project_id, with_error, start_time),"
-			    " ADD KEY start_time (start_time)"))
+			    " ADD KEY start_time (start_time),"
+			    " ADD KEY error_start (with_error, start_time)"))
 			goto nomem;
 		rc = run_alter(t, &b, err);
 		break;

@@ -98,9 +98,9 @@ int main(int argc, char **argv)
 	int mysql = strcmp(argv[1], "mysql") == 0;
 	long rows = argc > 2 ? strtol(argv[2], NULL, 10) : 1000000;
 	int queries = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 300;
-	if (rows < BATCH * 10 || queries < 10) {
-		fprintf(stderr, "bench_store: ROWS >= %d, QUERIES >= 10\n",
-			BATCH * 10);
+	/* page 50 of 20 needs 1000 rows in every project */
+	if (rows < 20000 || queries < 10) {
+		fprintf(stderr, "bench_store: ROWS >= 20000, QUERIES >= 10\n");
 		return 2;
 	}
 	for (int i = 0; i < PROJECTS * TASKS_PER_PROJECT; i++)
