@@ -155,6 +155,47 @@ bench_api() {
 	BUILD=$BUILD bash tests/bench/bench_api.sh
 }
 
+# ---------------------------------------------------------------- store
+# Task-log store on SQLite and on MariaDB (started by the test harness:
+# temp datadir, loopback, 64 MB buffer pool): inserts per second in batches
+# of 500 records per call, with one record per call as the baseline in the
+# same run; GET /log/list latency (page of 20 plus the total count) p50/p99
+# at STORE_BENCH_ROWS rows (10 projects x 20 tasks, 30 days, 10% errors).
+#   STORE_BENCH_ROWS (default 1000000), STORE_BENCH_QUERIES (default 300)
+sections+=(store)
+bench_store() {
+	local rows=${STORE_BENCH_ROWS:-1000000} queries=${STORE_BENCH_QUERIES:-300}
+	local bin=$BUILD/tests/bench/bench_store out_sq out_my
+	if [[ ! -x $bin ]]; then
+		echo "bench store: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Store: task logs, $rows rows, $queries queries per list shape"
+	machine
+	echo "sqlite $(pkg-config --modversion sqlite3), $(mariadbd --version 2>/dev/null | awk '{print $3}')"
+	out_sq=$("$bin" sqlite "$rows" "$queries") || return 1
+	out_my=$("$bin" mysql "$rows" "$queries") || return 1
+	join -t $'\t' <(sort <<<"$out_sq") <(sort <<<"$out_my") | awk -F'\t' '
+		{ v[$1] = $2 "\t" $3; sq[$1] = $2; my[$1] = $3 }
+		END {
+			printf "%-40s %14s %14s\n", "", "sqlite", "mariadb"
+			n = split("insert_batched_rows_per_s_median insert_single_rows_per_s_median insert_batched_rows_per_s_first_segment insert_batched_rows_per_s_last_segment insert_batched_load_seconds", k, " ")
+			for (i = 1; i <= n; i++)
+				printf "%-40s %14s %14s\n", k[i], sq[k[i]], my[k[i]]
+			printf "%-40s %13.1fx %13.1fx\n", "batched / single (ratio)",
+				sq["insert_batched_rows_per_s_median"] / sq["insert_single_rows_per_s_median"],
+				my["insert_batched_rows_per_s_median"] / my["insert_single_rows_per_s_median"]
+			n = split("project project_task project_errors project_page50 all_projects_errors", q, " ")
+			for (i = 1; i <= n; i++)
+				printf "%-40s %7s/%-6s %7s/%-6s\n", "list " q[i] " ms p50/p99",
+					sq["list_" q[i] "_ms_p50"], sq["list_" q[i] "_ms_p99"],
+					my["list_" q[i] "_ms_p50"], my["list_" q[i] "_ms_p99"]
+			printf "%-40s %7s/%-6s %7s/%-6s\n", "recent 7 days ms p50/p99",
+				sq["recent_all_ms_p50"], sq["recent_all_ms_p99"],
+				my["recent_all_ms_p50"], my["recent_all_ms_p99"]
+		}'
+}
+
 # ---------------------------------------------------------------- main
 want=("$@")
 ((${#want[@]})) || want=("${sections[@]}")
