@@ -9,7 +9,13 @@
  *  - Endpoints: the client sticks to one endpoint and moves to the next on
  *    connection errors, timeouts, HTTP 503 and "context deadline exceeded";
  *    a call keeps failing over (with a short backoff after each full round)
- *    until it succeeds or `retry_timeout_ms` has passed.
+ *    until it succeeds or `retry_timeout_ms` has passed. TLS verification
+ *    and certificate-file errors are configuration errors: not retried.
+ *    An attempt that timed out or lost its connection may still have been
+ *    applied, so a retried write can be applied twice; every call here is
+ *    safe to repeat (a put writes the same value again, a delete deletes
+ *    nothing more, a revoke of a revoked lease is GC_ENOTFOUND), and
+ *    gc_etcd_claim_key recognises its own earlier success.
  *  - `Grpc-Metadata-Hasleader: true` is sent on every request, so a member
  *    without a leader fails fast and the client moves on.
  *  - Authentication (username set): the client authenticates on first use,
