@@ -28,6 +28,7 @@ const RUN_WAIT_MS = 60000;
 const tag = String(process.pid);
 const NEW_ADMIN_PW = `e2e-Admin-${tag}`;
 const USER = { name: "Bob Operator", account: `bob${tag}`, password: `bob-pw-${tag}` };
+const RESET_PW = `bob-reset-${tag}`;
 const PROJECT = `billing-${tag}`;
 const OTHER_PROJECT = `other-${tag}`;
 const HELLO = `hello-${tag}`;
@@ -477,6 +478,22 @@ async function main() {
 		await login("admin", NEW_ADMIN_PW);
 		await heading("Dashboard");
 		check(await page.locator("#default-pw-banner").isHidden(), "banner back after the change");
+	});
+
+	await step("admin resets the user's password; the user signs in with the new one", async () => {
+		await go("#/users");
+		await heading("Users");
+		const row = page.locator(`#users-table tr[data-account="${USER.account}"]`);
+		await row.locator("button", { hasText: "Reset password" }).click();
+		await visible("#dlg-reset");
+		await page.fill("#reset-password", RESET_PW);
+		await page.click("#reset-form button[type=submit]");
+		await hidden("#dlg-reset");
+		await logout();
+		await login(USER.account, USER.password);
+		await visible('#login-form [data-error-for="password"]');
+		await login(USER.account, RESET_PW);
+		await heading("Dashboard");
 	});
 
 	await step("an expired or bad token sends the person back to the sign-in form", async () => {

@@ -96,6 +96,7 @@
 		if (!d) return "";
 		const diff = Math.round((d.getTime() - Date.now()) / 1000);
 		const a = Math.abs(diff);
+		if (a < 1) return "now";
 		let t;
 		if (a < 60) t = `${a} s`;
 		else if (a < 3600) t = `${Math.round(a / 60)} min`;
