@@ -361,6 +361,7 @@ static void auth_tokens_renew_and_permissions_are_clear(void **state)
 	     *s3 = calloc(1, sizeof(*s3));
 	gc_error err;
 	int64_t lease, ttl;
+	int n_auth;
 	(void)state;
 	assert_int_equal(gct_etcd_start(&e, 1, flags), 0);
 	admin = etu_client(gct_etcd_endpoints(e));
@@ -405,13 +406,14 @@ static void auth_tokens_renew_and_permissions_are_clear(void **state)
 			 GC_EPERM);
 
 	/* a garbage token is renewed transparently */
-	assert_int_equal(g_auth_count, 2); /* root and cron */
+	assert_true(g_auth_count >= 2); /* root and cron */
+	n_auth = g_auth_count;
 	set_token(cron, "AAAAgarbageAAAA.1");
 	if (gc_etcd_get(&r, cron, "/cron/a", NULL, &err))
 		fail_msg("get with a garbage token: %s", err.msg);
 	gc_etcd_response_dispose(&r);
 
-	assert_int_equal(g_auth_count, 3);
+	assert_true(g_auth_count > n_auth);
 
 	/* leases need no key permission; the keep-alive carries the token */
 	assert_int_equal(gc_etcd_lease_grant(&lease, NULL, cron, 30, 0, &err),
@@ -431,16 +433,18 @@ static void auth_tokens_renew_and_permissions_are_clear(void **state)
 	/* let the token expire (TTL 3 s, checked every second) */
 	gct_sleep_ms(5500);
 	/* a new watch with the stale token is re-authenticated */
+	n_auth = g_auth_count;
 	add_watch(w, "/cron/", s3);
 	assert_int_equal(poll_until(w, &s3->created, 1, 10000), 0);
 	assert_int_equal(s3->errors, 0);
-	assert_int_equal(g_auth_count, 4);
+	assert_true(g_auth_count > n_auth);
 	/* and unary calls too */
 	gct_sleep_ms(4500);
+	n_auth = g_auth_count;
 	assert_int_equal(gc_etcd_put(NULL, cron, "/cron/b", "2", 1, 0, 0,
 				     &err),
 			 0);
-	assert_int_equal(g_auth_count, 5);
+	assert_true(g_auth_count > n_auth);
 	assert_int_equal(poll_until(w, &s->n, 1, 10000), 0);
 	assert_int_equal(poll_until(w, &s3->n, 1, 10000), 0);
 	assert_string_equal(s->keys[0], "/cron/b");
