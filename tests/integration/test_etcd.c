@@ -1115,7 +1115,60 @@ static void answers_are_bounded(void **state)
 	/* a small answer still works on the same client */
 	assert_int_equal(gc_etcd_get(&r, c, "/kv/bin", NULL, &err), 0);
 	gc_etcd_response_dispose(&r);
+
+	/* a watch message over the bound stops that watch, others go on */
+	{
+		gc_etcd_watcher *w;
+		gc_etcd_watch *big_w, *small_w;
+		wrec rb, rs;
+		gc_etcd_watch_options wo;
+		memset(&rb, 0, sizeof(rb));
+		memset(&rs, 0, sizeof(rs));
+		assert_int_equal(gc_etcd_watcher_new(&w, c, &err), 0);
+		wo = wopts(&rb, GC_ETCD_PREFIX);
+		assert_int_equal(gc_etcd_watch_add(&big_w, w, "/big/", &wo,
+						   &err),
+				 0);
+		wo = wopts(&rs, GC_ETCD_PREFIX);
+		assert_int_equal(gc_etcd_watch_add(&small_w, w, "/small/", &wo,
+						   &err),
+				 0);
+		assert_int_equal(poll_until(w, &rs.created, 1, 10000), 0);
+		assert_int_equal(poll_until(w, &rb.created, 1, 10000), 0);
+		assert_int_equal(gc_etcd_put(NULL, g_c, "/big/2", big,
+					     sizeof(big), 0, 0, &err),
+				 0);
+		assert_int_equal(poll_until(w, &rb.errors, 1, 10000), 0);
+		assert_int_equal(rb.err_code, GC_ETOOBIG);
+		assert_int_equal(rb.events, 0);
+		assert_false(gc_etcd_watch_active(big_w));
+		put_s("/small/1", "x");
+		assert_int_equal(poll_until(w, &rs.events, 1, 10000), 0);
+		gc_etcd_watcher_free(w);
+	}
 	gc_etcd_free(c);
+}
+
+static void a_watch_etcd_refuses_stops_with_its_reason(void **state)
+{
+	gc_etcd_watcher *w;
+	gc_etcd_watch *wa;
+	wrec r;
+	gc_etcd_watch_options o;
+	gc_error err;
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	o = wopts(&r, 0);
+	o.range_end = "/a"; /* end before start: an empty range */
+	assert_int_equal(gc_etcd_watcher_new(&w, g_c, &err), 0);
+	assert_int_equal(gc_etcd_watch_add(&wa, w, "/b", &o, &err), 0);
+	assert_int_equal(poll_until(w, &r.errors, 1, 10000), 0);
+	assert_int_equal(r.err_code, GC_EINVAL);
+	assert_false(gc_etcd_watch_active(wa));
+	assert_int_equal(gc_etcd_watcher_count(w), 1); /* until cancelled */
+	gc_etcd_watch_cancel(wa);
+	assert_int_equal(gc_etcd_watcher_count(w), 0);
+	gc_etcd_watcher_free(w);
 }
 
 static void raw_request_reaches_other_gateway_calls(void **state)
@@ -1221,6 +1274,7 @@ int main(void)
 		cmocka_unit_test(
 			all_endpoints_down_fails_within_the_retry_bound),
 		cmocka_unit_test(answers_are_bounded),
+		cmocka_unit_test(a_watch_etcd_refuses_stops_with_its_reason),
 		cmocka_unit_test(raw_request_reaches_other_gateway_calls),
 		cmocka_unit_test(
 			no_descriptor_leaks_and_all_are_close_on_exec),
