@@ -74,8 +74,8 @@ static int year_at_or_after(const gc_cron *c, int y)
 
 bool gc__cron_next_civil(const gc_cron *c, int64_t t, int64_t *out)
 {
-	int y, mo, d, h, mi, s, ny, len;
-	int64_t first_day = 0; /* days since 1970 of the 1st of (y, mo) */
+	int y, mo, d, h, mi, s, ny, len, fd_y, fd_mo;
+	int64_t first_day; /* days since 1970 of the 1st of (fd_y, fd_mo) */
 	uint64_t m;
 	uint32_t dmask = 0;
 
@@ -84,6 +84,9 @@ bool gc__cron_next_civil(const gc_cron *c, int64_t t, int64_t *out)
 	if (t < 0)
 		t = 0;
 	civil_from_days(t / DAY, &y, &mo, &d);
+	first_day = t / DAY - (d - 1);
+	fd_y = y;
+	fd_mo = mo;
 	h = (int)(t % DAY / 3600);
 	mi = (int)(t % 3600 / 60);
 	s = (int)(t % 60);
@@ -110,7 +113,11 @@ month:
 		d = 1;
 		h = mi = s = 0;
 	}
-	first_day = days_from_civil(y, mo, 1);
+	if (y != fd_y || mo != fd_mo) {
+		first_day = days_from_civil(y, mo, 1);
+		fd_y = y;
+		fd_mo = mo;
+	}
 	len = month_length(y, mo);
 	dmask = c->days[len - 28][(first_day + 4) % 7]; /* 1970-01-01: Thu */
 day:
