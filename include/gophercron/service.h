@@ -60,8 +60,9 @@ GC_EXTERN void gc_service_options_init(gc_service_options *opts);
 GC_EXTERN int gc_service_new(gc_service **out, const gc_service_config *cfg,
 			     const gc_service_options *opts, gc_error *err);
 
-/* Listen on every `[deploy] host` ("ip:port", "[v6]:port" or ":port";
- * port 0 picks a free port) and start serving. Returns once listening,
+/* Listen on every `[deploy] host` ("ip:port" or ":port"; "[v6]:port" when
+ * civetweb was built with IPv6; port 0 picks a free port) and start
+ * serving. Returns once listening,
  * or an error naming the address that could not be bound. Logs a warning
  * (GC_LOG_WARNING) while the account `admin` still has its default
  * password. */

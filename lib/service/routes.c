@@ -37,6 +37,10 @@ static const gc__argspec a_user_create[] = {
 static const gc__argspec a_user_delete[] = {
 	INT("id", REQ, 1, ID_MAX),
 };
+static const gc__argspec a_reset_pw[] = {
+	INT("id", REQ, 1, ID_MAX),
+	STR("new_password", REQ, PASSWORD_MAX),
+};
 static const gc__argspec a_page[] = {
 	INT("page", 0, 1, 1000000),
 	INT("pagesize", 0, 1, 1000),
@@ -119,6 +123,8 @@ const gc__route gc__routes[] = {
 	  gc__h_user_create),
 	R("POST", "/api/v1/user/delete", ADMIN, a_user_delete,
 	  gc__h_user_delete),
+	R("POST", "/api/v1/user/reset_password", ADMIN, a_reset_pw,
+	  gc__h_user_reset_password),
 	R("GET", "/api/v1/user/list", ADMIN, a_page, gc__h_user_list),
 	R("POST", "/api/v1/project/create", AUTH, a_project_create,
 	  gc__h_project_create),

@@ -85,8 +85,14 @@ void gc__h_user_login(gc__ctx *c, const gc__arg *a)
 		return;
 	}
 	o = gc__json_user(&u, 0);
-	if (o)
+	if (o) {
 		cJSON_AddStringToObject(o, "token", token);
+		/* Lets the admin page nag until the first-start password is
+		 * changed. */
+		cJSON_AddNumberToObject(o, "default_password",
+					strcmp(account, "admin") == 0 &&
+						strcmp(password, "123456") == 0);
+	}
 	free(token);
 	gc_store_user_clear(&u);
 	gc__reply_ok(c, o);
@@ -95,10 +101,16 @@ void gc__h_user_login(gc__ctx *c, const gc__arg *a)
 void gc__h_user_info(gc__ctx *c, const gc__arg *a)
 {
 	cJSON *o = gc__json_user(&c->user, 0);
+	int in_use = 0;
 	(void)a;
-	if (o)
+	if (c->user.account && strcmp(c->user.account, "admin") == 0 &&
+	    gc_store_default_password_in_use(c->svc->store, &in_use, NULL) != 0)
+		in_use = 0;
+	if (o) {
 		cJSON_AddStringToObject(o, "account",
 					c->user.account ? c->user.account : "");
+		cJSON_AddNumberToObject(o, "default_password", in_use);
+	}
 	gc__reply_ok(c, o);
 }
 
@@ -134,6 +146,26 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 	gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_NOTICE,
 		"user %" PRId64 " (%s) changed their password", c->user.id,
 		account);
+	gc__reply_ok(c, cJSON_CreateObject());
+}
+
+void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
+{
+	gc_error err = {0, ""};
+	int rc = gc_store_user_change_password(c->svc->store, a[0].i, NULL,
+					       a[1].s, &err);
+	if (rc == GC_ENOTFOUND) {
+		gc__reply_err(c, GC__C_NOT_FOUND, "user %" PRId64 " not found",
+			      a[0].i);
+		return;
+	}
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	gc__log(c->svc->opts.log, c->svc->opts.log_payload, GC_LOG_NOTICE,
+		"user %" PRId64 " (%s) reset the password of user %" PRId64,
+		c->user.id, c->user.account, a[0].i);
 	gc__reply_ok(c, cJSON_CreateObject());
 }
 

@@ -705,31 +705,62 @@ static void new_request_id(gc_service *svc, char out[24])
 	snprintf(out, 24, "%" PRIu64, id);
 }
 
+/* Read and drop what is left of a body we refuse, so the client, still
+ * sending, gets to read our 413 instead of a reset. Up to DRAIN_MAX bytes;
+ * returns 1 when the body was consumed completely. */
+#define DRAIN_MAX (64u << 20)
+static int drain_body(struct mg_connection *conn)
+{
+	char buf[16384];
+	size_t total = 0;
+	int n;
+	while ((n = mg_read(conn, buf, sizeof(buf))) > 0) {
+		total += (size_t)n;
+		if (total > DRAIN_MAX)
+			return 0;
+	}
+	return n == 0;
+}
+
 /* Read the body, at most max_body bytes. Returns 0, or the status to
- * answer (413, 400). */
+ * answer (413, 400, 500); *clean = 0 when the connection must be closed
+ * because unread bytes remain. */
 static int read_body(struct mg_connection *conn, size_t max_body,
-		     gc__buf *body)
+		     gc__buf *body, int *clean)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *expect = mg_get_header(conn, "Expect");
+	/* A client waiting for "100 Continue" has sent nothing yet: answer
+	 * without inviting the body. */
+	int may_drain = !expect || strncasecmp(expect, "100-continue", 12) != 0;
 	char chunk[8192];
 	int n;
-	if (ri->content_length > 0 && (uint64_t)ri->content_length > max_body)
+	*clean = 1;
+	if (ri->content_length > 0 && (uint64_t)ri->content_length > max_body) {
+		*clean = may_drain && (uint64_t)ri->content_length <= DRAIN_MAX &&
+			 drain_body(conn);
 		return 413;
+	}
 	if (ri->content_length == 0)
 		return 0;
 	for (;;) {
 		n = mg_read(conn, chunk, sizeof(chunk));
 		if (n <= 0)
 			break;
-		if (body->len + (size_t)n > max_body)
+		if (body->len + (size_t)n > max_body) {
+			*clean = may_drain && drain_body(conn);
 			return 413;
-		if (gc__buf_append(body, chunk, (size_t)n))
+		}
+		if (gc__buf_append(body, chunk, (size_t)n)) {
+			*clean = 0;
 			return 500;
+		}
 	}
-	if (n < 0)
+	if (n < 0 ||
+	    (ri->content_length > 0 && body->len != (size_t)ri->content_length)) {
+		*clean = 0;
 		return 400;
-	if (ri->content_length > 0 && body->len != (size_t)ri->content_length)
-		return 400;
+	}
 	return 0;
 }
 
@@ -762,7 +793,7 @@ static int begin_request(struct mg_connection *conn)
 	gc__ctx c;
 	gc__buf body = GC__BUF_INIT;
 	int64_t t0 = gc__mono_ns();
-	int status, head_only;
+	int status, head_only, clean;
 	size_t limit;
 	const char *path = ri->local_uri ? ri->local_uri : "/";
 
@@ -784,17 +815,17 @@ static int begin_request(struct mg_connection *conn)
 
 	limit = strcmp(path, "/api/v1/report") == 0 ? svc->opts.max_report_body
 						     : svc->opts.max_body;
-	status = read_body(conn, limit, &body);
+	status = read_body(conn, limit, &body, &clean);
+	if (!clean)
+		mg_disable_keep_alive(conn);
 	if (status == 413) {
 		gc__reply_err(&c, GC__C_TOO_BIG,
 			      "request body too large (at most %zu bytes)",
 			      limit);
-		mg_disable_keep_alive(conn);
 	} else if (status) {
 		gc__reply_err(&c, status == 500 ? GC__C_INTERNAL
 						: GC__C_BAD_REQUEST,
 			      "could not read the request body");
-		mg_disable_keep_alive(conn);
 	} else {
 		c.body = body.data ? body.data : "";
 		c.body_len = body.len;
@@ -1040,7 +1071,15 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 		return 0;
 	}
 	for (size_t i = 0; i < svc->n_hosts; i++) {
-		char *spec = listen_spec(svc->hosts[i]);
+		char *spec;
+		if (svc->hosts[i][0] == '[' && !mg_check_feature(8)) {
+			rc = gc__seterr(err, GC_EINVAL,
+					"service: [deploy] host \"%s\": this "
+					"civetweb build has no IPv6 support",
+					svc->hosts[i]);
+			goto out;
+		}
+		spec = listen_spec(svc->hosts[i]);
 		if (!spec || (i && gc__buf_puts(&listen, ",")) ||
 		    gc__buf_puts(&listen, spec)) {
 			free(spec);

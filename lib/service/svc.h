@@ -326,6 +326,7 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a);
 void gc__h_user_create(gc__ctx *c, const gc__arg *a);
 void gc__h_user_delete(gc__ctx *c, const gc__arg *a);
 void gc__h_user_list(gc__ctx *c, const gc__arg *a);
+void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a);
 void gc__h_project_create(gc__ctx *c, const gc__arg *a);
 void gc__h_project_list(gc__ctx *c, const gc__arg *a);
 void gc__h_project_update(gc__ctx *c, const gc__arg *a);

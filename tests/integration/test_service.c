@@ -467,6 +467,13 @@ static void login_answers_token_and_codes_like_the_original(void **state)
 		cJSON_GetObjectItem(payload(&r), "permission")->valuestring,
 		"admin,user");
 	assert_true(cJSON_IsString(cJSON_GetObjectItem(payload(&r), "name")));
+	assert_int_equal(
+		cJSON_GetObjectItem(payload(&r), "default_password")->valueint, 1);
+	resp_free(&r);
+	get(&r, F.admin_tok, "/api/v1/user/info");
+	expect_code(&r, 0);
+	assert_int_equal(
+		cJSON_GetObjectItem(payload(&r), "default_password")->valueint, 1);
 	resp_free(&r);
 
 	post(&r, NULL, "/api/v1/user/login", "account=admin&password=nope");
@@ -1544,8 +1551,35 @@ static void change_password_checks_the_old_one(void **state)
 	     "password=davepw&new_password=dave-new");
 	expect_code(&r, 0);
 	resp_free(&r);
+	/* Only an admin resets someone else's password. */
+	post(&r, tok, "/api/v1/user/reset_password", "id=1&new_password=x");
+	expect_code(&r, 10014);
+	resp_free(&r);
 	free(tok);
 	tok = login("dave", "dave-new");
+	get(&r, tok, "/api/v1/user/info");
+	expect_code(&r, 0);
+	assert_string_equal(cJSON_GetObjectItem(payload(&r), "account")->valuestring,
+			    "dave");
+	{
+		int64_t id = (int64_t)cJSON_GetObjectItem(payload(&r), "id")
+				     ->valuedouble;
+		assert_int_equal(cJSON_GetObjectItem(payload(&r),
+						     "default_password")
+					 ->valueint,
+				 0);
+		resp_free(&r);
+		post(&r, F.admin_tok, "/api/v1/user/reset_password",
+		     "id=%" PRId64 "&new_password=dave-reset", id);
+		expect_code(&r, 0);
+		resp_free(&r);
+	}
+	post(&r, F.admin_tok, "/api/v1/user/reset_password",
+	     "id=987654&new_password=x");
+	expect_code(&r, 404);
+	resp_free(&r);
+	free(tok);
+	tok = login("dave", "dave-reset");
 	free(tok);
 }
 
