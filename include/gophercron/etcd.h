@@ -423,7 +423,7 @@ GC_EXTERN void gc_etcd_lease_keeper_free(gc_etcd_lease_keeper *k);
  * A gc_etcd_watcher multiplexes any number of watches (one HTTP stream
  * each) with curl multi on one thread: the thread that calls
  * gc_etcd_watcher_poll(). All callbacks run inside poll, on that thread, and
- * may call gc_etcd_watch_add / gc_etcd_watch_cancel. Only
+ * may call gc_etcd_watch_add / _cancel / _resume (not poll itself). Only
  * gc_etcd_watcher_wakeup() may be called from other threads.
  *
  * Event-loop integration: gc_etcd_watcher_fd() is a descriptor that becomes

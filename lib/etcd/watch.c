@@ -57,6 +57,7 @@ struct gc_etcd_watch {
 	int done;           /* transfer finished, result pending */
 	CURLcode result;
 	int created;        /* this stream got its created message */
+	uint64_t stream_gen; /* bumped whenever the stream is closed */
 };
 
 struct gc_etcd_watcher {
@@ -154,6 +155,7 @@ static void detach(gc_etcd_watch *wa)
 	free(wa->body);
 	wa->body = NULL;
 	gc__buf_reset(&wa->in);
+	wa->stream_gen++;
 	wa->line_start = 0;
 	wa->too_big = 0;
 	wa->done = 0;
@@ -391,33 +393,41 @@ static void handle_msg(gc_etcd_watch *wa, gc__etcd_watch_msg *m)
 		wa->on_progress(wa, m->revision, 0, wa->payload);
 }
 
-/* Decode and handle buffered complete lines while the stream is live. */
+/* Decode and handle buffered complete lines while the stream is live.
+ * Lines are consumed once at the end (not one memmove per line: a replay
+ * can bring thousands of lines at once). */
 static void process_lines(gc_etcd_watch *wa)
 {
-	while (!wa->canceled && wa->state == WS_STREAM && wa->in.len) {
-		char *nl = memchr(wa->in.data, '\n', wa->in.len);
+	uint64_t gen = wa->stream_gen;
+	size_t pos = 0;
+	while (!wa->canceled && wa->state == WS_STREAM &&
+	       wa->stream_gen == gen && pos < wa->in.len) {
+		char *line = wa->in.data + pos;
+		char *nl = memchr(line, '\n', wa->in.len - pos);
 		gc__etcd_watch_msg m;
 		gc_error err;
 		size_t len;
 		if (!nl)
 			break;
-		len = (size_t)(nl - wa->in.data);
-		if (len == 0 || (len == 1 && wa->in.data[0] == '\r')) {
-			gc__buf_consume(&wa->in, len + 1);
-			wa->line_start -= len + 1;
+		len = (size_t)(nl - line);
+		pos += len + 1;
+		if (len == 0 || (len == 1 && line[0] == '\r'))
 			continue;
-		}
-		if (gc__etcd_decode_watch_msg(wa->in.data, len, &m, &err)) {
+		if (gc__etcd_decode_watch_msg(line, len, &m, &err)) {
 			wlog(wa, GC_LOG_WARNING,
 			     "undecodable message from %s: %s; resuming",
 			     wa->w->c->endpoints[wa->ep], err.msg);
 			schedule_retry(wa, 1, -1);
 			return;
 		}
-		gc__buf_consume(&wa->in, len + 1);
-		wa->line_start -= len + 1;
 		handle_msg(wa, &m);
 		gc__etcd_watch_msg_dispose(&m);
+	}
+	/* a callback may have closed or restarted the stream (which
+	 * dropped the buffer) */
+	if (wa->stream_gen == gen && pos > 0) {
+		gc__buf_consume(&wa->in, pos);
+		wa->line_start -= pos;
 	}
 }
 
@@ -769,6 +779,9 @@ GC_EXTERN int gc_etcd_watcher_poll(gc_etcd_watcher *w, int timeout_ms,
 
 	if (!w)
 		return gc__seterr(err, GC_EINVAL, "etcd watcher is NULL");
+	if (w->polling)
+		return gc__seterr(err, GC_EINVAL,
+				  "etcd watcher: poll called from a callback");
 	w->polling++;
 	start_due(w);
 
