@@ -99,17 +99,18 @@ bench_exec() {
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	out=$("$bin" "$runs" "$n" "$par") || return 1
 	awk -F'\t' -v par="$par" '
-		{ rate[$1] = $2; lo[$1] = $3; hi[$1] = $4 }
+		{ rate[$1] = $2; lo[$1] = $3; hi[$1] = $4; cpu[$1] = $5 }
 		END {
-			printf "%-44s %10s %17s\n", "variant", "runs/s", "(min..max)"
+			printf "%-44s %10s %17s %14s\n", "variant", "runs/s", "(min..max)", "our CPU/run"
 			row("bare posix_spawn(/bin/true) + waitpid", "bare_true")
 			row("bare posix_spawn(/bin/sh -c true) + waitpid", "bare_sh")
 			row("gc_exec, 1 in flight (sh -c true)", "exec_seq")
 			row("gc_exec, " par " in flight (sh -c true)", "exec_par")
 			printf "ratio gc_exec 1 in flight / bare sh -c:  %.2f\n", rate["exec_seq"] / rate["bare_sh"]
 			printf "ratio gc_exec %d in flight / bare sh -c: %.2f\n", par, rate["exec_par"] / rate["bare_sh"]
+			printf "CPU per run in this process, gc_exec 1 in flight / bare sh -c: %.2f\n", cpu["exec_seq"] / cpu["bare_sh"]
 		}
-		function row(label, k) { printf "%-44s %10.0f %8.0f..%-8.0f\n", label, rate[k], lo[k], hi[k] }
+		function row(label, k) { printf "%-44s %10.0f %8.0f..%-8.0f %11.1f us\n", label, rate[k], lo[k], hi[k], cpu[k] }
 	' <<<"$out"
 }
 
@@ -142,17 +143,6 @@ bench_etcd() {
 			printf "ratio put / bare libcurl put (median): %.2f\n", med["put"] / med["raw_libcurl_put"]
 		}
 	' <<<"$out"
-}
-
-# ---------------------------------------------------------------- api
-# REST API requests/s and p99 with wrk (GET /api/v1/version, GET
-# /api/v1/crontab/list with 100 tasks) against a bare civetweb server and
-# etcd's gateway range read, interleaved; see tests/bench/bench_api.sh.
-#   API_BENCH_RUNS (default 5), API_BENCH_SECONDS (default 5),
-#   API_BENCH_CONNECTIONS (default 32), API_BENCH_THREADS (default 2)
-sections+=(api)
-bench_api() {
-	BUILD=$BUILD bash tests/bench/bench_api.sh
 }
 
 # ---------------------------------------------------------------- store
@@ -194,6 +184,17 @@ bench_store() {
 				sq["recent_all_ms_p50"], sq["recent_all_ms_p99"],
 				my["recent_all_ms_p50"], my["recent_all_ms_p99"]
 		}'
+}
+
+# ---------------------------------------------------------------- api
+# REST API requests/s and p99 with wrk (GET /api/v1/version, GET
+# /api/v1/crontab/list with 100 tasks) against a bare civetweb server and
+# etcd's gateway range read, interleaved; see tests/bench/bench_api.sh.
+#   API_BENCH_RUNS (default 5), API_BENCH_SECONDS (default 5),
+#   API_BENCH_CONNECTIONS (default 32), API_BENCH_THREADS (default 2)
+sections+=(api)
+bench_api() {
+	BUILD=$BUILD bash tests/bench/bench_api.sh
 }
 
 # ---------------------------------------------------------------- main
