@@ -54,6 +54,7 @@ struct gc_reporter {
 	bool stopping, kick;
 	uint64_t results, warnings, delivered, duplicates, warnings_logged;
 	uint64_t refused, attempts_failed, rejected, dead_lettered;
+	uint64_t done; /* records committed by the sender (flush) */
 	bool sink_up;
 	int64_t outage_start_ms;
 	int last_http_status;
@@ -133,21 +134,17 @@ static uint64_t wake_seq(gc_reporter *r)
 
 /* ----------------------------------------------------- outcome records */
 
-static void note_success(gc_reporter *r, uint64_t delivered,
-			 uint64_t duplicates)
+static void note_success(gc_reporter *r)
 {
 	gc__spool_stats st;
 	bool was_down;
 	int64_t down_ms = 0;
 	pthread_mutex_lock(&r->mu);
-	r->delivered += delivered;
-	r->duplicates += duplicates;
 	was_down = !r->sink_up;
 	if (was_down)
 		down_ms = gc__mono_ms() - r->outage_start_ms;
 	r->sink_up = true;
 	r->last_error[0] = '\0';
-	pthread_cond_broadcast(&r->progress);
 	pthread_mutex_unlock(&r->mu);
 	if (was_down) {
 		gc__spool_get_stats(r->spool, &st);
@@ -160,28 +157,44 @@ static void note_success(gc_reporter *r, uint64_t delivered,
 	}
 }
 
-/* A failed attempt: log it (loudly the first time) and wait out the
- * backoff. */
-static void note_failure(gc_reporter *r, int64_t *backoff, const char *msg,
-			 int http_status, bool reject)
+/* Count a failed attempt; `reject`: the sink refused the record itself. */
+static void count_failure(gc_reporter *r, const char *msg, int http_status,
+			  bool reject)
 {
-	gc__spool_stats st;
-	bool first;
-	int64_t wait = *backoff;
-	gc__spool_get_stats(r->spool, &st);
 	pthread_mutex_lock(&r->mu);
 	r->attempts_failed++;
 	if (reject)
 		r->rejected++;
-	first = r->sink_up;
-	if (first) {
-		r->sink_up = false;
-		r->outage_start_ms = gc__mono_ms();
-	}
 	r->last_http_status = http_status;
 	snprintf(r->last_error, sizeof(r->last_error), "%s", msg);
 	pthread_mutex_unlock(&r->mu);
-	if (first)
+}
+
+/* A failed attempt (already counted): log it -- an outage loudly when it
+ * starts -- and wait out the backoff. A rejection is the record's fault,
+ * not an outage: it is logged at error level every time. */
+static void note_failure(gc_reporter *r, int64_t *backoff, const char *msg,
+			 bool reject, int attempt)
+{
+	gc__spool_stats st;
+	bool first = false;
+	int64_t wait = *backoff;
+	gc__spool_get_stats(r->spool, &st);
+	if (!reject) {
+		pthread_mutex_lock(&r->mu);
+		first = r->sink_up;
+		if (first) {
+			r->sink_up = false;
+			r->outage_start_ms = gc__mono_ms();
+		}
+		pthread_mutex_unlock(&r->mu);
+	}
+	if (reject)
+		LOG(r, GC_LOG_ERR,
+		    "report: the sink rejected the record at the head of the "
+		    "spool (attempt %d of %d before it is dead-lettered): %s",
+		    attempt, r->max_reject, msg);
+	else if (first)
 		LOG(r, GC_LOG_ERR,
 		    "report: delivery failed: %s; %" PRIu64 " records (%" PRIu64
 		    " bytes) wait in the spool and are retried with backoff "
@@ -195,6 +208,14 @@ static void note_failure(gc_reporter *r, int64_t *backoff, const char *msg,
 	backoff_wait(r, wait);
 	*backoff = *backoff * 2 > r->retry_max_ms ? r->retry_max_ms
 						  : *backoff * 2;
+}
+
+/* Both at once, for failures that are not about one record. */
+static void failed(gc_reporter *r, int64_t *backoff, const char *msg,
+		   int http_status)
+{
+	count_failure(r, msg, http_status, false);
+	note_failure(r, backoff, msg, false, 0);
 }
 
 /* run_id of a spooled result body, for log lines ("" if none). */
@@ -257,8 +278,11 @@ static int dead_letter(gc_reporter *r, const gc__spool_rec *rec,
 	return 0;
 }
 
-static int commit(gc_reporter *r, gc__spool_pos pos, uint64_t records,
-		  uint64_t bytes)
+/* Records up to `pos` are done with: `delivered` of them reached the sink
+ * (`duplicates` of those were already stored), the rest were given up
+ * (dead letter, damage), already counted. */
+static void commit(gc_reporter *r, gc__spool_pos pos, uint64_t records,
+		   uint64_t bytes, uint64_t delivered, uint64_t duplicates)
 {
 	gc_error err;
 	if (gc__spool_commit(r->spool, pos, records, bytes, &err)) {
@@ -266,9 +290,11 @@ static int commit(gc_reporter *r, gc__spool_pos pos, uint64_t records,
 		LOG(r, GC_LOG_ERR, "report: %s", err.msg);
 	}
 	pthread_mutex_lock(&r->mu);
+	r->done += records;
+	r->delivered += delivered;
+	r->duplicates += duplicates;
 	pthread_cond_broadcast(&r->progress);
 	pthread_mutex_unlock(&r->mu);
-	return 0;
 }
 
 /* ---------------------------------------------------------- HTTP sink */
@@ -296,12 +322,12 @@ static void http_loop(gc_reporter *r)
 				continue;
 			}
 			if (rc == GC_EPROTO) {
-				commit(r, next, rec.skipped, rec.size);
+				commit(r, next, rec.skipped, rec.size, 0, 0);
 				pos = next;
 				continue;
 			}
 			if (rc) {
-				note_failure(r, &backoff, err.msg, 0, false);
+				failed(r, &backoff, err.msg, 0);
 				continue;
 			}
 			have = true;
@@ -310,28 +336,28 @@ static void http_loop(gc_reporter *r)
 		out = gc__http_post(r->http, rec.type, rec.payload.data,
 				    rec.payload.len, &status, msg);
 		if (out == GC__SEND_OK) {
-			commit(r, next, 1, rec.size);
-			pos = next;
-			have = false;
-			backoff = r->retry_min_ms;
 			pthread_mutex_lock(&r->mu);
 			r->last_http_status = (int)status;
 			pthread_mutex_unlock(&r->mu);
-			note_success(r, 1, 0);
+			commit(r, next, 1, rec.size, 1, 0);
+			pos = next;
+			have = false;
+			backoff = r->retry_min_ms;
+			note_success(r);
 			continue;
 		}
 		if (stopping(r))
 			break;
+		count_failure(r, msg, (int)status, out == GC__SEND_REJECT);
 		if (out == GC__SEND_REJECT && ++rejects >= r->max_reject &&
 		    dead_letter(r, &rec, msg, rejects) == 0) {
-			commit(r, next, 1, rec.size);
+			commit(r, next, 1, rec.size, 0, 0);
 			pos = next;
 			have = false;
 			backoff = r->retry_min_ms;
 			continue;
 		}
-		note_failure(r, &backoff, msg, (int)status,
-			     out == GC__SEND_REJECT);
+		note_failure(r, &backoff, msg, out == GC__SEND_REJECT, rejects);
 	}
 	gc__buf_free(&rec.payload);
 }
@@ -482,22 +508,22 @@ static void sql_loop(gc_reporter *r)
 			if (rc == GC_ENOTFOUND) {
 				idle_wait(r, seq);
 			} else if (rc == GC_EPROTO) { /* damaged: skipped */
-				commit(r, q, b.recs[0].skipped, b.recs[0].size);
+				commit(r, q, b.recs[0].skipped, b.recs[0].size, 0, 0);
 				pos = q;
 			} else {
-				note_failure(r, &backoff, err.msg, 0, false);
+				failed(r, &backoff, err.msg, 0);
 			}
 			continue;
 		}
 		if (b.recs[0].type == GC__SPOOL_REC_WARNING) {
 			log_warning_record(r, &b.recs[0]);
-			commit(r, b.ends[0], 1, b.recs[0].size);
+			commit(r, b.ends[0], 1, b.recs[0].size, 1, 0);
 			pos = b.ends[0];
-			note_success(r, 1, 0);
+			note_success(r);
 			continue;
 		}
 		if ((rc = ensure_store(r, &err))) {
-			note_failure(r, &backoff, err.msg, 0, false);
+			failed(r, &backoff, err.msg, 0);
 			continue;
 		}
 		/* Decode; a record that can never become a row ends the batch
@@ -526,16 +552,18 @@ static void sql_loop(gc_reporter *r)
 		for (size_t i = 0; i < ntitles; i++)
 			free(b.titles[i].title);
 		if (rc == GC_EINVAL) { /* the first record cannot be stored */
-			if (dead_letter(r, &b.recs[0], err.msg, 1) == 0) {
-				commit(r, b.ends[0], 1, b.recs[0].size);
+			snprintf(msg, sizeof(msg), "%.255s", err.msg);
+			count_failure(r, msg, 0, true);
+			if (dead_letter(r, &b.recs[0], msg, 1) == 0) {
+				commit(r, b.ends[0], 1, b.recs[0].size, 0, 0);
 				pos = b.ends[0];
 			} else {
-				note_failure(r, &backoff, err.msg, 0, true);
+				note_failure(r, &backoff, msg, true, 1);
 			}
 			continue;
 		}
 		if (rc) { /* project lookup failed: the database is in trouble */
-			note_failure(r, &backoff, err.msg, 0, false);
+			failed(r, &backoff, err.msg, 0);
 			continue;
 		}
 		bytes = 0;
@@ -543,12 +571,12 @@ static void sql_loop(gc_reporter *r)
 			bytes += b.recs[i].size;
 		rc = gc_store_log_insert(r->store, b.rows, n, &inserted, &err);
 		if (rc == 0) {
-			commit(r, b.ends[n - 1], n, bytes);
+			commit(r, b.ends[n - 1], n, bytes, n, n - inserted);
 			pos = b.ends[n - 1];
 			backoff = r->retry_min_ms;
 			rejects = 0;
 			single = false;
-			note_success(r, n, n - inserted);
+			note_success(r);
 			continue;
 		}
 		snprintf(msg, sizeof(msg), "%.255s", err.msg);
@@ -557,15 +585,16 @@ static void sql_loop(gc_reporter *r)
 			single = true;
 			continue;
 		}
+		count_failure(r, msg, 0, rc == GC_EINVAL);
 		if (rc == GC_EINVAL && ++rejects >= r->max_reject &&
 		    dead_letter(r, &b.recs[0], msg, rejects) == 0) {
-			commit(r, b.ends[0], 1, b.recs[0].size);
+			commit(r, b.ends[0], 1, b.recs[0].size, 0, 0);
 			pos = b.ends[0];
 			rejects = 0;
 			single = false;
 			continue;
 		}
-		note_failure(r, &backoff, msg, 0, rc == GC_EINVAL);
+		note_failure(r, &backoff, msg, rc == GC_EINVAL, rejects);
 	}
 	batch_free(&b);
 }
@@ -932,6 +961,8 @@ GC_EXTERN int gc_reporter_flush(gc_reporter *r, int64_t timeout_ms)
 	int rc = 0;
 	if (!r)
 		return GC_EINVAL;
+	/* Every record appended so far (recovered ones included) must be
+	 * committed; `done` counts commits together with their counters. */
 	gc__spool_get_stats(r->spool, &st);
 	target = st.appended;
 	if (timeout_ms >= 0)
@@ -939,10 +970,7 @@ GC_EXTERN int gc_reporter_flush(gc_reporter *r, int64_t timeout_ms)
 	pthread_mutex_lock(&r->mu);
 	r->kick = true;
 	pthread_cond_broadcast(&r->wake);
-	for (;;) {
-		gc__spool_get_stats(r->spool, &st);
-		if (st.committed >= target)
-			break;
+	while (r->done < target) {
 		if (r->stopping) {
 			rc = GC_ECANCELED;
 			break;
@@ -951,8 +979,7 @@ GC_EXTERN int gc_reporter_flush(gc_reporter *r, int64_t timeout_ms)
 			pthread_cond_wait(&r->progress, &r->mu);
 		} else if (pthread_cond_timedwait(&r->progress, &r->mu, &ts) ==
 			   ETIMEDOUT) {
-			gc__spool_get_stats(r->spool, &st);
-			rc = st.committed >= target ? 0 : GC_ETIMEDOUT;
+			rc = r->done >= target ? 0 : GC_ETIMEDOUT;
 			break;
 		}
 	}
