@@ -47,10 +47,13 @@ typedef struct gc_service_options {
 	/* largest body accepted on POST /api/v1/report, default 16 MiB (a
 	 * result carries the run's output, up to the agent's output_limit) */
 	size_t max_report_body;
+	/* Most verbose level passed to `log` (GC_LOG_ERR..GC_LOG_DEBUG),
+	 * default GC_LOG_INFO; GC_LOG_DEBUG adds one line per request. */
+	int log_level;
 } gc_service_options;
 
 #define GC_SERVICE_OPTIONS_INIT {GC_SERVICE_OPTIONS_VERSION, NULL, NULL, 0, \
-	0, 0, 0, 0}
+	0, 0, 0, 0, 0}
 GC_EXTERN void gc_service_options_init(gc_service_options *opts);
 
 /* Create a service: opens the SQL store (SQLite at `[sqlite] path` when

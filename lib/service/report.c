@@ -127,7 +127,7 @@ static void ingest_warning(gc__ctx *c)
 		gc__metrics_inc(svc->metrics, GC__M_WARN_SYSTEM);
 	else
 		gc__metrics_inc(svc->metrics, GC__M_WARN_OTHER);
-	gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_WARNING,
+	gc__svc_log(svc, GC_LOG_WARNING,
 		"agent %.64s warns (%.16s, project %" PRId64
 		", task \"%.100s\"): %.512s",
 		w.agent_ip ? w.agent_ip : c->remote, type, w.project_id,

@@ -159,7 +159,7 @@ void gc__h_project_delete(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__log(c->svc->opts.log, c->svc->opts.log_payload, GC_LOG_NOTICE,
+	gc__svc_log(c->svc, GC_LOG_NOTICE,
 		"user %" PRId64 " (%s) deleted project %" PRId64
 		" (%" PRId64 " etcd keys)",
 		c->user.id, c->user.account, a[0].i, deleted);

@@ -384,7 +384,7 @@ void gc__h_task_list(gc__ctx *c, const gc__arg *a)
 		    GC_KEY_TASK)
 			continue;
 		if (gc_task_from_json(&t, kv->value, kv->value_len, &err) != 0) {
-			gc__log(c->svc->opts.log, c->svc->opts.log_payload,
+			gc__svc_log(c->svc,
 				GC_LOG_WARNING, "skipping %s: %s", kv->key,
 				err.msg);
 			continue;

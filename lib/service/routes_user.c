@@ -58,7 +58,7 @@ void gc__h_user_login(gc__ctx *c, const gc__arg *a)
 	if (rc == GC_ENOTFOUND || rc == GC_EAUTH) {
 		gc__throttle_fail(svc->throttle, account, c->remote, now_ms);
 		gc__metrics_inc(svc->metrics, GC__M_LOGIN_FAILURES);
-		gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_NOTICE,
+		gc__svc_log(svc, GC_LOG_NOTICE,
 			"failed login for account \"%.100s\" from %s: %s",
 			account, c->remote,
 			rc == GC_EAUTH ? "wrong password" : "no such account");
@@ -143,7 +143,7 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 		return;
 	}
 	gc__throttle_success(svc->throttle, account, now_ms);
-	gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_NOTICE,
+	gc__svc_log(svc, GC_LOG_NOTICE,
 		"user %" PRId64 " (%s) changed their password", c->user.id,
 		account);
 	gc__reply_ok(c, cJSON_CreateObject());
@@ -163,7 +163,7 @@ void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__log(c->svc->opts.log, c->svc->opts.log_payload, GC_LOG_NOTICE,
+	gc__svc_log(c->svc, GC_LOG_NOTICE,
 		"user %" PRId64 " (%s) reset the password of user %" PRId64,
 		c->user.id, c->user.account, a[0].i);
 	gc__reply_ok(c, cJSON_CreateObject());
@@ -206,7 +206,7 @@ void gc__h_user_create(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__log(c->svc->opts.log, c->svc->opts.log_payload, GC_LOG_NOTICE,
+	gc__svc_log(c->svc, GC_LOG_NOTICE,
 		"user %" PRId64 " (%s) created account \"%.100s\" (%s)",
 		c->user.id, c->user.account, a[2].s, perm);
 	o = cJSON_CreateObject();
@@ -234,7 +234,7 @@ void gc__h_user_delete(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__log(c->svc->opts.log, c->svc->opts.log_payload, GC_LOG_NOTICE,
+	gc__svc_log(c->svc, GC_LOG_NOTICE,
 		"user %" PRId64 " (%s) deleted user %" PRId64, c->user.id,
 		c->user.account, a[0].i);
 	gc__reply_ok(c, cJSON_CreateObject());

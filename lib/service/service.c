@@ -25,6 +25,18 @@
 #define ADMIN_FILE_MAX (16u << 20)
 #define CORS_HEADERS "access-token, x-requested-with, content-type, authorization"
 
+void gc__svc_log(const struct gc_service *svc, int level, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	if (!svc->opts.log || level > svc->opts.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	svc->opts.log(level, line, svc->opts.log_payload);
+}
+
 GC_EXTERN void gc_service_options_init(gc_service_options *opts)
 {
 	if (!opts)
@@ -202,7 +214,7 @@ void gc__reply_gcerr(gc__ctx *c, int src, int rc, const gc_error *err)
 			gc__metrics_inc(c->svc->metrics, GC__M_ETCD_ERRORS);
 		else if (src == GC__SRC_STORE)
 			gc__metrics_inc(c->svc->metrics, GC__M_STORE_ERRORS);
-		gc__log(c->svc->opts.log, c->svc->opts.log_payload, GC_LOG_ERR,
+		gc__svc_log(c->svc, GC_LOG_ERR,
 			"%s %s: %s", c->method, c->path, msg);
 	}
 	gc__reply_err(c, code, "%s", msg);
@@ -764,26 +776,78 @@ static int read_body(struct mg_connection *conn, size_t max_body,
 	return 0;
 }
 
-static void send_response(struct mg_connection *conn, gc__ctx *c,
-			  int head_only)
+static const char *status_text(int status)
 {
-	char len[32];
-	mg_response_header_start(conn, c->status);
-	mg_response_header_add(conn, "Access-Control-Allow-Headers",
-			       CORS_HEADERS, -1);
-	mg_response_header_add(conn, "Access-Control-Allow-Origin", "*", -1);
-	mg_response_header_add(conn, "Content-Type",
-			       c->resp_type ? c->resp_type
-					    : "text/plain; charset=utf-8",
-			       -1);
-	snprintf(len, sizeof(len), "%zu", c->resp.len);
-	mg_response_header_add(conn, "Content-Length", len, -1);
-	mg_response_header_add(conn, "X-Request-Id", c->request_id, -1);
-	if (c->resp_headers[0])
-		mg_response_header_add_lines(conn, c->resp_headers);
-	mg_response_header_send(conn);
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+/* Would civetweb keep this connection open after our answer? (Its rule:
+ * not after a 401, an HTTP/1.0 request needs "Connection: keep-alive", an
+ * explicit Connection header must ask for keep-alive.) */
+static int keep_alive(const struct mg_connection *conn, int status)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *h = mg_get_header(conn, "Connection");
+	if (status == 401)
+		return 0;
+	if (h)
+		return strcasestr(h, "keep-alive") != NULL;
+	return ri->http_version && strcmp(ri->http_version, "1.1") == 0;
+}
+
+/* Status line, headers and body in one write: fewer packets, and no
+ * second small write waiting on the peer's delayed ACK. */
+static void send_response(struct mg_connection *conn, gc__ctx *c,
+			  int head_only, int clean)
+{
+	gc__buf out = GC__BUF_INIT;
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int keep = clean && keep_alive(conn, c->status);
+	int rc;
+	if (!keep)
+		mg_disable_keep_alive(conn);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	rc = gc__buf_reserve(&out, 512 + c->resp.len);
+	rc |= gc__buf_printf(
+		&out,
+		"HTTP/1.1 %d %s\r\n"
+		"Access-Control-Allow-Headers: " CORS_HEADERS "\r\n"
+		"Access-Control-Allow-Origin: *\r\n"
+		"Content-Type: %s\r\n"
+		"Date: %s\r\n"
+		"X-Request-Id: %s\r\n"
+		"Connection: %s\r\n"
+		"Content-Length: %zu\r\n"
+		"%s\r\n",
+		c->status, status_text(c->status),
+		c->resp_type ? c->resp_type : "text/plain; charset=utf-8", date,
+		c->request_id, keep ? "keep-alive" : "close", c->resp.len,
+		c->resp_headers);
 	if (!head_only && c->resp.len)
-		mg_write(conn, c->resp.data, c->resp.len);
+		rc |= gc__buf_append(&out, c->resp.data, c->resp.len);
+	if (rc == 0)
+		mg_write(conn, out.data, out.len);
+	else
+		mg_disable_keep_alive(conn);
+	gc__buf_free(&out);
 }
 
 static int begin_request(struct mg_connection *conn)
@@ -816,8 +880,6 @@ static int begin_request(struct mg_connection *conn)
 	limit = strcmp(path, "/api/v1/report") == 0 ? svc->opts.max_report_body
 						     : svc->opts.max_body;
 	status = read_body(conn, limit, &body, &clean);
-	if (!clean)
-		mg_disable_keep_alive(conn);
 	if (status == 413) {
 		gc__reply_err(&c, GC__C_TOO_BIG,
 			      "request body too large (at most %zu bytes)",
@@ -831,11 +893,11 @@ static int begin_request(struct mg_connection *conn)
 		c.body_len = body.len;
 		gc__dispatch(&c);
 	}
-	send_response(conn, &c, head_only);
+	send_response(conn, &c, head_only, clean);
 	status = c.status;
 	gc__metrics_request(svc->metrics, c.route, status,
 			    (double)(gc__mono_ns() - t0) / 1e9);
-	gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_DEBUG,
+	gc__svc_log(svc, GC_LOG_DEBUG,
 		"%s %s %d %.1fms %s", ri->request_method, path, status,
 		(double)(gc__mono_ns() - t0) / 1e6, c.request_id);
 	gc__ctx_cleanup(&c);
@@ -848,7 +910,7 @@ static int log_message(const struct mg_connection *conn, const char *message)
 	const struct mg_context *ctx = mg_get_context(conn);
 	gc_service *svc = ctx ? mg_get_user_data(ctx) : NULL;
 	if (svc)
-		gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_WARNING,
+		gc__svc_log(svc, GC_LOG_WARNING,
 			"http: %s", message);
 	return 1;
 }
@@ -935,7 +997,7 @@ static int copy_config(gc_service *svc, const gc_service_config *cfg,
 		if (getrandom(svc->jwt_secret, 32, 0) != 32)
 			return gc__seterr_errno(err, GC_ESYS, errno,
 						"service: getrandom");
-		gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_WARNING,
+		gc__svc_log(svc, GC_LOG_WARNING,
 			"[jwt] secret is not set: using a random secret, so "
 			"tokens stop working when this process restarts and "
 			"are not accepted by other service instances");
@@ -970,6 +1032,8 @@ GC_EXTERN int gc_service_new(gc_service **out, const gc_service_config *cfg,
 		svc->opts.num_threads = DEFAULT_THREADS;
 	if (svc->opts.max_body == 0)
 		svc->opts.max_body = DEFAULT_MAX_BODY;
+	if (svc->opts.log_level <= 0)
+		svc->opts.log_level = GC_LOG_INFO;
 	if (svc->opts.max_report_body == 0)
 		svc->opts.max_report_body = DEFAULT_MAX_REPORT_BODY;
 	atomic_init(&svc->seq, 0);
@@ -1128,17 +1192,17 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 	for (size_t i = 0; i < svc->n_ports; i++)
 		svc->ports[i] = ports[i].port;
 	for (size_t i = 0; i < svc->n_ports && i < svc->n_hosts; i++)
-		gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_NOTICE,
+		gc__svc_log(svc, GC_LOG_NOTICE,
 			"service listening on %s (port %d), store %s",
 			svc->hosts[i], svc->ports[i],
 			gc_store_describe(svc->store));
 	if (!svc->report_token)
-		gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_WARNING,
+		gc__svc_log(svc, GC_LOG_WARNING,
 			"[report] token is not set: POST /api/v1/report accepts "
 			"results from anyone who can reach this port");
 	if (gc_store_default_password_in_use(svc->store, &in_use, NULL) == 0 &&
 	    in_use)
-		gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_WARNING,
+		gc__svc_log(svc, GC_LOG_WARNING,
 			"SECURITY: the account \"admin\" still has the default "
 			"password 123456 -- log in and change it now "
 			"(POST /api/v1/user/change_password)");
@@ -1177,7 +1241,7 @@ GC_EXTERN void gc_service_stop(gc_service *svc)
 		mg_stop(svc->mg);
 		svc->mg = NULL;
 		svc->n_ports = 0;
-		gc__log(svc->opts.log, svc->opts.log_payload, GC_LOG_NOTICE,
+		gc__svc_log(svc, GC_LOG_NOTICE,
 			"service stopped");
 	}
 	pthread_mutex_unlock(&svc->run_mu);

@@ -176,6 +176,12 @@ enum {
 /* Generic text of a code ("invalid argument", ...). */
 const char *gc__code_text(int code);
 
+struct gc_service;
+/* Log through the service's callback when `level` is enabled (nothing is
+ * formatted otherwise). */
+void gc__svc_log(const struct gc_service *svc, int level, const char *fmt, ...)
+	GC__PRINTF(3, 4);
+
 /* -------------------------------------------------------------- service */
 
 #include <gophercron/etcd.h>

@@ -14,21 +14,20 @@ static const char body[] =
 	"\"cause\":null,\"request_id\":\"912974047502630912\",\"request_uri\":"
 	"\"/api/v1/version\"},\"response\":\"v1.10.100\"}";
 
+/* The whole answer in one write, as the service sends it. */
 static int handler(struct mg_connection *conn)
 {
-	char len[32];
-	snprintf(len, sizeof(len), "%zu", sizeof(body) - 1);
-	mg_response_header_start(conn, 200);
-	mg_response_header_add(conn, "Access-Control-Allow-Headers",
-			       "access-token, x-requested-with, content-type, "
-			       "authorization",
-			       -1);
-	mg_response_header_add(conn, "Access-Control-Allow-Origin", "*", -1);
-	mg_response_header_add(conn, "Content-Type",
-			       "application/json; charset=utf-8", -1);
-	mg_response_header_add(conn, "Content-Length", len, -1);
-	mg_response_header_send(conn);
-	mg_write(conn, body, sizeof(body) - 1);
+	char out[1024];
+	int n = snprintf(out, sizeof(out),
+			 "HTTP/1.1 200 OK\r\n"
+			 "Access-Control-Allow-Headers: access-token, "
+			 "x-requested-with, content-type, authorization\r\n"
+			 "Access-Control-Allow-Origin: *\r\n"
+			 "Content-Type: application/json; charset=utf-8\r\n"
+			 "Connection: keep-alive\r\n"
+			 "Content-Length: %zu\r\n\r\n%s",
+			 sizeof(body) - 1, body);
+	mg_write(conn, out, (size_t)n);
 	return 200;
 }
 

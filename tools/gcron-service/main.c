@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 
 	opts.log = gc_log_stderr;
 	opts.log_payload = &level;
+	opts.log_level = level;
 	rc = gc_service_new(&svc, &cfg, &opts, &err);
 	gc_service_config_clear(&cfg);
 	if (rc == 0)
