@@ -1200,7 +1200,7 @@ int gc__etcd_keepalive(gc_etcd *c, gc__etcd_conn *conn, int64_t id,
 {
 	gc__etcd_post_opts po = {retry_ms, 0};
 	cJSON *req, *resp = NULL;
-	int64_t rid, ttl;
+	int64_t rid = 0, ttl = 0;
 	int rc;
 	*ttl_out = 0;
 	req = id_request(id);
