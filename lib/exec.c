@@ -81,6 +81,7 @@ struct straggler {
 
 struct gc_exec {
 	int epfd;
+	char *scratch; /* READ_CHUNK bytes: off the stack of small threads */
 	bool have_pidfd;
 	gc_exec_options opts;
 	uint64_t next_handle;
@@ -154,9 +155,14 @@ GC_EXTERN int gc_exec_new(gc_exec **out, const gc_exec_options *opts,
 	if (opts)
 		ex->opts = *opts;
 	ex->next_handle = 1;
+	if (!(ex->scratch = malloc(READ_CHUNK))) {
+		free(ex);
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	}
 	ex->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (ex->epfd < 0) {
 		int e = errno;
+		free(ex->scratch);
 		free(ex);
 		return gc__seterr_errno(err, GC_ESYS, e, "exec: epoll_create1");
 	}
@@ -372,11 +378,10 @@ static void complete(gc_exec *ex, struct run *r)
 
 static void read_output(gc_exec *ex, struct run *r, int budget)
 {
-	char buf[READ_CHUNK];
 	while (r->outfd >= 0 && budget-- > 0) {
-		ssize_t n = read(r->outfd, buf, sizeof(buf));
+		ssize_t n = read(r->outfd, ex->scratch, READ_CHUNK);
 		if (n > 0) {
-			if (capture(r, buf, (size_t)n))
+			if (capture(r, ex->scratch, (size_t)n))
 				xlog(ex, GC_LOG_ERR,
 				     "exec: run %" PRIu64
 				     ": out of memory, output dropped",
@@ -995,6 +1000,7 @@ GC_EXTERN void gc_exec_free(gc_exec *ex)
 		if (kill(-ex->strays[i].pgid, 0) == 0)
 			kill(-ex->strays[i].pgid, SIGKILL);
 	free(ex->strays);
+	free(ex->scratch);
 	close(ex->epfd);
 	free(ex);
 }
