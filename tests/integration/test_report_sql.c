@@ -1,0 +1,586 @@
+/* Integration tests of the reporter's SQL sink (no report_addr): rows in
+ * real SQLite and MariaDB, compared field by field with the rows the
+ * service's ingest endpoint writes for the same results over HTTP; one row
+ * per run id; warnings logged and counted; a database restart while
+ * results keep coming; a result no store can take goes to the dead
+ * letters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include <gophercron.h>
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOKEN "ingest-token"
+#define AGENT_IP "192.0.2.9"
+#define TITLE "report-demo"
+
+typedef struct logbuf {
+	pthread_mutex_t mu;
+	int errors, warnings;
+	char *text;
+	size_t len;
+} logbuf;
+
+static struct {
+	gct_mariadb *db; /* started once for the file */
+	char *dir;
+	logbuf log;
+} F;
+
+static void on_log(int level, const char *msg, void *payload)
+{
+	logbuf *l = payload;
+	size_t n = strlen(msg);
+	pthread_mutex_lock(&l->mu);
+	if (level <= GC_LOG_ERR)
+		l->errors++;
+	else if (level == GC_LOG_WARNING)
+		l->warnings++;
+	l->text = realloc(l->text, l->len + n + 2);
+	memcpy(l->text + l->len, msg, n);
+	l->len += n;
+	l->text[l->len++] = '\n';
+	l->text[l->len] = '\0';
+	pthread_mutex_unlock(&l->mu);
+	if (getenv("GC_TEST_VERBOSE"))
+		fprintf(stderr, "log %d: %s\n", level, msg);
+}
+
+static int log_count(const char *needle)
+{
+	int n = 0;
+	pthread_mutex_lock(&F.log.mu);
+	for (const char *p = F.log.text; p && (p = strstr(p, needle)); p++)
+		n++;
+	pthread_mutex_unlock(&F.log.mu);
+	return n;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	curl_global_init(CURL_GLOBAL_ALL);
+	pthread_mutex_init(&F.log.mu, NULL);
+	F.dir = gct_tmpdir("report-sql");
+	return gct_mariadb_start(&F.db) == 0 && F.dir ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	gct_mariadb_stop(F.db);
+	gct_rmrf(F.dir);
+	free(F.dir);
+	free(F.log.text);
+	curl_global_cleanup();
+	return 0;
+}
+
+/* A fresh database for each test. */
+static int test_setup(void **state)
+{
+	(void)state;
+	gct_mariadb_sql(F.db, "DROP DATABASE IF EXISTS gophercron; CREATE "
+			      "DATABASE gophercron;");
+	return 0;
+}
+
+static gc_store *open_sqlite(const char *name)
+{
+	gc_store_options so = GC_STORE_OPTIONS_INIT;
+	gc_store *s = NULL;
+	gc_error err;
+	char path[700];
+	snprintf(path, sizeof(path), "%s/%s", F.dir, name);
+	so.sqlite_path = path;
+	if (gc_store_open(&s, &so, &err))
+		fail_msg("sqlite %s: %s", path, err.msg);
+	return s;
+}
+
+static gc_store *open_mysql(void)
+{
+	gc_store_options so = GC_STORE_OPTIONS_INIT;
+	gc_store *s = NULL;
+	gc_error err;
+	char svc[64];
+	snprintf(svc, sizeof(svc), "127.0.0.1:%d", gct_mariadb_port(F.db));
+	so.backend = GC_STORE_MYSQL;
+	so.mysql_service = svc;
+	so.mysql_username = "gc";
+	so.mysql_password = "gcpass";
+	so.mysql_database = "gophercron";
+	if (gc_store_open(&s, &so, &err))
+		fail_msg("mysql: %s", err.msg);
+	return s;
+}
+
+static int64_t make_project(gc_store *s)
+{
+	int64_t id = 0;
+	gc_error err;
+	if (gc_store_project_create(s, TITLE, "", 1, &id, &err))
+		fail_msg("project: %s", err.msg);
+	return id;
+}
+
+/* Results covering what a row is made of: success, failure, timeout,
+ * output with characters JSON escapes, no client_ip (the receiver's
+ * fallback), no run_id (an original agent's body), sub-second times. */
+#define NRES 7
+static void make_results(gc_result *r, int64_t pid, int64_t plan0)
+{
+	for (int i = 0; i < NRES; i++) {
+		char json[1024];
+		gc_error err;
+		snprintf(json, sizeof(json),
+			 "{\"task_id\":\"113147693643491328%d\",\"name\":"
+			 "\"task <%d> & co\",\"project_id\":%" PRId64 ","
+			 "\"command\":\"echo \\\"%d\\\" >&2\",\"cron\":\"*/3 * "
+			 "* * * * *\",\"remark\":\"\",\"timeout\":%d,"
+			 "\"create_time\":1795470656,\"status\":1,"
+			 "\"is_running\":-1,\"noseize\":0,\"exclusion\":0,"
+			 "\"client_ip\":\"%s\"}",
+			 i, i, pid, i, i == 3 ? 2 : 0, i == 4 ? "" : AGENT_IP);
+		gc_result_init(&r[i]);
+		if (gc_task_from_json(&r[i].task, json, strlen(json), &err))
+			fail_msg("task: %s", err.msg);
+		r[i].plan_time_ns = (plan0 + i * 3) * 1000000000LL;
+		r[i].real_time_ns = r[i].plan_time_ns + 1234567;
+		r[i].start_time_ns = r[i].plan_time_ns + 999999999; /* next s */
+		r[i].end_time_ns = r[i].start_time_ns + 2500000000LL;
+		r[i].output = strdup(i == 2 ? "tab\tnl\n<b>&amp;</b> \xe2\x9c\x93 \"q\"\x01"
+					    : "line1\nline2\n");
+		r[i].output_len = strlen(r[i].output);
+		r[i].error = strdup(i == 1   ? "exit status 3"
+				    : i == 3 ? "timeout"
+				    : i == 6 ? "command not found"
+					     : "");
+		r[i].run_id = i == 5 ? NULL
+				     : gc_run_id(pid, r[i].task.task_id,
+						 plan0 + i * 3,
+						 i == 4 ? "127.0.0.1" : AGENT_IP);
+	}
+}
+
+static void submit_all(gc_reporter *rep, gc_result *r, int n)
+{
+	gc_error err;
+	for (int i = 0; i < n; i++) {
+		if (r[i].error[0]) {
+			gc_warning w = GC_WARNING_INIT;
+			assert_int_equal(gc_warning_for_result(&w, &r[i], AGENT_IP,
+							       &err),
+					 0);
+			assert_int_equal(gc_reporter_submit_warning(rep, &w, &err),
+					 0);
+			gc_warning_clear(&w);
+		}
+		if (gc_reporter_submit_result(rep, &r[i], &err))
+			fail_msg("submit: %s", err.msg);
+	}
+}
+
+static gc_reporter *sql_reporter(gc_store *store, const char *spool)
+{
+	gc_reporter_options o = GC_REPORTER_OPTIONS_INIT;
+	gc_reporter *rep = NULL;
+	gc_error err;
+	char dir[700];
+	snprintf(dir, sizeof(dir), "%s/%s", F.dir, spool);
+	o.store = store;
+	o.agent_ip = "127.0.0.1"; /* the fallback the service uses: the peer */
+	o.spool_dir = dir;
+	o.retry_min_ms = 50;
+	o.retry_max_ms = 500;
+	o.log = on_log;
+	o.log_payload = &F.log;
+	if (gc_reporter_new(&rep, &o, &err))
+		fail_msg("reporter: %s", err.msg);
+	return rep;
+}
+
+static void list_logs(gc_store *s, gc_store_logs *out)
+{
+	gc_store_log_query q;
+	gc_error err;
+	memset(&q, 0, sizeof(q));
+	q.page_size = 1000;
+	if (gc_store_log_list(s, &q, out, &err))
+		fail_msg("list: %s", err.msg);
+}
+
+static void same_rows(const gc_store_logs *a, const gc_store_logs *b)
+{
+	assert_int_equal(a->count, b->count);
+	for (size_t i = 0; i < a->count; i++) {
+		const gc_store_log *x = &a->items[i], *y = &b->items[i];
+		assert_int_equal(x->project_id, y->project_id);
+		assert_string_equal(x->task_id, y->task_id);
+		assert_string_equal(x->project, y->project);
+		assert_string_equal(x->name, y->name);
+		assert_string_equal(x->result, y->result);
+		assert_int_equal(x->start_time, y->start_time);
+		assert_int_equal(x->end_time, y->end_time);
+		assert_string_equal(x->command, y->command);
+		assert_int_equal(x->with_error, y->with_error);
+		assert_string_equal(x->client_ip, y->client_ip);
+		assert_int_equal(x->plan_time, y->plan_time);
+		assert_string_equal(x->run_id, y->run_id);
+		assert_string_equal(x->agent, y->agent);
+	}
+}
+
+/* --------------------------------------------------------------- tests */
+
+/* The same results reach a service over HTTP (its ingest writes the rows)
+ * and a SQLite file through the SQL sink: the rows are identical. */
+static void sql_sink_rows_equal_the_service_ingest_rows(void **state)
+{
+	gc_service_config cfg;
+	gc_service_options so = GC_SERVICE_OPTIONS_INIT;
+	gc_service *svc = NULL;
+	gc_reporter_options ho = GC_REPORTER_OPTIONS_INIT;
+	gc_reporter *http = NULL, *sql;
+	gc_store *svc_db, *sink_db;
+	gc_store_logs a, b;
+	gc_result r[NRES];
+	gc_reporter_stats st;
+	gc_error err;
+	char text[2048], url[128], spool[700];
+	int64_t pid;
+	(void)state;
+
+	snprintf(text, sizeof(text),
+		 "[deploy]\nhost = [\"127.0.0.1:1\"]\n"
+		 "[etcd]\nservice = [\"127.0.0.1:9\"]\n"
+		 "[sqlite]\npath = \"%s/svc.db\"\n"
+		 "[jwt]\nsecret = \"s3cret-s3cret-s3cret\"\n"
+		 "[report]\ntoken = \"" TOKEN "\"\n",
+		 F.dir);
+	gc_service_config_init(&cfg);
+	if (gc_service_config_load_string(&cfg, text, "svc.toml", NULL, NULL,
+					  &err))
+		fail_msg("config: %s", err.msg);
+	free(cfg.deploy.hosts[0]);
+	cfg.deploy.hosts[0] = strdup("127.0.0.1:0");
+	so.num_threads = 4;
+	if (gc_service_new(&svc, &cfg, &so, &err) ||
+	    gc_service_start(svc, &err))
+		fail_msg("service: %s", err.msg);
+
+	svc_db = open_sqlite("svc.db");
+	sink_db = open_sqlite("sink.db");
+	pid = make_project(svc_db);
+	assert_int_equal(make_project(sink_db), pid);
+	make_results(r, pid, 1795470000);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/report",
+		 gc_service_port(svc, 0));
+	snprintf(spool, sizeof(spool), "%s/spool-http", F.dir);
+	ho.report_addr = url;
+	ho.report_token = TOKEN;
+	ho.spool_dir = spool;
+	ho.log = on_log;
+	ho.log_payload = &F.log;
+	if (gc_reporter_new(&http, &ho, &err))
+		fail_msg("reporter: %s", err.msg);
+	sql = sql_reporter(sink_db, "spool-sql");
+	submit_all(http, r, NRES);
+	submit_all(sql, r, NRES);
+	/* re-delivered results keep one row on both sides */
+	submit_all(http, r, 2);
+	submit_all(sql, r, 2);
+	assert_int_equal(gc_reporter_flush(http, 20000), 0);
+	assert_int_equal(gc_reporter_flush(sql, 20000), 0);
+
+	gc_reporter_stats_get(sql, &st);
+	assert_int_equal(st.delivered, NRES + 2 + 4); /* results + warnings */
+	assert_int_equal(st.duplicates, 2);
+	assert_int_equal(st.warnings_logged, 4);
+	assert_int_equal(st.dead_lettered, 0);
+	gc_reporter_stats_get(http, &st);
+	assert_int_equal(st.delivered, NRES + 2 + 4);
+
+	list_logs(svc_db, &a);
+	list_logs(sink_db, &b);
+	assert_int_equal(a.count, NRES);
+	same_rows(&a, &b);
+	/* and they are what the original stored */
+	for (size_t i = 0; i < b.count; i++) {
+		const gc_store_log *x = &b.items[i];
+		assert_string_equal(x->project, TITLE);
+		if (strcmp(x->task_id, "1131476936434913281") == 0) {
+			assert_string_equal(x->result,
+					    "{\"result\":\"line1\\nline2\\n\","
+					    "\"system_error\":\"exit status 3\","
+					    "\"error\":\"\"}");
+			assert_int_equal(x->with_error, 1);
+			assert_int_equal(x->start_time, 1795470003); /* +0.999999999 s */
+			assert_int_equal(x->end_time, 1795470003 + 3); /* +3.499999999 s */
+			assert_int_equal(x->plan_time, 1795470003);
+			assert_string_equal(x->client_ip, AGENT_IP);
+		}
+		if (strcmp(x->task_id, "1131476936434913284") == 0)
+			assert_string_equal(x->client_ip, "127.0.0.1");
+		if (strcmp(x->task_id, "1131476936434913285") == 0)
+			/* derived: pid-tid-plan-ip-start_ns */
+			assert_non_null(strstr(x->run_id, "-1795470015-" AGENT_IP
+							  "-"));
+	}
+	gc_store_logs_clear(&a);
+	gc_store_logs_clear(&b);
+	for (int i = 0; i < NRES; i++)
+		gc_result_clear(&r[i]);
+	gc_reporter_free(http);
+	gc_reporter_free(sql);
+	gc_store_close(svc_db);
+	gc_store_close(sink_db);
+	gc_service_free(svc);
+	gc_service_config_clear(&cfg);
+}
+
+/* MariaDB, with the store opened by the reporter itself from an agent
+ * configuration's [mysql] section: the same rows as the SQLite sink. */
+static void mariadb_sink_from_config_equals_the_sqlite_sink(void **state)
+{
+	gc_agent_config cfg;
+	gc_reporter *my = NULL, *lite;
+	gc_store *mdb, *sdb;
+	gc_store_logs a, b;
+	gc_result r[NRES];
+	gc_error err;
+	char text[2048];
+	int64_t pid;
+	(void)state;
+
+	mdb = open_mysql();
+	sdb = open_sqlite("lite2.db");
+	pid = make_project(mdb);
+	assert_int_equal(make_project(sdb), pid);
+	snprintf(text, sizeof(text),
+		 "client_ip = \"127.0.0.1\"\n"
+		 "spool_dir = \"%s/spool-my\"\n"
+		 "[etcd]\nservice = [\"127.0.0.1:9\"]\nprojects = [1]\n"
+		 "[mysql]\nservice = \"127.0.0.1:%d\"\nusername = \"gc\"\n"
+		 "password = \"gcpass\"\ndatabase = \"gophercron\"\n",
+		 F.dir, gct_mariadb_port(F.db));
+	gc_agent_config_init(&cfg);
+	if (gc_agent_config_load_string(&cfg, text, "agent.toml", NULL, NULL,
+					&err))
+		fail_msg("config: %s", err.msg);
+	if (gc_reporter_new_from_config(&my, &cfg, on_log, &F.log, &err))
+		fail_msg("reporter: %s", err.msg);
+	lite = sql_reporter(sdb, "spool-lite2");
+	make_results(r, pid, 1795480000);
+	submit_all(my, r, NRES);
+	submit_all(lite, r, NRES);
+	assert_int_equal(gc_reporter_flush(my, 30000), 0);
+	assert_int_equal(gc_reporter_flush(lite, 20000), 0);
+	list_logs(mdb, &a);
+	list_logs(sdb, &b);
+	assert_int_equal(a.count, NRES);
+	same_rows(&a, &b);
+	/* the password never reaches the log */
+	assert_true(F.log.text && !strstr(F.log.text, "gcpass"));
+	gc_store_logs_clear(&a);
+	gc_store_logs_clear(&b);
+	for (int i = 0; i < NRES; i++)
+		gc_result_clear(&r[i]);
+	gc_reporter_free(my);
+	gc_reporter_free(lite);
+	gc_store_close(mdb);
+	gc_store_close(sdb);
+	gc_agent_config_clear(&cfg);
+}
+
+typedef struct feeder {
+	gc_reporter *rep;
+	int64_t pid;
+	int n;
+	atomic_int done;
+	int failed;
+} feeder;
+
+/* Submits n results, one every 10 ms. */
+static void *feed(void *arg)
+{
+	feeder *fd = arg;
+	gc_error err;
+	for (int i = 0; i < fd->n; i++) {
+		gc_result r[NRES];
+		make_results(r, fd->pid, 1795490000 + i * 100);
+		if (gc_reporter_submit_result(fd->rep, &r[0], &err))
+			fd->failed++;
+		for (int k = 0; k < NRES; k++)
+			gc_result_clear(&r[k]);
+		atomic_fetch_add(&fd->done, 1);
+		gct_sleep_ms(10);
+	}
+	return NULL;
+}
+
+/* MariaDB is killed and restarted while results keep coming: the spool
+ * holds them, every one ends up stored exactly once. (The restart runs on
+ * the main thread: the harness ties the server's life to the thread that
+ * started it.) */
+static void a_database_restart_loses_and_duplicates_nothing(void **state)
+{
+	gc_store *mdb = open_mysql();
+	gc_reporter *rep;
+	gc_reporter_stats st;
+	gc_store_logs l;
+	gc_store_log_query q;
+	pthread_t t;
+	gc_error err;
+	const int n = 300;
+	feeder fd;
+	(void)state;
+
+	memset(&fd, 0, sizeof(fd));
+	fd.pid = make_project(mdb);
+	fd.n = n;
+	rep = sql_reporter(mdb, "spool-restart");
+	fd.rep = rep;
+	atomic_init(&fd.done, 0);
+	assert_int_equal(pthread_create(&t, NULL, feed, &fd), 0);
+	while (atomic_load(&fd.done) < 50)
+		gct_sleep_ms(5);
+	assert_int_equal(gct_mariadb_restart(F.db), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(fd.failed, 0);
+	assert_int_equal(gc_reporter_flush(rep, 60000), 0);
+	gc_reporter_stats_get(rep, &st);
+	assert_int_equal(st.delivered, n);
+	assert_int_equal(st.pending_records, 0);
+	assert_int_equal(st.refused, 0);
+	assert_true(st.attempts_failed >= 1); /* the outage was felt */
+	gc_reporter_free(rep);
+
+	memset(&q, 0, sizeof(q));
+	q.page_size = 1000;
+	for (int tries = 0; tries < 50; tries++) { /* pool reconnects */
+		if (gc_store_log_list(mdb, &q, &l, &err) == 0)
+			break;
+		gct_sleep_ms(100);
+	}
+	assert_int_equal(l.total, n);
+	for (size_t i = 1; i < l.count; i++) /* newest first, all distinct */
+		assert_true(l.items[i].plan_time < l.items[i - 1].plan_time);
+	gc_store_logs_clear(&l);
+	gc_store_close(mdb);
+}
+
+/* A result no store can take (no project id) is dead-lettered at once,
+ * loudly; the results after it are stored. */
+static void a_result_no_store_can_take_is_dead_lettered(void **state)
+{
+	gc_store *db = open_sqlite("dead.db");
+	gc_reporter *rep = sql_reporter(db, "spool-dead");
+	gc_reporter_stats st;
+	gc_result r[NRES];
+	gc_store_logs l;
+	gc_error err;
+	int64_t pid = make_project(db);
+	char path[700];
+	(void)state;
+
+	make_results(r, pid, 1795500000);
+	r[1].task.project_id = 0;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(gc_reporter_submit_result(rep, &r[i], &err), 0);
+	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
+	gc_reporter_stats_get(rep, &st);
+	assert_int_equal(st.dead_lettered, 1);
+	assert_int_equal(st.delivered, 2);
+	assert_true(log_count("dead-letter.jsonl") >= 1);
+	list_logs(db, &l);
+	assert_int_equal(l.count, 2);
+	gc_store_logs_clear(&l);
+	snprintf(path, sizeof(path), "%s/spool-dead/dead-letter.jsonl", F.dir);
+	assert_int_equal(access(path, R_OK), 0);
+	for (int i = 0; i < NRES; i++)
+		gc_result_clear(&r[i]);
+	gc_reporter_free(rep);
+	gc_store_close(db);
+}
+
+/* Many results at once go in batches, each run once. */
+static void a_burst_is_stored_in_batches_once_each(void **state)
+{
+	gc_store *db = open_sqlite("burst.db");
+	gc_reporter *rep = sql_reporter(db, "spool-burst");
+	gc_reporter_stats st;
+	gc_store_logs l;
+	gc_store_log_query q;
+	gc_error err;
+	int64_t pid = make_project(db);
+	const int n = 3000;
+	(void)state;
+
+	for (int i = 0; i < n; i++) {
+		gc_result r[NRES];
+		make_results(r, pid, 1795600000 + i * 100);
+		assert_int_equal(gc_reporter_submit_result(rep, &r[i % NRES],
+							   &err),
+				 0);
+		for (int k = 0; k < NRES; k++)
+			gc_result_clear(&r[k]);
+	}
+	assert_int_equal(gc_reporter_flush(rep, 60000), 0);
+	gc_reporter_stats_get(rep, &st);
+	assert_int_equal(st.delivered, n);
+	assert_int_equal(st.duplicates, 0);
+	memset(&q, 0, sizeof(q));
+	q.page_size = 1;
+	assert_int_equal(gc_store_log_list(db, &q, &l, &err), 0);
+	assert_int_equal(l.total, n);
+	gc_store_logs_clear(&l);
+	gc_reporter_free(rep);
+	gc_store_close(db);
+}
+
+static void a_config_without_any_sink_says_so(void **state)
+{
+	gc_agent_config cfg;
+	gc_reporter *rep = NULL;
+	gc_error err;
+	(void)state;
+	gc_agent_config_init(&cfg);
+	assert_int_equal(gc_reporter_new_from_config(&rep, &cfg, NULL, NULL,
+						     &err),
+			 GC_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "report_addr"));
+	assert_null(rep);
+	gc_agent_config_clear(&cfg);
+}
+
+#define T(fn) cmocka_unit_test_setup(fn, test_setup)
+
+int main(void)
+{
+	if (getenv("GC_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("GC_TEST_FILTER"));
+	const struct CMUnitTest tests[] = {
+		T(sql_sink_rows_equal_the_service_ingest_rows),
+		T(mariadb_sink_from_config_equals_the_sqlite_sink),
+		T(a_database_restart_loses_and_duplicates_nothing),
+		T(a_result_no_store_can_take_is_dead_lettered),
+		T(a_burst_is_stored_in_batches_once_each),
+		T(a_config_without_any_sink_says_so),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
