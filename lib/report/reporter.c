@@ -786,7 +786,7 @@ GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
 	o.spool_dir = cfg->spool_dir;
 	o.log = log;
 	o.log_payload = log_payload;
-	o.log_level = cfg->log_level;
+	o.log_level = GC_LOG_DEBUG; /* the callback filters */
 	if (!cfg->report_addr || !*cfg->report_addr) {
 		bool mysql = cfg->mysql.service && *cfg->mysql.service;
 		bool sqlite = cfg->sqlite.path && *cfg->sqlite.path;

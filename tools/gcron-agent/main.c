@@ -152,10 +152,25 @@ int main(int argc, char **argv)
 			      "nothing until a reload adds some",
 			      &level);
 
+	/* Results and warnings go through the reporter's spool to
+	 * report_addr or the SQL store; without either they are logged. */
+	gc_reporter *reporter = NULL;
+	int rrc = gc_reporter_new_from_config(&reporter, &cfg, gc_log_stderr,
+					      &level, &err);
+	if (rrc && rrc != GC_ENOTFOUND) {
+		tool_err(NAME, "%s", err.msg);
+		gc_agent_config_clear(&cfg);
+		return 1;
+	}
+	if (rrc)
+		gc_log_stderr(GC_LOG_WARNING, "no result sink configured "
+			      "(report_addr, [mysql] or [sqlite]): results "
+			      "are only logged", &level);
+
 	gc_agent_options opts = GC_AGENT_OPTIONS_INIT;
-	opts.on_result = on_result;
-	opts.on_warning = on_warning;
-	opts.payload = &level;
+	opts.on_result = reporter ? gc_reporter_agent_result : on_result;
+	opts.on_warning = reporter ? gc_reporter_agent_warning : on_warning;
+	opts.payload = reporter ? (void *)reporter : (void *)&level;
 	opts.log = gc_log_stderr;
 	opts.log_payload = &level;
 	opts.log_level = level;
@@ -166,6 +181,7 @@ int main(int argc, char **argv)
 	if (gc_agent_new(&agent, &cfg, &opts, &err)) {
 		tool_err(NAME, "%s", err.msg);
 		gc_agent_config_clear(&cfg);
+		gc_reporter_free(reporter);
 		return 1;
 	}
 	gc_agent_config_clear(&cfg);
@@ -175,6 +191,7 @@ int main(int argc, char **argv)
 		tool_err(NAME, "installing signal handlers: %s",
 			 strerror(errno));
 		gc_agent_free(agent);
+		gc_reporter_free(reporter);
 		return 1;
 	}
 
@@ -186,5 +203,11 @@ int main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	g_agent = NULL;
 	gc_agent_free(agent);
+	/* Deliver what the last runs produced; what the sink does not take
+	 * in time waits in the spool for the next start. */
+	if (reporter && gc_reporter_flush(reporter, 5000))
+		gc_log_stderr(GC_LOG_WARNING, "undelivered results stay in the "
+			      "spool for the next start", &level);
+	gc_reporter_free(reporter);
 	return rc ? 1 : 0;
 }
