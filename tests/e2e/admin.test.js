@@ -424,8 +424,15 @@ async function main() {
 		check(await page.locator("#nav [data-nav=users]").isHidden(), "Users shown to a normal user");
 		await go("#/projects");
 		await heading("Projects");
+		/* The table is rendered whole, so once it has a row it has them all. */
+		await page.locator("#projects-table tbody tr").first().waitFor();
 		const titles = (await page.locator("#projects-table a.strong").allTextContents()).map((t) => t.trim());
 		check(titles.length === 1 && titles[0] === PROJECT, `user sees ${JSON.stringify(titles)}`);
+		await go("#/");
+		await heading("Dashboard");
+		await page.locator("#dashboard-projects tbody tr").first().waitFor();
+		const onDash = await page.locator("#dashboard-projects tbody tr").count();
+		check(onDash === 1, `dashboard lists ${onDash} projects`);
 		await shot("user-projects");
 		await openProject(PROJECT);
 		await taskRow(HELLO).waitFor();
