@@ -388,7 +388,12 @@ int gc__hjob_start(gc_agent *a, gc__run *r, const gc__handler *h,
 	if (!j)
 		return gc__seterr(err, GC_ENOMEM, "out of memory");
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv, NULL);
+	/* gc_agent_job_sleep waits against CLOCK_MONOTONIC. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	j->base.done = hjob_done;
 	j->base.agent = a;
 	j->run = r;
