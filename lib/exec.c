@@ -167,11 +167,12 @@ GC_EXTERN int gc_exec_new(gc_exec **out, const gc_exec_options *opts,
 		return gc__seterr_errno(err, GC_ESYS, e, "exec: epoll_create1");
 	}
 	/* pidfds need Linux 5.3; without them exits are polled */
-	probe = sys_pidfd_open(getpid());
+	probe = ex->opts.flags & GC_EXEC_POLL_EXITS ? -1
+						    : sys_pidfd_open(getpid());
 	ex->have_pidfd = probe >= 0;
 	if (probe >= 0)
 		close(probe);
-	else
+	else if (!(ex->opts.flags & GC_EXEC_POLL_EXITS))
 		xlog(ex, GC_LOG_NOTICE,
 		     "exec: pidfd_open unavailable (%s); polling child exits "
 		     "every %d ms",

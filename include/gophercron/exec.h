@@ -127,15 +127,23 @@ GC_EXTERN void gc_exec_outcome_clear(gc_exec_outcome *o);
  * otherwise it is freed after the callback returns. */
 typedef void (*gc_exec_done_fn)(gc_exec_outcome *o, void *payload);
 
+/* gc_exec_options.flags */
+enum {
+	/* Do not use pidfds: poll each running shell with waitid every 20 ms
+	 * (what happens anyway where pidfd_open is missing or filtered). */
+	GC_EXEC_POLL_EXITS = 1
+};
+
 typedef struct gc_exec_options {
 	unsigned version;       /* 1 */
 	gc_exec_done_fn on_done;
 	void *payload;          /* for on_done */
 	gc_log_fn log;          /* NULL = silent */
 	void *log_payload;
+	unsigned flags;         /* GC_EXEC_* flags above, 0 = none */
 } gc_exec_options;
 
-#define GC_EXEC_OPTIONS_INIT {1, NULL, NULL, NULL, NULL}
+#define GC_EXEC_OPTIONS_INIT {1, NULL, NULL, NULL, NULL, 0}
 GC_EXTERN void gc_exec_options_init(gc_exec_options *opts);
 
 GC_EXTERN int gc_exec_new(gc_exec **out, const gc_exec_options *opts,

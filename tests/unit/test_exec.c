@@ -138,9 +138,13 @@ static void on_done(gc_exec_outcome *o, void *payload)
 	o->output = NULL; /* taken */
 }
 
+/* Set by the polling-mode variants: executors created without pidfds. */
+static unsigned exec_flags;
+
 static gc_exec *new_exec(struct sink *s)
 {
 	gc_exec_options opts = GC_EXEC_OPTIONS_INIT;
+	opts.flags = exec_flags;
 	gc_exec *ex = NULL;
 	gc_error err = {0, ""};
 	memset(s, 0, sizeof(*s));
@@ -563,7 +567,7 @@ static void timeout_kills_the_whole_group(void **state)
 
 static void timeout_escalates_to_sigkill_after_the_grace(void **state)
 {
-	const int64_t timeout = 300, grace = 400;
+	const int64_t timeout = 1500, grace = 600;
 	struct sink s;
 	gc_exec *ex = new_exec(&s);
 	gc_exec_request req = GC_EXEC_REQUEST_INIT;
@@ -578,7 +582,12 @@ static void timeout_escalates_to_sigkill_after_the_grace(void **state)
 	t0 = gc__mono_ms();
 	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
 	pgid = (pid_t)gc_exec_pid(ex, h);
-	/* still alive after the timeout, during the grace */
+	/* the whole tree (shell + 2 sleeps) exists before the timeout... */
+	while (group_alive(pgid) < 3 && gc__mono_ms() - t0 < timeout)
+		gc_exec_poll(ex, 10, NULL);
+	if (group_alive(pgid) < 3)
+		fail_msg("tree not started within %lld ms", (long long)timeout);
+	/* ...and is still alive after it, during the grace */
 	while (gc__mono_ms() - t0 < timeout + grace / 2)
 		gc_exec_poll(ex, 10, NULL);
 	assert_int_equal(s.n, 0);
@@ -790,6 +799,7 @@ static void thousand_concurrent_runs_leave_no_zombie_or_fd(void **state)
 	nfd0 = count_fds(before, sizeof(before));
 	opts.on_done = many_done;
 	opts.payload = &m;
+	opts.flags = exec_flags;
 	assert_int_equal(gc_exec_new(&ex, &opts, NULL), 0);
 	while (m.done < total) {
 		while (started < total && started - m.done < in_flight) {
@@ -880,6 +890,23 @@ static void outcome_becomes_a_result(void **state)
 	gc_exec_outcome_clear(&o);
 }
 
+/* The same behaviour where pidfds are unavailable (exits polled). */
+static int polling_on(void **state)
+{
+	(void)state;
+	exec_flags = GC_EXEC_POLL_EXITS;
+	return 0;
+}
+
+static int polling_off(void **state)
+{
+	(void)state;
+	exec_flags = 0;
+	return 0;
+}
+
+#define POLLING(t) cmocka_unit_test_setup_teardown(t, polling_on, polling_off)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -909,6 +936,12 @@ int main(void)
 		cmocka_unit_test(host_children_are_left_alone),
 		cmocka_unit_test(timeout_ms_tracks_the_nearest_deadline),
 		cmocka_unit_test(outcome_becomes_a_result),
+		POLLING(timeout_kills_the_whole_group),
+		POLLING(timeout_escalates_to_sigkill_after_the_grace),
+		POLLING(kill_ends_the_tree_within_100ms),
+		POLLING(leftover_background_job_does_not_hold_the_run),
+		POLLING(leftover_ignoring_sigterm_is_killed_after_the_grace),
+		POLLING(thousand_concurrent_runs_leave_no_zombie_or_fd),
 	};
 	return cmocka_run_group_tests_name("exec", tests, NULL, NULL);
 }
