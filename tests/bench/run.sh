@@ -49,7 +49,7 @@ bench_cron() {
 		return 1
 	fi
 
-	echo "== Cron engine: ns per next-time (UTC), median of $runs runs x $calls calls"
+	echo "== Cron engine: CPU ns per next-time (UTC), median of $runs runs x $calls calls"
 	machine
 	echo "baseline: gorhill/cronexpr $(dpkg-query -W -f='${Version}' golang-github-gorhill-cronexpr-dev 2>/dev/null), $(go version | cut -d' ' -f3)"
 	echo "compiler: $(${CC:-cc} --version | head -1)"
