@@ -62,7 +62,9 @@ GC_EXTERN int gc_task_copy(gc_task *dst, const gc_task *src, gc_error *err);
  * other type is GC_EINVAL with a message naming the field. Member names
  * match case-insensitively, last one wins (as Go's encoding/json). Members
  * that are not TaskInfo fields are kept in t->extra. Strings missing from
- * the JSON become "" (never NULL). */
+ * the JSON become "" (never NULL). Control bytes JSON forbids (raw in a
+ * string, or between tokens other than tab/CR/LF) are rejected, as Go's
+ * decoder does. */
 GC_EXTERN int gc_task_from_json(gc_task *t, const char *json, size_t len,
 				gc_error *err);
 
@@ -241,7 +243,8 @@ GC_EXTERN char *gc_result_to_json(const gc_result *r);
 
 /* Decode a TaskExecuteResult body (what the service's ingest endpoint
  * receives). Times accept any RFC3339 offset. run_id/plan_unix are
- * optional; when plan_unix is present it must agree with plan_time. */
+ * optional; when plan_unix is present it must agree with plan_time.
+ * Output that held NUL bytes (sent as \u0000) is cut at the first NUL. */
 GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 				  gc_error *err);
 
