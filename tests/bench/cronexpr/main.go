@@ -2,7 +2,9 @@
 // gorhill/cronexpr (Debian's golang-github-gorhill-cronexpr-dev), the
 // parser the original GopherCron uses. Same expressions, same starting
 // times (same LCG), same call counts; prints
-//   EXPR<TAB>MEDIAN_NS<TAB>CHECKSUM<TAB>RUNS<TAB>CALLS
+//
+//	EXPR<TAB>MEDIAN_NS<TAB>CHECKSUM<TAB>RUNS<TAB>CALLS
+//
 // Build offline: GO111MODULE=off GOPATH=/usr/share/gocode go build
 package main
 
