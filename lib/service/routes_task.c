@@ -348,9 +348,8 @@ void gc__h_task_list(gc__ctx *c, const gc__arg *a)
 		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
 		return;
 	}
+	/* etcd answers a range in key order without being asked to sort. */
 	go.flags = GC_ETCD_PREFIX;
-	go.sort_target = GC_ETCD_SORT_KEY;
-	go.sort_order = GC_ETCD_SORT_ASCEND;
 	rc = gc_etcd_get(&r, etcd, prefix, &go, &err);
 	free(prefix);
 	if (rc) {

@@ -84,8 +84,7 @@ import base64, json, sys
 p = ("/gopher_cron/%s/" % sys.argv[1]).encode()
 end = p[:-1] + bytes([p[-1] + 1])
 print(json.dumps({"key": base64.b64encode(p).decode(),
-                  "range_end": base64.b64encode(end).decode(),
-                  "sort_order": "ASCEND", "sort_target": "KEY"}))' "$pid")
+                  "range_end": base64.b64encode(end).decode()}))' "$pid")
 cat >"$tmp/range.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '$range_body'
