@@ -11,7 +11,7 @@
  * "no time" and gives no match, and unix seconds below this bound fall
  * outside Go's representable range, whose year then lands after 2099. */
 #define GO_ZERO_TIME INT64_C(-62135596800)
-#define GO_MIN_TIME (-INT64_C(9223372028715321600))
+#define GO_MIN_TIME  (-INT64_C(9223372028715321600))
 
 #define DAY 86400
 

@@ -22,47 +22,47 @@ static const struct field_desc {
 	int vmax;     /* largest value token (day-of-week 7 = Sunday) */
 	int base;     /* bit index = value - base */
 } fields[] = {
-	[F_SEC] = {"second", 0, 59, 59, 0},
-	[F_MIN] = {"minute", 0, 59, 59, 0},
-	[F_HOUR] = {"hour", 0, 23, 23, 0},
-	[F_DOM] = {"day-of-month", 1, 31, 31, 0},
-	[F_MONTH] = {"month", 1, 12, 12, 0},
-	[F_DOW] = {"day-of-week", 0, 6, 7, 0},
-	[F_YEAR] = {"year", GC__CRON_YEAR_MIN, GC__CRON_YEAR_MAX,
-		    GC__CRON_YEAR_MAX, GC__CRON_YEAR_MIN},
+    [F_SEC] = {"second", 0, 59, 59, 0},
+    [F_MIN] = {"minute", 0, 59, 59, 0},
+    [F_HOUR] = {"hour", 0, 23, 23, 0},
+    [F_DOM] = {"day-of-month", 1, 31, 31, 0},
+    [F_MONTH] = {"month", 1, 12, 12, 0},
+    [F_DOW] = {"day-of-week", 0, 6, 7, 0},
+    [F_YEAR] = {"year", GC__CRON_YEAR_MIN, GC__CRON_YEAR_MAX, GC__CRON_YEAR_MAX,
+		GC__CRON_YEAR_MIN},
 };
 
 static const char *const month_names[12][2] = {
-	{"jan", "january"}, {"feb", "february"}, {"mar", "march"},
-	{"apr", "april"},   {"may", "may"},       {"jun", "june"},
-	{"jul", "july"},    {"aug", "august"},   {"sep", "september"},
-	{"oct", "october"}, {"nov", "november"}, {"dec", "december"},
+    {"jan", "january"}, {"feb", "february"}, {"mar", "march"},
+    {"apr", "april"},	{"may", "may"},	     {"jun", "june"},
+    {"jul", "july"},	{"aug", "august"},   {"sep", "september"},
+    {"oct", "october"}, {"nov", "november"}, {"dec", "december"},
 };
 
 static const char *const dow_names[7][2] = {
-	{"sun", "sunday"},   {"mon", "monday"}, {"tue", "tuesday"},
-	{"wed", "wednesday"}, {"thu", "thursday"}, {"fri", "friday"},
-	{"sat", "saturday"},
+    {"sun", "sunday"},	  {"mon", "monday"},   {"tue", "tuesday"},
+    {"wed", "wednesday"}, {"thu", "thursday"}, {"fri", "friday"},
+    {"sat", "saturday"},
 };
 
 static const struct macro {
 	const char *name;
 	const char *expansion;
 } macros[] = {
-	{"@yearly", "0 0 0 1 1 * *"},  {"@annually", "0 0 0 1 1 * *"},
-	{"@monthly", "0 0 0 1 * * *"}, {"@weekly", "0 0 0 * * 0 *"},
-	{"@daily", "0 0 0 * * * *"},   {"@hourly", "0 0 * * * * *"},
+    {"@yearly", "0 0 0 1 1 * *"},  {"@annually", "0 0 0 1 1 * *"},
+    {"@monthly", "0 0 0 1 * * *"}, {"@weekly", "0 0 0 * * 0 *"},
+    {"@daily", "0 0 0 * * * *"},   {"@hourly", "0 0 * * * * *"},
 };
 
 /* What one field accumulates while its entries are read. */
 struct acc {
 	uint64_t bits[3]; /* value - base */
-	bool star;        /* an entry was `*` or `?` */
-	bool last;        /* dom L */
-	bool last_wd;     /* dom LW */
-	uint32_t wdays;   /* dom nW: bit n */
-	uint8_t dlast;    /* dow nL: bit weekday */
-	uint8_t nth[5];   /* dow n#k: nth[k-1] bit weekday */
+	bool star;	  /* an entry was `*` or `?` */
+	bool last;	  /* dom L */
+	bool last_wd;	  /* dom LW */
+	uint32_t wdays;	  /* dom nW: bit n */
+	uint8_t dlast;	  /* dow nL: bit weekday */
+	uint8_t nth[5];	  /* dow n#k: nth[k-1] bit weekday */
 };
 
 /* The field being parsed, for error messages. */
@@ -128,7 +128,8 @@ static int fail(const struct fctx *f, const char *entry, size_t elen,
 	quote(ftext, sizeof(ftext), f->text, f->len);
 	if (entry && elen != f->len) {
 		quote(etext, sizeof(etext), entry, elen);
-		return gc__seterr(f->err, GC_EINVAL, "%s field %s: entry %s: %s",
+		return gc__seterr(f->err, GC_EINVAL,
+				  "%s field %s: entry %s: %s",
 				  fields[f->id].name, ftext, etext, why);
 	}
 	return gc__seterr(f->err, GC_EINVAL, "%s field %s: %s",
@@ -417,11 +418,10 @@ static int read_range(const struct fctx *f, const char *entry, size_t elen,
 	if (ln == 1 && (s[0] == '*' || s[0] == '?'))
 		return fail(f, entry, elen,
 			    "'%c' cannot start a range; write a-b", s[0]);
-	if ((rc = read_value(f, entry, elen, "range start: ", s, ln, a,
-			     &sun_a)))
+	if ((rc =
+		 read_value(f, entry, elen, "range start: ", s, ln, a, &sun_a)))
 		return rc;
-	if ((rc = read_value(f, entry, elen, "range end: ", r, rn, b,
-			     &sun_b)))
+	if ((rc = read_value(f, entry, elen, "range end: ", r, rn, b, &sun_b)))
 		return rc;
 	if (f->id == F_DOW && sun_b && *a >= 1)
 		*b = 7;
@@ -504,8 +504,7 @@ static int read_stepped(const struct fctx *f, const char *entry, size_t elen,
 
 /* Day-of-month L, LW, nW. */
 static int read_dom_special(const struct fctx *f, const char *entry,
-			    size_t elen, const char *s, size_t n,
-			    struct acc *a)
+			    size_t elen, const char *s, size_t n, struct acc *a)
 {
 	int v;
 	bool sun;
@@ -539,16 +538,14 @@ static int read_dom_special(const struct fctx *f, const char *entry,
 			    "nL (last weekday n) is only valid in the "
 			    "day-of-week field; L alone is the last day");
 	if (memchr(s, 'l', n))
-		return fail(f, entry, elen,
-			    "'L' must stand alone or as LW");
+		return fail(f, entry, elen, "'L' must stand alone or as LW");
 	explain_value(F_DOM, "", s, n, why, sizeof(why));
 	return fail(f, entry, elen, "%s", why);
 }
 
 /* Day-of-week nL, n#k. */
 static int read_dow_special(const struct fctx *f, const char *entry,
-			    size_t elen, const char *s, size_t n,
-			    struct acc *a)
+			    size_t elen, const char *s, size_t n, struct acc *a)
 {
 	const char *hash = memchr(s, '#', n);
 	int v;
@@ -562,8 +559,8 @@ static int read_dow_special(const struct fctx *f, const char *entry,
 			return fail(f, entry, elen,
 				    "missing weekday before '#' (e.g. 1#3)");
 		if (!match_value(F_DOW, s, ln, &v, &sun)) {
-			explain_value(F_DOW, "weekday before '#': ", s, ln,
-				      why, sizeof(why));
+			explain_value(F_DOW, "weekday before '#': ", s, ln, why,
+				      sizeof(why));
 			return fail(f, entry, elen, "%s", why);
 		}
 		if (kn == 0)
@@ -572,10 +569,10 @@ static int read_dow_special(const struct fctx *f, const char *entry,
 		if (kn != 1 || k[0] < '1' || k[0] > '5')
 			return fail(f, entry, elen,
 				    all_digits(k, kn)
-					    ? "week number after '#' out of "
-					      "range 1-5 (one digit)"
-					    : "week number after '#' is not a "
-					      "digit 1-5");
+					? "week number after '#' out of "
+					  "range 1-5 (one digit)"
+					: "week number after '#' is not a "
+					  "digit 1-5");
 		a->nth[k[0] - '1'] |= (uint8_t)(1u << (v % 7));
 		return 0;
 	}
@@ -612,8 +609,7 @@ static int read_entry(const struct fctx *f, const char *entry, size_t elen,
 		if (all_digits(entry, elen))
 			return fail(f, entry, elen,
 				    "value has too many digits");
-		return fail(f, entry, elen, "entry too long (%zu bytes)",
-			    elen);
+		return fail(f, entry, elen, "entry too long (%zu bytes)", elen);
 	}
 	if (n == 1 && (s[0] == '*' || s[0] == '?')) {
 		a->star = true;
@@ -691,8 +687,8 @@ static int nearest_weekday(int n, int len, int first_wday)
 	return n;
 }
 
-static uint32_t day_mask(const struct acc *dom, const struct acc *dow,
-			 int len, int fw)
+static uint32_t day_mask(const struct acc *dom, const struct acc *dow, int len,
+			 int fw)
 {
 	uint32_t all = (uint32_t)(low_bits(len + 1) & ~UINT64_C(1)), m = 0;
 	bool dom_r = !dom->star, dow_r = !dow->star;
@@ -725,8 +721,8 @@ static void assemble(gc_cron *c, int nfields, const struct acc acc[7])
 {
 	const struct acc *dom = &acc[F_DOM], *dow = &acc[F_DOW];
 	static const int month_len[2][13] = {
-		{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31},
-		{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}};
+	    {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31},
+	    {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}};
 
 	c->nfields = (uint8_t)nfields;
 	c->sec = field_bits(F_SEC, &acc[F_SEC]);
@@ -773,8 +769,8 @@ static const struct macro *find_macro(const char *s, size_t n)
 	return NULL;
 }
 
-static int parse_fields(gc_cron *c, const char *expr, size_t len,
-			bool expanded, gc_error *err)
+static int parse_fields(gc_cron *c, const char *expr, size_t len, bool expanded,
+			gc_error *err)
 {
 	const char *ftext[7];
 	size_t flen[7], nf = 0, i = 0;
@@ -837,9 +833,9 @@ static int parse_fields(gc_cron *c, const char *expr, size_t len,
 	/* 5 fields: min hour dom month dow; 6: + year; 7: sec first. */
 	{
 		static const int layout[3][7] = {
-			{F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW},
-			{F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW, F_YEAR},
-			{F_SEC, F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW, F_YEAR},
+		    {F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW},
+		    {F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW, F_YEAR},
+		    {F_SEC, F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW, F_YEAR},
 		};
 		const int *ids = layout[nf - 5];
 		bool present[7] = {false};

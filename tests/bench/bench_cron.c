@@ -24,14 +24,9 @@
 
 /* Keep in sync with tests/bench/cronexpr/main.go. */
 static const char *const exprs[] = {
-	"* * * * * * *",
-	"*/5 * * * * * *",
-	"0 0 12 * * ? *",
-	"*/15 9-17 * * mon-fri",
-	"0 0 * * 1#3",
-	"0 0 L * *",
-	"0 0 1W,15 * *",
-	"0 0 29 2 *",
+    "* * * * * * *",	     "*/5 * * * * * *", "0 0 12 * * ? *",
+    "*/15 9-17 * * mon-fri", "0 0 * * 1#3",	"0 0 L * *",
+    "0 0 1W,15 * *",	     "0 0 29 2 *",
 };
 
 /* Process CPU time, not wall time: the benchmark machines are shared and
@@ -54,13 +49,14 @@ int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 15;
 	long calls = argc > 2 ? atol(argv[2]) : 50000;
-	unsigned flags = argc > 3 && !strcmp(argv[3], "local") ? GC_CRON_LOCAL
-							     : GC_CRON_UTC;
+	unsigned flags =
+	    argc > 3 && !strcmp(argv[3], "local") ? GC_CRON_LOCAL : GC_CRON_UTC;
 	int64_t from[NFROM];
 	uint64_t x = 42;
 
 	if (runs < 1 || runs > 1000 || calls < NFROM) {
-		fprintf(stderr, "usage: bench_cron [RUNS [CALLS>=%d [local]]]\n",
+		fprintf(stderr,
+			"usage: bench_cron [RUNS [CALLS>=%d [local]]]\n",
 			NFROM);
 		return 2;
 	}
@@ -77,8 +73,8 @@ int main(int argc, char **argv)
 		gc_error err;
 		int64_t *ns = calloc((size_t)runs, sizeof(*ns)), sum = 0;
 
-		if (!ns || gc_cron_parse(&c, exprs[e], strlen(exprs[e]),
-					 &err) != 0) {
+		if (!ns ||
+		    gc_cron_parse(&c, exprs[e], strlen(exprs[e]), &err) != 0) {
 			fprintf(stderr, "bench_cron: %s: %s\n", exprs[e],
 				ns ? err.msg : "out of memory");
 			return 1;

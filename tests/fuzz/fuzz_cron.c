@@ -13,13 +13,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                           \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "fuzz_cron: check failed: %s (%s:%d)\n", \
-				#cond, __FILE__, __LINE__);                   \
-			abort();                                              \
-		}                                                             \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr,                                        \
+				"fuzz_cron: check failed: %s (%s:%d)\n",       \
+				#cond, __FILE__, __LINE__);                    \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 static void check_times(const gc_cron *c, int64_t from, unsigned flags)
@@ -46,11 +47,11 @@ static void check_times(const gc_cron *c, int64_t from, unsigned flags)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int64_t froms[] = {
-		INT64_C(1356998400), /* 2013-01-01 */
-		INT64_C(1709999999), /* 2024-03-09, before a DST change */
-		INT64_C(951782399),  /* 2000-02-28 23:59:59 */
-		INT64_C(4102444000), /* late 2099 */
-		INT64_C(-86400),     /* before 1970 */
+	    INT64_C(1356998400), /* 2013-01-01 */
+	    INT64_C(1709999999), /* 2024-03-09, before a DST change */
+	    INT64_C(951782399),	 /* 2000-02-28 23:59:59 */
+	    INT64_C(4102444000), /* late 2099 */
+	    INT64_C(-86400),	 /* before 1970 */
 	};
 	gc_cron *c = NULL;
 	gc_error err = {0, ""};

@@ -50,8 +50,8 @@ static void expect_error(const char *expr, size_t len, const char *want)
 	gc_error err = {0, ""};
 	int rc = gc_cron_parse(&c, expr, len, &err);
 	if (rc != GC_EINVAL)
-		fail_msg("\"%s\" accepted (rc %d), expected error \"%s\"",
-			 expr, rc, want);
+		fail_msg("\"%s\" accepted (rc %d), expected error \"%s\"", expr,
+			 rc, want);
 	assert_null(c);
 	assert_int_equal(err.code, GC_EINVAL);
 	if (!strstr(err.msg, want))
@@ -81,16 +81,16 @@ static void expect_times(const char *expr, int64_t from, const int64_t *want,
 	gc_cron_free(c);
 }
 
-#define TIMES(...) ((const int64_t[]){__VA_ARGS__})
+#define TIMES(...)  ((const int64_t[]){__VA_ARGS__})
 #define NTIMES(...) (sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define EXPECT_UTC(expr, from, ...)                                           \
-	expect_times(expr, from, TIMES(__VA_ARGS__), NTIMES(__VA_ARGS__),     \
+#define EXPECT_UTC(expr, from, ...)                                            \
+	expect_times(expr, from, TIMES(__VA_ARGS__), NTIMES(__VA_ARGS__),      \
 		     false, GC_CRON_UTC)
-#define EXPECT_UTC_END(expr, from, ...)                                       \
-	expect_times(expr, from, TIMES(__VA_ARGS__), NTIMES(__VA_ARGS__),     \
+#define EXPECT_UTC_END(expr, from, ...)                                        \
+	expect_times(expr, from, TIMES(__VA_ARGS__), NTIMES(__VA_ARGS__),      \
 		     true, GC_CRON_UTC)
-#define EXPECT_LOCAL(expr, from, ...)                                         \
-	expect_times(expr, from, TIMES(__VA_ARGS__), NTIMES(__VA_ARGS__),     \
+#define EXPECT_LOCAL(expr, from, ...)                                          \
+	expect_times(expr, from, TIMES(__VA_ARGS__), NTIMES(__VA_ARGS__),      \
 		     false, GC_CRON_LOCAL)
 
 static void expect_none(const char *expr, int64_t from)
@@ -141,15 +141,14 @@ static FILE *open_vectors(char *path, size_t cap)
 }
 
 /* Format a result the way public.tsv does. */
-static void format_result(const gc_cron *c, int64_t from, char *out,
-			  size_t cap)
+static void format_result(const gc_cron *c, int64_t from, char *out, size_t cap)
 {
 	int64_t t[5];
 	size_t k = gc_cron_next_n(c, from, GC_CRON_UTC, t, 5), o = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < k; i++)
-		o += (size_t)snprintf(out + o, cap - o, i ? ",%" PRId64 : "%" PRId64,
-				      t[i]);
+		o += (size_t)snprintf(out + o, cap - o,
+				      i ? ",%" PRId64 : "%" PRId64, t[i]);
 	if (k < 5)
 		snprintf(out + o, cap - o, k ? ",0" : "0");
 }
@@ -377,7 +376,9 @@ static void separators_are_go_whitespace_only(void **state)
 		   utc(2024, 1, 1, 12, 0, 0));
 	/* ...vertical tab and non-ASCII spaces do not. */
 	expect_error("0\v12 * * * *", 12, "unexpected byte 0x0b");
-	expect_error("0\xc2\xa0" "12 * * * *", 13, "unexpected byte 0xc2");
+	expect_error("0\xc2\xa0"
+		     "12 * * * *",
+		     13, "unexpected byte 0xc2");
 }
 
 static void names_are_case_insensitive(void **state)
@@ -481,7 +482,8 @@ static void month_ends_and_last_days(void **state)
 		   utc(2020, 2, 28, 0, 0, 0));
 	/* 23:59:59 on the last day of the year rolls into next year. */
 	EXPECT_UTC("59 59 23 L 12 * *", utc(2023, 12, 31, 23, 59, 58),
-		   utc(2023, 12, 31, 23, 59, 59), utc(2024, 12, 31, 23, 59, 59));
+		   utc(2023, 12, 31, 23, 59, 59),
+		   utc(2024, 12, 31, 23, 59, 59));
 }
 
 static void nearest_weekday_stays_in_the_month(void **state)
@@ -625,7 +627,7 @@ static void use_tz(const char *tz)
 
 #define US_EASTERN "EST5EDT,M3.2.0,M11.1.0"
 #define CENTRAL_EU "CET-1CEST,M3.5.0,M10.5.0/3"
-#define LORD_HOWE "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0"
+#define LORD_HOWE  "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0"
 
 static void local_time_follows_the_zone(void **state)
 {
@@ -650,8 +652,8 @@ static void local_time_follows_the_zone(void **state)
 					    GC_CRON_LOCAL));
 		assert_false(gc_cron_matches(c, utc(2024, 7, 15, 9, 0, 0),
 					     GC_CRON_LOCAL));
-		assert_true(gc_cron_matches(c, utc(2024, 7, 15, 9, 0, 0),
-					    GC_CRON_UTC));
+		assert_true(
+		    gc_cron_matches(c, utc(2024, 7, 15, 9, 0, 0), GC_CRON_UTC));
 		gc_cron_free(c);
 	}
 }
@@ -707,7 +709,7 @@ static void local_fall_back_overlap_fires_once(void **state)
 static void local_results_match_and_increase_through_a_year(void **state)
 {
 	static const char *zones[] = {US_EASTERN, CENTRAL_EU, LORD_HOWE,
-				      "UTC0", "JST-9", "<-0330>3:30"};
+				      "UTC0",	  "JST-9",    "<-0330>3:30"};
 	(void)state;
 	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
 		gc_cron *c = parse_ok("*/20 * * * *");
@@ -789,22 +791,22 @@ static void local_agrees_with_a_minute_by_minute_daemon(void **state)
 				for (int k = -45; k <= 45; k++) {
 					int64_t from = jumps[j] + k * 1931;
 					int64_t want = simulate_local(c, from);
-					int64_t got =
-						gc_cron_next(c, from, GC_CRON_LOCAL);
+					int64_t got = gc_cron_next(
+					    c, from, GC_CRON_LOCAL);
 					if (got != want)
-						fail_msg("TZ=%s \"%s\" from %" PRId64
-							 ": got %" PRId64
-							 ", want %" PRId64,
-							 zones[z], exprs[e], from,
-							 got, want);
+						fail_msg(
+						    "TZ=%s \"%s\" from %" PRId64
+						    ": got %" PRId64
+						    ", want %" PRId64,
+						    zones[z], exprs[e], from,
+						    got, want);
 					checks++;
 				}
 			}
 			gc_cron_free(c);
 		}
 	}
-	print_message("%zu local-time checks around DST transitions\n",
-		      checks);
+	print_message("%zu local-time checks around DST transitions\n", checks);
 }
 
 static void local_year_bounds_follow_local_dates(void **state)
@@ -816,9 +818,8 @@ static void local_year_bounds_follow_local_dates(void **state)
 	EXPECT_LOCAL("59 23 31 12 *", utc(2099, 1, 1, 0, 0, 0),
 		     utc(2099, 12, 31, 14, 59, 0));
 	c = parse_ok("* * * * *");
-	assert_int_equal(gc_cron_next(c, utc(2099, 12, 31, 14, 59, 0),
-				      GC_CRON_LOCAL),
-			 0);
+	assert_int_equal(
+	    gc_cron_next(c, utc(2099, 12, 31, 14, 59, 0), GC_CRON_LOCAL), 0);
 	/* 1970-01-01 00:00 JST is before the epoch, still a 1970 date. */
 	assert_int_equal(gc_cron_next(c, INT64_C(-100000), GC_CRON_LOCAL),
 			 -9 * 3600);
@@ -937,9 +938,8 @@ static void one_object_serves_many_threads(void **state)
 	next_many(&serial);
 	for (int i = 0; i < 4; i++) {
 		args[i].c = c;
-		assert_int_equal(pthread_create(&th[i], NULL, next_many,
-						&args[i]),
-				 0);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, next_many, &args[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
@@ -951,44 +951,42 @@ static void one_object_serves_many_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(public_vectors_all_match),
-		cmocka_unit_test(errors_name_field_text_and_reason),
-		cmocka_unit_test(errors_quote_odd_bytes_and_stay_bounded),
-		cmocka_unit_test(bad_arguments_are_rejected),
-		cmocka_unit_test(field_counts_and_macros),
-		cmocka_unit_test(separators_are_go_whitespace_only),
-		cmocka_unit_test(names_are_case_insensitive),
-		cmocka_unit_test(leading_zeros_mean_what_they_say),
-		cmocka_unit_test(day_of_week_ranges_may_end_on_sunday),
-		cmocka_unit_test(dom_dow_or_rule_and_star_in_lists),
-		cmocka_unit_test(leap_years_including_2000),
-		cmocka_unit_test(month_ends_and_last_days),
-		cmocka_unit_test(nearest_weekday_stays_in_the_month),
-		cmocka_unit_test(nth_and_last_weekdays),
-		cmocka_unit_test(year_bounds_1970_to_2099),
-		cmocka_unit_test(go_time_quirks_at_the_extremes),
-		cmocka_unit_test(from_is_excluded_and_results_increase),
-		cmocka_unit_test_setup_teardown(local_time_follows_the_zone,
-						tz_setup, tz_teardown),
-		cmocka_unit_test_setup_teardown(
-			local_spring_forward_gap_fires_once_right_after,
-			tz_setup, tz_teardown),
-		cmocka_unit_test_setup_teardown(
-			local_fall_back_overlap_fires_once, tz_setup,
-			tz_teardown),
-		cmocka_unit_test_setup_teardown(
-			local_results_match_and_increase_through_a_year,
-			tz_setup, tz_teardown),
-		cmocka_unit_test_setup_teardown(
-			local_agrees_with_a_minute_by_minute_daemon, tz_setup,
-			tz_teardown),
-		cmocka_unit_test_setup_teardown(
-			local_year_bounds_follow_local_dates, tz_setup,
-			tz_teardown),
-		cmocka_unit_test(input_is_pointer_and_length),
-		cmocka_unit_test(long_inputs_parse_in_linear_time),
-		cmocka_unit_test(every_byte_in_every_position_is_safe),
-		cmocka_unit_test(one_object_serves_many_threads),
+	    cmocka_unit_test(public_vectors_all_match),
+	    cmocka_unit_test(errors_name_field_text_and_reason),
+	    cmocka_unit_test(errors_quote_odd_bytes_and_stay_bounded),
+	    cmocka_unit_test(bad_arguments_are_rejected),
+	    cmocka_unit_test(field_counts_and_macros),
+	    cmocka_unit_test(separators_are_go_whitespace_only),
+	    cmocka_unit_test(names_are_case_insensitive),
+	    cmocka_unit_test(leading_zeros_mean_what_they_say),
+	    cmocka_unit_test(day_of_week_ranges_may_end_on_sunday),
+	    cmocka_unit_test(dom_dow_or_rule_and_star_in_lists),
+	    cmocka_unit_test(leap_years_including_2000),
+	    cmocka_unit_test(month_ends_and_last_days),
+	    cmocka_unit_test(nearest_weekday_stays_in_the_month),
+	    cmocka_unit_test(nth_and_last_weekdays),
+	    cmocka_unit_test(year_bounds_1970_to_2099),
+	    cmocka_unit_test(go_time_quirks_at_the_extremes),
+	    cmocka_unit_test(from_is_excluded_and_results_increase),
+	    cmocka_unit_test_setup_teardown(local_time_follows_the_zone,
+					    tz_setup, tz_teardown),
+	    cmocka_unit_test_setup_teardown(
+		local_spring_forward_gap_fires_once_right_after, tz_setup,
+		tz_teardown),
+	    cmocka_unit_test_setup_teardown(local_fall_back_overlap_fires_once,
+					    tz_setup, tz_teardown),
+	    cmocka_unit_test_setup_teardown(
+		local_results_match_and_increase_through_a_year, tz_setup,
+		tz_teardown),
+	    cmocka_unit_test_setup_teardown(
+		local_agrees_with_a_minute_by_minute_daemon, tz_setup,
+		tz_teardown),
+	    cmocka_unit_test_setup_teardown(
+		local_year_bounds_follow_local_dates, tz_setup, tz_teardown),
+	    cmocka_unit_test(input_is_pointer_and_length),
+	    cmocka_unit_test(long_inputs_parse_in_linear_time),
+	    cmocka_unit_test(every_byte_in_every_position_is_safe),
+	    cmocka_unit_test(one_object_serves_many_threads),
 	};
 	return cmocka_run_group_tests_name("cron", tests, NULL, NULL);
 }

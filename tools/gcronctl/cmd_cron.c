@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#define PROG "gcronctl"
+#define PROG	      "gcronctl"
 #define DEFAULT_COUNT 5
-#define MAX_COUNT 100000
+#define MAX_COUNT     100000
 
 void cmd_cron_help(FILE *out)
 {
@@ -110,8 +110,9 @@ static bool batch_line(char *line, size_t len, unsigned long lineno,
 		line[--len] = '\0';
 	tab1 = memrchr(line, '\t', len);
 	if (!tab1) {
-		tool_err(PROG, "cron next --batch: line %lu: expected "
-			       "EXPR<TAB>FROM<TAB>N",
+		tool_err(PROG,
+			 "cron next --batch: line %lu: expected "
+			 "EXPR<TAB>FROM<TAB>N",
 			 lineno);
 		return false;
 	}
@@ -127,14 +128,16 @@ static bool batch_line(char *line, size_t len, unsigned long lineno,
 		exprlen = (size_t)(tab1 - line);
 	}
 	if (!tool_parse_long(from_s, &from)) {
-		tool_err(PROG, "cron next --batch: line %lu: FROM \"%s\" is "
-			       "not an integer (unix seconds)",
+		tool_err(PROG,
+			 "cron next --batch: line %lu: FROM \"%s\" is "
+			 "not an integer (unix seconds)",
 			 lineno, from_s);
 		return false;
 	}
 	if (n_s && !parse_count(n_s, MAX_COUNT, &n)) {
-		tool_err(PROG, "cron next --batch: line %lu: N \"%s\" is not "
-			       "a count 1-%d",
+		tool_err(PROG,
+			 "cron next --batch: line %lu: N \"%s\" is not "
+			 "a count 1-%d",
 			 lineno, n_s, MAX_COUNT);
 		return false;
 	}
@@ -145,8 +148,7 @@ static bool batch_line(char *line, size_t len, unsigned long lineno,
 		puts("ERROR");
 		return true;
 	}
-	size_t got = gc_cron_next_n(c, (int64_t)from, flags, times,
-				    (size_t)n);
+	size_t got = gc_cron_next_n(c, (int64_t)from, flags, times, (size_t)n);
 	for (i = 0; i < got; i++)
 		printf(i ? ",%" PRId64 : "%" PRId64, times[i]);
 	if (got < (size_t)n)
@@ -295,14 +297,16 @@ static int run_next(const ctl_globals *g, int argc, char **argv)
 				return CTL_USAGE;
 			}
 		} else if (opts && a[0] == '-' && a[1] != '\0') {
-			tool_err(PROG, "cron next: unknown option '%s' (see "
-				       "gcronctl help cron)",
+			tool_err(PROG,
+				 "cron next: unknown option '%s' (see "
+				 "gcronctl help cron)",
 				 a);
 			return CTL_USAGE;
 		} else if (expr) {
-			tool_err(PROG, "cron next: one expression expected, "
-				       "got a second argument '%s' (quote the "
-				       "expression)",
+			tool_err(PROG,
+				 "cron next: one expression expected, "
+				 "got a second argument '%s' (quote the "
+				 "expression)",
 				 a);
 			return CTL_USAGE;
 		} else {
@@ -387,7 +391,6 @@ int cmd_cron(const ctl_globals *g, int argc, char **argv)
 		cmd_cron_help(stdout);
 		return CTL_OK;
 	}
-	tool_err(PROG, "cron: unknown subcommand '%s' (next, check)",
-		 argv[0]);
+	tool_err(PROG, "cron: unknown subcommand '%s' (next, check)", argv[0]);
 	return CTL_USAGE;
 }
