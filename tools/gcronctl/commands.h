@@ -26,5 +26,21 @@ int cmd_cron(const ctl_globals *g, int argc, char **argv);
 void cmd_cron_help(FILE *out);
 int cmd_exec(const ctl_globals *g, int argc, char **argv);
 void cmd_exec_help(FILE *out);
+int cmd_login(const ctl_globals *g, int argc, char **argv);
+void cmd_login_help(FILE *out);
+int cmd_logout(const ctl_globals *g, int argc, char **argv);
+void cmd_logout_help(FILE *out);
+int cmd_whoami(const ctl_globals *g, int argc, char **argv);
+void cmd_whoami_help(FILE *out);
+int cmd_project(const ctl_globals *g, int argc, char **argv);
+void cmd_project_help(FILE *out);
+int cmd_job(const ctl_globals *g, int argc, char **argv);
+void cmd_job_help(FILE *out);
+int cmd_log(const ctl_globals *g, int argc, char **argv);
+void cmd_log_help(FILE *out);
+int cmd_node(const ctl_globals *g, int argc, char **argv);
+void cmd_node_help(FILE *out);
+int cmd_user(const ctl_globals *g, int argc, char **argv);
+void cmd_user_help(FILE *out);
 
 #endif

@@ -6,6 +6,16 @@
 #include <string.h>
 
 static const ctl_command commands[] = {
+	{"login", "log in and keep the token", cmd_login, cmd_login_help},
+	{"logout", "forget the kept token", cmd_logout, cmd_logout_help},
+	{"whoami", "show the logged-in account", cmd_whoami, cmd_whoami_help},
+	{"project", "projects and their members", cmd_project,
+	 cmd_project_help},
+	{"job", "jobs: list, add, edit, run, kill, ...", cmd_job,
+	 cmd_job_help},
+	{"log", "run logs and their output", cmd_log, cmd_log_help},
+	{"node", "agents serving your projects", cmd_node, cmd_node_help},
+	{"user", "accounts and passwords", cmd_user, cmd_user_help},
 	{"cron", "cron expressions: next fire times", cmd_cron, cmd_cron_help},
 	{"exec", "run one command through the executor", cmd_exec,
 	 cmd_exec_help},
@@ -17,7 +27,9 @@ static void usage(FILE *out)
 		"usage: gcronctl [-s URL] [--json] COMMAND [ARGS...]\n"
 		"\n"
 		"Options:\n"
-		"  -s, --server URL   gcron-service URL (default $GCRON_SERVER)\n"
+		"  -s, --server URL   gcron-service URL (default "
+		"$GCRON_SERVER, then the\n"
+		"                     server of the last login)\n"
 		"      --json         machine-readable output\n"
 		"  -h, --help         this help; `gcronctl help COMMAND`\n"
 		"  -V, --version      print the version\n"
