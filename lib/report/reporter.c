@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #define BATCH_LIMIT 4096
+/* SQL sink: how long a partly filled batch waits for more results. */
+#define LINGER_MS 5
 
 /* Store the SQL sink opens itself (gc_reporter_new_from_config). */
 typedef struct owned_store {
@@ -50,7 +52,8 @@ struct gc_reporter {
 	pthread_cond_t wake;     /* sender: new records, flush, stop */
 	pthread_cond_t progress; /* flush waiters: records committed */
 	/* guarded by mu: */
-	uint64_t wake_seq;
+	uint64_t wake_seq;    /* records appended (submits accepted) */
+	uint64_t wake_target; /* signal the sender once wake_seq reaches it */
 	bool stopping, kick;
 	uint64_t results, warnings, delivered, duplicates, warnings_logged;
 	uint64_t refused, attempts_failed, rejected, dead_lettered;
@@ -104,12 +107,37 @@ static void backoff_wait(gc_reporter *r, int64_t ms)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* Wait until `need` records are appended after `seq` or `until_ms`
+ * (monotonic) passes; returns 1 when there are new ones. Submits wake the
+ * sender only when the target is reached, not for every record. */
+static int wait_more(gc_reporter *r, uint64_t seq, uint64_t need,
+		     int64_t until_ms)
+{
+	struct timespec ts;
+	int64_t left = until_ms - gc__mono_ms();
+	int more;
+	if (left <= 0)
+		return 0;
+	deadline_ts(&ts, left);
+	pthread_mutex_lock(&r->mu);
+	r->wake_target = seq + need;
+	while (!r->stopping && r->wake_seq < seq + need &&
+	       pthread_cond_timedwait(&r->wake, &r->mu, &ts) != ETIMEDOUT)
+		;
+	r->wake_target = UINT64_MAX;
+	more = !r->stopping && r->wake_seq != seq;
+	pthread_mutex_unlock(&r->mu);
+	return more;
+}
+
 /* Wait for records appended after the reader saw `seq`. */
 static void idle_wait(gc_reporter *r, uint64_t seq)
 {
 	pthread_mutex_lock(&r->mu);
+	r->wake_target = seq + 1;
 	while (!r->stopping && r->wake_seq == seq)
 		pthread_cond_wait(&r->wake, &r->mu);
+	r->wake_target = UINT64_MAX;
 	r->kick = false;
 	pthread_mutex_unlock(&r->mu);
 }
@@ -491,10 +519,20 @@ static void sql_loop(gc_reporter *r)
 		int rc = 0;
 		char msg[GC__SEND_MSG_MAX];
 
-		/* A run of results, or one warning on its own. */
+		/* A run of results, or one warning on its own. While results
+		 * keep coming, wait a moment for more to fill the batch: one
+		 * transaction of many rows costs little more than one row. */
+		int64_t linger = 0;
 		while (n < want) {
+			uint64_t more = wake_seq(r);
 			q = p;
 			rc = gc__spool_read(r->spool, &q, &b.recs[n], &err);
+			if (rc == GC_ENOTFOUND && n > 0) {
+				if (!linger)
+					linger = gc__mono_ms() + LINGER_MS;
+				if (wait_more(r, more, want - n, linger))
+					continue;
+			}
 			if (rc)
 				break;
 			if (b.recs[n].type == GC__SPOOL_REC_WARNING && n > 0)
@@ -686,6 +724,7 @@ static int reporter_create(gc_reporter **out, const gc_reporter_options *o,
 	r->own = own;
 	r->dead_fd = -1;
 	r->sink_up = true;
+	r->wake_target = UINT64_MAX;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -831,83 +870,78 @@ GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
 
 /* ------------------------------------------------------------- submit */
 
-static int submit(gc_reporter *r, int type, const char *body,
-		  const char *what, gc_error *err)
+/* "result run_id=... (project, task, plan)" or "warning (...)" for logs. */
+static void describe(char out[400], const gc_result *res, const gc_warning *w)
+{
+	if (res)
+		snprintf(out, 400,
+			 "result run_id=%.200s (project %" PRId64 ", task %.64s, "
+			 "plan %" PRId64 ")",
+			 res->run_id ? res->run_id : "", res->task.project_id,
+			 res->task.task_id ? res->task.task_id : "",
+			 res->plan_time_ns / 1000000000);
+	else
+		snprintf(out, 400,
+			 "warning (project %" PRId64 ", task \"%.64s\": %.100s)",
+			 w->project_id, w->task_name ? w->task_name : "",
+			 w->data ? w->data : "");
+}
+
+/* Spool the encoded body (NULL: encoding ran out of memory) of `res` or
+ * `w`; count, wake the sender, log. */
+static int submit(gc_reporter *r, char *body, const gc_result *res,
+		  const gc_warning *w, gc_error *err)
 {
 	gc_error e2;
 	gc_error *e = err ? err : &e2;
-	int rc = gc__spool_append(r->spool, type, body, strlen(body), e);
+	size_t len = body ? strlen(body) : 0;
+	char what[400];
+	int rc;
+	if (body)
+		rc = gc__spool_append(r->spool,
+				      res ? GC__SPOOL_REC_RESULT
+					  : GC__SPOOL_REC_WARNING,
+				      body, len, e);
+	else
+		rc = gc__seterr(e, GC_ENOMEM, "reporter: out of memory");
+	free(body);
 	pthread_mutex_lock(&r->mu);
 	if (rc) {
 		r->refused++;
 	} else {
-		if (type == GC__SPOOL_REC_RESULT)
+		if (res)
 			r->results++;
 		else
 			r->warnings++;
-		r->wake_seq++;
-		pthread_cond_signal(&r->wake);
+		if (++r->wake_seq >= r->wake_target)
+			pthread_cond_signal(&r->wake);
 	}
 	pthread_mutex_unlock(&r->mu);
-	if (rc)
+	if (rc && r->log) {
+		describe(what, res, w);
 		LOG(r, GC_LOG_ERR, "report: %s NOT spooled, it is lost: %s", what,
 		    e->msg);
-	else
-		LOG(r, GC_LOG_DEBUG, "report: spooled %s (%zu bytes)", what,
-		    strlen(body));
+	} else if (r->log && r->log_level >= GC_LOG_DEBUG) {
+		describe(what, res, w);
+		LOG(r, GC_LOG_DEBUG, "report: spooled %s (%zu bytes)", what, len);
+	}
 	return rc;
 }
 
 GC_EXTERN int gc_reporter_submit_result(gc_reporter *r, const gc_result *res,
 					gc_error *err)
 {
-	char what[400], *body;
-	int rc;
 	if (!r || !res)
 		return gc__seterr(err, GC_EINVAL, "reporter: NULL argument");
-	snprintf(what, sizeof(what),
-		 "result run_id=%.200s (project %" PRId64 ", task %.64s, plan "
-		 "%" PRId64 ")",
-		 res->run_id ? res->run_id : "", res->task.project_id,
-		 res->task.task_id ? res->task.task_id : "",
-		 res->plan_time_ns / 1000000000);
-	body = gc_result_to_json(res);
-	if (!body) {
-		pthread_mutex_lock(&r->mu);
-		r->refused++;
-		pthread_mutex_unlock(&r->mu);
-		LOG(r, GC_LOG_ERR, "report: %s NOT spooled, it is lost: out "
-				   "of memory", what);
-		return gc__seterr(err, GC_ENOMEM, "reporter: out of memory");
-	}
-	rc = submit(r, GC__SPOOL_REC_RESULT, body, what, err);
-	free(body);
-	return rc;
+	return submit(r, gc_result_to_json(res), res, NULL, err);
 }
 
 GC_EXTERN int gc_reporter_submit_warning(gc_reporter *r,
 					 const gc_warning *w, gc_error *err)
 {
-	char what[300], *body;
-	int rc;
 	if (!r || !w)
 		return gc__seterr(err, GC_EINVAL, "reporter: NULL argument");
-	snprintf(what, sizeof(what),
-		 "warning (project %" PRId64 ", task \"%.64s\": %.100s)",
-		 w->project_id, w->task_name ? w->task_name : "",
-		 w->data ? w->data : "");
-	body = gc_warning_to_json(w);
-	if (!body) {
-		pthread_mutex_lock(&r->mu);
-		r->refused++;
-		pthread_mutex_unlock(&r->mu);
-		LOG(r, GC_LOG_ERR, "report: %s NOT spooled, it is lost: out "
-				   "of memory", what);
-		return gc__seterr(err, GC_ENOMEM, "reporter: out of memory");
-	}
-	rc = submit(r, GC__SPOOL_REC_WARNING, body, what, err);
-	free(body);
-	return rc;
+	return submit(r, gc_warning_to_json(w), NULL, w, err);
 }
 
 GC_EXTERN void gc_reporter_agent_result(const gc_result *res, void *reporter)
