@@ -197,6 +197,44 @@ bench_api() {
 	BUILD=$BUILD bash tests/bench/bench_api.sh
 }
 
+# ---------------------------------------------------------------- report
+# Results per second the reporter delivers (submit -> spool -> sender ->
+# sink, timed from the first submit until flush returns) to a local HTTP
+# receiver and into SQLite, against a bare libcurl keep-alive POST loop and
+# bare batched gc_store_log_insert in the same run; plus the caller's cost
+# per submit and this process's CPU time per result.
+#   REPORT_BENCH_RUNS (default 7), REPORT_BENCH_N (default 5000)
+sections+=(report)
+bench_report() {
+	local runs=${REPORT_BENCH_RUNS:-7} n=${REPORT_BENCH_N:-5000}
+	local bin=$BUILD/tests/bench/bench_report out
+	if [[ ! -x $bin ]]; then
+		echo "bench report: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Reporter: results/second delivered, median of $runs runs x $n results"
+	machine
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$("$bin" "$runs" "$n") || return 1
+	awk -F'\t' '
+		{ rate[$1] = $2; lo[$1] = $3; hi[$1] = $4; sub_us[$1] = $5; cpu[$1] = $6 }
+		END {
+			printf "%-46s %9s %17s %10s %10s\n", "variant", "results/s", "(min..max)", "submit us", "CPU us/res"
+			row("bare curl POST loop (keep-alive)", "http_bare")
+			row("reporter -> HTTP, sync=group (default)", "http_group")
+			row("reporter -> HTTP, sync=always", "http_always")
+			row("bare gc_store_log_insert, batches of 256", "sql_bare")
+			row("reporter -> SQLite, sync=group", "sql_group")
+			row("reporter -> SQLite, sync=none", "sql_none")
+			row("submit only (sink down: spool append)", "spool_only")
+			printf "ratio reporter/bare, HTTP:   %.2f (CPU per result %.2fx)\n", rate["http_group"] / rate["http_bare"], cpu["http_group"] / cpu["http_bare"]
+			printf "ratio reporter/bare, SQLite: %.2f (CPU per result %.2fx)\n", rate["sql_group"] / rate["sql_bare"], cpu["sql_group"] / cpu["sql_bare"]
+		}
+		function row(label, k) { printf "%-46s %9.0f %8.0f..%-8.0f %10.1f %10.1f\n", label, rate[k], lo[k], hi[k], sub_us[k], cpu[k] }
+	' <<<"$out"
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 # ---------------------------------------------------------------- main
 want=("$@")
 ((${#want[@]})) || want=("${sections[@]}")
