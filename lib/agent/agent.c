@@ -391,6 +391,7 @@ static void run_due(gc_agent *a, int64_t wall_ns)
 		gc__sched_reschedule(&a->sched, t->key,
 				     gc__task_next(a, t, now_s));
 	}
+	gc__tick_flush(a);
 	if (late) {
 		GC__STAT(a, late_skipped, (int64_t)late);
 		gc__agent_log(a, GC_LOG_WARNING,

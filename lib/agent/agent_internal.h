@@ -34,6 +34,19 @@ typedef struct gc__project gc__project;
 typedef struct gc__atask gc__atask;
 typedef struct gc__run gc__run;
 typedef struct gc__hpool gc__hpool;
+typedef struct gc__cronref gc__cronref;
+typedef struct gc__claim gc__claim;
+
+/* Ticks due together are claimed this many per etcd txn (each needs a
+ * compare and two puts; etcd allows 128 operations per txn). */
+#define GC__CLAIM_BATCH 64
+
+/* Parsed cron expressions shared by every task with the same text. */
+typedef struct gc__croncache {
+	gc__cronref **buckets;
+	size_t nbuckets;
+	size_t count;
+} gc__croncache;
 
 /* ------------------------------------------------------------ jobs */
 
@@ -78,6 +91,7 @@ struct gc__project {
 	int refs;          /* jobs in flight that point at it */
 	uint32_t gen;      /* listing generation, for the re-list diff */
 	int64_t listed_rev;
+	size_t list_keys;  /* keys applied by the listing in progress */
 	gc_etcd_watch *watch;
 	gc_etcd_watch *kill_watch;
 	int registered;    /* 1 = register key written under the current
@@ -92,7 +106,7 @@ struct gc__project {
  * JSON is kept as etcd holds it and decoded only when a run starts. */
 struct gc__atask {
 	gc__project *proj;
-	gc_cron *cron;      /* NULL: bad expression (not scheduled) */
+	gc__cronref *cron;  /* NULL: bad expression (not scheduled) */
 	char *json;         /* TaskInfo as stored */
 	uint32_t json_len;
 	uint32_t gen;
@@ -206,6 +220,7 @@ struct gc_agent {
 	size_t n_want;
 	gc__project *projects;
 	gc__sched sched;
+	gc__croncache crons;
 
 	/* runs */
 	gc_exec *exec;
@@ -213,6 +228,8 @@ struct gc_agent {
 	size_t n_runs;
 	size_t status_jobs;     /* end-of-run status writes in flight */
 	size_t claims_in_flight;
+	gc__claim *pending[GC__CLAIM_BATCH]; /* ticks not yet submitted */
+	size_t n_pending;
 	gc__hpool *hpool;
 	gc__handler *handlers;
 
@@ -264,7 +281,7 @@ void gc__project_unref(gc_agent *a, gc__project *p);
 void gc__projects_free(gc_agent *a);
 void gc__projects_tick(gc_agent *a, int64_t now_ms);
 int gc__cmd_watch_start(gc_agent *a, gc_error *err);
-void gc__task_free(gc__atask *t);
+void gc__task_free(gc_agent *a, gc__atask *t);
 int64_t gc__task_next(gc_agent *a, const gc__atask *t, int64_t now_s);
 
 /* session.c */
@@ -277,6 +294,7 @@ int gc__session_closed(gc_agent *a);
 
 /* run.c */
 void gc__tick(gc_agent *a, gc__atask *t, int64_t plan_s);
+void gc__tick_flush(gc_agent *a);
 void gc__run_now(gc_agent *a, gc__project *p, const gc_etcd_kv *kv);
 void gc__kill_task(gc_agent *a, int64_t project_id, const char *task_id);
 void gc__exec_done(gc_exec_outcome *o, void *payload);
@@ -286,6 +304,13 @@ void gc__runs_check_deadlines(gc_agent *a, int64_t now_ms);
 void gc__runs_cancel_all(gc_agent *a);
 void gc__runs_free(gc_agent *a);
 void gc__run_finish(gc_agent *a, gc__run *r, gc_result *res);
+
+/* croncache.c */
+int gc__croncache_get(gc__croncache *cc, const char *expr, gc__cronref **out,
+		      gc_error *err);
+const gc_cron *gc__cronref_cron(const gc__cronref *r);
+void gc__croncache_put(gc__croncache *cc, gc__cronref *ref);
+void gc__croncache_clear(gc__croncache *cc);
 
 /* handler.c */
 int gc__hpool_start(gc_agent *a, gc_error *err);

@@ -17,6 +17,10 @@ typedef struct list_job {
 	gc__ajob base;
 	gc__project *proj;
 	char *prefix;
+	char *range_end;
+	char *start_key; /* NULL: first page */
+	int64_t rev;     /* revision the listing is pinned at (0: latest) */
+	size_t keys;     /* keys applied so far */
 	gc_etcd_response resp;
 } list_job;
 
@@ -30,11 +34,11 @@ static void list_start(gc_agent *a, gc__project *p);
 
 /* ------------------------------------------------------------ tasks */
 
-void gc__task_free(gc__atask *t)
+void gc__task_free(gc_agent *a, gc__atask *t)
 {
 	if (!t)
 		return;
-	gc_cron_free(t->cron);
+	gc__croncache_put(&a->crons, t->cron);
 	free(t->json);
 	free(t);
 }
@@ -45,7 +49,8 @@ int64_t gc__task_next(gc_agent *a, const gc__atask *t, int64_t now_s)
 		return GC__SCHED_NEVER;
 	int64_t after = gc__tick_after(now_s, t->last_plan,
 				       a->opts.late_grace_ms / 1000);
-	int64_t next = gc_cron_next(t->cron, after, a->cron_flags);
+	int64_t next = gc_cron_next(gc__cronref_cron(t->cron), after,
+				    a->cron_flags);
 	return next > 0 ? next : GC__SCHED_NEVER;
 }
 
@@ -53,9 +58,9 @@ static void task_remove(gc_agent *a, const char *key)
 {
 	void *data = NULL;
 	if (gc__sched_remove(&a->sched, key, &data) == 0) {
-		gc__task_free(data);
 		gc__agent_log(a, GC_LOG_DEBUG, "agent: task removed key=%s",
 			      key);
+		gc__task_free(a, data);
 	}
 }
 
@@ -121,7 +126,7 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 		if (old->last_plan > n->last_plan)
 			n->last_plan = old->last_plan;
 	}
-	if (gc_cron_parse(&n->cron, t.cron, strlen(t.cron), &err)) {
+	if (gc__croncache_get(&a->crons, t.cron, &n->cron, &err)) {
 		n->cron = NULL;
 		gc__agent_log(a, GC_LOG_WARNING,
 			      "agent: task not scheduled key=%s: cron %s",
@@ -132,7 +137,7 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 	}
 	if (!n->json) {
 		gc_task_clear(&t);
-		gc__task_free(n);
+		gc__task_free(a, n);
 		return;
 	}
 	int64_t due = gc__task_next(a, n, now_s);
@@ -140,10 +145,10 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 		gc__agent_log(a, GC_LOG_ERR, "agent: out of memory for task %s",
 			      key);
 		gc_task_clear(&t);
-		gc__task_free(n);
+		gc__task_free(a, n);
 		return;
 	}
-	gc__task_free(old);
+	gc__task_free(a, old);
 	if (GC__AGENT_LOGGABLE(a, GC_LOG_DEBUG))
 		gc__agent_log(a, GC_LOG_DEBUG,
 			      "agent: task %s key=%s cron=\"%s\" status=%d "
@@ -195,7 +200,7 @@ static void tasks_sweep(gc_agent *a, gc__project *p, int by_gen,
 	for (size_t i = 0; i < c.n; i++) {
 		gc__atask *t = c.v[i];
 		gc__sched_remove(&a->sched, t->key, NULL);
-		gc__task_free(t);
+		gc__task_free(a, t);
 	}
 	if (c.n)
 		gc__agent_log(a, GC_LOG_DEBUG,
@@ -319,12 +324,23 @@ static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
 
 /* ---------------------------------------------------------- listing */
 
+/* A project is listed in pages of LIST_PAGE keys, all read at the
+ * revision of the first page, so 100,000 tasks never need one giant
+ * response; the watch then starts right after that revision. */
+#define LIST_PAGE 1000
+
 static void list_run(gc__ajob *job, gc__worker *w)
 {
 	list_job *j = (list_job *)job;
 	gc_etcd_get_options o = GC_ETCD_GET_OPTIONS_INIT;
-	o.flags = GC_ETCD_PREFIX;
-	job->rc = gc_etcd_get(&j->resp, w->etcd, j->prefix, &o, &job->err);
+	o.range_end = j->range_end;
+	o.limit = LIST_PAGE;
+	o.revision = j->rev;
+	o.sort_target = GC_ETCD_SORT_KEY;
+	o.sort_order = GC_ETCD_SORT_ASCEND;
+	job->rc = gc_etcd_get(&j->resp, w->etcd,
+			      j->start_key ? j->start_key : j->prefix, &o,
+			      &job->err);
 }
 
 static int watches_start(gc_agent *a, gc__project *p, int64_t from,
@@ -368,34 +384,69 @@ static int watches_start(gc_agent *a, gc__project *p, int64_t from,
 	return 0;
 }
 
+static void list_job_free(list_job *j)
+{
+	gc_etcd_response_dispose(&j->resp);
+	free(j->prefix);
+	free(j->range_end);
+	free(j->start_key);
+	free(j);
+}
+
+static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
+			const char *start_key);
+
+static void list_finish(gc_agent *a, gc__project *p, int64_t rev,
+			size_t keys)
+{
+	tasks_sweep(a, p, 1, p->gen);
+	p->listed_rev = rev;
+	gc_error err;
+	if (watches_start(a, p, rev + 1, &err)) {
+		gc__agent_log(a, GC_LOG_ERR,
+			      "agent: cannot watch project %lld: %s",
+			      (long long)p->id, err.msg);
+		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
+		return;
+	}
+	p->state = GC__PROJ_WATCHING;
+	p->list_retry_at_ms = 0;
+	gc__agent_log(a, GC_LOG_INFO,
+		      "agent: project %lld loaded keys=%zu revision=%lld "
+		      "tasks=%zu",
+		      (long long)p->id, keys, (long long)rev,
+		      gc__sched_count(&a->sched));
+}
+
 static void list_done(gc_agent *a, gc__ajob *job)
 {
 	list_job *j = (list_job *)job;
 	gc__project *p = j->proj;
 	if (job->rc == 0 && !p->removed) {
-		int64_t t0 = gc__mono_ms();
-		p->gen++;
-		for (size_t i = 0; i < j->resp.kvs_count; i++)
-			apply_pair(a, p, &j->resp.kvs[i], 0, 1);
-		tasks_sweep(a, p, 1, p->gen);
-		p->listed_rev = j->resp.revision;
-		gc_error err;
-		if (watches_start(a, p, p->listed_rev + 1, &err)) {
-			gc__agent_log(a, GC_LOG_ERR,
-				      "agent: cannot watch project %lld: %s",
-				      (long long)p->id, err.msg);
-			p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
-		} else {
-			p->state = GC__PROJ_WATCHING;
-			p->list_retry_at_ms = 0;
-			gc__agent_log(a, GC_LOG_INFO,
-				      "agent: project %lld loaded keys=%zu "
-				      "revision=%lld in %lld ms",
-				      (long long)p->id, j->resp.kvs_count,
-				      (long long)p->listed_rev,
-				      (long long)(gc__mono_ms() - t0));
+		if (!j->start_key) {
+			/* First page: a new listing generation, pinned at
+			 * this revision. */
+			p->gen++;
+			j->rev = j->resp.revision;
+			j->keys = 0;
 		}
-		gc__agent_rearm(a);
+		for (size_t i = 0; i < j->resp.kvs_count; i++) {
+			const gc_etcd_kv *kv = &j->resp.kvs[i];
+			if (j->start_key && strcmp(kv->key, j->start_key) == 0)
+				continue; /* the previous page's last key */
+			apply_pair(a, p, kv, 0, 1);
+			j->keys++;
+		}
+		if (j->resp.more && j->resp.kvs_count) {
+			const char *last = j->resp.kvs[j->resp.kvs_count - 1].key;
+			p->list_keys = j->keys;
+			list_submit(a, p, j->rev, last);
+		} else {
+			list_finish(a, p, j->rev, j->keys);
+		}
+	} else if (job->rc == GC_ECOMPACTED && j->start_key && !p->removed) {
+		/* The pinned revision went away mid-listing: start over. */
+		list_submit(a, p, 0, NULL);
 	} else if (job->rc && job->rc != GC_ECANCELED && !p->removed) {
 		GC__STAT(a, etcd_errors, 1);
 		gc__agent_log(a, GC_LOG_WARNING,
@@ -403,28 +454,41 @@ static void list_done(gc_agent *a, gc__ajob *job)
 			      (long long)p->id, job->err.msg);
 		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
 	}
-	gc_etcd_response_dispose(&j->resp);
-	free(j->prefix);
-	free(j);
+	list_job_free(j);
 	gc__project_unref(a, p);
 }
 
-static void list_start(gc_agent *a, gc__project *p)
+static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
+			const char *start_key)
 {
 	list_job *j = calloc(1, sizeof(*j));
-	if (j)
+	size_t end_len;
+	if (j) {
 		j->prefix = gc__strdup(p->prefix);
-	if (!j || !j->prefix) {
-		free(j);
+		j->start_key = start_key ? gc__strdup(start_key) : NULL;
+		if (gc_etcd_prefix_end(&j->range_end, &end_len, p->prefix,
+				       strlen(p->prefix)))
+			j->range_end = NULL;
+	}
+	if (!j || !j->prefix || !j->range_end || (start_key && !j->start_key)) {
+		if (j)
+			list_job_free(j);
 		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
 		return;
 	}
 	j->base.run = list_run;
 	j->base.done = list_done;
 	j->proj = p;
+	j->rev = rev;
+	j->keys = start_key ? p->list_keys : 0;
 	p->refs++;
 	p->list_retry_at_ms = 0;
 	gc__pool_submit(a, &j->base);
+}
+
+static void list_start(gc_agent *a, gc__project *p)
+{
+	list_submit(a, p, 0, NULL);
 }
 
 void gc__projects_tick(gc_agent *a, int64_t now_ms)
@@ -540,8 +604,7 @@ static bool free_visit(const char *key, int64_t due, void *data, void *arg)
 {
 	(void)key;
 	(void)due;
-	(void)arg;
-	gc__task_free(data);
+	gc__task_free(arg, data);
 	return true;
 }
 
@@ -556,8 +619,9 @@ void gc__projects_free(gc_agent *a)
 		p = next;
 	}
 	a->projects = NULL;
-	gc__sched_foreach(&a->sched, free_visit, NULL);
+	gc__sched_foreach(&a->sched, free_visit, a);
 	gc__sched_clear(&a->sched);
+	gc__croncache_clear(&a->crons);
 }
 
 /* ------------------------------------------------- command watch */

@@ -42,7 +42,7 @@ enum {
 	CLAIM_FAILED     /* etcd refused (permission, bad request) */
 };
 
-typedef struct claim_job {
+struct gc__claim {
 	gc__ajob base;
 	char *sched_key;
 	char *claim_key;
@@ -62,7 +62,8 @@ typedef struct claim_job {
 	int outcome;
 	int64_t fence;
 	int64_t status_rev;
-} claim_job;
+};
+typedef struct gc__claim claim_job;
 
 typedef struct status_job {
 	gc__ajob base;
@@ -433,12 +434,10 @@ static void claim_run(gc__ajob *job, gc__worker *w)
 	}
 }
 
-static void claim_done(gc_agent *a, gc__ajob *job)
+/* Act on the outcome of one claim (agent thread); `err` explains LATE and
+ * FAILED outcomes. */
+static void claim_outcome(gc_agent *a, claim_job *j, const gc_error *err)
 {
-	claim_job *j = (claim_job *)job;
-	a->claims_in_flight--;
-	if (job->rc == GC_ECANCELED && !j->outcome)
-		j->outcome = CLAIM_STOPPING;
 	switch (j->outcome) {
 	case CLAIM_WON:
 		GC__STAT(a, claims_won, 1);
@@ -488,7 +487,8 @@ static void claim_done(gc_agent *a, gc__ajob *job)
 			      "past the grace window project=%lld task=%s "
 			      "plan=%lld: %s",
 			      (long long)j->project_id, j->task_id,
-			      (long long)j->plan_s, job->err.msg);
+			      (long long)j->plan_s,
+			      err->msg[0] ? err->msg : "no attempt in time");
 		break;
 	case CLAIM_FAILED:
 		GC__STAT(a, etcd_errors, 1);
@@ -496,11 +496,20 @@ static void claim_done(gc_agent *a, gc__ajob *job)
 			      "agent: claim refused by etcd project=%lld "
 			      "task=%s plan=%lld: %s",
 			      (long long)j->project_id, j->task_id,
-			      (long long)j->plan_s, job->err.msg);
+			      (long long)j->plan_s, err->msg);
 		break;
 	default:
 		break;
 	}
+}
+
+static void claim_done(gc_agent *a, gc__ajob *job)
+{
+	claim_job *j = (claim_job *)job;
+	a->claims_in_flight--;
+	if (job->rc == GC_ECANCELED && !j->outcome)
+		j->outcome = CLAIM_STOPPING;
+	claim_outcome(a, j, &job->err);
 	claim_job_free(j);
 }
 
@@ -508,8 +517,193 @@ static void claim_submit(gc_agent *a, claim_job *j)
 {
 	j->base.run = claim_run;
 	j->base.done = claim_done;
+	j->base.err.msg[0] = '\0';
 	a->claims_in_flight++;
 	gc__pool_submit(a, &j->base);
+}
+
+/* ------------------------------------------------------- batched claims
+ *
+ * Ticks of many tasks due at the same moment (the common "every minute"
+ * or "at 03:00" fleets) are claimed GC__CLAIM_BATCH at a time in one txn:
+ *   if every claim key is absent: put all claims and all t_status keys;
+ *   else: read every claim key.
+ * When the txn fails, the reads say which ticks another agent holds
+ * (lost), which we hold from an earlier attempt whose answer was lost
+ * (won), and which are still free: those are tried again in the next txn.
+ * With one fast agent that is one txn for the whole batch; with racing
+ * agents a couple. Tasks with exclusion=1 and run-now requests use the
+ * single claim above. All ticks won by one txn share its revision as
+ * fencing token (still increasing for every task). */
+
+typedef struct batch_job {
+	gc__ajob base;
+	size_t n;
+	claim_job *items[GC__CLAIM_BATCH];
+} batch_job;
+
+static int lease_used(const int64_t *used, size_t n, int64_t lease)
+{
+	for (size_t i = 0; i < n; i++)
+		if (used[i] == lease)
+			return 1;
+	return 0;
+}
+
+static void batch_run(gc__ajob *job, gc__worker *w)
+{
+	batch_job *b = (batch_job *)job;
+	gc_agent *a = w->agent;
+	gc_etcd_compare cmp[GC__CLAIM_BATCH];
+	gc_etcd_op succ[2 * GC__CLAIM_BATCH], fail[GC__CLAIM_BATCH];
+	claim_job *pend[GC__CLAIM_BATCH];
+	int64_t used[8];
+	size_t n_used = 0;
+	int lease_retries = 0;
+
+	for (;;) {
+		size_t m = 0;
+		int64_t now = gc__wall_ns();
+		int stopping = atomic_load(&a->stop_requested);
+		for (size_t i = 0; i < b->n; i++) {
+			claim_job *j = b->items[i];
+			if (j->outcome)
+				continue;
+			if (stopping)
+				j->outcome = CLAIM_STOPPING;
+			else if (now > j->deadline_ns)
+				j->outcome = CLAIM_LATE;
+			else
+				pend[m++] = j;
+		}
+		if (!m)
+			return;
+		int64_t window = 0;
+		int rc = gc__lease_window(w, &window, &job->err);
+		if (rc) {
+			if (!transient(rc)) {
+				for (size_t k = 0; k < m; k++)
+					pend[k]->outcome = CLAIM_FAILED;
+				job->rc = rc;
+				return;
+			}
+			sleep_ms(CLAIM_RETRY_MS);
+			continue;
+		}
+		if (!lease_used(used, n_used, window) && n_used < 8)
+			used[n_used++] = window;
+		int64_t session = gc__lease_session(a);
+		for (size_t k = 0; k < m; k++) {
+			claim_job *j = pend[k];
+			cmp[k] = (gc_etcd_compare){j->claim_key, GC_ETCD_CMP_CREATE,
+						   GC_ETCD_CMP_EQUAL, 0, NULL, 0};
+			memset(&succ[2 * k], 0, 2 * sizeof(succ[0]));
+			succ[2 * k].type = GC_ETCD_OP_PUT;
+			succ[2 * k].key = j->claim_key;
+			succ[2 * k].value = j->value;
+			succ[2 * k].value_len = strlen(j->value);
+			succ[2 * k].lease = window;
+			succ[2 * k + 1].type = GC_ETCD_OP_PUT;
+			succ[2 * k + 1].key = j->status_key;
+			succ[2 * k + 1].value = "running";
+			succ[2 * k + 1].value_len = 7;
+			succ[2 * k + 1].lease = session ? session : window;
+			memset(&fail[k], 0, sizeof(fail[k]));
+			fail[k].type = GC_ETCD_OP_RANGE;
+			fail[k].key = j->claim_key;
+		}
+		gc_etcd_txn_request txn = {cmp, m, succ, 2 * m, fail, m};
+		gc_etcd_txn_result res = {0};
+		rc = gc_etcd_txn(&res, w->etcd, &txn, &job->err);
+		if (rc == 0 && res.succeeded) {
+			for (size_t k = 0; k < m; k++) {
+				pend[k]->outcome = CLAIM_WON;
+				pend[k]->fence = res.revision;
+				pend[k]->status_rev = res.revision;
+			}
+			gc_etcd_txn_result_dispose(&res);
+			job->rc = 0;
+			return;
+		}
+		if (rc == 0) {
+			for (size_t k = 0; k < m && k < res.responses_count; k++) {
+				const gc_etcd_response *r = &res.responses[k];
+				if (r->kvs_count == 0)
+					continue; /* still free: next round */
+				const gc_etcd_kv *kv = &r->kvs[0];
+				if (lease_used(used, n_used, kv->lease) &&
+				    strcmp(kv->value, pend[k]->value) == 0) {
+					/* An earlier attempt of ours went
+					 * through; its answer was lost. */
+					pend[k]->outcome = CLAIM_WON;
+					pend[k]->fence = kv->create_revision;
+					pend[k]->status_rev = kv->create_revision;
+				} else {
+					pend[k]->outcome = CLAIM_LOST;
+				}
+			}
+			gc_etcd_txn_result_dispose(&res);
+			continue;
+		}
+		gc_etcd_txn_result_dispose(&res);
+		if (rc == GC_ENOTFOUND && lease_retries++ < 3) {
+			gc__lease_window_drop(a, window);
+			if (lease_retries >= 2 && session) {
+				atomic_store(&a->session_lost, session);
+				pthread_mutex_lock(&a->lease_mu);
+				if (a->session_lease == session)
+					a->session_lease = 0;
+				pthread_mutex_unlock(&a->lease_mu);
+			}
+			continue;
+		}
+		if (!transient(rc)) {
+			for (size_t k = 0; k < m; k++)
+				pend[k]->outcome = CLAIM_FAILED;
+			job->rc = rc;
+			return;
+		}
+		sleep_ms(CLAIM_RETRY_MS);
+	}
+}
+
+static void batch_done(gc_agent *a, gc__ajob *job)
+{
+	batch_job *b = (batch_job *)job;
+	a->claims_in_flight--;
+	for (size_t i = 0; i < b->n; i++) {
+		claim_job *j = b->items[i];
+		if (job->rc == GC_ECANCELED && !j->outcome)
+			j->outcome = CLAIM_STOPPING;
+		claim_outcome(a, j, &job->err);
+		claim_job_free(j);
+	}
+	free(b);
+}
+
+/* Submit the ticks collected by gc__tick since the last flush. */
+void gc__tick_flush(gc_agent *a)
+{
+	size_t n = a->n_pending;
+	a->n_pending = 0;
+	if (n == 1) {
+		claim_submit(a, a->pending[0]);
+		return;
+	}
+	if (!n)
+		return;
+	batch_job *b = calloc(1, sizeof(*b));
+	if (!b) {
+		for (size_t i = 0; i < n; i++)
+			claim_submit(a, a->pending[i]);
+		return;
+	}
+	b->n = n;
+	memcpy(b->items, a->pending, n * sizeof(b->items[0]));
+	b->base.run = batch_run;
+	b->base.done = batch_done;
+	a->claims_in_flight++;
+	gc__pool_submit(a, &b->base);
 }
 
 static claim_job *claim_job_new(gc_agent *a, int64_t pid, const char *tid,
@@ -572,8 +766,14 @@ void gc__tick(gc_agent *a, gc__atask *t, int64_t plan_s)
 	j->sched_key = gc__strdup(t->key);
 	j->exclusion = t->exclusion;
 	j->deadline_ns = plan_ns + a->opts.late_grace_ms * 1000000LL;
-	if (!t->noseize) {
+	if (!t->noseize && t->exclusion) {
 		claim_submit(a, j);
+		return;
+	}
+	if (!t->noseize) {
+		a->pending[a->n_pending++] = j;
+		if (a->n_pending == GC__CLAIM_BATCH)
+			gc__tick_flush(a);
 		return;
 	}
 	/* noseize: every agent runs every tick; exclusion is per agent. */

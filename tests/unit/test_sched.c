@@ -415,7 +415,7 @@ static void recompute_can_unschedule(void **state)
 	(void)state;
 	gc__sched s;
 	gc__sched_init(&s);
-	static char keys[100][8];
+	static char keys[100][16];
 	for (int i = 0; i < 100; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "2/%d", i);
 		assert_int_equal(gc__sched_set(&s, keys[i], i, NULL), 0);
