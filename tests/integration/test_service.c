@@ -1482,6 +1482,66 @@ static void second_service_shares_etcd_and_store(void **state)
 	free(tid);
 }
 
+/* etcd unreachable: task routes answer 503 naming etcd (bounded by the
+ * operation timeout), store-only routes keep working. */
+static void etcd_down_gives_503_and_store_routes_still_work(void **state)
+{
+	gc_service_config cfg;
+	gc_service_options o = GC_SERVICE_OPTIONS_INIT;
+	gc_service *svc = NULL;
+	gc_error err;
+	char text[1024], path[256];
+	resp r;
+	int port;
+	int64_t t0;
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "[deploy]\nhost = [\"127.0.0.1:1\"]\ntimeout = 1\n"
+		 "[etcd]\nservice = [\"127.0.0.1:%d\"]\ndialtimeout = 200\n"
+		 "[sqlite]\npath = \"%s/down.db\"\n[jwt]\nsecret = \"" SECRET
+		 "\"\n",
+		 gct_free_port(), F.dir);
+	gc_service_config_init(&cfg);
+	assert_int_equal(gc_service_config_load_string(&cfg, text, "down.toml",
+						       NULL, NULL, &err),
+			 0);
+	free(cfg.deploy.hosts[0]);
+	cfg.deploy.hosts[0] = strdup("127.0.0.1:0");
+	o.log = quiet_log;
+	assert_int_equal(gc_service_new(&svc, &cfg, &o, &err), 0);
+	assert_int_equal(gc_service_start(svc, &err), 0);
+	port = gc_service_port(svc, 0);
+
+	http_port(&r, port, "POST", "/api/v1/user/login", NULL,
+		  "application/x-www-form-urlencoded",
+		  "account=admin&password=123456", 29, NULL);
+	expect_code(&r, 0);
+	{
+		char *tok = strdup(cJSON_GetObjectItem(payload(&r), "token")
+					   ->valuestring);
+		resp_free(&r);
+		http_port(&r, port, "POST", "/api/v1/project/create", tok,
+			  "application/x-www-form-urlencoded", "title=down", 10,
+			  NULL);
+		expect_code(&r, 0);
+		resp_free(&r);
+		t0 = gc__mono_ms();
+		snprintf(path, sizeof(path), "/api/v1/crontab/list?project_id=1");
+		http_port(&r, port, "GET", path, tok, NULL, NULL, 0, NULL);
+		expect_code(&r, 503);
+		expect_msg_has(&r, "etcd");
+		/* generous bound: the point is "bounded", not "fast" */
+		assert_true(gc__mono_ms() - t0 < 20000);
+		resp_free(&r);
+		free(tok);
+	}
+	http_port(&r, port, "GET", "/metrics", NULL, NULL, NULL, 0, NULL);
+	assert_non_null(strstr(r.body, "gophercron_etcd_errors_total 1"));
+	resp_free(&r);
+	gc_service_free(svc);
+	gc_service_config_clear(&cfg);
+}
+
 /* Last in its group: it leaves this address throttled for a while. */
 static void failed_logins_are_throttled_with_429(void **state)
 {
@@ -1605,6 +1665,7 @@ int main(void)
 		COMMON_TESTS,
 		cmocka_unit_test(metrics_count_requests_by_route_and_status),
 		cmocka_unit_test(admin_page_is_served_embedded_or_from_view_path),
+		cmocka_unit_test(etcd_down_gives_503_and_store_routes_still_work),
 		cmocka_unit_test(failed_logins_are_throttled_with_429),
 	};
 	const struct CMUnitTest mysql_tests[] = {
