@@ -235,6 +235,61 @@ bench_report() {
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# ---------------------------------------------------------------- agent
+# The agent (tests/bench/bench_agent.c, one etcd member started by the
+# harness): load time and RSS with AGENT_BENCH_TASKS tasks (baselines in the
+# same run: a bare paged listing of the same keys, an agent with no task);
+# CPU seconds and wake-ups of the agent thread over AGENT_BENCH_IDLE_SECONDS
+# idle seconds with 1,000 far-future tasks, next to an agent with none;
+# start lateness (start - planned time) of 500 tasks due in the same second,
+# as in-process handlers and as `true` through the shell.
+#   AGENT_BENCH_TASKS (100000), AGENT_BENCH_RUNS (3),
+#   AGENT_BENCH_IDLE_SECONDS (60), AGENT_BENCH_SAME_SECOND (500),
+#   AGENT_BENCH_LATE_ROUNDS (5), AGENT_BENCH_ONLY (load|idle|late)
+sections+=(agent)
+bench_agent() {
+	local bin=$BUILD/tests/bench/bench_agent out
+	if [[ ! -x $bin ]]; then
+		echo "bench agent: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Agent: load, idle cost, start lateness"
+	machine
+	echo "server: $(etcd --version 2>/dev/null | head -1), 1 member; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$("$bin") || return 1
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	awk -F'\t' '
+		{ v[$1] = $2 }
+		END {
+			if ("load_tasks" in v) {
+				printf "load: %d tasks (%d distinct cron expressions), median of the runs\n", v["load_tasks"], v["load_distinct_cron"]
+				printf "  %-44s %10.0f ms\n", "agent start -> all tasks scheduled", v["load_ms_median"]
+				printf "  %-44s %10.0f ms\n", "baseline: bare paged listing (gc_etcd_get)", v["load_raw_listing_ms_median"]
+				printf "  %-44s %10.2f\n", "ratio", v["load_ratio"]
+				printf "  %-44s %10.1f MB\n", "RSS with the tasks loaded", v["load_rss_kb_median"] / 1024
+				printf "  %-44s %10.1f MB\n", "peak RSS (VmHWM)", v["load_hwm_kb_median"] / 1024
+				printf "  %-44s %10.1f MB\n", "baseline: RSS of an agent with no task", v["load_empty_rss_kb_median"] / 1024
+				printf "  %-44s %10.0f B\n", "per task ((RSS - baseline) / tasks)", v["load_bytes_per_task"]
+			}
+			if ("idle_tasks" in v) {
+				printf "idle: %d s\n", v["idle_seconds"]
+				printf "  %-44s %8.3f s CPU, %d wake-ups\n", v["idle_tasks"] " far-future tasks", v["idle_cpu_s"], v["idle_wakeups"]
+				printf "  %-44s %8.3f s CPU, %d wake-ups\n", "baseline: no task", v["idle_empty_cpu_s"], v["idle_empty_wakeups"]
+			}
+			if ("late_same_second" in v) {
+				printf "start lateness: %d tasks due in the same second, %d rounds (ms)\n", v["late_same_second"], v["late_rounds"]
+				printf "  %-28s %8s %8s %8s %8s\n", "", "samples", "p50", "p99", "max"
+				row("handler: claimed", "late_handler_", "claim")
+				row("handler: started", "late_handler_", "start")
+				row("shell `true`: started", "late_shell_", "start")
+			}
+		}
+		function row(label, p, k) {
+			printf "  %-28s %8d %8.1f %8.1f %8.1f\n", label, v[p "samples"], v[p k "_ms_p50"], v[p k "_ms_p99"], v[p k "_ms_max"]
+		}
+	' <<<"$out"
+}
+
 # ---------------------------------------------------------------- main
 want=("$@")
 ((${#want[@]})) || want=("${sections[@]}")
