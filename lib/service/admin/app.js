@@ -85,8 +85,10 @@
 			`${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 	}
 
+	/* Log times are whole seconds, so a run within one second shows "< 1 s". */
 	function fmtDuration(sec) {
 		if (sec === null || sec === undefined || isNaN(sec) || sec < 0) return "—";
+		if (sec === 0) return "< 1 s";
 		if (sec < 60) return `${Math.round(sec * 10) / 10} s`;
 		if (sec < 3600) return `${Math.floor(sec / 60)} min ${Math.round(sec % 60)} s`;
 		return `${Math.floor(sec / 3600)} h ${Math.floor((sec % 3600) / 60)} min`;
@@ -700,6 +702,11 @@
 		return out;
 	}
 
+	function logDuration(log) {
+		const a = Number(log.start_time), b = Number(log.end_time);
+		return a > 0 && b >= a ? b - a : null;
+	}
+
 	function logFailed(log) {
 		return Number(log.with_error) !== 0;
 	}
@@ -787,15 +794,16 @@
 			]);
 			if (ctx.stopped) return;
 			if (recent instanceof ApiError) put(chartBox, h("p", { class: "error-box", role: "alert" }, recent.message));
-			else put(chartBox, runsChart(Array.isArray(recent) ? recent : (recent && recent.list) || []));
+			else put(chartBox, runsChart(Array.isArray(recent) ? recent : (recent && recent.list) || [], chartBox.clientWidth));
 			put(projectsBox, projectSummary(projects, clientsByProject(clients)));
 		};
 		await load();
 		ctx.every(POLL_SLOW_MS, load);
 	}
 
-	function runsChart(days) {
-		const W = 640, H = 240, L = 40, R = 10, T = 16, B = 40;
+	/* Drawn at the box's pixel width so labels keep their size on any screen. */
+	function runsChart(days, width) {
+		const W = Math.max(300, Math.round(width || 640)), H = 240, L = 40, R = 10, T = 16, B = 40;
 		const max = Math.max(1, ...days.map((d) => Math.max(Number(d.success_count) || 0, Number(d.error_count) || 0)));
 		const step = niceStep(max);
 		const top = Math.ceil(max / step) * step;
@@ -1448,7 +1456,7 @@
 				h("tbody", null, list.map((log) => {
 					const r = parseResult(log);
 					const failed = logFailed(log);
-					const dur = Number(log.end_time) && Number(log.start_time) ? Number(log.end_time) - Number(log.start_time) : null;
+					const dur = logDuration(log);
 					const firstLine = r.output.split("\n").find((l) => l.trim()) || "";
 					return h("tr", { "data-log-id": log.id, class: failed ? "failed" : "" },
 						h("td", { "data-label": "Planned" }, fmtTime(log.plan_time)),
@@ -1474,7 +1482,7 @@
 		const r = parseResult(log);
 		const dlg = $("#dlg-output");
 		$("#dlg-output-title").textContent = `Output of ${taskName}`;
-		const dur = Number(log.end_time) && Number(log.start_time) ? Number(log.end_time) - Number(log.start_time) : null;
+		const dur = logDuration(log);
 		const facts = [
 			["Planned", fmtTime(log.plan_time)], ["Started", fmtTime(log.start_time)], ["Ended", fmtTime(log.end_time)],
 			["Duration", fmtDuration(dur)], ["Agent", log.client_ip || "—"], ["Result", logFailed(log) ? "Error" : "OK"],
