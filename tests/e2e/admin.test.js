@@ -29,6 +29,7 @@ const tag = String(process.pid);
 const NEW_ADMIN_PW = `e2e-Admin-${tag}`;
 const USER = { name: "Bob Operator", account: `bob${tag}`, password: `bob-pw-${tag}` };
 const RESET_PW = `bob-reset-${tag}`;
+const CAROL = `carol${tag}`;
 const PROJECT = `billing-${tag}`;
 const OTHER_PROJECT = `other-${tag}`;
 const HELLO = `hello-${tag}`;
@@ -276,6 +277,19 @@ async function main() {
 		await taskRow(HELLO).locator(".badge.scheduled").waitFor();
 	});
 
+	await step("edit a task: the form opens filled in, with its preview, and saves", async () => {
+		const row = taskRow(HELLO);
+		await row.locator("[data-action=edit]").click();
+		await visible("#dlg-task");
+		check((await page.inputValue("#task-name")) === HELLO, "name not filled in");
+		check((await page.inputValue("#task-cron")) === "0 30 4 1 1 * *", "cron not filled in");
+		await page.locator("#task-cron-preview li").nth(4).waitFor();
+		await page.fill("#task-remark", "says hello, edited");
+		await page.click("#task-form button[type=submit]");
+		await hidden("#dlg-task");
+		await until("edited remark in the row", async () => (await row.locator("td").first().textContent()).includes("says hello, edited"));
+	});
+
 	await step("run now: the run's result and output appear without reloading", async () => {
 		await page.evaluate(() => { window.__e2eNoReload = true; });
 		const row = taskRow(HELLO);
@@ -389,6 +403,13 @@ async function main() {
 		await page.click("#user-form button[type=submit]");
 		await hidden("#dlg-user");
 		await page.locator(`#users-table tr[data-account="${USER.account}"]`).waitFor();
+		await page.click("#btn-new-user");
+		await page.fill("#user-name", "Carol");
+		await page.fill("#user-account", CAROL);
+		await page.fill("#user-password", `carol-pw-${tag}`);
+		await page.click("#user-form button[type=submit]");
+		await hidden("#dlg-user");
+		await page.locator(`#users-table tr[data-account="${CAROL}"]`).waitFor();
 		await shot("users");
 		await go("#/projects");
 		await heading("Projects");
@@ -408,7 +429,27 @@ async function main() {
 		await page.fill("#member-account", USER.account);
 		await page.click("#member-form button[type=submit]");
 		await page.locator("#members-table tbody tr", { hasText: USER.account }).waitFor();
+		await page.fill("#member-account", CAROL);
+		await page.click("#member-form button[type=submit]");
+		const carolRow = page.locator("#members-table tbody tr", { hasText: CAROL });
+		await carolRow.waitFor();
 		await shot("members");
+		await carolRow.locator("button", { hasText: "Remove" }).click();
+		await carolRow.waitFor({ state: "detached" });
+		await page.locator("#members-table tbody tr", { hasText: USER.account }).waitFor();
+	});
+
+	await step("edit a project's remark", async () => {
+		await go("#/projects");
+		await heading("Projects");
+		const row = page.locator(`#projects-table tr[data-project-id="${PROJECT_ID}"]`);
+		await row.locator("button", { hasText: "Edit" }).click();
+		await visible("#dlg-project");
+		check((await page.inputValue("#project-title")) === PROJECT, "title not filled in");
+		await page.fill("#project-remark", "invoices, nightly (edited)");
+		await page.click("#project-form button[type=submit]");
+		await hidden("#dlg-project");
+		await until("edited remark", async () => (await row.textContent()).includes("(edited)"));
 	});
 
 	await step("the normal user signs in with the keyboard and sees only their projects", async () => {
@@ -485,6 +526,19 @@ async function main() {
 		await login("admin", NEW_ADMIN_PW);
 		await heading("Dashboard");
 		check(await page.locator("#default-pw-banner").isHidden(), "banner back after the change");
+	});
+
+	await step("delete a project after confirming", async () => {
+		await go("#/projects");
+		await heading("Projects");
+		const row = page.locator("#projects-table tbody tr", { hasText: OTHER_PROJECT });
+		await row.locator("button", { hasText: "Delete" }).click();
+		await visible("#dlg-confirm");
+		check((await text("#dlg-confirm-text")).includes(OTHER_PROJECT), "confirmation does not name the project");
+		await page.click("#dlg-confirm-ok");
+		await hidden("#dlg-confirm");
+		await row.waitFor({ state: "detached" });
+		await page.locator(`#projects-table tr[data-project-id="${PROJECT_ID}"]`).waitFor();
 	});
 
 	await step("admin resets the user's password; the user signs in with the new one", async () => {
