@@ -570,7 +570,8 @@ static int list_segments(gc__spool *s, gc_error *err)
 		seqs[n++] = seq;
 	}
 	closedir(d);
-	qsort(seqs, n, sizeof(*seqs), cmp_u64);
+	if (n)
+		qsort(seqs, n, sizeof(*seqs), cmp_u64);
 	for (size_t i = 0; i < n; i++)
 		if (segs_push(s, seqs[i], 0, 0)) {
 			free(seqs);
