@@ -99,7 +99,8 @@ GC_EXTERN void gc_store_options_init(gc_store_options *opts);
  * NULL (SQLite at "gophercron.db"). */
 GC_EXTERN int gc_store_open(gc_store **out, const gc_store_options *opts,
 			    gc_error *err);
-/* Stop the retention thread and close every connection. NULL is fine. */
+/* Stop the retention thread and close every connection. NULL is fine.
+ * No other call on `s` may be running or start afterwards. */
 GC_EXTERN void gc_store_close(gc_store *s);
 
 /* GC_STORE_SQLITE or GC_STORE_MYSQL. */
@@ -258,7 +259,8 @@ GC_EXTERN void gc_store_logs_clear(gc_store_logs *l);
 
 /* Insert n records in one transaction (all or none). A record whose
  * run_id is already stored is skipped, so a re-delivered result keeps one
- * row. *inserted (may be NULL) = number of new rows. */
+ * row. *inserted (may be NULL) = number of new rows (after a MySQL
+ * reconnect-and-retry of a batch that had committed, 0). */
 GC_EXTERN int gc_store_log_insert(gc_store *s, const gc_store_log *logs,
 				  size_t n, size_t *inserted, gc_error *err);
 

@@ -97,6 +97,11 @@ static int my_connect(gc_store *s, bool migration_conn, gc__dbconn **out,
 		mysql_options(c->m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
 	}
 	mysql_options(c->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (!s->mysql_socket) {
+		/* "localhost:3306" means TCP here, not the default socket. */
+		unsigned proto = MYSQL_PROTOCOL_TCP;
+		mysql_options(c->m, MYSQL_OPT_PROTOCOL, &proto);
+	}
 	unsigned no = 0;
 	mysql_options(c->m, MYSQL_OPT_LOCAL_INFILE, &no);
 	if (!mysql_real_connect(c->m, s->mysql_host, s->mysql_user,

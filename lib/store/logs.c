@@ -241,6 +241,8 @@ int gc_store_log_insert(gc_store *s, const gc_store_log *logs, size_t n,
 			ids[i] = gen[i];
 		}
 	}
+	/* Retried once after a lost connection: run_id makes that safe (a
+	 * retry of a batch that did commit inserts nothing and reports 0). */
 	insert_ctx c = {logs, ids, n, 0};
 	rc = gc__store_run(s, "insert task logs",
 			   GC__OP_WRITE | GC__OP_TX | GC__OP_IDEMPOTENT,
@@ -411,44 +413,37 @@ typedef struct recent_ctx {
 	gc_store_day_count *out;
 } recent_ctx;
 
-/* One index-only range scan over the 7 days, summed per day: totals on a
- * (..., start_time) index, errors on a (..., with_error, start_time) one. */
-static int recent_sums(gc__tx *t, recent_ctx *c, bool errors,
-		       int64_t sums[7], gc_error *err)
+/* Per-day COUNT(*) over an index range, index-only: totals on a
+ * (..., start_time) index, errors on a (..., with_error, start_time) one.
+ * Plain range counts cost the engine far less per row than one scan with
+ * seven conditional sums. */
+static int recent_counts(gc__tx *t, recent_ctx *c, bool errors,
+			 int64_t counts[7], gc_error *err)
 {
 	gc__buf sql = GC__BUF_INIT;
-	gc__dbparam *p = calloc(c->n + 16, sizeof(*p));
+	gc__dbparam *p = calloc(c->n + 2, sizeof(*p));
 	gc__dbrows r = {0};
-	size_t np = 0;
+	size_t np = 2;
 	int rc = 0;
-	if (!p || gc__buf_puts(&sql, "SELECT "))
-		goto nomem;
-	for (int d = 0; d < 7; d++) {
-		p[np++] = gc__pint(c->from[d]);
-		p[np++] = gc__pint(c->to[d]);
-		if (gc__buf_puts(&sql, d ? ", SUM(start_time >= ? AND"
-					   " start_time < ?)"
-					 : "SUM(start_time >= ? AND"
-					   " start_time < ?)"))
-			goto nomem;
+	if (!p ||
+	    gc__buf_puts(&sql, errors ? "SELECT COUNT(*) FROM gc_task_log"
+					" WHERE with_error = 1 AND"
+					" start_time >= ? AND start_time < ?"
+				      : "SELECT COUNT(*) FROM gc_task_log"
+					" WHERE start_time >= ? AND"
+					" start_time < ?") ||
+	    where_projects(&sql, p, &np, c->ids, c->n)) {
+		rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+		goto out;
 	}
-	p[np++] = gc__pint(c->from[0]);
-	p[np++] = gc__pint(c->to[6]);
-	if (gc__buf_puts(&sql, errors ? " FROM gc_task_log WHERE with_error = 1"
-					" AND start_time >= ? AND start_time < ?"
-				      : " FROM gc_task_log WHERE"
-					" start_time >= ? AND start_time < ?") ||
-	    where_projects(&sql, p, &np, c->ids, c->n))
-		goto nomem;
-	rc = gc__tx_exec(t, sql.data, p, np, &r, NULL, NULL, err);
-	for (int d = 0; rc == 0 && d < 7; d++)
-		/* SUM over no rows is NULL: 0 */
-		sums[d] = r.nrows ? gc__dbrows_int(&r, 0, (size_t)d) : 0;
-	goto out;
-nomem:
-	rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+	for (int d = 0; d < 7 && rc == 0; d++) {
+		p[0] = gc__pint(c->from[d]);
+		p[1] = gc__pint(c->to[d]);
+		rc = gc__tx_exec(t, sql.data, p, np, &r, NULL, NULL, err);
+		counts[d] = (rc == 0 && r.nrows) ? gc__dbrows_int(&r, 0, 0) : 0;
+		gc__dbrows_free(&r);
+	}
 out:
-	gc__dbrows_free(&r);
 	gc__buf_free(&sql);
 	free(p);
 	return rc;
@@ -458,9 +453,9 @@ static int recent_op(gc__tx *t, void *vctx, gc_error *err)
 {
 	recent_ctx *c = vctx;
 	int64_t all[7], bad[7];
-	int rc = recent_sums(t, c, false, all, err);
+	int rc = recent_counts(t, c, false, all, err);
 	if (rc == 0)
-		rc = recent_sums(t, c, true, bad, err);
+		rc = recent_counts(t, c, true, bad, err);
 	for (int d = 0; rc == 0 && d < 7; d++) {
 		c->out[d].error_count = bad[d];
 		c->out[d].success_count = all[d] - bad[d];

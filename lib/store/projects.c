@@ -306,8 +306,7 @@ int gc_store_project_delete(gc_store *s, int64_t id, unsigned flags,
 	if (!s)
 		return gc__seterr(err, GC_EINVAL, "delete project: NULL store");
 	int rc = gc__store_run(s, "delete project",
-			       GC__OP_WRITE | GC__OP_TX | GC__OP_LOCKED |
-				       GC__OP_IDEMPOTENT,
+			       GC__OP_WRITE | GC__OP_TX | GC__OP_LOCKED,
 			       delete_op, &id, err);
 	/* Logs go afterwards in batches: a project with millions of runs
 	 * must not hold one huge transaction. */

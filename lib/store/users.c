@@ -398,9 +398,10 @@ int gc_store_user_delete(gc_store *s, int64_t id, gc_error *err)
 {
 	if (!s)
 		return gc__seterr(err, GC_EINVAL, "delete user: NULL store");
+	/* Not retried after a lost connection: a retry of a delete that
+	 * did commit would answer "not found". */
 	return gc__store_run(s, "delete user",
-			     GC__OP_WRITE | GC__OP_TX | GC__OP_LOCKED |
-				     GC__OP_IDEMPOTENT,
+			     GC__OP_WRITE | GC__OP_TX | GC__OP_LOCKED,
 			     delete_op, &id, err);
 }
 
@@ -432,10 +433,11 @@ int gc_store_user_change_password(gc_store *s, int64_t id,
 		gc__err_prefix(err, "%s: change password", s->desc);
 	if (rc == 0) {
 		update_ctx c = {id, NULL, NULL, hash, g.hash};
+		/* Compare-and-set on the old hash: not retried (a retry
+		 * after a commit would see its own change as a conflict). */
 		rc = gc__store_run(s, "change password",
-				   GC__OP_WRITE | GC__OP_TX |
-					   GC__OP_IDEMPOTENT,
-				   update_op, &c, err);
+				   GC__OP_WRITE | GC__OP_TX, update_op, &c,
+				   err);
 	}
 	free(hash);
 	get_ctx_clear(&g);
@@ -472,9 +474,8 @@ int gc_store_user_verify(gc_store *s, const char *account,
 		if (rc == 0) {
 			update_ctx c = {out->id, NULL, NULL, hash, g.hash};
 			rc = gc__store_run(s, "rehash legacy password",
-					   GC__OP_WRITE | GC__OP_TX |
-						   GC__OP_IDEMPOTENT,
-					   update_op, &c, err);
+					   GC__OP_WRITE | GC__OP_TX, update_op,
+					   &c, err);
 			free(hash);
 		}
 		if (rc == 0)
