@@ -12,21 +12,28 @@
  * losing rows (old md5 passwords keep working until the user's next
  * successful login, which replaces them with a crypt(3) hash).
  *
- * Text is stored verbatim: any NUL-free bytes, of any length the backend
- * accepts (MySQL: up to max_allowed_packet per statement).
+ * Text is stored verbatim: any NUL-free bytes (quotes, '%', invalid
+ * UTF-8, ...), of any length the backend accepts (MySQL: up to
+ * max_allowed_packet per statement; 1 MB values are tested in every text
+ * field). Two bounded exceptions: a log's task_id and run_id are keys of
+ * at most 255 bytes, and passwords (input to crypt(3)) at most 511 bytes;
+ * longer ones are refused with GC_EINVAL.
  *
  * Returned records are caller-owned: release them with the matching
  * `_clear` function (which accepts NULL and zeroed records).
  *
  * Error codes used throughout (detail message always names the backend,
- * e.g. "sqlite /var/lib/gc.db: insert task log: disk I/O error" or
- * "mysql 127.0.0.1:3306: list users: Lost connection ..."):
+ * e.g. "sqlite /var/lib/gc.db: insert task logs: disk I/O error (...)" or
+ * "mysql 127.0.0.1:3306/gophercron: list users: Lost connection ..."):
  *   GC_EINVAL     bad argument (message says which)
  *   GC_ENOTFOUND  no such user / project / log / membership
  *   GC_ECONFLICT  account, project title or membership already exists
  *   GC_EAUTH      wrong password
  *   GC_EPERM      the operation is not allowed (removing a project's admin)
  *   GC_EDB        the database failed (message has the backend's text)
+ *   GC_EUNAVAIL   MySQL unreachable or the connection was lost (and the
+ *                 operation was not safe to retry)
+ *   GC_ETIMEDOUT  MySQL: another service held the store's lock for 30 s
  *   GC_ENOMEM     out of memory
  */
 #ifndef GOPHERCRON_STORE_H
@@ -135,8 +142,8 @@ typedef struct gc_store_users {
 GC_EXTERN void gc_store_user_clear(gc_store_user *u);
 GC_EXTERN void gc_store_users_clear(gc_store_users *l);
 
-/* GC_ECONFLICT when the account exists. permission NULL = "user".
- * id_out may be NULL. */
+/* GC_ECONFLICT when the account exists. name NULL = the account,
+ * permission NULL = "user". id_out may be NULL. */
 GC_EXTERN int gc_store_user_create(gc_store *s, const char *account,
 				   const char *name, const char *password,
 				   const char *permission, int64_t *id_out,
