@@ -581,7 +581,7 @@ static int job_edit(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		    &ch.noseize) ||
 	    two_way("job edit", excl, no_excl, "--exclusion",
 		    "--no-exclusion", &ch.exclusion) ||
-	    two_way("job edit", paused, active, "--paused", "--active",
+	    two_way("job edit", active, paused, "--active", "--paused",
 		    &ch.status) ||
 	    (timeout && !parse_timeout("job edit", timeout, to)) ||
 	    (pos.dashdash && !(command = join_command("job edit", &pos)))) {

@@ -87,8 +87,10 @@ int ctl_client_init(ctl_client *c, const ctl_globals *g, const char *cmd)
 
 void ctl_client_cleanup(ctl_client *c)
 {
-	if (c->curl)
+	if (c->curl) {
 		curl_easy_cleanup(c->curl);
+		curl_global_cleanup();
+	}
 	free(c->server);
 	if (c->token) {
 		explicit_bzero(c->token, strlen(c->token));
