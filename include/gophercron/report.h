@@ -210,10 +210,11 @@ GC_EXTERN void gc_reporter_stats_get(gc_reporter *r, gc_reporter_stats *out);
  * next start. Use it on shutdown, after the agent has stopped. */
 GC_EXTERN int gc_reporter_flush(gc_reporter *r, int64_t timeout_ms);
 
-/* Stop the sender (an attempt in flight is abandoned: its record is sent
- * again by the next reporter on this spool), sync the spool, release the
- * lock, free. NULL is harmless. Call gc_reporter_flush first to deliver
- * what is pending. */
+/* Stop the sender (an HTTP request in flight is abandoned at once and its
+ * record sent again by the next reporter on this spool; an SQL statement
+ * in progress is allowed to finish), sync the spool, release the lock,
+ * free. NULL is harmless. Call gc_reporter_flush first to deliver what is
+ * pending. */
 GC_EXTERN void gc_reporter_free(gc_reporter *r);
 
 /* The task-log row a result becomes, shared by the SQL sink and the

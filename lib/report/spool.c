@@ -996,16 +996,19 @@ int gc__spool_read(gc__spool *s, gc__spool_pos *pos, gc__spool_rec *rec,
 		pthread_mutex_lock(&s->mu);
 		i = segs_find(s, pos->seg);
 		if (i < 0) {
-			if (s->nsegs && pos->seg < s->segs[0].seq) {
-				pos->seg = s->segs[0].seq;
-				pos->off = GC__SPOOL_SEG_HDR;
+			/* The segment is gone (deleted after delivery): go on
+			 * with the next one there is. */
+			size_t k = 0;
+			while (k < s->nsegs && s->segs[k].seq < pos->seg)
+				k++;
+			if (k == s->nsegs) { /* beyond the active segment */
 				pthread_mutex_unlock(&s->mu);
-				continue;
+				return GC_ENOTFOUND;
 			}
+			pos->seg = s->segs[k].seq;
+			pos->off = GC__SPOOL_SEG_HDR;
 			pthread_mutex_unlock(&s->mu);
-			return gc__seterr(err, GC_ENOTFOUND,
-					  "spool: no segment %" PRIu64,
-					  pos->seg);
+			continue;
 		}
 		size = s->segs[i].size;
 		records = s->segs[i].records;
