@@ -24,6 +24,9 @@ esac
 missing=()
 for p in "${want[@]}"; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	# A nodejs build that bundles npm (e.g. NodeSource's) conflicts with
+	# Debian's npm package: an npm that already runs is enough.
+	[[ $p == npm ]] && command -v npm >/dev/null && continue
 	[[ $st == "install ok installed" ]] || missing+=("$p")
 done
 
