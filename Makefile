@@ -60,6 +60,8 @@ FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 BENCH_SRC   := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/bench/%)
+RELI_SRC    := $(wildcard tests/reliability/*.c)
+RELI_BINS   := $(RELI_SRC:tests/reliability/%.c=$(BUILD)/tests/reliability/%)
 TEST_CFLAGS := $(BASE_CFLAGS) -Ilib -Itests/lib
 
 .PHONY: all lib tools examples tests check check-unit check-integration \
@@ -71,7 +73,7 @@ all: lib tools examples tests
 lib: $(LIB_A) $(BUILD)/lib/libgophercron.so
 tools: $(TOOL_BINS)
 examples: $(EXAMPLE_BINS)
-tests: $(UNIT_BINS) $(INTEG_BINS) $(FUZZ_BINS) $(BENCH_BINS) $(BUILD)/tests/gc-harness
+tests: $(UNIT_BINS) $(INTEG_BINS) $(FUZZ_BINS) $(BENCH_BINS) $(RELI_BINS) $(BUILD)/tests/gc-harness
 
 $(BUILD)/obj/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
@@ -120,6 +122,10 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS_OBJ) 
 	$(CC) -o $@ $^ $(PKG_LIBS) -lcmocka $(SAN_LDFLAGS) $(LDFLAGS_EXTRA)
 
 $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(HARNESS_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(PKG_LIBS) $(SAN_LDFLAGS) $(LDFLAGS_EXTRA)
+
+$(BUILD)/tests/reliability/%: $(BUILD)/obj/tests/reliability/%.o $(HARNESS_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(PKG_LIBS) $(SAN_LDFLAGS) $(LDFLAGS_EXTRA)
 
