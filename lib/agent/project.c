@@ -430,20 +430,26 @@ static void list_done(gc_agent *a, gc__ajob *job)
 			j->rev = j->resp.revision;
 			j->keys = 0;
 		}
+		int more = j->resp.more && j->resp.kvs_count;
+		size_t page = 0;
+		for (size_t i = 0; i < j->resp.kvs_count; i++)
+			page += !(j->start_key &&
+				  strcmp(j->resp.kvs[i].key, j->start_key) == 0);
+		if (more) {
+			/* Fetch the next page while this one is applied. */
+			p->list_keys = j->keys + page;
+			list_submit(a, p, j->rev,
+				    j->resp.kvs[j->resp.kvs_count - 1].key);
+		}
 		for (size_t i = 0; i < j->resp.kvs_count; i++) {
 			const gc_etcd_kv *kv = &j->resp.kvs[i];
 			if (j->start_key && strcmp(kv->key, j->start_key) == 0)
 				continue; /* the previous page's last key */
 			apply_pair(a, p, kv, 0, 1);
-			j->keys++;
 		}
-		if (j->resp.more && j->resp.kvs_count) {
-			const char *last = j->resp.kvs[j->resp.kvs_count - 1].key;
-			p->list_keys = j->keys;
-			list_submit(a, p, j->rev, last);
-		} else {
+		j->keys += page;
+		if (!more)
 			list_finish(a, p, j->rev, j->keys);
-		}
 	} else if (job->rc == GC_ECOMPACTED && j->start_key && !p->removed) {
 		/* The pinned revision went away mid-listing: start over. */
 		list_submit(a, p, 0, NULL);

@@ -110,7 +110,7 @@ typedef struct child {
 static void on_result(const gc_result *r, void *payload)
 {
 	child *c = payload;
-	if (r->plan_time_ns < c->from_plan_ns || r->error[0])
+	if (!c || r->plan_time_ns < c->from_plan_ns || r->error[0])
 		return;
 	pthread_mutex_lock(&c->mu);
 	if (c->n < c->cap) {
@@ -480,7 +480,15 @@ static int spawn_child(char *const argv[], kv_out *out)
 		fclose(f);
 	int st;
 	waitpid(pid, &st, 0);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "bench_agent: %s died of signal %d\n", argv[1],
+			WTERMSIG(st));
+	else
+		fprintf(stderr, "bench_agent: %s exited with %d\n", argv[1],
+			WEXITSTATUS(st));
+	return -1;
 }
 
 static double kv_get(const kv_out *o, const char *name)
