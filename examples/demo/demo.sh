@@ -19,7 +19,8 @@
 #   DEMO_PORT=P           service port (default 6306, another if it is busy)
 #   DEMO_LISTEN=ADDR      service listen address (default 127.0.0.1; 0.0.0.0
 #                         to open the admin page from another machine)
-#   DEMO_DIR=DIR          work directory (default: a new one under $TMPDIR)
+#   DEMO_DIR=DIR          work directory, kept afterwards (default: a new
+#                         one under $TMPDIR, removed afterwards)
 #   DEMO_KEEP=1           keep the work directory (configs, logs, database)
 #   DEMO_BIN=DIR          where gcron-service and gcron-agent are
 #                         (default build/bin)
@@ -82,11 +83,13 @@ bin=$(cd "$bin" && pwd)
 command -v etcd >/dev/null || die "etcd is missing: sudo apt-get install etcd-server (or \`make demo\`)"
 command -v curl >/dev/null || die "curl is missing: sudo apt-get install curl (or \`make demo\`)"
 
+own_dir=0
 if [[ -n ${DEMO_DIR:-} ]]; then
 	dir=$DEMO_DIR
 	mkdir -p "$dir" || die "cannot create $dir"
 else
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/gophercron-demo.XXXXXX") || die "cannot create a temporary directory"
+	own_dir=1
 fi
 dir=$(cd "$dir" && pwd)
 
@@ -167,7 +170,8 @@ cleanup() {
 		failed=1
 	fi
 	((rc != 0 && rc != 130 && rc != 143)) && failed=1
-	if ((failed)) || [[ ${DEMO_KEEP:-0} == 1 ]]; then
+	# A directory given with DEMO_DIR is never removed.
+	if ((failed)) || [[ ${DEMO_KEEP:-0} == 1 ]] || ((!own_dir)); then
 		echo "demo: logs and data kept in $dir" >&2
 	else
 		rm -rf "$dir"
