@@ -20,9 +20,11 @@
  *                     gc_agent_timeout_ms() has passed, then call
  *                     gc_agent_step(); it returns 1 once stopped.
  *
- * Threads: every callback (results, warnings, logs, reload) runs on the
- * thread that drives the agent (the "agent thread"), except handler
- * functions, which run on the agent's handler threads. Only
+ * Threads: the result, warning and reload callbacks run on the thread that
+ * drives the agent (the "agent thread"); handler functions run on the
+ * agent's handler threads; log lines may also come from the agent's
+ * internal threads (etcd workers), so the log function must be
+ * thread-safe (gc_log_stderr is). Only
  * gc_agent_stop(), gc_agent_wakeup() and gc_agent_request_reload() may be
  * called from other threads; they are also async-signal-safe, so a SIGTERM
  * or SIGHUP handler may call them. Everything else is for the agent thread,
@@ -74,7 +76,7 @@ typedef struct gc_agent_options {
 
 	/* Log lines: "agent: <what happened> key=value ...". NULL = silent.
 	 * Lines above `log_level` are not produced at all; 0 = the config's
-	 * log_level. */
+	 * log_level. Must be thread-safe (see "Threads" above). */
 	gc_log_fn log;
 	void *log_payload;
 	int log_level;
