@@ -50,6 +50,16 @@ if [[ ${1:-check} == check || ${1:-check} == all ]]; then
 	here=$(cd "$(dirname "$0")/../e2e" && pwd)
 	if [[ -f $here/package.json && ! -d $here/node_modules/playwright-core ]]; then
 		echo "deps: npm install in tests/e2e" >&2
-		(cd "$here" && npm install --no-audit --no-fund --silent >/dev/null)
+		log=$(mktemp)
+		# npm ci installs exactly the locked versions; its log is shown on
+		# failure (a TLS error here means the machine's CA bundle lacks the
+		# certificate of an intercepting proxy).
+		if ! (cd "$here" && npm ci --no-audit --no-fund >"$log" 2>&1); then
+			tail -30 "$log" >&2
+			rm -f "$log"
+			echo "deps: npm install in tests/e2e failed" >&2
+			exit 1
+		fi
+		rm -f "$log"
 	fi
 fi
