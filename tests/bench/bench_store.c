@@ -7,7 +7,9 @@
  * MySQL runs against a MariaDB the test harness starts (temp datadir,
  * loopback), its InnoDB buffer pool grown online from the harness's 64 MB
  * to STORE_BENCH_MYSQL_POOL bytes (default 1 GiB, "" keeps 64 MB): a million rows
- * with their indexes take about 600 MB. Output: "key<TAB>value" lines. */
+ * with their indexes take about 600 MB. STORE_BENCH_MYSQL_SERVICE=host:port
+ * (with STORE_BENCH_MYSQL_USER, _PASSWORD, _DATABASE) uses an existing
+ * server instead. Output: "key<TAB>value" lines. */
 #include <gophercron.h>
 
 #include "harness.h"
@@ -118,7 +120,18 @@ int main(int argc, char **argv)
 	gc_store *s = NULL;
 	gc_error e = {0, ""};
 	gc_store_options_init(&o);
-	if (mysql) {
+	const char *ext = getenv("STORE_BENCH_MYSQL_SERVICE");
+	if (mysql && ext && *ext) {
+		/* An existing server (its tables are left behind). */
+		const char *u = getenv("STORE_BENCH_MYSQL_USER");
+		const char *pw = getenv("STORE_BENCH_MYSQL_PASSWORD");
+		const char *db = getenv("STORE_BENCH_MYSQL_DATABASE");
+		o.backend = GC_STORE_MYSQL;
+		o.mysql_service = ext;
+		o.mysql_username = u ? u : "gc";
+		o.mysql_password = pw ? pw : "gcpass";
+		o.mysql_database = db ? db : "gophercron";
+	} else if (mysql) {
 		if (gct_mariadb_start(&m)) {
 			fprintf(stderr, "bench_store: cannot start MariaDB\n");
 			return 1;

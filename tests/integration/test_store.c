@@ -971,8 +971,9 @@ static void retention_deletes_old_logs_in_batches(void **state)
 {
 	fx *f = *state;
 	int64_t now = (int64_t)time(NULL);
-	/* 12,000 old rows (more than one delete batch) and 3 fresh ones */
-	enum { OLD = 12000 };
+	/* 5,003 old rows (more than one delete batch of 5,000) and 3 fresh
+	 * ones */
+	enum { OLD = 5003 };
 	gc_store_log *in = calloc(OLD + 3, sizeof(*in));
 	char (*ids)[16] = calloc(OLD + 3, sizeof(*ids));
 	for (int i = 0; i < OLD + 3; i++) {
