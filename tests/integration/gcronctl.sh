@@ -228,6 +228,50 @@ if grep -qx "server = $S" "$CFG" && grep -q '^token = ey' "$CFG"; then
 else
 	bad "config holds the server and the token" "$(sed 's/token = .*/token = .../' "$CFG")"
 fi
+# On a terminal: the account is asked for with echo, the password without.
+"$PY" - "$G" "$S" >"$tmp/pty.out" 2>&1 <<'EOF'
+import os, pty, select, sys, time
+g, server = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(g, [g, "-s", server, "login"])
+seen = b""
+def until(pat, secs=30):
+    global seen
+    deadline = time.time() + secs
+    while pat not in seen and time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return pat in seen
+assert until(b"Account: "), seen
+os.write(fd, b"admin\n")
+assert until(b"Password: "), seen
+os.write(fd, b"123456\n")
+until(b"\xff", 30)  # read to the end
+for _ in range(300):
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    raise SystemExit("gcronctl login did not end: %r" % seen)
+assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0, (st, seen)
+after = seen.split(b"Password: ", 1)[1]
+assert b"123456" not in after, "the password was echoed: %r" % seen
+assert b"admin" in seen.split(b"Password: ", 1)[0], "the account was not echoed"
+assert b"Logged in to " in after, seen
+print("pty login ok")
+EOF
+[[ $? == 0 ]] && ok "login on a terminal: password not echoed" ||
+	bad "login on a terminal: password not echoed" "$(cat "$tmp/pty.out")"
 TOKEN=$(sed -n 's/^token = //p' "$CFG")
 
 check "whoami" 0 "admin" "" -- whoami
@@ -483,7 +527,7 @@ if command -v valgrind >/dev/null; then
 	vg() { # name args...
 		local name=$1
 		shift
-		if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		if valgrind -q --error-exitcode=99 --leak-check=full \
 			--log-file="$tmp/vg.log" "$G" "$@" >/dev/null 2>&1 <"${IN:-/dev/null}"; then
 			ok "valgrind: $name"
 		elif (($? == 99)); then

@@ -195,6 +195,11 @@ static char *read_fd_line(int fd, bool *eof)
 	return s;
 }
 
+static bool write_prompt(const char *prompt)
+{
+	return write(tty_fd, prompt, strlen(prompt)) >= 0;
+}
+
 static char *tty_prompt(const char *prompt, bool echo)
 {
 	struct termios t;
@@ -205,11 +210,6 @@ static char *tty_prompt(const char *prompt, bool echo)
 	tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (tty_fd < 0)
 		return NULL;
-	if (write(tty_fd, prompt, strlen(prompt)) < 0) {
-		close(tty_fd);
-		tty_fd = -1;
-		return NULL;
-	}
 	if (!echo && tcgetattr(tty_fd, &tty_saved) == 0) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = restore_tty_and_die;
@@ -221,15 +221,17 @@ static char *tty_prompt(const char *prompt, bool echo)
 		t.c_lflag &= ~(tcflag_t)ECHO;
 		t.c_lflag |= ECHONL;
 		tty_echo_off = 1;
+		/* Echo goes off before the prompt shows, so nothing typed
+		 * after it is echoed or flushed away. */
 		tcsetattr(tty_fd, TCSAFLUSH, &t);
-		line = read_fd_line(tty_fd, &eof);
+		line = write_prompt(prompt) ? read_fd_line(tty_fd, &eof) : NULL;
 		tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
 		tty_echo_off = 0;
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 		sigaction(SIGHUP, &old_hup, NULL);
 	} else {
-		line = read_fd_line(tty_fd, &eof);
+		line = write_prompt(prompt) ? read_fd_line(tty_fd, &eof) : NULL;
 	}
 	close(tty_fd);
 	tty_fd = -1;
