@@ -3,6 +3,8 @@
 #   make check      install missing packages, build, run every test suite
 #   make deps       install every Debian package the project needs
 #   make install    PREFIX=/usr/local DESTDIR=...
+#   make demo       a running system (etcd, service, agent, demo tasks)
+#   make demo-cluster   the same with 3 etcd members and 2 agents
 #   make SANITIZER=address,undefined BUILD=build/asan   sanitized build
 #   make bench      benchmarks (docs/BENCHMARKS.md)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
@@ -13,6 +15,11 @@ PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib
 INCDIR   ?= $(PREFIX)/include
 BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share/gophercron
+DOCDIR   ?= $(PREFIX)/share/doc/libgophercron
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR  ?=
 SANITIZER ?=
 FUZZ_SECONDS ?= 600
@@ -172,9 +179,16 @@ bench: all
 	@tests/lib/deps.sh bench
 	@tests/bench/run.sh
 
-demo: all
+# A whole system on this machine until Ctrl-C (examples/demo/demo.sh --help).
+demo:
 	@tests/lib/deps.sh demo
-	@examples/demo/demo.sh
+	@$(MAKE) --no-print-directory lib tools
+	@DEMO_BIN=$(BUILD)/bin examples/demo/demo.sh
+
+demo-cluster:
+	@tests/lib/deps.sh demo
+	@$(MAKE) --no-print-directory lib tools
+	@DEMO_BIN=$(BUILD)/bin examples/demo/demo-cluster.sh
 
 analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
@@ -200,11 +214,27 @@ install: lib tools
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    pkgconfig/libgophercron.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libgophercron.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(DATADIR)/config $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	for u in examples/systemd/*.service; do \
+	    sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/etc/gophercron/|$(SYSCONFDIR)/gophercron/|g' \
+	        $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 examples/config/*.toml $(DESTDIR)$(DATADIR)/config/
+	install -m 644 examples/*.c examples/README.md $(DESTDIR)$(DATADIR)/examples/
+	install -m 644 README.md docs/OPERATIONS.md LICENSE $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 tools/gcronctl/completion.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/gcronctl
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)/gophercron $(DESTDIR)$(INCDIR)/gophercron.h
 	rm -f $(DESTDIR)$(LIBDIR)/libgophercron.* $(DESTDIR)$(LIBDIR)/pkgconfig/libgophercron.pc
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(TOOLS:%=$(DESTDIR)$(MANDIR)/man1/%.1)
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/gcron-service.service $(DESTDIR)$(SYSTEMDUNITDIR)/gcron-agent.service
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/gcronctl
 
 clean:
 	rm -rf build
