@@ -293,6 +293,117 @@ bench_agent() {
 	' <<<"$out"
 }
 
+# ---------------------------------------------------------------- sched
+# Scheduler dispatch cost (tests/bench/bench_sched.c): CPU ns per tick
+# dispatched (take the earliest task, gc_cron_next, reschedule) with 1,000
+# to 100,000 tasks "S M * * * * *" spread over the hour; baseline in the
+# same run: the full scan GopherCron 1.10's scheduler does per wake-up;
+# floor: gc_cron_next alone. Plus add / reschedule / remove by key.
+#   SCHED_BENCH_RUNS (7), SCHED_BENCH_DISPATCHES (200000),
+#   SCHED_BENCH_SIZES (1000,10000,100000)
+sections+=(sched)
+bench_sched() {
+	local bin=$BUILD/tests/bench/bench_sched out
+	local runs=${SCHED_BENCH_RUNS:-7} n=${SCHED_BENCH_DISPATCHES:-200000}
+	if [[ ! -x $bin ]]; then
+		echo "bench sched: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Scheduler: CPU ns per dispatched tick, median of $runs runs x $n dispatches"
+	machine
+	out=$("$bin" "$runs" "$n" "${SCHED_BENCH_SIZES:-1000,10000,100000}") || return 1
+	awk -F'\t' '
+		{ v[$1, $2] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+		END {
+			printf "%9s %12s %14s %8s %10s %8s %12s %8s\n", "tasks", "heap (ours)", "scan (1.10)", "ratio", "cron_next", "add", "reschedule", "remove"
+			for (i = 1; i <= k; i++) {
+				t = order[i]
+				printf "%9d %9.0f ns %11.0f ns %7.1fx %7.0f ns %5.0f ns %9.0f ns %5.0f ns\n", t,
+					v[t, "heap_dispatch"], v[t, "scan_dispatch"],
+					v[t, "scan_dispatch"] / v[t, "heap_dispatch"], v[t, "cron_next"],
+					v[t, "add"], v[t, "reschedule"], v[t, "remove"]
+			}
+		}' <<<"$out"
+}
+
+# ---------------------------------------------------------------- claim
+# Exactly-once throughput on a harness-started 3-member etcd cluster
+# (tests/bench/bench_claim.c): runs/s through the agent's claim path
+# (claim txn + end-of-run t_status delete) against bare "create if absent"
+# txns/s at the same concurrency (the physical limit), interleaved; then
+# three in-process agents serving N every-second handler tasks: runs/s,
+# missed/doubled ticks and etcd revisions, keys written and Raft proposals
+# per run (members' /metrics).
+#   CLAIM_BENCH_RUNS (5), CLAIM_BENCH_SECONDS (5), CLAIM_BENCH_CONCURRENCY
+#   (16), CLAIM_BENCH_TASKS (100,250,500,1000)
+sections+=(claim)
+bench_claim() {
+	local bin=$BUILD/tests/bench/bench_claim out
+	local runs=${CLAIM_BENCH_RUNS:-5} secs=${CLAIM_BENCH_SECONDS:-5} conc=${CLAIM_BENCH_CONCURRENCY:-16}
+	if [[ ! -x $bin ]]; then
+		echo "bench claim: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Claim path: exactly-once runs/s on a 3-member etcd cluster, median of $runs runs x ${secs} s, $conc clients"
+	machine
+	echo "server: $(etcd --version 2>/dev/null | head -1), 3 members on this machine; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$("$bin" "$runs" "$secs" "$conc" "${CLAIM_BENCH_TASKS:-100,250,500,1000}" 2>/dev/null) || return 1
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	awk -F'\t' '
+		$1 == "raw_txn_per_s" { raw = $2; rawlo = $3; rawhi = $4 }
+		$1 == "claim_runs_per_s" { clm = $2; clmlo = $3; clmhi = $4 }
+		$1 == "raw_revisions_per_txn" { rawrev = $2 }
+		$1 == "claim_revisions_per_run" { clmrev = $2 }
+		$1 ~ /^agents_/ { a[$1, $2] = $3; a2[$1, $2] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++k] = $2 } }
+		END {
+			printf "%-52s %8s %15s %10s\n", "", "per s", "(min..max)", "revisions"
+			printf "%-52s %8.0f %7.0f..%-7.0f %10.2f\n", "baseline: bare create-if-absent txn (physical limit)", raw, rawlo, rawhi, rawrev
+			printf "%-52s %8.0f %7.0f..%-7.0f %10.2f\n", "claim txn + end-of-run delete (runs)", clm, clmlo, clmhi, clmrev
+			printf "ratio runs / raw txns: %.2f (a run is 2 txns when claimed alone)\n", clm / raw
+			printf "three agents, N tasks every second (in-process handler):\n"
+			printf "%8s %10s %8s %8s %11s %10s %11s %14s\n", "tasks", "runs/s", "ratio", "missed", "doubled", "revs/run", "keys/run", "proposals/run"
+			for (i = 1; i <= k; i++) {
+				t = order[i]
+				printf "%8d %10.0f %7.2fx %7.2f%% %11d %10.3f %11.3f %14.3f\n", t, a["agents_runs_per_s", t],
+					a["agents_runs_per_s", t] / raw, a["agents_missed_pct", t], a2["agents_missed_doubled", t],
+					a["agents_revisions_per_run", t], a["agents_keys_written_per_run", t], a["agents_proposals_per_run", t]
+			}
+		}' <<<"$out"
+}
+
+# ---------------------------------------------------------------- ingest
+# Log ingest through gcron-service's POST /api/v1/report into SQLite and
+# MariaDB (tests/bench/bench_ingest.c, harness-started etcd member and
+# MariaDB): results/s from concurrent keep-alive clients; baselines in the
+# same run: gc_store_log_insert of the same rows one per call (the store
+# alone) and GET /api/v1/version (the HTTP floor). Every accepted result
+# is checked to be a row.
+#   INGEST_BENCH_RUNS (5), INGEST_BENCH_SECONDS (5), INGEST_BENCH_CONCURRENCY (8)
+sections+=(ingest)
+bench_ingest() {
+	local bin=$BUILD/tests/bench/bench_ingest b out
+	local runs=${INGEST_BENCH_RUNS:-5} secs=${INGEST_BENCH_SECONDS:-5} conc=${INGEST_BENCH_CONCURRENCY:-8}
+	if [[ ! -x $bin ]]; then
+		echo "bench ingest: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Log ingest: results/s through POST /api/v1/report, median of $runs runs x ${secs} s, $conc connections"
+	machine
+	echo "sqlite $(pkg-config --modversion sqlite3), $(mariadbd --version 2>/dev/null | awk '{print $3}'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	printf "%-8s %16s %20s %16s %8s\n" "backend" "ingest/s" "store insert/s" "version/s" "ratio"
+	for b in sqlite mysql; do
+		out=$(GC_BUILD=$ROOT/$BUILD "$bin" "$runs" "$secs" "$conc" "$b" 2>/dev/null) || { echo "bench ingest: $b failed" >&2; return 1; }
+		awk -F'\t' -v b="$b" '
+			{ m[$1] = $2; lo[$1] = $3; hi[$1] = $4 }
+			END {
+				printf "%-8s %6.0f (%4.0f..%-4.0f) %8.0f (%4.0f..%-4.0f) %7.0f (%5.0f..%-5.0f) %7.2f\n", (b == "mysql" ? "mariadb" : b),
+					m["ingest"], lo["ingest"], hi["ingest"], m["store_insert"], lo["store_insert"], hi["store_insert"],
+					m["version"], lo["version"], hi["version"], m["ingest"] / m["store_insert"]
+			}' <<<"$out"
+	done
+	echo "ratio: ingest / store insert of the same rows, one per call"
+}
+
 # ---------------------------------------------------------------- main
 want=("$@")
 ((${#want[@]})) || want=("${sections[@]}")
