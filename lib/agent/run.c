@@ -658,9 +658,17 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 			continue;
 		}
 		if (!transient(rc)) {
-			for (size_t k = 0; k < m; k++)
-				pend[k]->outcome = CLAIM_FAILED;
-			job->rc = rc;
+			/* etcd refused the batch as a whole (a limit, a bad
+			 * key): claim what is left one by one, so that one bad
+			 * tick cannot cost the others theirs. */
+			gc__agent_log(a, GC_LOG_WARNING,
+				      "agent: batched claim of %zu ticks refused "
+				      "(%s); claiming them one by one",
+				      m, job->err.msg);
+			for (size_t k = 0; k < m; k++) {
+				pend[k]->base.err.msg[0] = '\0';
+				claim_run(&pend[k]->base, w);
+			}
 			return;
 		}
 		sleep_ms(CLAIM_RETRY_MS);
@@ -675,7 +683,8 @@ static void batch_done(gc_agent *a, gc__ajob *job)
 		claim_job *j = b->items[i];
 		if (job->rc == GC_ECANCELED && !j->outcome)
 			j->outcome = CLAIM_STOPPING;
-		claim_outcome(a, j, &job->err);
+		/* Items claimed one by one carry their own error text. */
+		claim_outcome(a, j, j->base.err.msg[0] ? &j->base.err : &job->err);
 		claim_job_free(j);
 	}
 	free(b);
@@ -771,6 +780,13 @@ void gc__tick(gc_agent *a, gc__atask *t, int64_t plan_s)
 		return;
 	}
 	if (!t->noseize) {
+		/* A task late by more than its period has two ticks due in
+		 * one pass; one txn cannot write its t_status twice. */
+		for (size_t i = 0; i < a->n_pending; i++)
+			if (strcmp(a->pending[i]->status_key, j->status_key) == 0) {
+				gc__tick_flush(a);
+				break;
+			}
 		a->pending[a->n_pending++] = j;
 		if (a->n_pending == GC__CLAIM_BATCH)
 			gc__tick_flush(a);

@@ -1,7 +1,8 @@
 /* gcron-agent against a real etcd: noseize, exclusion, run-now, kill,
  * SIGKILL of a runner, graceful stop, reload (etcd command and SIGHUP),
- * paused/deleted tasks, a task left "running" by GopherCron 1.10, and
- * wall-clock steps (libfaketime with a timestamp file). */
+ * paused/deleted tasks, a task left "running" by GopherCron 1.10, a lost
+ * session lease and an etcd outage (re-registration), and wall-clock
+ * steps (libfaketime with a timestamp file). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -595,6 +596,69 @@ static void paused_and_deleted_tasks_stop_running(void **state)
 	assert_int_equal(atu_stop(&a, 10000), 0);
 }
 
+/* ------------------------------------------- session loss, etcd outage */
+
+static void lost_session_and_etcd_outage_reregister(void **state)
+{
+	(void)state;
+	const char *prefix = "/t_session";
+	atu_agent a;
+	char out[600], cmd[800];
+	path_in(out, sizeof(out), "session.txt");
+	assert_int_equal(atu_start(&a, F.dir, "session", "10.12.0.1", F.eps, 0,
+				   prefix, "12", NULL),
+			 0);
+	assert_true(wait_registered(prefix, 12, &a) >= 0);
+	char *reg = gc_key_register(prefix, 12, "10.12.0.1");
+
+	/* Revoke the agent's session lease behind its back: the keeper
+	 * notices at its next keep-alive, the agent grants a new lease and
+	 * registers again. */
+	gc_etcd_response r = {0};
+	gc_error err;
+	assert_int_equal(gc_etcd_get(&r, F.c, reg, NULL, &err), 0);
+	assert_int_equal(r.kvs_count, 1);
+	int64_t lease = r.kvs[0].lease;
+	gc_etcd_response_dispose(&r);
+	assert_true(lease != 0);
+	assert_int_equal(gc_etcd_lease_revoke(F.c, lease, &err), 0);
+	assert_int_equal(atu_key_exists(F.c, reg), 0);
+	int ms = atu_wait_key(F.c, reg, 1, 10000);
+	fprintf(stderr, "# registration back %d ms after its lease was "
+			"revoked\n",
+		ms);
+	assert_true(ms >= 0);
+	assert_true(atu_count_in_file(a.log, "session lease lost") >= 1);
+	assert_int_equal(gc_etcd_get(&r, F.c, reg, NULL, &err), 0);
+	assert_int_equal(r.kvs_count, 1);
+	assert_true(r.kvs[0].lease != lease);
+	gc_etcd_response_dispose(&r);
+
+	/* An etcd outage longer than the session TTL: the member is killed,
+	 * stays down 12 s, comes back; the agent is registered again and
+	 * runs ticks again. */
+	snprintf(cmd, sizeof(cmd), "echo \"$GOPHERCRON_PLAN_TIME\" >> %s", out);
+	atu_task t = {"alive", "* * * * * * *", cmd, 0, 0, 0, 0, 0};
+	assert_int_equal(atu_put_task(F.c, prefix, 12, &t), 0);
+	assert_true(atu_wait_lines(out, 1, 5000) >= 0);
+	assert_int_equal(gct_etcd_signal(F.etcd, 0, SIGKILL), 0);
+	gct_sleep_ms(12000);
+	assert_int_equal(gct_etcd_restart(F.etcd, 0), 0);
+	assert_int_equal(gct_etcd_wait_healthy(F.etcd, 0, 20000), 0);
+	int before = atu_count_lines(out);
+	ms = atu_wait_key(F.c, reg, 1, 20000);
+	fprintf(stderr, "# registered %d ms after etcd came back\n", ms);
+	if (ms < 0)
+		atu_dump_log(&a, 40);
+	assert_true(ms >= 0);
+	assert_true(atu_wait_lines(out, before + 2, 10000) >= 0);
+	char *key = gc_key_task(prefix, 12, "alive");
+	assert_int_equal(atu_delete(F.c, key), 0);
+	gc_free(key);
+	assert_int_equal(atu_stop(&a, 10000), 0);
+	gc_free(reg);
+}
+
 /* ------------------------------------------------------- clock steps */
 
 static int write_file(const char *path, const char *text)
@@ -694,6 +758,7 @@ int main(void)
 		cmocka_unit_test(graceful_stop_waits_for_runs_then_revokes),
 		cmocka_unit_test(reload_adds_and_removes_projects),
 		cmocka_unit_test(paused_and_deleted_tasks_stop_running),
+		cmocka_unit_test(lost_session_and_etcd_outage_reregister),
 		cmocka_unit_test(wall_clock_steps_never_repeat_a_tick),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
