@@ -456,6 +456,17 @@ check "log ls --errors (table)" 0 "failed: exit status 3" "" -- log ls --errors
 check "log show of a failed run" 0 "about to fail" "run $FAIL_ID failed: exit status 3" -- log show "$FAIL_ID"
 check "log ls paging" 0 "" "" -- --json log ls -p demo --limit 1 --page 2
 jcheck "log ls --limit 1 --page 2" "j['total'] == 2 and len(j['list']) == 1 and j['page'] == 2 and j['limit'] == 1"
+# run now and wait for the result
+"$G" job run out -p demo --wait --wait-timeout 60 >"$tmp/waited" 2>"$tmp/wait.err"
+rc=$?
+if ((rc == 0)) && cmp -s "$tmp/expected" "$tmp/waited"; then
+	ok "job run --wait prints the output byte for byte"
+else
+	bad "job run --wait prints the output byte for byte" "rc $rc; $(cat "$tmp/wait.err"; cmp "$tmp/expected" "$tmp/waited" 2>&1)"
+fi
+check "job run --wait: a failed run exits 1" 1 "about to fail" "failed: exit status 3" -- job run fails --wait --wait-timeout 60
+check "job run --wait --json" 1 "" "" -- --json job run fails --wait --wait-timeout 60
+jcheck "job run --wait --json: the new run" "j['with_error'] == 1 and j['error'] == 'exit status 3' and j['id'] not in ($FAIL_ID,)"
 check "log ls: bad --limit" 2 "" "--limit" -- log ls --limit 0
 check "log ls: unknown job" 1 "" 'no job "nope"' -- log ls -p demo -t nope
 
@@ -476,11 +487,11 @@ jcheck "killed run: error says killed" "j['list'][0]['with_error'] == 1 and 'kil
 
 # log clean
 check "log clean -t" 0 "" "" -- --json log clean -p demo -t out
-jcheck "log clean --json" "j['project_id'] == 1 and j['task_id'] == '$OUT_ID' and j['deleted'] == 1"
+jcheck "log clean --json" "j['project_id'] == 1 and j['task_id'] == '$OUT_ID' and j['deleted'] == 2"
 run --json log ls -p demo -t out
 jcheck "log clean removed the job's logs" "j['total'] == 0"
 check "log clean needs -p" 2 "" "missing -p" -- log clean
-check "log clean project" 0 "Deleted 2 logs of every job" "" -- log clean -p demo
+check "log clean project" 0 "Deleted 4 logs of every job" "" -- log clean -p demo
 
 # ------------------------------------------------------------------ errors
 check "unreachable server (connection refused)" 3 "" "cannot reach http://127.0.0.1:1" -- -s http://127.0.0.1:1 project ls

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TIMEOUT_MAX (31LL * 86400) /* the API's limit */
 
@@ -56,9 +57,16 @@ void cmd_job_help(FILE *out)
 		"  pause JOB [-p PROJECT]          stop scheduling it (run "
 		"and kill still work)\n"
 		"  resume JOB [-p PROJECT]         schedule it again\n"
-		"  run JOB [-p PROJECT]            run it now (once, on one "
+		"  run JOB [-p PROJECT] [--wait [--wait-timeout S]]\n"
+		"                                  run it now (once, on one "
 		"agent; on every agent\n"
-		"                                  with --noseize)\n"
+		"                                  with --noseize); --wait: "
+		"wait for the run and\n"
+		"                                  print its output like log "
+		"show, exit 1 if it\n"
+		"                                  failed (default wait: its "
+		"timeout + 60 s, or\n"
+		"                                  600 s)\n"
 		"  kill JOB [-p PROJECT]           kill its run in progress\n"
 		"\n"
 		"Cron expressions: 5 fields (min hour dom month dow), 6 "
@@ -69,6 +77,7 @@ void cmd_job_help(FILE *out)
 		"  ls            [TaskInfo]\n"
 		"  show          TaskInfo + \"next\": [unix seconds, ...]\n"
 		"  add, edit     TaskInfo (as stored after the change)\n"
+		"  run --wait    LOG (see gcronctl help log)\n"
 		"  rm, pause, resume, run, kill\n"
 		"                {\"task_id\", \"project_id\", \"name\", "
 		"\"action\"}\n"
@@ -624,32 +633,135 @@ out:
 
 /* ------------------------------------------ rm, pause, resume, run, kill */
 
+/* Ids of the newest logs of a task (before a run-now), so that the run's
+ * own log can be told apart. */
+#define WAIT_PAGE 50
+
+static int recent_log_ids(ctl_client *c, const char *pid_s, const char *tid,
+			  cJSON **list)
+{
+	char size[8];
+	ctl_param q[] = {{"project_id", pid_s},
+			 {"task_id", tid},
+			 {"pagesize", size},
+			 {NULL, NULL}};
+	cJSON *resp = NULL;
+	int rc;
+	snprintf(size, sizeof(size), "%d", WAIT_PAGE);
+	*list = NULL;
+	rc = ctl_call(c, "GET", "log/list", q, &resp);
+	if (rc == CTL_OK) {
+		*list = cJSON_DetachItemFromObjectCaseSensitive(resp, "list");
+		if (!cJSON_IsArray(*list)) {
+			cJSON_Delete(*list);
+			*list = cJSON_CreateArray();
+		}
+	}
+	cJSON_Delete(resp);
+	return rc;
+}
+
+static bool has_id(const cJSON *list, int64_t id)
+{
+	const cJSON *l;
+	cJSON_ArrayForEach(l, list)
+	{
+		if (ctl_num(l, "id") == id)
+			return true;
+	}
+	return false;
+}
+
+/* After a run-now: wait for the first log of the task that was not there
+ * before, and print it like log show. */
+static int wait_for_run(ctl_client *c, const ctl_globals *g,
+			const char *pid_s, const cJSON *task,
+			const cJSON *before, long long secs)
+{
+	const char *tid = ctl_str(task, "task_id");
+	struct timespec start, now, nap = {0, 300 * 1000000L};
+	cJSON *list = NULL, *l, *hit = NULL;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		rc = recent_log_ids(c, pid_s, tid, &list);
+		if (rc)
+			return rc;
+		cJSON_ArrayForEach(l, list)
+		{
+			if (!has_id(before, ctl_num(l, "id")))
+				hit = l;
+		}
+		if (hit)
+			break;
+		cJSON_Delete(list);
+		list = NULL;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= secs) {
+			tool_err("gcronctl",
+				 "job run: no result of job %s within %lld s "
+				 "(is an agent serving project %s? gcronctl "
+				 "node ls -p %s)",
+				 tid, secs, pid_s, pid_s);
+			return CTL_REFUSED;
+		}
+		nanosleep(&nap, NULL);
+	}
+	rc = ctl_run_print("job run", g->json, hit, false);
+	if (rc == 0 && ctl_num(hit, "with_error"))
+		rc = CTL_REFUSED; /* the run failed (its error is printed) */
+	cJSON_Delete(list);
+	return rc;
+}
+
 static int job_action(ctl_client *c, const ctl_globals *g, int argc,
 		      char **argv, const char *action)
 {
-	const char *project = NULL;
-	ctl_opt opts[] = {{"--project", 'p', &project, NULL}};
+	const char *project = NULL, *wait_s = NULL;
+	bool wait = false, run = !strcmp(action, "run");
+	ctl_opt opts[] = {{"--project", 'p', &project, NULL},
+			  {"--wait", 'w', NULL, &wait},
+			  {"--wait-timeout", 0, &wait_s, NULL}};
 	char cmd[32], pid_s[24];
 	ctl_pos pos;
-	cJSON *task = NULL;
+	cJSON *task = NULL, *before = NULL;
 	int64_t pid = 0;
+	long long wait_secs = 0;
 	int rc;
 
 	snprintf(cmd, sizeof(cmd), "job %s", action);
-	rc = ctl_args(cmd, opts, 1, argc, argv, &pos);
+	rc = ctl_args(cmd, opts, run ? 3 : 1, argc, argv, &pos);
 	if (rc == CTL_HELP) {
 		cmd_job_help(stdout);
 		rc = CTL_OK;
 		goto out;
 	}
-	if (rc || !ctl_nargs(cmd, &pos, 1, 1, "JOB [-p PROJECT]")) {
+	if (rc || !ctl_nargs(cmd, &pos, 1, 1,
+			     run ? "JOB [-p PROJECT] [--wait [--wait-timeout "
+				   "S]]"
+				 : "JOB [-p PROJECT]") ||
+	    (wait_s && !ctl_parse_int(cmd, "--wait-timeout", wait_s, 1,
+				      31LL * 86400, &wait_secs))) {
 		rc = CTL_USAGE;
 		goto out;
 	}
+	wait = wait || wait_s;
 	rc = ctl_task_find(c, project, pos.v[0], &pid, &task);
 	if (rc)
 		goto out;
 	snprintf(pid_s, sizeof(pid_s), "%" PRId64, pid);
+	if (wait) {
+		/* Long enough for the run's own timeout, else ten minutes. */
+		if (!wait_secs)
+			wait_secs = ctl_num(task, "timeout") > 0
+					    ? ctl_num(task, "timeout") + 60
+					    : 600;
+		rc = recent_log_ids(c, pid_s, ctl_str(task, "task_id"),
+				    &before);
+		if (rc)
+			goto out;
+	}
 	if (!strcmp(action, "pause") || !strcmp(action, "resume")) {
 		struct changes ch = {0};
 		ch.status = action[0] == 'p' ? "0" : "1";
@@ -665,6 +777,10 @@ static int job_action(ctl_client *c, const ctl_globals *g, int argc,
 	}
 	if (rc)
 		goto out;
+	if (wait) {
+		rc = wait_for_run(c, g, pid_s, task, before, wait_secs);
+		goto out;
+	}
 	if (g->json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "task_id", ctl_str(task, "task_id"));
@@ -689,6 +805,7 @@ static int job_action(ctl_client *c, const ctl_globals *g, int argc,
 	}
 out:
 	cJSON_Delete(task);
+	cJSON_Delete(before);
 	ctl_pos_free(&pos);
 	return rc;
 }

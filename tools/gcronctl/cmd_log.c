@@ -52,25 +52,6 @@ void cmd_log_help(FILE *out)
 		LIMIT_MAX);
 }
 
-/* The run's error: system_error, else error. */
-static const ctl_bytes *run_error(const ctl_bytes *err, const ctl_bytes *sys)
-{
-	return sys->len ? sys : err;
-}
-
-/* Add "output" and "error" (decoded from "result") to a log object. */
-static void add_decoded(cJSON *log)
-{
-	ctl_bytes out, err, sys;
-	ctl_log_result(ctl_str(log, "result"), &out, &err, &sys);
-	cJSON_AddItemToObject(log, "output", ctl_json_bytes(&out));
-	cJSON_AddItemToObject(log, "error",
-			      ctl_json_bytes(run_error(&err, &sys)));
-	ctl_bytes_free(&out);
-	ctl_bytes_free(&err);
-	ctl_bytes_free(&sys);
-}
-
 /* JOB for a log query: a task id, found by name when it is one. */
 static int task_for_query(ctl_client *c, const char *project, const char *job,
 			  int64_t *pid, char **task_id)
@@ -157,7 +138,7 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 			cJSON_Delete(arr);
 			arr = cJSON_CreateArray();
 		}
-		cJSON_ArrayForEach(l, arr) add_decoded(l);
+		cJSON_ArrayForEach(l, arr) ctl_log_decode(l);
 		cJSON_AddItemToObject(o, "list", arr);
 		cJSON_AddNumberToObject(o, "total", (double)total);
 		cJSON_AddNumberToObject(o, "page", (double)page);
@@ -177,7 +158,7 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		ctl_bytes out, err, sys;
 		const ctl_bytes *e;
 		ctl_log_result(ctl_str(l, "result"), &out, &err, &sys);
-		e = run_error(&err, &sys);
+		e = ctl_run_error(&err, &sys);
 		if (ctl_num(l, "with_error"))
 			snprintf(res, sizeof(res), "failed: %.*s",
 				 (int)(e->len > 140 ? 140 : e->len),
@@ -266,8 +247,6 @@ static int log_show(ctl_client *c, const ctl_globals *g, int argc,
 	long long id;
 	int64_t pid = 0;
 	cJSON *log = NULL;
-	ctl_bytes out = {0}, err = {0}, sys = {0};
-	const ctl_bytes *e;
 	int rc = ctl_args("log show", opts, 2, argc, argv, &pos);
 	if (rc == CTL_HELP) {
 		cmd_log_help(stdout);
@@ -284,58 +263,8 @@ static int log_show(ctl_client *c, const ctl_globals *g, int argc,
 	rc = find_log(c, pid, (int64_t)id, &log);
 	if (rc)
 		goto out;
-	if (g->json) {
-		add_decoded(log);
-		ctl_json_print(log);
-		goto out;
-	}
-	ctl_log_result(ctl_str(log, "result"), &out, &err, &sys);
-	e = run_error(&err, &sys);
-	if (details) {
-		char b[64], ts[32], took[32];
-		snprintf(b, sizeof(b), "%" PRId64, ctl_num(log, "id"));
-		ctl_kv("run", b);
-		snprintf(b, sizeof(b), "%.40s (%s)", ctl_str(log, "name"),
-			 ctl_str(log, "task_id"));
-		ctl_kv("job", b);
-		snprintf(b, sizeof(b), "%.40s (%" PRId64 ")",
-			 ctl_str(log, "project"), ctl_num(log, "project_id"));
-		ctl_kv("project", b);
-		ctl_kv("node", ctl_str(log, "client_ip"));
-		if (ctl_num(log, "plan_time"))
-			ctl_kv("planned", ctl_time(ctl_num(log, "plan_time"),
-						   ts));
-		ctl_kv("started", ctl_time(ctl_num(log, "start_time"), ts));
-		ctl_kv("took", ctl_duration(ctl_num(log, "end_time") -
-						    ctl_num(log, "start_time"),
-					    took));
-		if (ctl_num(log, "with_error")) {
-			char *s = ctl_one_line(e->data, e->len, 0);
-			snprintf(b, sizeof(b), "failed: %.50s", s ? s : "");
-			free(s);
-			ctl_kv("result", b);
-		} else {
-			ctl_kv("result", "ok");
-		}
-		ctl_kv("command", ctl_str(log, "command"));
-		printf("output:\n");
-	}
-	fflush(stdout);
-	if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len) {
-		tool_err("gcronctl", "log show: cannot write the output");
-		rc = CTL_REFUSED;
-		goto out;
-	}
-	if (!details && ctl_num(log, "with_error")) {
-		char *s = ctl_one_line(e->data, e->len, 200);
-		tool_err("gcronctl", "log show: run %lld failed: %s", id,
-			 s && *s ? s : "error");
-		free(s);
-	}
+	rc = ctl_run_print("log show", g->json, log, details);
 out:
-	ctl_bytes_free(&out);
-	ctl_bytes_free(&err);
-	ctl_bytes_free(&sys);
 	cJSON_Delete(log);
 	ctl_pos_free(&pos);
 	return rc;

@@ -78,7 +78,7 @@ _gcronctl() {
 		return
 		;;
 	-u | --account | -n | --name | --cron | -c | --timeout | --remark | -r | \
-		--title | --page | --limit | -l)
+		--title | --page | --limit | -l | --wait-timeout)
 		return # a value of the user's choosing
 		;;
 	esac
@@ -111,7 +111,8 @@ _gcronctl() {
 		ls) opts+=" -p --project" ;;
 		add) opts+=" -p --project -n --name --cron --timeout --noseize --exclusion --paused --remark" ;;
 		edit) opts+=" -p --project -n --name --cron --timeout --remark --noseize --seize --exclusion --no-exclusion --paused --active" ;;
-		show | rm | pause | resume | run | kill) opts+=" -p --project" ;;
+		run) opts+=" -p --project --wait --wait-timeout" ;;
+		show | rm | pause | resume | kill) opts+=" -p --project" ;;
 		esac
 		;;
 	log)

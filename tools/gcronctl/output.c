@@ -3,10 +3,24 @@
 
 #include "tool.h"
 
+#include <inttypes.h>
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+static int64_t num_(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+}
+
+static const char *ctl_str_(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
+}
 
 /* ------------------------------------------------------------- tables */
 
@@ -525,4 +539,82 @@ cJSON *ctl_json_bytes(const ctl_bytes *b)
 	item = rc == 0 ? cJSON_CreateRaw(q.data) : NULL;
 	free(q.data);
 	return item;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+const ctl_bytes *ctl_run_error(const ctl_bytes *err, const ctl_bytes *sys)
+{
+	return sys->len ? sys : err;
+}
+
+void ctl_log_decode(cJSON *log)
+{
+	ctl_bytes out, err, sys;
+	ctl_log_result(ctl_str_(log, "result"), &out, &err, &sys);
+	cJSON_AddItemToObject(log, "output", ctl_json_bytes(&out));
+	cJSON_AddItemToObject(log, "error",
+			      ctl_json_bytes(ctl_run_error(&err, &sys)));
+	ctl_bytes_free(&out);
+	ctl_bytes_free(&err);
+	ctl_bytes_free(&sys);
+}
+
+int ctl_run_print(const char *cmd, bool json, cJSON *log, bool details)
+{
+	ctl_bytes out, err, sys;
+	const ctl_bytes *e;
+	int64_t id = num_(log, "id");
+	bool failed = num_(log, "with_error") != 0;
+	int rc = 0;
+
+	if (json) {
+		ctl_log_decode(log);
+		return ctl_json_print(log) ? 1 : 0;
+	}
+	ctl_log_result(ctl_str_(log, "result"), &out, &err, &sys);
+	e = ctl_run_error(&err, &sys);
+	if (details) {
+		char b[64], ts[32], took[32];
+		snprintf(b, sizeof(b), "%" PRId64, id);
+		ctl_kv("run", b);
+		snprintf(b, sizeof(b), "%.40s (%s)", ctl_str_(log, "name"),
+			 ctl_str_(log, "task_id"));
+		ctl_kv("job", b);
+		snprintf(b, sizeof(b), "%.40s (%" PRId64 ")",
+			 ctl_str_(log, "project"), num_(log, "project_id"));
+		ctl_kv("project", b);
+		ctl_kv("node", ctl_str_(log, "client_ip"));
+		if (num_(log, "plan_time"))
+			ctl_kv("planned", ctl_time(num_(log, "plan_time"), ts));
+		ctl_kv("started", ctl_time(num_(log, "start_time"), ts));
+		ctl_kv("took", ctl_duration(num_(log, "end_time") -
+						    num_(log, "start_time"),
+					    took));
+		if (failed) {
+			char *s = ctl_one_line(e->data, e->len, 0);
+			snprintf(b, sizeof(b), "failed: %.50s", s ? s : "");
+			free(s);
+			ctl_kv("result", b);
+		} else {
+			ctl_kv("result", "ok");
+		}
+		ctl_kv("command", ctl_str_(log, "command"));
+		printf("output:\n");
+	}
+	fflush(stdout);
+	if (out.len && (fwrite(out.data, 1, out.len, stdout) != out.len ||
+			fflush(stdout) != 0)) {
+		tool_err("gcronctl", "%s: cannot write the output", cmd);
+		rc = 1;
+	} else if (!details && failed) {
+		char *s = ctl_one_line(e->data, e->len, 200);
+		tool_err("gcronctl", "%s: run %" PRId64 " failed: %s", cmd, id,
+			 s && *s ? s : "error");
+		free(s);
+	}
+	ctl_bytes_free(&out);
+	ctl_bytes_free(&err);
+	ctl_bytes_free(&sys);
+	return rc;
 }

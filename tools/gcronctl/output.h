@@ -59,6 +59,16 @@ void ctl_bytes_free(ctl_bytes *b);
  * the escaped literal). */
 cJSON *ctl_json_bytes(const ctl_bytes *b);
 
+/* A run's error text: system_error when set, else error. */
+const ctl_bytes *ctl_run_error(const ctl_bytes *err, const ctl_bytes *sys);
+/* Add "output" and "error" (decoded from "result") to a log object. */
+void ctl_log_decode(cJSON *log);
+/* Print a run (a log object): its output raw on stdout (with --details a
+ * description first), a failure's error on stderr; with json, the log
+ * with "output" and "error" added. Returns 0, or 1 when stdout cannot be
+ * written. */
+int ctl_run_print(const char *cmd, bool json, cJSON *log, bool details);
+
 /* Copy `s` for one line of terminal output: control characters become
  * '?', newlines and tabs spaces, at most `max` characters (then "...").
  * Returns a malloc'd string (NULL on OOM). */
