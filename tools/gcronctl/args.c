@@ -12,8 +12,8 @@
 
 #define LINE_MAX_ 4096 /* longest secret or answer we read */
 
-static const ctl_opt *find_long(const ctl_opt *opts, size_t n,
-				const char *name, size_t len)
+static const ctl_opt *find_long(const ctl_opt *opts, size_t n, const char *name,
+				size_t len)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strlen(opts[i].name) == len &&
@@ -92,7 +92,8 @@ int ctl_args(const char *cmd, const ctl_opt *opts, size_t nopts, int argc,
 			if (!val) {
 				if (i + 1 >= argc) {
 					tool_err("gcronctl",
-						 "%s: %s needs a value", cmd, a);
+						 "%s: %s needs a value", cmd,
+						 a);
 					return CTL_USAGE;
 				}
 				val = argv[++i];
@@ -117,8 +118,9 @@ bool ctl_nargs(const char *cmd, const ctl_pos *pos, int min, int max,
 	if (pos->n >= min && pos->n <= max)
 		return true;
 	if (pos->n < min)
-		tool_err("gcronctl", "%s: missing argument; usage: gcronctl "
-				     "%s %s",
+		tool_err("gcronctl",
+			 "%s: missing argument; usage: gcronctl "
+			 "%s %s",
 			 cmd, cmd, usage);
 	else
 		tool_err("gcronctl",
@@ -131,8 +133,9 @@ bool ctl_parse_int(const char *cmd, const char *what, const char *s,
 		   long long min, long long max, long long *out)
 {
 	if (!tool_parse_long(s, out) || *out < min || *out > max) {
-		tool_err("gcronctl", "%s: %s \"%s\" is not a number from %lld "
-				     "to %lld",
+		tool_err("gcronctl",
+			 "%s: %s \"%s\" is not a number from %lld "
+			 "to %lld",
 			 cmd, what, s, min, max);
 		return false;
 	}

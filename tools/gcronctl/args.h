@@ -12,14 +12,14 @@
 #define CTL_HELP (-1)
 
 typedef struct ctl_opt {
-	const char *name;  /* long spelling, "--project" */
-	char short_name;   /* 'p' for -p, 0 for none */
+	const char *name;   /* long spelling, "--project" */
+	char short_name;    /* 'p' for -p, 0 for none */
 	const char **value; /* takes a value, stored here (NULL: a flag) */
-	bool *flag;         /* set to true when the flag is given */
+	bool *flag;	    /* set to true when the flag is given */
 } ctl_opt;
 
 typedef struct ctl_pos {
-	char **v;    /* positional arguments (options removed) */
+	char **v; /* positional arguments (options removed) */
 	int n;
 	char **rest; /* what followed "--" */
 	int nrest;

@@ -60,8 +60,8 @@ int cmd_login(const ctl_globals *g, int argc, char **argv)
 	const char *account = NULL;
 	bool from_stdin = false;
 	ctl_opt opts[] = {
-		{"--account", 'u', &account, NULL},
-		{"--password-stdin", 0, NULL, &from_stdin},
+	    {"--account", 'u', &account, NULL},
+	    {"--password-stdin", 0, NULL, &from_stdin},
 	};
 	ctl_pos pos;
 	ctl_client c;
@@ -110,9 +110,8 @@ int cmd_login(const ctl_globals *g, int argc, char **argv)
 		c.token = NULL;
 	}
 	{
-		ctl_param q[] = {{"account", account},
-				 {"password", password},
-				 {NULL, NULL}};
+		ctl_param q[] = {
+		    {"account", account}, {"password", password}, {NULL, NULL}};
 		rc = ctl_call(&c, "POST", "user/login", q, &resp);
 	}
 	if (rc)

@@ -96,8 +96,9 @@ static char *join_command(const char *cmd, const ctl_pos *pos)
 	size_t len = 1;
 	char *s;
 	if (!pos->dashdash || pos->nrest == 0) {
-		tool_err("gcronctl", "%s: give the command after --, e.g. "
-				     "-- /usr/bin/backup --full",
+		tool_err("gcronctl",
+			 "%s: give the command after --, e.g. "
+			 "-- /usr/bin/backup --full",
 			 cmd);
 		return NULL;
 	}
@@ -129,9 +130,8 @@ static const char *status_text(const cJSON *t)
 static void flags_text(const cJSON *t, char *buf, size_t cap)
 {
 	bool ns = ctl_num(t, "noseize") != 0, ex = ctl_num(t, "exclusion") != 0;
-	snprintf(buf, cap, "%s%s%s%s", ns ? "noseize" : "",
-		 ns && ex ? "," : "", ex ? "exclusion" : "",
-		 !ns && !ex ? "-" : "");
+	snprintf(buf, cap, "%s%s%s%s", ns ? "noseize" : "", ns && ex ? "," : "",
+		 ex ? "exclusion" : "", !ns && !ex ? "-" : "");
 }
 
 static void timeout_text(const cJSON *t, char *buf)
@@ -210,9 +210,9 @@ static int job_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 				goto out;
 			add_rows(t, tasks, ctl_str(p, "title"));
 			while (tasks->child)
-				cJSON_AddItemToArray(
-					all, cJSON_DetachItemViaPointer(
-						     tasks, tasks->child));
+				cJSON_AddItemToArray(all,
+						     cJSON_DetachItemViaPointer(
+							 tasks, tasks->child));
 			cJSON_Delete(tasks);
 			tasks = NULL;
 		}
@@ -328,12 +328,11 @@ static int job_show(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	ctl_kv("status", status_text(task));
 	timeout_text(task, buf);
 	ctl_kv("timeout", strcmp(buf, "-") ? buf : "none");
-	ctl_kv("noseize", ctl_num(task, "noseize")
-				  ? "yes (every agent runs it)"
-				  : "no (one agent per tick)");
+	ctl_kv("noseize", ctl_num(task, "noseize") ? "yes (every agent runs it)"
+						   : "no (one agent per tick)");
 	ctl_kv("exclusion", ctl_num(task, "exclusion")
-				    ? "yes (a tick is skipped while it runs)"
-				    : "no");
+				? "yes (a tick is skipped while it runs)"
+				: "no");
 	ctl_kv("remark", ctl_str(task, "remark"));
 	ctl_kv("created", ctl_time(ctl_num(task, "create_time"), ts));
 	print_command(ctl_str(task, "command"));
@@ -368,8 +367,7 @@ static bool name_taken(const char *cmd, const cJSON *tasks, const char *name,
 	return false;
 }
 
-static int print_task(const ctl_globals *g, const cJSON *task,
-		      const char *verb)
+static int print_task(const ctl_globals *g, const cJSON *task, const char *verb)
 {
 	if (g->json)
 		return ctl_json_print(task) ? CTL_REFUSED : CTL_OK;
@@ -393,18 +391,18 @@ static bool parse_timeout(const char *cmd, const char *s, char *out)
 
 static int job_add(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 {
-	const char *project = NULL, *name = NULL, *cron = NULL,
-		   *timeout = NULL, *remark = NULL;
+	const char *project = NULL, *name = NULL, *cron = NULL, *timeout = NULL,
+		   *remark = NULL;
 	bool noseize = false, exclusion = false, paused = false;
 	ctl_opt opts[] = {
-		{"--project", 'p', &project, NULL},
-		{"--name", 'n', &name, NULL},
-		{"--cron", 'c', &cron, NULL},
-		{"--timeout", 0, &timeout, NULL},
-		{"--remark", 'r', &remark, NULL},
-		{"--noseize", 0, NULL, &noseize},
-		{"--exclusion", 0, NULL, &exclusion},
-		{"--paused", 0, NULL, &paused},
+	    {"--project", 'p', &project, NULL},
+	    {"--name", 'n', &name, NULL},
+	    {"--cron", 'c', &cron, NULL},
+	    {"--timeout", 0, &timeout, NULL},
+	    {"--remark", 'r', &remark, NULL},
+	    {"--noseize", 0, NULL, &noseize},
+	    {"--exclusion", 0, NULL, &exclusion},
+	    {"--paused", 0, NULL, &paused},
 	};
 	ctl_pos pos;
 	cJSON *before = NULL, *after = NULL, *k, *hit = NULL;
@@ -418,15 +416,17 @@ static int job_add(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		goto out;
 	}
 	if (rc == CTL_OK && pos.n > 0) {
-		tool_err("gcronctl", "job add: unexpected argument '%s': put "
-				     "the command after --",
+		tool_err("gcronctl",
+			 "job add: unexpected argument '%s': put "
+			 "the command after --",
 			 pos.v[0]);
 		rc = CTL_USAGE;
 	}
 	if (rc == CTL_OK && (!project || !name || !cron)) {
-		tool_err("gcronctl", "job add: missing %s; usage: gcronctl job "
-				     "add -p PROJECT -n NAME --cron EXPR -- "
-				     "COMMAND...",
+		tool_err("gcronctl",
+			 "job add: missing %s; usage: gcronctl job "
+			 "add -p PROJECT -n NAME --cron EXPR -- "
+			 "COMMAND...",
 			 !project ? "-p PROJECT"
 			 : !name  ? "-n NAME"
 				  : "--cron EXPR");
@@ -476,7 +476,8 @@ static int job_add(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 			continue;
 		cJSON_ArrayForEach(b, before)
 		{
-			if (!strcmp(ctl_str(b, "task_id"), ctl_str(k, "task_id")))
+			if (!strcmp(ctl_str(b, "task_id"),
+				    ctl_str(k, "task_id")))
 				old = true;
 		}
 		if (!old)
@@ -500,8 +501,8 @@ out:
 /* Save `task` (its current definition) with the given changes; NULL
  * fields keep the stored value. */
 struct changes {
-	const char *name, *command, *cron, *remark, *timeout, *status,
-		*noseize, *exclusion;
+	const char *name, *command, *cron, *remark, *timeout, *status, *noseize,
+	    *exclusion;
 };
 
 static int save_changes(ctl_client *c, const cJSON *task,
@@ -509,19 +510,19 @@ static int save_changes(ctl_client *c, const cJSON *task,
 {
 	char pid[24];
 	ctl_param q[] = {
-		{"project_id", pid},
-		{"task_id", ctl_str(task, "task_id")},
-		/* required by the API: the current values unless changed */
-		{"name", ch->name ? ch->name : ctl_str(task, "name")},
-		{"command", ch->command ? ch->command : ctl_str(task, "command")},
-		{"cron", ch->cron ? ch->cron : ctl_str(task, "cron")},
-		/* optional: left out, they keep what is stored right now */
-		{"remark", ch->remark},
-		{"timeout", ch->timeout},
-		{"status", ch->status},
-		{"noseize", ch->noseize},
-		{"exclusion", ch->exclusion},
-		{NULL, NULL},
+	    {"project_id", pid},
+	    {"task_id", ctl_str(task, "task_id")},
+	    /* required by the API: the current values unless changed */
+	    {"name", ch->name ? ch->name : ctl_str(task, "name")},
+	    {"command", ch->command ? ch->command : ctl_str(task, "command")},
+	    {"cron", ch->cron ? ch->cron : ctl_str(task, "cron")},
+	    /* optional: left out, they keep what is stored right now */
+	    {"remark", ch->remark},
+	    {"timeout", ch->timeout},
+	    {"status", ch->status},
+	    {"noseize", ch->noseize},
+	    {"exclusion", ch->exclusion},
+	    {NULL, NULL},
 	};
 	snprintf(pid, sizeof(pid), "%" PRId64, ctl_num(task, "project_id"));
 	return ctl_call(c, "POST", "crontab/save", q, NULL);
@@ -561,17 +562,17 @@ static int job_edit(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	     paused = false, active = false;
 	struct changes ch = {0};
 	ctl_opt opts[] = {
-		{"--project", 'p', &project, NULL},
-		{"--name", 'n', &ch.name, NULL},
-		{"--cron", 'c', &ch.cron, NULL},
-		{"--timeout", 0, &timeout, NULL},
-		{"--remark", 'r', &ch.remark, NULL},
-		{"--noseize", 0, NULL, &noseize},
-		{"--seize", 0, NULL, &seize},
-		{"--exclusion", 0, NULL, &excl},
-		{"--no-exclusion", 0, NULL, &no_excl},
-		{"--paused", 0, NULL, &paused},
-		{"--active", 0, NULL, &active},
+	    {"--project", 'p', &project, NULL},
+	    {"--name", 'n', &ch.name, NULL},
+	    {"--cron", 'c', &ch.cron, NULL},
+	    {"--timeout", 0, &timeout, NULL},
+	    {"--remark", 'r', &ch.remark, NULL},
+	    {"--noseize", 0, NULL, &noseize},
+	    {"--seize", 0, NULL, &seize},
+	    {"--exclusion", 0, NULL, &excl},
+	    {"--no-exclusion", 0, NULL, &no_excl},
+	    {"--paused", 0, NULL, &paused},
+	    {"--active", 0, NULL, &active},
 	};
 	ctl_pos pos;
 	cJSON *task = NULL, *tasks = NULL;
@@ -584,12 +585,13 @@ static int job_edit(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		rc = CTL_OK;
 		goto out;
 	}
-	if (rc || !ctl_nargs("job edit", &pos, 1, 1,
-			     "JOB [-p PROJECT] [CHANGES] [-- COMMAND...]") ||
+	if (rc ||
+	    !ctl_nargs("job edit", &pos, 1, 1,
+		       "JOB [-p PROJECT] [CHANGES] [-- COMMAND...]") ||
 	    two_way("job edit", noseize, seize, "--noseize", "--seize",
 		    &ch.noseize) ||
-	    two_way("job edit", excl, no_excl, "--exclusion",
-		    "--no-exclusion", &ch.exclusion) ||
+	    two_way("job edit", excl, no_excl, "--exclusion", "--no-exclusion",
+		    &ch.exclusion) ||
 	    two_way("job edit", active, paused, "--active", "--paused",
 		    &ch.status) ||
 	    (timeout && !parse_timeout("job edit", timeout, to)) ||
@@ -615,7 +617,8 @@ static int job_edit(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		if (rc)
 			goto out;
 		if (name_taken("job edit", tasks, ch.name,
-			       ctl_str(task, "task_id"), project ? project : p)) {
+			       ctl_str(task, "task_id"),
+			       project ? project : p)) {
 			rc = CTL_REFUSED;
 			goto out;
 		}
@@ -674,9 +677,8 @@ static bool has_id(const cJSON *list, int64_t id)
 
 /* After a run-now: wait for the first log of the task that was not there
  * before, and print it like log show. */
-static int wait_for_run(ctl_client *c, const ctl_globals *g,
-			const char *pid_s, const cJSON *task,
-			const cJSON *before, long long secs)
+static int wait_for_run(ctl_client *c, const ctl_globals *g, const char *pid_s,
+			const cJSON *task, const cJSON *before, long long secs)
 {
 	const char *tid = ctl_str(task, "task_id");
 	struct timespec start, now, nap = {0, 300 * 1000000L};
@@ -737,10 +739,11 @@ static int job_action(ctl_client *c, const ctl_globals *g, int argc,
 		rc = CTL_OK;
 		goto out;
 	}
-	if (rc || !ctl_nargs(cmd, &pos, 1, 1,
-			     run ? "JOB [-p PROJECT] [--wait [--wait-timeout "
-				   "S]]"
-				 : "JOB [-p PROJECT]") ||
+	if (rc ||
+	    !ctl_nargs(cmd, &pos, 1, 1,
+		       run ? "JOB [-p PROJECT] [--wait [--wait-timeout "
+			     "S]]"
+			   : "JOB [-p PROJECT]") ||
 	    (wait_s && !ctl_parse_int(cmd, "--wait-timeout", wait_s, 1,
 				      31LL * 86400, &wait_secs))) {
 		rc = CTL_USAGE;
@@ -755,10 +758,10 @@ static int job_action(ctl_client *c, const ctl_globals *g, int argc,
 		/* Long enough for the run's own timeout, else ten minutes. */
 		if (!wait_secs)
 			wait_secs = ctl_num(task, "timeout") > 0
-					    ? ctl_num(task, "timeout") + 60
-					    : 600;
-		rc = recent_log_ids(c, pid_s, ctl_str(task, "task_id"),
-				    &before);
+					? ctl_num(task, "timeout") + 60
+					: 600;
+		rc =
+		    recent_log_ids(c, pid_s, ctl_str(task, "task_id"), &before);
 		if (rc)
 			goto out;
 	}
@@ -790,13 +793,13 @@ static int job_action(ctl_client *c, const ctl_globals *g, int argc,
 		ctl_json_print(o);
 		cJSON_Delete(o);
 	} else {
-		const char *what = !strcmp(action, "rm")      ? "Deleted"
-				   : !strcmp(action, "pause") ? "Paused"
+		const char *what = !strcmp(action, "rm")       ? "Deleted"
+				   : !strcmp(action, "pause")  ? "Paused"
 				   : !strcmp(action, "resume") ? "Resumed"
 				   : !strcmp(action, "run")
-					   ? "Asked the agents to run"
-					   : "Asked the agents to kill the run "
-					     "of";
+				       ? "Asked the agents to run"
+				       : "Asked the agents to kill the run "
+					 "of";
 		char *name = ctl_one_line(ctl_str(task, "name"),
 					  strlen(ctl_str(task, "name")), 0);
 		printf("%s job %s (%s) in project %" PRId64 "\n", what,
@@ -815,8 +818,7 @@ static int job_rm(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	return job_action(c, g, argc, argv, "rm");
 }
 
-static int job_pause(ctl_client *c, const ctl_globals *g, int argc,
-		     char **argv)
+static int job_pause(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 {
 	return job_action(c, g, argc, argv, "pause");
 }
@@ -838,16 +840,15 @@ static int job_kill(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 }
 
 static const ctl_sub subs[] = {
-	{"ls", job_ls},	      {"list", job_ls},	    {"show", job_show},
-	{"add", job_add},     {"create", job_add},  {"edit", job_edit},
-	{"rm", job_rm},	      {"delete", job_rm},   {"pause", job_pause},
-	{"resume", job_resume}, {"run", job_run},   {"kill", job_kill},
+    {"ls", job_ls},	    {"list", job_ls},	 {"show", job_show},
+    {"add", job_add},	    {"create", job_add}, {"edit", job_edit},
+    {"rm", job_rm},	    {"delete", job_rm},	 {"pause", job_pause},
+    {"resume", job_resume}, {"run", job_run},	 {"kill", job_kill},
 };
 
 int cmd_job(const ctl_globals *g, int argc, char **argv)
 {
-	return ctl_dispatch(g, "job", subs, sizeof(subs) / sizeof(subs[0]),
-			    cmd_job_help,
-			    "ls, show, add, edit, rm, pause, resume, run, kill",
-			    argc, argv);
+	return ctl_dispatch(
+	    g, "job", subs, sizeof(subs) / sizeof(subs[0]), cmd_job_help,
+	    "ls, show, add, edit, rm, pause, resume, run, kill", argc, argv);
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE_MAX 1000000 /* the API's limits */
+#define PAGE_MAX  1000000 /* the API's limits */
 #define LIMIT_MAX 1000
 #define SCAN_PAGE 1000 /* page size when looking for one log */
 
@@ -82,11 +82,9 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		   *limit_s = NULL;
 	bool errors = false;
 	ctl_opt opts[] = {
-		{"--project", 'p', &project, NULL},
-		{"--task", 't', &job, NULL},
-		{"--errors", 'e', NULL, &errors},
-		{"--page", 0, &page_s, NULL},
-		{"--limit", 'l', &limit_s, NULL},
+	    {"--project", 'p', &project, NULL}, {"--task", 't', &job, NULL},
+	    {"--errors", 'e', NULL, &errors},	{"--page", 0, &page_s, NULL},
+	    {"--limit", 'l', &limit_s, NULL},
 	};
 	ctl_pos pos;
 	long long page = 1, limit = 20;
@@ -101,9 +99,10 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		rc = CTL_OK;
 		goto out;
 	}
-	if (rc || !ctl_nargs("log ls", &pos, 0, 0,
-			     "[-p PROJECT] [-t JOB] [--errors] [--page N] "
-			     "[--limit N]") ||
+	if (rc ||
+	    !ctl_nargs("log ls", &pos, 0, 0,
+		       "[-p PROJECT] [-t JOB] [--errors] [--page N] "
+		       "[--limit N]") ||
 	    (page_s &&
 	     !ctl_parse_int("log ls", "--page", page_s, 1, PAGE_MAX, &page)) ||
 	    (limit_s && !ctl_parse_int("log ls", "--limit", limit_s, 1,
@@ -147,8 +146,8 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		cJSON_Delete(o);
 		goto out;
 	}
-	t = ctl_table_new(7, "ID", "STARTED", "TOOK", "JOB",
-				     "PROJECT", "NODE", "RESULT");
+	t = ctl_table_new(7, "ID", "STARTED", "TOOK", "JOB", "PROJECT", "NODE",
+			  "RESULT");
 	ctl_table_limit(t, 3, 30);
 	ctl_table_limit(t, 4, 20);
 	ctl_table_limit(t, 6, 50);
@@ -168,7 +167,7 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		snprintf(id, sizeof(id), "%" PRId64, ctl_num(l, "id"));
 		ctl_table_row(t, id, ctl_time(ctl_num(l, "start_time"), start),
 			      ctl_duration(ctl_num(l, "end_time") -
-						   ctl_num(l, "start_time"),
+					       ctl_num(l, "start_time"),
 					   took),
 			      ctl_str(l, "name"), ctl_str(l, "project"),
 			      ctl_str(l, "client_ip"), res);
@@ -230,14 +229,14 @@ static int find_log(ctl_client *c, int64_t pid, int64_t id, cJSON **found)
 		if (last)
 			break;
 	}
-	tool_err("gcronctl", "log show: no run %" PRId64 " in %s (gcronctl log "
-			     "ls lists them)",
+	tool_err("gcronctl",
+		 "log show: no run %" PRId64 " in %s (gcronctl log "
+		 "ls lists them)",
 		 id, pid ? "that project" : "the projects you can see");
 	return CTL_REFUSED;
 }
 
-static int log_show(ctl_client *c, const ctl_globals *g, int argc,
-		    char **argv)
+static int log_show(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 {
 	const char *project = NULL;
 	bool details = false;
@@ -270,8 +269,7 @@ out:
 	return rc;
 }
 
-static int log_clean(ctl_client *c, const ctl_globals *g, int argc,
-		     char **argv)
+static int log_clean(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 {
 	const char *project = NULL, *job = NULL;
 	ctl_opt opts[] = {{"--project", 'p', &project, NULL},
@@ -302,9 +300,8 @@ static int log_clean(ctl_client *c, const ctl_globals *g, int argc,
 		goto out;
 	snprintf(pid_s, sizeof(pid_s), "%" PRId64, pid);
 	{
-		ctl_param q[] = {{"project_id", pid_s},
-				 {"task_id", task_id},
-				 {NULL, NULL}};
+		ctl_param q[] = {
+		    {"project_id", pid_s}, {"task_id", task_id}, {NULL, NULL}};
 		rc = ctl_call(c, "POST", "log/clean", q, &resp);
 	}
 	if (rc)
@@ -325,8 +322,8 @@ static int log_clean(ctl_client *c, const ctl_globals *g, int argc,
 		       "\n",
 		       ctl_num(resp, "deleted"),
 		       ctl_num(resp, "deleted") == 1 ? "" : "s",
-		       task_id ? "job " : "every job",
-		       task_id ? task_id : "", pid);
+		       task_id ? "job " : "every job", task_id ? task_id : "",
+		       pid);
 	}
 out:
 	free(task_id);
@@ -336,10 +333,10 @@ out:
 }
 
 static const ctl_sub subs[] = {
-	{"ls", log_ls},
-	{"list", log_ls},
-	{"show", log_show},
-	{"clean", log_clean},
+    {"ls", log_ls},
+    {"list", log_ls},
+    {"show", log_show},
+    {"clean", log_clean},
 };
 
 int cmd_log(const ctl_globals *g, int argc, char **argv)

@@ -76,7 +76,8 @@ static int node_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		char id[24];
 		cJSON_ArrayForEach(p, projects)
 		{
-			if (ctl_num(p, "project_id") == ctl_num(n, "project_id"))
+			if (ctl_num(p, "project_id") ==
+			    ctl_num(n, "project_id"))
 				title = ctl_str(p, "title");
 		}
 		snprintf(id, sizeof(id), "%" PRId64, ctl_num(n, "project_id"));
@@ -97,8 +98,8 @@ out:
 }
 
 static const ctl_sub subs[] = {
-	{"ls", node_ls},
-	{"list", node_ls},
+    {"ls", node_ls},
+    {"list", node_ls},
 };
 
 int cmd_node(const ctl_globals *g, int argc, char **argv)

@@ -71,8 +71,8 @@ static int project_ls(ctl_client *c, const ctl_globals *g, int argc,
 	if (g->json) {
 		ctl_json_print(list);
 	} else {
-		ctl_table *t = ctl_table_new(5, "ID", "TITLE", "JOBS", "OWNER",
-					     "REMARK");
+		ctl_table *t =
+		    ctl_table_new(5, "ID", "TITLE", "JOBS", "OWNER", "REMARK");
 		ctl_table_limit(t, 4, 60);
 		cJSON_ArrayForEach(p, list)
 		{
@@ -97,9 +97,8 @@ static int project_ls(ctl_client *c, const ctl_globals *g, int argc,
 	return CTL_OK;
 }
 
-static void print_project(const ctl_globals *g, int64_t pid,
-			  const char *title, const char *remark,
-			  const char *verb)
+static void print_project(const ctl_globals *g, int64_t pid, const char *title,
+			  const char *remark, const char *verb)
 {
 	if (g->json) {
 		cJSON *o = cJSON_CreateObject();
@@ -128,15 +127,14 @@ static int project_add(ctl_client *c, const ctl_globals *g, int argc,
 		rc = CTL_OK;
 		goto out;
 	}
-	if (rc || !ctl_nargs("project add", &pos, 1, 1,
-			     "TITLE [--remark TEXT]")) {
+	if (rc ||
+	    !ctl_nargs("project add", &pos, 1, 1, "TITLE [--remark TEXT]")) {
 		rc = CTL_USAGE;
 		goto out;
 	}
 	{
-		ctl_param q[] = {{"title", pos.v[0]},
-				 {"remark", remark},
-				 {NULL, NULL}};
+		ctl_param q[] = {
+		    {"title", pos.v[0]}, {"remark", remark}, {NULL, NULL}};
 		rc = ctl_call(c, "POST", "project/create", q, &resp);
 	}
 	if (rc == CTL_OK)
@@ -222,9 +220,9 @@ static int project_rm(ctl_client *c, const ctl_globals *g, int argc,
 	if (rc)
 		goto out;
 	if (!yes) {
-		char q[400], *t = ctl_one_line(ctl_str(proj, "title"),
-					       strlen(ctl_str(proj, "title")),
-					       100);
+		char q[400],
+		    *t = ctl_one_line(ctl_str(proj, "title"),
+				      strlen(ctl_str(proj, "title")), 100);
 		if (!ctl_interactive()) {
 			tool_err("gcronctl",
 				 "project rm: deleting project %" PRId64
@@ -310,8 +308,8 @@ static int project_members(ctl_client *c, const ctl_globals *g, int argc,
 	if (g->json) {
 		ctl_json_print(list);
 	} else {
-		ctl_table *t = ctl_table_new(4, "ID", "ACCOUNT", "NAME",
-					     "PERMISSION");
+		ctl_table *t =
+		    ctl_table_new(4, "ID", "ACCOUNT", "NAME", "PERMISSION");
 		cJSON_ArrayForEach(u, list)
 		{
 			char id[24];
@@ -379,8 +377,8 @@ static int project_add_member(ctl_client *c, const ctl_globals *g, int argc,
 		rc = CTL_OK;
 		goto out;
 	}
-	if (rc || !ctl_nargs("project add-member", &pos, 2, 2,
-			     "PROJECT ACCOUNT")) {
+	if (rc ||
+	    !ctl_nargs("project add-member", &pos, 2, 2, "PROJECT ACCOUNT")) {
 		rc = CTL_USAGE;
 		goto out;
 	}
@@ -420,8 +418,7 @@ static int project_rm_member(ctl_client *c, const ctl_globals *g, int argc,
 		rc = CTL_OK;
 		goto out;
 	}
-	if (rc || !ctl_nargs("project rm-member", &pos, 2, 2,
-			     "PROJECT USER")) {
+	if (rc || !ctl_nargs("project rm-member", &pos, 2, 2, "PROJECT USER")) {
 		rc = CTL_USAGE;
 		goto out;
 	}
@@ -442,9 +439,8 @@ static int project_rm_member(ctl_client *c, const ctl_globals *g, int argc,
 	snprintf(id, sizeof(id), "%" PRId64, pid);
 	snprintf(uid, sizeof(uid), "%" PRId64, ctl_num(u, "id"));
 	{
-		ctl_param q[] = {{"project_id", id},
-				 {"user_id", uid},
-				 {NULL, NULL}};
+		ctl_param q[] = {
+		    {"project_id", id}, {"user_id", uid}, {NULL, NULL}};
 		rc = ctl_call(c, "POST", "project/remove_user", q, NULL);
 	}
 	if (rc == CTL_OK)
@@ -457,16 +453,16 @@ out:
 }
 
 static const ctl_sub subs[] = {
-	{"ls", project_ls},
-	{"list", project_ls},
-	{"add", project_add},
-	{"create", project_add},
-	{"edit", project_edit},
-	{"rm", project_rm},
-	{"delete", project_rm},
-	{"members", project_members},
-	{"add-member", project_add_member},
-	{"rm-member", project_rm_member},
+    {"ls", project_ls},
+    {"list", project_ls},
+    {"add", project_add},
+    {"create", project_add},
+    {"edit", project_edit},
+    {"rm", project_rm},
+    {"delete", project_rm},
+    {"members", project_members},
+    {"add-member", project_add_member},
+    {"rm-member", project_rm_member},
 };
 
 int cmd_project(const ctl_globals *g, int argc, char **argv)

@@ -59,9 +59,8 @@ static int all_users(ctl_client *c, cJSON **out)
 	*out = NULL;
 	snprintf(size_s, sizeof(size_s), "%d", USER_PAGE);
 	for (int page = 1; all; page++) {
-		ctl_param q[] = {{"page", page_s},
-				 {"pagesize", size_s},
-				 {NULL, NULL}};
+		ctl_param q[] = {
+		    {"page", page_s}, {"pagesize", size_s}, {NULL, NULL}};
 		cJSON *resp = NULL, *list;
 		int rc, n;
 		snprintf(page_s, sizeof(page_s), "%d", page);
@@ -74,8 +73,7 @@ static int all_users(ctl_client *c, cJSON **out)
 		n = cJSON_GetArraySize(list);
 		while (list && list->child)
 			cJSON_AddItemToArray(
-				all, cJSON_DetachItemViaPointer(list,
-								list->child));
+			    all, cJSON_DetachItemViaPointer(list, list->child));
 		bool done = n < USER_PAGE ||
 			    cJSON_GetArraySize(all) >= ctl_num(resp, "total");
 		cJSON_Delete(resp);
@@ -111,8 +109,9 @@ static int find_user(ctl_client *c, const char *user, cJSON **found)
 		*found = cJSON_DetachItemViaPointer(all, hit);
 	cJSON_Delete(all);
 	if (!hit) {
-		tool_err("gcronctl", "%s: no user \"%s\" (gcronctl user ls "
-				     "lists them)",
+		tool_err("gcronctl",
+			 "%s: no user \"%s\" (gcronctl user ls "
+			 "lists them)",
 			 c->cmd, user);
 		return CTL_REFUSED;
 	}
@@ -160,8 +159,7 @@ out:
 }
 
 /* A new password: from stdin, or asked twice on the terminal. */
-static char *new_password(const char *cmd, const char *prompt,
-			  bool from_stdin)
+static char *new_password(const char *cmd, const char *prompt, bool from_stdin)
 {
 	char *p = ctl_read_secret(cmd, prompt, from_stdin), *again;
 	if (!p || from_stdin)
@@ -184,15 +182,14 @@ check:
 	return p;
 }
 
-static int user_add(ctl_client *c, const ctl_globals *g, int argc,
-		    char **argv)
+static int user_add(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 {
 	const char *name = NULL;
 	bool admin = false, from_stdin = false;
 	ctl_opt opts[] = {
-		{"--name", 'n', &name, NULL},
-		{"--admin", 0, NULL, &admin},
-		{"--password-stdin", 0, NULL, &from_stdin},
+	    {"--name", 'n', &name, NULL},
+	    {"--admin", 0, NULL, &admin},
+	    {"--password-stdin", 0, NULL, &from_stdin},
 	};
 	ctl_pos pos;
 	cJSON *resp = NULL;
@@ -210,8 +207,8 @@ static int user_add(ctl_client *c, const ctl_globals *g, int argc,
 		rc = CTL_USAGE;
 		goto out;
 	}
-	password = new_password("user add", "Password for the new account: ",
-				from_stdin);
+	password = new_password("user add",
+				"Password for the new account: ", from_stdin);
 	if (!password) {
 		rc = CTL_USAGE;
 		goto out;
@@ -322,26 +319,25 @@ static int user_passwd(ctl_client *c, const ctl_globals *g, int argc,
 		rc = find_user(c, pos.v[0], &u);
 		if (rc)
 			goto out;
-		fresh = new_password("user passwd", "New password: ",
-				     from_stdin);
+		fresh =
+		    new_password("user passwd", "New password: ", from_stdin);
 		if (!fresh) {
 			rc = CTL_USAGE;
 			goto out;
 		}
 		snprintf(id, sizeof(id), "%" PRId64, ctl_num(u, "id"));
-		ctl_param q[] = {{"id", id},
-				 {"new_password", fresh},
-				 {NULL, NULL}};
+		ctl_param q[] = {
+		    {"id", id}, {"new_password", fresh}, {NULL, NULL}};
 		rc = ctl_call(c, "POST", "user/reset_password", q, NULL);
 	} else {
 		rc = ctl_call(c, "GET", "user/info", NULL, &u);
 		if (rc)
 			goto out;
-		current = ctl_read_secret("user passwd", "Current password: ",
-					  from_stdin);
+		current = ctl_read_secret("user passwd",
+					  "Current password: ", from_stdin);
 		if (current)
-			fresh = new_password("user passwd", "New password: ",
-					     from_stdin);
+			fresh = new_password("user passwd",
+					     "New password: ", from_stdin);
 		if (!current || !fresh) {
 			rc = CTL_USAGE;
 			goto out;
@@ -363,9 +359,9 @@ out:
 }
 
 static const ctl_sub subs[] = {
-	{"ls", user_ls},	 {"list", user_ls}, {"add", user_add},
-	{"create", user_add}, {"rm", user_rm},   {"delete", user_rm},
-	{"passwd", user_passwd},
+    {"ls", user_ls},	     {"list", user_ls}, {"add", user_add},
+    {"create", user_add},    {"rm", user_rm},	{"delete", user_rm},
+    {"passwd", user_passwd},
 };
 
 int cmd_user(const ctl_globals *g, int argc, char **argv)

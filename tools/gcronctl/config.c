@@ -136,7 +136,8 @@ static int parse(ctl_config *c, char *text)
 		else if (sect && strcmp(key, "token") == 0)
 			dst = &sect->token;
 		else
-			continue; /* unknown keys: written by a newer gcronctl */
+			continue; /* unknown keys: written by a newer gcronctl
+				   */
 		free(*dst);
 		*dst = dup_str(val);
 		if (!*dst)
@@ -267,8 +268,9 @@ int ctl_config_save(const ctl_config *c)
 		free(tmp);
 		return -1;
 	}
-	rc |= put(fd, "# written by gcronctl login; holds tokens: keep it "
-		      "private (mode 0600)\n",
+	rc |= put(fd,
+		  "# written by gcronctl login; holds tokens: keep it "
+		  "private (mode 0600)\n",
 		  "", "");
 	if (c->server)
 		rc |= put(fd, "server = ", c->server, "\n");
@@ -305,8 +307,8 @@ const ctl_cred *ctl_config_cred(const ctl_config *c, const char *server)
 	return NULL;
 }
 
-int ctl_config_set_cred(ctl_config *c, const char *server,
-			const char *account, const char *token)
+int ctl_config_set_cred(ctl_config *c, const char *server, const char *account,
+			const char *token)
 {
 	ctl_cred *k = cred_slot(c, server);
 	char *a = dup_str(account), *t = dup_str(token);

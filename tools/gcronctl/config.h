@@ -42,8 +42,8 @@ void ctl_config_clear(ctl_config *c);
 /* The credentials for `server` (already normalised), or NULL. */
 const ctl_cred *ctl_config_cred(const ctl_config *c, const char *server);
 /* Add or replace the credentials for `server`. 0 or -1 (out of memory). */
-int ctl_config_set_cred(ctl_config *c, const char *server,
-			const char *account, const char *token);
+int ctl_config_set_cred(ctl_config *c, const char *server, const char *account,
+			const char *token);
 /* Remove them; true when there were any. */
 bool ctl_config_remove_cred(ctl_config *c, const char *server);
 int ctl_config_set_server(ctl_config *c, const char *server);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESPONSE_MAX (64L << 20) /* bigger answers are refused */
+#define RESPONSE_MAX	  (64L << 20) /* bigger answers are refused */
 #define DEFAULT_TIMEOUT_S 30
 #define CONNECT_TIMEOUT_S 10
 
@@ -54,8 +54,9 @@ int ctl_client_init(ctl_client *c, const ctl_globals *g, const char *cmd)
 	c->timeout_s = DEFAULT_TIMEOUT_S;
 	if (t && *t) {
 		if (!tool_parse_long(t, &v) || v < 1 || v > 3600) {
-			tool_err("gcronctl", "GCRON_TIMEOUT \"%s\" is not a "
-					     "number of seconds (1-3600)",
+			tool_err("gcronctl",
+				 "GCRON_TIMEOUT \"%s\" is not a "
+				 "number of seconds (1-3600)",
 				 t);
 			return CTL_USAGE;
 		}
@@ -104,10 +105,10 @@ void ctl_client_cleanup(ctl_client *c)
 /* ------------------------------------------------------------ calls */
 
 /* Error messages of a call, unless the caller asked for quiet. */
-#define call_err(c, ...)                                                     \
-	do {                                                                 \
-		if (!(c)->quiet)                                             \
-			tool_err("gcronctl", __VA_ARGS__);                   \
+#define call_err(c, ...)                                                       \
+	do {                                                                   \
+		if (!(c)->quiet)                                               \
+			tool_err("gcronctl", __VA_ARGS__);                     \
 	} while (0)
 
 struct body {
@@ -203,8 +204,9 @@ static int refused(ctl_client *c, long status, const cJSON *root)
 	if (*msg)
 		call_err(c, "%s: %s", c->cmd, msg);
 	else
-		call_err(c, "%s: %s refused the request (HTTP %ld, "
-				     "code %d)",
+		call_err(c,
+			 "%s: %s refused the request (HTTP %ld, "
+			 "code %d)",
 			 c->cmd, c->server, status, code);
 	return CTL_REFUSED;
 }
@@ -227,8 +229,7 @@ int ctl_call(ctl_client *c, const char *method, const char *path,
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		c->curl = curl_easy_init();
 		if (!c->curl) {
-			call_err(c, "%s: cannot start libcurl",
-				 c->cmd);
+			call_err(c, "%s: cannot start libcurl", c->cmd);
 			return CTL_UNREACHABLE;
 		}
 	}
@@ -255,7 +256,7 @@ int ctl_call(ctl_client *c, const char *method, const char *path,
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (post)
 		hdrs = curl_slist_append(
-			hdrs, "Content-Type: application/x-www-form-urlencoded");
+		    hdrs, "Content-Type: application/x-www-form-urlencoded");
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
@@ -307,14 +308,14 @@ int ctl_call(ctl_client *c, const char *method, const char *path,
 		goto out;
 	}
 	if (ctl_num(cJSON_GetObjectItemCaseSensitive(root, "meta"), "code") !=
-		    0 ||
+		0 ||
 	    status >= 400) {
 		rc = refused(c, status, root);
 		goto out;
 	}
 	if (response) {
-		*response = cJSON_DetachItemFromObjectCaseSensitive(root,
-								    "response");
+		*response =
+		    cJSON_DetachItemFromObjectCaseSensitive(root, "response");
 		if (!*response)
 			*response = cJSON_CreateNull();
 	}
@@ -341,8 +342,8 @@ out:
 }
 
 int ctl_dispatch(const ctl_globals *g, const char *group, const ctl_sub *subs,
-		 size_t n, void (*help)(FILE *out), const char *names,
-		 int argc, char **argv)
+		 size_t n, void (*help)(FILE *out), const char *names, int argc,
+		 char **argv)
 {
 	char cmd[64];
 	ctl_client c;
@@ -502,17 +503,16 @@ static void matches(cJSON *tasks, const char *job, cJSON **hits, size_t *n,
 
 #define MAX_HITS 16
 
-static int report_ambiguous(ctl_client *c, const char *job,
-			    const char *where, cJSON **hits, size_t n)
+static int report_ambiguous(ctl_client *c, const char *job, const char *where,
+			    cJSON **hits, size_t n)
 {
 	char ids[MAX_HITS * 48] = "";
 	size_t len = 0;
 	for (size_t i = 0; i < n && len < sizeof(ids); i++)
-		len += (size_t)snprintf(ids + len, sizeof(ids) - len,
-					"%s%s (project %" PRId64 ")",
-					i ? ", " : "",
-					ctl_str(hits[i], "task_id"),
-					ctl_num(hits[i], "project_id"));
+		len += (size_t)snprintf(
+		    ids + len, sizeof(ids) - len, "%s%s (project %" PRId64 ")",
+		    i ? ", " : "", ctl_str(hits[i], "task_id"),
+		    ctl_num(hits[i], "project_id"));
 	tool_err("gcronctl",
 		 "%s: job name \"%s\" is ambiguous %s: %s; name the job by "
 		 "its id",
@@ -554,9 +554,9 @@ int ctl_task_find(ctl_client *c, const char *which, const char *job,
 			cJSON_AddItemToArray(all, tasks);
 			matches(tasks, job, hits, &n, MAX_HITS);
 			/* A task id names one task wherever it is. */
-			if (n > before && strcmp(ctl_str(hits[before],
-							 "task_id"),
-						 job) == 0) {
+			if (n > before &&
+			    strcmp(ctl_str(hits[before], "task_id"), job) ==
+				0) {
 				hits[0] = hits[before];
 				n = 1;
 				break;

@@ -21,13 +21,13 @@
 
 typedef struct ctl_client {
 	const char *cmd;   /* "job add", for messages */
-	char *server;      /* base URL, no trailing slash */
-	char *token;       /* NULL when not logged in */
-	char *account;     /* the account the token belongs to, if known */
+	char *server;	   /* base URL, no trailing slash */
+	char *token;	   /* NULL when not logged in */
+	char *account;	   /* the account the token belongs to, if known */
 	ctl_config config; /* loaded config file */
-	void *curl;        /* CURL *, made on first use */
+	void *curl;	   /* CURL *, made on first use */
 	long timeout_s;
-	bool quiet;        /* ctl_call prints no error message */
+	bool quiet; /* ctl_call prints no error message */
 } ctl_client;
 
 /* A request parameter; arrays end with {NULL, NULL}. A NULL value in the
@@ -66,8 +66,8 @@ typedef struct ctl_sub {
  * "--" print `help` without needing a server). `names` lists the
  * subcommands for the unknown-command message. */
 int ctl_dispatch(const ctl_globals *g, const char *group, const ctl_sub *subs,
-		 size_t n, void (*help)(FILE *out), const char *names,
-		 int argc, char **argv);
+		 size_t n, void (*help)(FILE *out), const char *names, int argc,
+		 char **argv);
 
 /* ------------------------------------------------------------- lookups */
 

@@ -115,8 +115,8 @@ void ctl_table_row(ctl_table *t, ...)
 	if (!t)
 		return;
 	if (t->nrows == t->cap) {
-		char **n = realloc(t->cells,
-				   t->cap * 2 * t->ncols * sizeof(*n));
+		char **n =
+		    realloc(t->cells, t->cap * 2 * t->ncols * sizeof(*n));
 		if (!n)
 			return;
 		t->cells = n;
@@ -128,7 +128,7 @@ void ctl_table_row(ctl_table *t, ...)
 		if (!s)
 			s = "";
 		t->cells[t->nrows * t->ncols + i] =
-			ctl_one_line(s, strlen(s), t->limit[i]);
+		    ctl_one_line(s, strlen(s), t->limit[i]);
 	}
 	va_end(ap);
 	t->nrows++;
@@ -185,11 +185,11 @@ void ctl_table_free(ctl_table *t)
 
 void ctl_kv(const char *key, const char *value)
 {
-	char *v = ctl_one_line(value ? value : "", value ? strlen(value) : 0,
-			       0);
+	char *v =
+	    ctl_one_line(value ? value : "", value ? strlen(value) : 0, 0);
 	size_t klen = strlen(key) + 1;
-	printf("%s:%*s%s\n", key, (int)(klen < KV_COL ? KV_COL - klen : 1),
-	       "", v ? v : "");
+	printf("%s:%*s%s\n", key, (int)(klen < KV_COL ? KV_COL - klen : 1), "",
+	       v ? v : "");
 	free(v);
 }
 
@@ -393,14 +393,30 @@ static int json_string(const char **p, ctl_bytes *out)
 		char e = *s++, c;
 		unsigned long cp, lo;
 		switch (e) {
-		case '"': c = '"'; break;
-		case '\\': c = '\\'; break;
-		case '/': c = '/'; break;
-		case 'b': c = '\b'; break;
-		case 'f': c = '\f'; break;
-		case 'n': c = '\n'; break;
-		case 'r': c = '\r'; break;
-		case 't': c = '\t'; break;
+		case '"':
+			c = '"';
+			break;
+		case '\\':
+			c = '\\';
+			break;
+		case '/':
+			c = '/';
+			break;
+		case 'b':
+			c = '\b';
+			break;
+		case 'f':
+			c = '\f';
+			break;
+		case 'n':
+			c = '\n';
+			break;
+		case 'r':
+			c = '\r';
+			break;
+		case 't':
+			c = '\t';
+			break;
 		case 'u':
 			if (!hex4(s, &cp))
 				goto fail;
@@ -589,7 +605,7 @@ int ctl_run_print(const char *cmd, bool json, cJSON *log, bool details)
 			ctl_kv("planned", ctl_time(num_(log, "plan_time"), ts));
 		ctl_kv("started", ctl_time(num_(log, "start_time"), ts));
 		ctl_kv("took", ctl_duration(num_(log, "end_time") -
-						    num_(log, "start_time"),
+						num_(log, "start_time"),
 					    took));
 		if (failed) {
 			char *s = ctl_one_line(e->data, e->len, 0);
