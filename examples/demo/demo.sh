@@ -145,11 +145,19 @@ stop_kind() { # kind seconds
 
 # Processes that carry the marker: what the demo started, including task
 # processes (they inherit the agent's environment).
+# Ancestors (e.g. a make given DEMO_MARK) are never counted.
+ancestors=" "
+for ((p = PPID; p > 1; )); do
+	ancestors+="$p "
+	p=$(awk '/^PPid:/ {print $2}' "/proc/$p/status" 2>/dev/null) || break
+	[[ -n $p ]] || break
+done
 marked() {
 	local f
 	for f in $(grep -lsxzF "DEMO_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null); do
 		f=${f#/proc/}
-		echo "${f%/environ}"
+		f=${f%/environ}
+		[[ $ancestors == *" $f "* ]] || echo "$f"
 	done
 }
 
@@ -319,7 +327,7 @@ save() {
 }
 save heartbeat '*/5 * * * * * *' 0 'every 5 seconds: says hello' \
 	'echo "hello from agent $GOPHERCRON_AGENT_IP, tick $(date -d @$GOPHERCRON_PLAN_TIME +%T)"'
-save fails '*/15 * * * * * *' 0 'every 15 seconds: writes to stderr and exits 3' \
+save fails '*/10 * * * * * *' 0 'every 10 seconds: writes to stderr and exits 3' \
 	'echo "checking the backup..."; echo "backup is missing" >&2; exit 3'
 save long-job '0 */10 * * * * *' 0 'every 10 minutes, 2 minutes long: kill it from the task list' \
 	'for i in $(seq 1 120); do echo "step $i of 120"; sleep 1; done'
@@ -376,7 +384,7 @@ cat <<EOF
 
   Project "demo" (id $project_id) has four tasks:
     heartbeat   every 5 seconds, prints a line
-    fails       every 15 seconds, exits with status 3 (see its logs)
+    fails       every 10 seconds, exits with status 3 (see its logs)
     long-job    running now for 2 minutes: kill it from the task list
     times-out   every minute at :30, stopped by its 3 s timeout
 
@@ -385,6 +393,13 @@ cat <<EOF
   Files        $dir  (configs, logs, SQLite database)
 
 EOF
+if [[ -x $bin/gcronctl ]]; then
+	cat <<EOF
+  Command line $bin/gcronctl -s $base login -u admin
+               then e.g. \`gcronctl job ls\`, \`gcronctl log ls --errors\`
+
+EOF
+fi
 if ((seconds > 0)); then
 	echo "  Stops by itself after $seconds seconds (DEMO_SECONDS)."
 else

@@ -201,14 +201,14 @@ if start_demo single; then
 fi
 
 # ------------------------------------------------------------ 2: cluster
-if SECS=15 start_demo cluster --cluster; then
+if SECS=12 start_demo cluster --cluster; then
 	[[ $DEMO_ETCD == *,*,* ]] && ok "cluster: three etcd endpoints" ||
 		bad "cluster: etcd endpoints: $DEMO_ETCD"
 	api "crontab/client_list?project_id=$DEMO_PROJECT_ID" |
 		py "sum(c.startswith(('127.0.0.1:', '127.0.0.2:')) for c in d['list']) == 2" >/dev/null &&
 		ok "cluster: both agents are registered" ||
 		bad "cluster: agents: $(api "crontab/client_list?project_id=$DEMO_PROJECT_ID")"
-	# DEMO_SECONDS=15: it stops by itself (generous bound under load).
+	# DEMO_SECONDS=12: it stops by itself (generous bound under load).
 	for ((n = 0; n < 900; n++)); do
 		kill -0 "$demo_pid" 2>/dev/null || break
 		sleep 0.2
