@@ -86,7 +86,11 @@ static int sq_connect(gc_store *s, bool migration_conn, gc__dbconn **out,
 	     * point: 16 MB of cache keeps a batch from spilling, and reads
 	     * go through a shared mapping instead of pread copies. */
 	    sq_simple(c->db, "PRAGMA cache_size=-16384", err) ||
-	    sq_simple(c->db, "PRAGMA mmap_size=268435456", err)) {
+	    sq_simple(c->db, "PRAGMA mmap_size=268435456", err) ||
+	    /* Checkpoint every ~40 MB of WAL instead of 4 MB: the index
+	     * pages every batch touches are copied back once, not each
+	     * time (1.5-2x the insert rate at 200k rows). */
+	    sq_simple(c->db, "PRAGMA wal_autocheckpoint=10000", err)) {
 		sqlite3_close(c->db);
 		free(c);
 		return GC_EDB;
