@@ -108,7 +108,7 @@ static void every_second_ran_once_with_skewed_agents(void **state)
 	static const char *const skew[3] = {NULL, "+2s", "-2s"};
 	atu_agent ag[3];
 	for (int i = 0; i < 3; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof(name), "agent%d", i);
 		assert_int_equal(atu_start(&ag[i], dir, name, IPS[i], eps, 0,
 					   prefix, "1", skew[i]),
@@ -211,7 +211,7 @@ static void cluster_member_loss_misses_and_doubles_nothing(void **state)
 	 * client sticks to the first healthy endpoint). */
 	atu_agent ag[2];
 	for (int i = 0; i < 2; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof(name), "agent%d", i);
 		assert_int_equal(atu_start(&ag[i], dir, name, IPS[i], eps, 0,
 					   prefix, "7", NULL),
