@@ -23,6 +23,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR  ?=
 SANITIZER ?=
 FUZZ_SECONDS ?= 600
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 SOVERSION := 1
 VERSION   := $(shell sed -n 's/^\#define GC_VERSION_STRING "\(.*\)"/\1/p' include/gophercron/common.h)
@@ -156,8 +157,9 @@ deps:
 
 check:
 	@tests/lib/deps.sh check
-	@$(MAKE) --no-print-directory all header-test
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZER=address,undefined OPT="-O1 -g" all
+	@$(MAKE) --no-print-directory -j$(JOBS) all header-test
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/clang CC=clang lib tools examples
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan SANITIZER=address,undefined OPT="-O1 -g" all
 	@tests/run.sh all
 
 check-unit: all
