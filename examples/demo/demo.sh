@@ -95,7 +95,7 @@ dir=$(cd "$dir" && pwd)
 
 # ------------------------------------------------------------ processes
 pids=() names=() kinds=() logs=()
-failed=0 stopping=0 force=0
+failed=0 force=0
 
 # Start a daemon in its own session (so Ctrl-C in the terminal reaches only
 # this script, which then stops everything in order) with the marker in its
@@ -190,8 +190,8 @@ cleanup() {
 	exit 0
 }
 trap cleanup EXIT
-trap 'stopping=1; exit 130' INT
-trap 'stopping=1; exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # ------------------------------------------------------------ ports
 taken=" "

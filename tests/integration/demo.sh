@@ -10,7 +10,7 @@
 #     exactly once, nothing left running.
 # Prints "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 BIN=${GC_BUILD:-$ROOT/build}/bin
 pass=0 fail=0

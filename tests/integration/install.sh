@@ -8,7 +8,7 @@
 # report_receiver ; embed_agent runs its in-process handler. Then
 # `make uninstall` removes every file. Prints "N passed, M failed".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 BUILD_DIR=${GC_BUILD:-$ROOT/build}
 pass=0 fail=0
