@@ -274,6 +274,10 @@ void gc__pool_drain(gc_agent *a);
 int gc__lease_window(gc__worker *w, int64_t *lease, gc_error *err);
 void gc__lease_window_drop(gc_agent *a, int64_t lease);
 int64_t gc__lease_session(gc_agent *a);
+/* Worker side: delete `key` only while its compare `target` (GC_ETCD_CMP_MOD,
+ * _LEASE..) still equals `number`; a failed compare is not an error. */
+int gc__etcd_delete_if(gc__worker *w, const char *key, int target,
+		       int64_t number, gc_error *err);
 
 /* project.c */
 int gc__projects_apply(gc_agent *a);

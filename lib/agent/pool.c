@@ -221,3 +221,17 @@ int64_t gc__lease_session(gc_agent *a)
 	pthread_mutex_unlock(&a->lease_mu);
 	return id;
 }
+
+int gc__etcd_delete_if(gc__worker *w, const char *key, int target,
+		       int64_t number, gc_error *err)
+{
+	gc_etcd_compare cmp = {key, target, GC_ETCD_CMP_EQUAL, number, NULL, 0};
+	gc_etcd_op del = {0};
+	del.type = GC_ETCD_OP_DELETE;
+	del.key = key;
+	gc_etcd_txn_request txn = {&cmp, 1, &del, 1, NULL, 0};
+	gc_etcd_txn_result res = {0};
+	int rc = gc_etcd_txn(&res, w->etcd, &txn, err);
+	gc_etcd_txn_result_dispose(&res);
+	return rc;
+}

@@ -343,45 +343,36 @@ static void list_run(gc__ajob *job, gc__worker *w)
 			      &job->err);
 }
 
+/* Resume a stopped watch from `from`, or add it when there is none. */
+static int watch_ensure(gc_agent *a, gc_etcd_watch **watch, const char *prefix,
+			int64_t from, gc_etcd_watch_events_fn on_events,
+			gc_etcd_watch_compacted_fn on_compacted,
+			gc_etcd_watch_error_fn on_error, gc__project *p,
+			gc_error *err)
+{
+	if (*watch)
+		return gc_etcd_watch_active(*watch)
+			       ? 0
+			       : gc_etcd_watch_resume(*watch, from, err);
+	gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
+	o.flags = GC_ETCD_PREFIX;
+	o.start_revision = from;
+	o.on_events = on_events;
+	o.on_compacted = on_compacted;
+	o.on_error = on_error;
+	o.payload = p;
+	return gc_etcd_watch_add(watch, a->watcher, prefix, &o, err);
+}
+
 static int watches_start(gc_agent *a, gc__project *p, int64_t from,
 			 gc_error *err)
 {
-	int rc;
-	if (p->watch && !gc_etcd_watch_active(p->watch)) {
-		rc = gc_etcd_watch_resume(p->watch, from, err);
-		if (rc)
-			return rc;
-	} else if (!p->watch) {
-		gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
-		o.flags = GC_ETCD_PREFIX;
-		o.start_revision = from;
-		o.on_events = project_events;
-		o.on_compacted = project_compacted;
-		o.on_error = project_watch_error;
-		o.payload = p;
-		rc = gc_etcd_watch_add(&p->watch, a->watcher, p->prefix, &o,
-				       err);
-		if (rc)
-			return rc;
-	}
-	if (p->kill_watch && !gc_etcd_watch_active(p->kill_watch)) {
-		rc = gc_etcd_watch_resume(p->kill_watch, from, err);
-		if (rc)
-			return rc;
-	} else if (!p->kill_watch) {
-		gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
-		o.flags = GC_ETCD_PREFIX;
-		o.start_revision = from;
-		o.on_events = kill_events;
-		o.on_compacted = kill_compacted;
-		o.on_error = kill_error;
-		o.payload = p;
-		rc = gc_etcd_watch_add(&p->kill_watch, a->watcher,
-				       p->kill_prefix, &o, err);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	int rc = watch_ensure(a, &p->watch, p->prefix, from, project_events,
+			      project_compacted, project_watch_error, p, err);
+	if (rc)
+		return rc;
+	return watch_ensure(a, &p->kill_watch, p->kill_prefix, from,
+			    kill_events, kill_compacted, kill_error, p, err);
 }
 
 static void list_job_free(list_job *j)
@@ -635,15 +626,8 @@ void gc__projects_free(gc_agent *a)
 static void cmd_delete_run(gc__ajob *job, gc__worker *w)
 {
 	cmd_job *j = (cmd_job *)job;
-	gc_etcd_compare cmp = {j->key, GC_ETCD_CMP_MOD, GC_ETCD_CMP_EQUAL,
-			       j->mod_rev, NULL, 0};
-	gc_etcd_op del = {0};
-	del.type = GC_ETCD_OP_DELETE;
-	del.key = j->key;
-	gc_etcd_txn_request txn = {&cmp, 1, &del, 1, NULL, 0};
-	gc_etcd_txn_result res = {0};
-	job->rc = gc_etcd_txn(&res, w->etcd, &txn, &job->err);
-	gc_etcd_txn_result_dispose(&res);
+	job->rc = gc__etcd_delete_if(w, j->key, GC_ETCD_CMP_MOD, j->mod_rev,
+				     &job->err);
 }
 
 static void cmd_delete_done(gc_agent *a, gc__ajob *job)

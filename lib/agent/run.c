@@ -318,6 +318,23 @@ static void sleep_ms(int ms)
 		;
 }
 
+/* A claim was refused for a lease etcd does not know: the claim window
+ * lease (expired early after an etcd restart?) or the session lease. Drop
+ * the window lease; if a fresh one still fails (second strike), the
+ * session is the culprit. Worker side. */
+static void lease_unknown(gc_agent *a, int64_t window, int64_t session,
+			  int strikes)
+{
+	gc__lease_window_drop(a, window);
+	if (strikes < 2 || !session)
+		return;
+	atomic_store(&a->session_lost, session);
+	pthread_mutex_lock(&a->lease_mu);
+	if (a->session_lease == session)
+		a->session_lease = 0;
+	pthread_mutex_unlock(&a->lease_mu);
+}
+
 static void claim_run(gc__ajob *job, gc__worker *w)
 {
 	claim_job *j = (claim_job *)job;
@@ -411,18 +428,7 @@ static void claim_run(gc__ajob *job, gc__worker *w)
 			continue;
 		}
 		if (rc == GC_ENOTFOUND && lease_retries++ < 3) {
-			/* A lease etcd does not know: the claim window lease
-			 * (expired early after an etcd restart?) or the
-			 * session lease. Drop the window lease; if a fresh one
-			 * still fails, the session is the culprit. */
-			gc__lease_window_drop(a, window);
-			if (lease_retries >= 2 && session) {
-				atomic_store(&a->session_lost, session);
-				pthread_mutex_lock(&a->lease_mu);
-				if (a->session_lease == session)
-					a->session_lease = 0;
-				pthread_mutex_unlock(&a->lease_mu);
-			}
+			lease_unknown(a, window, session, lease_retries);
 			continue;
 		}
 		if (!transient(rc)) {
@@ -647,14 +653,7 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 		}
 		gc_etcd_txn_result_dispose(&res);
 		if (rc == GC_ENOTFOUND && lease_retries++ < 3) {
-			gc__lease_window_drop(a, window);
-			if (lease_retries >= 2 && session) {
-				atomic_store(&a->session_lost, session);
-				pthread_mutex_lock(&a->lease_mu);
-				if (a->session_lease == session)
-					a->session_lease = 0;
-				pthread_mutex_unlock(&a->lease_mu);
-			}
+			lease_unknown(a, window, session, lease_retries);
 			continue;
 		}
 		if (!transient(rc)) {

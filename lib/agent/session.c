@@ -223,15 +223,8 @@ void gc__session_register(gc_agent *a, gc__project *p)
 static void unregister_run(gc__ajob *job, gc__worker *w)
 {
 	session_job *j = (session_job *)job;
-	gc_etcd_compare cmp = {j->key, GC_ETCD_CMP_LEASE, GC_ETCD_CMP_EQUAL,
-			       j->lease, NULL, 0};
-	gc_etcd_op del = {0};
-	del.type = GC_ETCD_OP_DELETE;
-	del.key = j->key;
-	gc_etcd_txn_request txn = {&cmp, 1, &del, 1, NULL, 0};
-	gc_etcd_txn_result res = {0};
-	job->rc = gc_etcd_txn(&res, w->etcd, &txn, &job->err);
-	gc_etcd_txn_result_dispose(&res);
+	job->rc = gc__etcd_delete_if(w, j->key, GC_ETCD_CMP_LEASE, j->lease,
+				     &job->err);
 }
 
 static void unregister_done(gc_agent *a, gc__ajob *job)
