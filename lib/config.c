@@ -64,17 +64,6 @@ static const char *skip_ws(const char *p)
 	return p;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int put_utf8(gc__buf *b, uint32_t cp)
 {
 	unsigned char o[4];
@@ -158,7 +147,7 @@ static int parse_string(const char **pp, char **out, const char **msg)
 			} else {
 				uint32_t cp = 0;
 				for (int i = 0; i < digits; i++) {
-					int h = hexval(p[i]);
+					int h = gc__hexval(p[i]);
 					if (h < 0) {
 						gc__buf_free(&b);
 						*msg = "bad \\u escape in string "
@@ -961,15 +950,6 @@ static int set_string(cfg_ctx *c, char **slot, const char *s)
 	return 0;
 }
 
-static void free_strv(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Move the strings of an array value into a char ** (items become NULL). */
 static int take_strv(cfg_ctx *c, cval *v, char ***out, size_t *outn)
 {
@@ -1126,7 +1106,7 @@ static int apply(cfg_ctx *c, const field *f, const char *section, cval *v)
 					return FAIL("item %zu: %s", i + 1, m);
 			}
 		}
-		free_strv(*ap, *np);
+		gc__strv_free(*ap, *np);
 		*ap = NULL;
 		*np = 0;
 		return take_strv(c, v, ap, np);
@@ -1320,7 +1300,7 @@ static int etcd_defaults(gc_etcd_config *e)
 
 static void etcd_clear(gc_etcd_config *e)
 {
-	free_strv(e->endpoints, e->n_endpoints);
+	gc__strv_free(e->endpoints, e->n_endpoints);
 	free(e->username);
 	free(e->password);
 	free(e->prefix);
@@ -1343,7 +1323,7 @@ static void mysql_clear(gc_mysql_config *m)
 static void deploy_clear(gc_deploy_config *d)
 {
 	free(d->environment);
-	free_strv(d->hosts, d->n_hosts);
+	gc__strv_free(d->hosts, d->n_hosts);
 	free(d->view_path);
 	memset(d, 0, sizeof(*d));
 }

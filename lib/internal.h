@@ -73,6 +73,12 @@ void gc__rfc3339(int64_t unix_ns, bool utc, char out[48]);
 /* Parse RFC3339 (with optional fraction and Z or +hh:mm). */
 int gc__parse_rfc3339(const char *s, int64_t *unix_ns);
 
+/* Value of one hex digit (either case), or -1. */
+int gc__hexval(int c);
+
+/* Free the first n strings of v, then v itself (v may be NULL). */
+void gc__strv_free(char **v, size_t n);
+
 /* Log through an optional callback with printf formatting. */
 void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)
 	GC__PRINTF(4, 5);

@@ -361,3 +361,23 @@ int gc__parse_rfc3339(const char *s, int64_t *unix_ns)
 	*unix_ns = t * 1000000000 + frac;
 	return 0;
 }
+
+int gc__hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void gc__strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

@@ -779,9 +779,7 @@ static void agent_release(gc_agent *a)
 		close(a->timerfd);
 	if (a->clockfd >= 0)
 		close(a->clockfd);
-	for (size_t i = 0; i < a->n_endpoints; i++)
-		free(a->endpoints[i]);
-	free(a->endpoints);
+	gc__strv_free(a->endpoints, a->n_endpoints);
 	free(a->prefix);
 	free(a->client_ip);
 	free(a->shell);

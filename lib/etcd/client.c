@@ -23,16 +23,6 @@ GC_EXTERN int gc_etcd_options_init(gc_etcd_options *o, unsigned version)
 	return 0;
 }
 
-static void free_strv(char **v, size_t n)
-{
-	size_t i;
-	if (!v)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* "host:port" -> "http(s)://host:port"; trailing '/' dropped. */
 static char *normalise_endpoint(const char *ep, int tls)
 {
@@ -155,7 +145,7 @@ GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
 	*out = c;
 	return 0;
 fail:
-	free_strv(c->endpoints, c->endpoints_count);
+	gc__strv_free(c->endpoints, c->endpoints_count);
 	free(c->username);
 	free(c->password);
 	free(c->tls_ca_file);
@@ -172,7 +162,7 @@ GC_EXTERN void gc_etcd_free(gc_etcd *c)
 	gc__etcd_conn_dispose(&c->conn);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->call_lock);
-	free_strv(c->endpoints, c->endpoints_count);
+	gc__strv_free(c->endpoints, c->endpoints_count);
 	free(c->username);
 	if (c->password) {
 		memset(c->password, 0, strlen(c->password));

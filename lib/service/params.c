@@ -52,17 +52,6 @@ static int params_push(gc__params *p, char *key, char *val, size_t len,
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode one form component ('+' is a space, %XX a byte). `base` is the
  * component's offset in the whole text, for the error message. */
 static int form_decode(const char *s, size_t len, size_t base, char **out,
@@ -80,8 +69,8 @@ static int form_decode(const char *s, size_t len, size_t base, char **out,
 		} else if (s[i] == '%') {
 			int h, l;
 			if (i + 2 >= len ||
-			    (h = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (l = hexval((unsigned char)s[i + 2])) < 0) {
+			    (h = gc__hexval((unsigned char)s[i + 1])) < 0 ||
+			    (l = gc__hexval((unsigned char)s[i + 2])) < 0) {
 				free(d);
 				snprintf(msg, msglen,
 					 "malformed form data: bad %%-escape "

@@ -934,15 +934,6 @@ static char **copy_strv(char *const *v, size_t n)
 	return out;
 }
 
-static void free_strv(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static char *dup_opt(const char *s)
 {
 	return s && *s ? gc__strdup(s) : NULL;
@@ -1264,8 +1255,8 @@ GC_EXTERN void gc_service_free(gc_service *svc)
 	}
 	free(svc->report_token);
 	free(svc->view_path);
-	free_strv(svc->hosts, svc->n_hosts);
-	free_strv(svc->etcd_endpoints, svc->n_etcd_endpoints);
+	gc__strv_free(svc->hosts, svc->n_hosts);
+	gc__strv_free(svc->etcd_endpoints, svc->n_etcd_endpoints);
 	free(svc->etcd_username);
 	if (svc->etcd_password) {
 		explicit_bzero(svc->etcd_password, strlen(svc->etcd_password));
