@@ -791,13 +791,31 @@ static cJSON *encode_inner(const gc_etcd_op *op, const char *name)
 	return inner;
 }
 
+/* Send one put or delete through its own endpoint and decode the answer
+ * into `out` (disposed by the caller on 0). */
+static int single_op(gc_etcd *c, const gc_etcd_op *op, const char *name,
+		     const char *path, gc_etcd_response *out, gc_error *err)
+{
+	cJSON *req = encode_inner(op, name), *resp = NULL;
+	int rc;
+	if (!req)
+		return gc__seterr(err, GC_ENOMEM, "etcd %s: out of memory",
+				  op->type == GC_ETCD_OP_PUT ? "put"
+							     : "delete");
+	rc = unary(c, path, req, &resp, NULL, err);
+	cJSON_Delete(req);
+	if (!rc)
+		rc = gc__etcd_decode_response(resp, op->type, out, err);
+	cJSON_Delete(resp);
+	return rc;
+}
+
 GC_EXTERN int gc_etcd_put(gc_etcd_response *out, gc_etcd *c, const char *key,
 			  const void *value, size_t value_len, int64_t lease,
 			  unsigned flags, gc_error *err)
 {
 	gc_etcd_op op;
 	gc_etcd_response tmp;
-	cJSON *req, *resp = NULL;
 	int rc;
 	if (out)
 		memset(out, 0, sizeof(*out));
@@ -812,19 +830,11 @@ GC_EXTERN int gc_etcd_put(gc_etcd_response *out, gc_etcd *c, const char *key,
 	op.value_len = value_len;
 	op.lease = lease;
 	op.flags = flags;
-	req = encode_inner(&op, "request_put");
-	if (!req)
-		return gc__seterr(err, GC_ENOMEM, "etcd put: out of memory");
-	rc = unary(c, "/v3/kv/put", req, &resp, NULL, err);
-	cJSON_Delete(req);
-	if (!rc) {
-		rc = gc__etcd_decode_response(resp, GC_ETCD_OP_PUT, &tmp, err);
-		if (!rc && out)
-			*out = tmp;
-		else if (!rc)
-			gc_etcd_response_dispose(&tmp);
-	}
-	cJSON_Delete(resp);
+	rc = single_op(c, &op, "request_put", "/v3/kv/put", &tmp, err);
+	if (!rc && out)
+		*out = tmp;
+	else if (!rc)
+		gc_etcd_response_dispose(&tmp);
 	if (rc)
 		gc__err_prefix(err, "put " KEY_FMT, key);
 	return rc;
@@ -836,7 +846,6 @@ GC_EXTERN int gc_etcd_delete(gc_etcd_response *out, int64_t *deleted,
 {
 	gc_etcd_op op;
 	gc_etcd_response tmp;
-	cJSON *req, *resp = NULL;
 	int rc;
 	if (out)
 		memset(out, 0, sizeof(*out));
@@ -850,24 +859,16 @@ GC_EXTERN int gc_etcd_delete(gc_etcd_response *out, int64_t *deleted,
 	op.type = GC_ETCD_OP_DELETE;
 	op.key = key;
 	op.flags = flags;
-	req = encode_inner(&op, "request_delete_range");
-	if (!req)
-		return gc__seterr(err, GC_ENOMEM, "etcd delete: out of memory");
-	rc = unary(c, "/v3/kv/deleterange", req, &resp, NULL, err);
-	cJSON_Delete(req);
+	rc = single_op(c, &op, "request_delete_range", "/v3/kv/deleterange",
+		       &tmp, err);
 	if (!rc) {
-		rc = gc__etcd_decode_response(resp, GC_ETCD_OP_DELETE, &tmp,
-					      err);
-		if (!rc) {
-			if (deleted)
-				*deleted = tmp.count;
-			if (out)
-				*out = tmp;
-			else
-				gc_etcd_response_dispose(&tmp);
-		}
+		if (deleted)
+			*deleted = tmp.count;
+		if (out)
+			*out = tmp;
+		else
+			gc_etcd_response_dispose(&tmp);
 	}
-	cJSON_Delete(resp);
 	if (rc)
 		gc__err_prefix(err, "delete " KEY_FMT, key);
 	return rc;
