@@ -1468,6 +1468,24 @@ static int finish(cfg_ctx *c, int rc, gc_error *err)
 	return rc;
 }
 
+/* Parse the text set up in `c` into `cfg` against one kind's settings and
+ * sections, then check its [etcd] section. */
+static int parse_into(cfg_ctx *c, void *cfg, gc_etcd_config *etcd,
+		      const field *fields, size_t n_fields,
+		      const char *const *sections, size_t n_sections)
+{
+	int rc;
+	c->cfg = cfg;
+	c->fields = fields;
+	c->n_fields = n_fields;
+	c->sections = sections;
+	c->n_sections = n_sections;
+	rc = run_parser(c);
+	if (rc == 0)
+		rc = etcd_finish(c, etcd);
+	return rc;
+}
+
 static int agent_load_text(gc_agent_config *cfg, const char *text, size_t len,
 			   const char *name, gc_log_fn log, void *payload,
 			   gc_error *err)
@@ -1482,14 +1500,9 @@ static int agent_load_text(gc_agent_config *cfg, const char *text, size_t len,
 		ctx_nomem(&c);
 		return finish(&c, GC_ENOMEM, err);
 	}
-	c.cfg = &tmp;
-	c.fields = agent_fields;
-	c.n_fields = GC__ARRAY_LEN(agent_fields);
-	c.sections = agent_sections;
-	c.n_sections = GC__ARRAY_LEN(agent_sections);
-	rc = run_parser(&c);
-	if (rc == 0)
-		rc = etcd_finish(&c, &tmp.etcd);
+	rc = parse_into(&c, &tmp, &tmp.etcd, agent_fields,
+			GC__ARRAY_LEN(agent_fields), agent_sections,
+			GC__ARRAY_LEN(agent_sections));
 	if (rc == 0 && access(tmp.shell, X_OK) != 0)
 		gc__log(log, payload, GC_LOG_WARNING,
 			"%s: shell \"%s\" is not executable here", c.name,
@@ -1517,14 +1530,9 @@ static int service_load_text(gc_service_config *cfg, const char *text,
 		ctx_nomem(&c);
 		return finish(&c, GC_ENOMEM, err);
 	}
-	c.cfg = &tmp;
-	c.fields = service_fields;
-	c.n_fields = GC__ARRAY_LEN(service_fields);
-	c.sections = service_sections;
-	c.n_sections = GC__ARRAY_LEN(service_sections);
-	rc = run_parser(&c);
-	if (rc == 0)
-		rc = etcd_finish(&c, &tmp.etcd);
+	rc = parse_into(&c, &tmp, &tmp.etcd, service_fields,
+			GC__ARRAY_LEN(service_fields), service_sections,
+			GC__ARRAY_LEN(service_sections));
 	if (rc < 0) {
 		gc_service_config_clear(&tmp);
 		return finish(&c, rc, err);
