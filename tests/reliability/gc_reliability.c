@@ -1038,6 +1038,35 @@ static void inject_sigstop(phase_ctx *p)
 	sleep_ms(hold_ms(2000, 5000));
 }
 
+/* Every agent stalls at once (a suspended VM, an overloaded host): the
+ * ticks that fell due meanwhile are still within the late grace when the
+ * agents resume, so each must run, late, exactly once. */
+static void fleet_stall(phase_ctx *p, int hold)
+{
+	(void)p;
+	for (int i = 0; i < NAGENTS; i++) {
+		kill(G.ag[i].pid, SIGSTOP);
+		G.ag[i].stopped = 1;
+	}
+	say("SIGSTOP every agent for %d s", hold / 1000);
+	sleep_ms(hold);
+	for (int i = 0; i < NAGENTS; i++) {
+		kill(G.ag[i].pid, SIGCONT);
+		G.ag[i].stopped = 0;
+	}
+	say("SIGCONT every agent");
+}
+
+static void inject_stall(phase_ctx *p)
+{
+	fleet_stall(p, 4000);
+	sleep_ms(hold_ms(3000, 6000));
+	if (G.long_profile) {
+		fleet_stall(p, 8000);
+		sleep_ms(6000);
+	}
+}
+
 /* Everything at once: skewed and stepping agents (set by the phase), the
  * etcd leader, an agent mid-run, the service, MariaDB, a frozen agent,
  * quorum. */
@@ -1327,6 +1356,8 @@ static const phase PHASES[] = {
 	 SINK_SQLITE, {CLK_REAL, CLK_REAL, CLK_STEP}, inject_clock_step},
 	{"sigstop", "the agent running a tick frozen (SIGSTOP) past its lease",
 	 SINK_SQLITE, {CLK_REAL, CLK_REAL, CLK_REAL}, inject_sigstop},
+	{"stall", "every agent frozen (SIGSTOP) 4 s, within the late grace",
+	 SINK_SQLITE, {CLK_REAL, CLK_REAL, CLK_REAL}, inject_stall},
 	{"mariadb", "MariaDB behind the service SIGKILLed and restarted",
 	 SINK_MARIADB, {CLK_REAL, CLK_REAL, CLK_REAL}, inject_mariadb},
 	{"combined", "all of the above in one round (MariaDB service)",
