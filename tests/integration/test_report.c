@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "logbuf.h"
 #include "test_report_rx.h"
 
 #include <gophercron.h>
@@ -32,56 +33,18 @@
 
 /* ------------------------------------------------------------ fixture */
 
-typedef struct logbuf {
-	pthread_mutex_t mu;
-	int errors, warnings, notices;
-	char *text; /* every line, '\n'-separated */
-	size_t len;
-} logbuf;
-
 typedef struct fixture {
 	receiver rx;
 	char *dir;
 	char spool[600];
 	char url[128];
-	logbuf log;
+	gct_logbuf log;
 } fixture;
-
-static void on_log(int level, const char *msg, void *payload)
-{
-	logbuf *l = payload;
-	size_t n = strlen(msg);
-	pthread_mutex_lock(&l->mu);
-	if (level <= GC_LOG_ERR)
-		l->errors++;
-	else if (level == GC_LOG_WARNING)
-		l->warnings++;
-	else if (level == GC_LOG_NOTICE)
-		l->notices++;
-	l->text = realloc(l->text, l->len + n + 2);
-	memcpy(l->text + l->len, msg, n);
-	l->len += n;
-	l->text[l->len++] = '\n';
-	l->text[l->len] = '\0';
-	pthread_mutex_unlock(&l->mu);
-	if (getenv("GC_TEST_VERBOSE"))
-		fprintf(stderr, "log %d: %s\n", level, msg);
-}
-
-static int log_count(logbuf *l, const char *needle)
-{
-	int n = 0;
-	pthread_mutex_lock(&l->mu);
-	for (const char *p = l->text; p && (p = strstr(p, needle)); p++)
-		n++;
-	pthread_mutex_unlock(&l->mu);
-	return n;
-}
 
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	pthread_mutex_init(&f->log.mu, NULL);
+	gct_logbuf_init(&f->log);
 	f->dir = gct_tmpdir("report");
 	snprintf(f->spool, sizeof(f->spool), "%s/spool", f->dir);
 	rx_init(&f->rx, gct_free_port(), 1);
@@ -96,7 +59,7 @@ static int teardown(void **state)
 	rx_free(&f->rx);
 	gct_rmrf(f->dir);
 	free(f->dir);
-	free(f->log.text);
+	gct_logbuf_free(&f->log);
 	free(f);
 	return 0;
 }
@@ -111,7 +74,7 @@ static gc_reporter_options http_opts(fixture *f)
 	o.retry_max_ms = 1000;
 	o.request_timeout_ms = 1500;
 	o.connect_timeout_ms = 1000;
-	o.log = on_log;
+	o.log = gct_logbuf_fn;
 	o.log_payload = &f->log;
 	o.log_level = GC_LOG_DEBUG;
 	return o;
@@ -445,7 +408,7 @@ static void sink_down_60s_then_back_delivers_everything_once_in_order(
 	assert_int_equal(st.pending_records, 0);
 	assert_int_equal(st.delivered, seconds * 4);
 	assert_int_equal(st.sink_up, 1);
-	assert_true(log_count(&f->log, "is back after") == 1);
+	assert_true(gct_logbuf_count(&f->log, "is back after") == 1);
 	gc_reporter_free(rep);
 	assert_int_equal(check_delivered(&f->rx, seconds * 3, seconds), 0);
 	/* nothing left behind on disk but the active segment */
@@ -599,7 +562,7 @@ static void a_body_the_sink_keeps_rejecting_is_dead_lettered(void **state)
 	assert_int_equal(st.dead_lettered, 1);
 	assert_int_equal(st.rejected, 3);
 	assert_int_equal(st.pending_records, 0);
-	assert_true(log_count(&f->log, "dead-letter.jsonl") >= 1);
+	assert_true(gct_logbuf_count(&f->log, "dead-letter.jsonl") >= 1);
 	gc_reporter_free(rep);
 
 	snprintf(path, sizeof(path), "%s/dead-letter.jsonl", f->spool);
@@ -654,8 +617,8 @@ static void a_full_spool_refuses_the_newest_loudly_and_counts_them(
 	assert_int_equal(st.results, 5);
 	assert_int_equal(st.pending_records, 5);
 	/* each lost result is named at error level */
-	assert_int_equal(log_count(&f->log, "NOT spooled, it is lost"), 3);
-	assert_int_equal(log_count(&f->log, "-1795470007-" AGENT_IP), 1);
+	assert_int_equal(gct_logbuf_count(&f->log, "NOT spooled, it is lost"), 3);
+	assert_int_equal(gct_logbuf_count(&f->log, "-1795470007-" AGENT_IP), 1);
 	assert_int_equal(rx_listen(&f->rx), 0);
 	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
 	gc_reporter_free(rep);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "logbuf.h"
 
 #include <gophercron.h>
 
@@ -27,53 +28,17 @@
 #define AGENT_IP "192.0.2.9"
 #define TITLE "report-demo"
 
-typedef struct logbuf {
-	pthread_mutex_t mu;
-	int errors, warnings;
-	char *text;
-	size_t len;
-} logbuf;
-
 static struct {
 	gct_mariadb *db; /* started once for the file */
 	char *dir;
-	logbuf log;
+	gct_logbuf log;
 } F;
-
-static void on_log(int level, const char *msg, void *payload)
-{
-	logbuf *l = payload;
-	size_t n = strlen(msg);
-	pthread_mutex_lock(&l->mu);
-	if (level <= GC_LOG_ERR)
-		l->errors++;
-	else if (level == GC_LOG_WARNING)
-		l->warnings++;
-	l->text = realloc(l->text, l->len + n + 2);
-	memcpy(l->text + l->len, msg, n);
-	l->len += n;
-	l->text[l->len++] = '\n';
-	l->text[l->len] = '\0';
-	pthread_mutex_unlock(&l->mu);
-	if (getenv("GC_TEST_VERBOSE"))
-		fprintf(stderr, "log %d: %s\n", level, msg);
-}
-
-static int log_count(const char *needle)
-{
-	int n = 0;
-	pthread_mutex_lock(&F.log.mu);
-	for (const char *p = F.log.text; p && (p = strstr(p, needle)); p++)
-		n++;
-	pthread_mutex_unlock(&F.log.mu);
-	return n;
-}
 
 static int group_setup(void **state)
 {
 	(void)state;
 	curl_global_init(CURL_GLOBAL_ALL);
-	pthread_mutex_init(&F.log.mu, NULL);
+	gct_logbuf_init(&F.log);
 	F.dir = gct_tmpdir("report-sql");
 	return gct_mariadb_start(&F.db) == 0 && F.dir ? 0 : -1;
 }
@@ -84,7 +49,7 @@ static int group_teardown(void **state)
 	gct_mariadb_stop(F.db);
 	gct_rmrf(F.dir);
 	free(F.dir);
-	free(F.log.text);
+	gct_logbuf_free(&F.log);
 	curl_global_cleanup();
 	return 0;
 }
@@ -206,7 +171,7 @@ static gc_reporter *sql_reporter(gc_store *store, const char *spool)
 	o.spool_dir = dir;
 	o.retry_min_ms = 50;
 	o.retry_max_ms = 500;
-	o.log = on_log;
+	o.log = gct_logbuf_fn;
 	o.log_payload = &F.log;
 	if (gc_reporter_new(&rep, &o, &err))
 		fail_msg("reporter: %s", err.msg);
@@ -294,7 +259,7 @@ static void sql_sink_rows_equal_the_service_ingest_rows(void **state)
 	ho.report_addr = url;
 	ho.report_token = TOKEN;
 	ho.spool_dir = spool;
-	ho.log = on_log;
+	ho.log = gct_logbuf_fn;
 	ho.log_payload = &F.log;
 	if (gc_reporter_new(&http, &ho, &err))
 		fail_msg("reporter: %s", err.msg);
@@ -382,7 +347,8 @@ static void mariadb_sink_from_config_equals_the_sqlite_sink(void **state)
 	if (gc_agent_config_load_string(&cfg, text, "agent.toml", NULL, NULL,
 					&err))
 		fail_msg("config: %s", err.msg);
-	if (gc_reporter_new_from_config(&my, &cfg, on_log, &F.log, &err))
+	if (gc_reporter_new_from_config(&my, &cfg, gct_logbuf_fn, &F.log,
+					&err))
 		fail_msg("reporter: %s", err.msg);
 	lite = sql_reporter(sdb, "spool-lite2");
 	make_results(r, pid, 1795480000);
@@ -506,7 +472,7 @@ static void a_result_no_store_can_take_is_dead_lettered(void **state)
 	gc_reporter_stats_get(rep, &st);
 	assert_int_equal(st.dead_lettered, 1);
 	assert_int_equal(st.delivered, 2);
-	assert_true(log_count("dead-letter.jsonl") >= 1);
+	assert_true(gct_logbuf_count(&F.log, "dead-letter.jsonl") >= 1);
 	list_logs(db, &l);
 	assert_int_equal(l.count, 2);
 	gc_store_logs_clear(&l);
