@@ -112,6 +112,24 @@ void ctl_pos_free(ctl_pos *pos)
 	memset(pos, 0, sizeof(*pos));
 }
 
+bool ctl_parse(const char *cmd, const ctl_opt *opts, size_t nopts, int argc,
+	       char **argv, void (*help)(FILE *), int min, int max,
+	       const char *usage, ctl_pos *pos, int *rc)
+{
+	int r = ctl_args(cmd, opts, nopts, argc, argv, pos);
+	if (r == CTL_HELP) {
+		help(stdout);
+		*rc = CTL_OK;
+		return false;
+	}
+	if (r || !ctl_nargs(cmd, pos, min, max, usage)) {
+		*rc = CTL_USAGE;
+		return false;
+	}
+	*rc = CTL_OK;
+	return true;
+}
+
 bool ctl_nargs(const char *cmd, const ctl_pos *pos, int min, int max,
 	       const char *usage)
 {

@@ -6,6 +6,7 @@
 #include "commands.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Returned by ctl_args() when -h/--help was given: the caller prints its
  * help and exits 0. */
@@ -38,6 +39,14 @@ void ctl_pos_free(ctl_pos *pos);
  * wrong. */
 bool ctl_nargs(const char *cmd, const ctl_pos *pos, int min, int max,
 	       const char *usage);
+
+/* ctl_args then ctl_nargs, for a command whose -h prints `help`. True
+ * when the command should go on; false with *rc set to its exit code
+ * (CTL_OK after help, CTL_USAGE after a message). pos->v must be freed
+ * with ctl_pos_free in either case. */
+bool ctl_parse(const char *cmd, const ctl_opt *opts, size_t nopts, int argc,
+	       char **argv, void (*help)(FILE *), int min, int max,
+	       const char *usage, ctl_pos *pos, int *rc);
 
 /* Strict non-negative integer in [min, max]; prints an error naming
  * `what` on failure. */

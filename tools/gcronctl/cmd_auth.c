@@ -68,18 +68,12 @@ int cmd_login(const ctl_globals *g, int argc, char **argv)
 	char *typed = NULL, *password = NULL;
 	cJSON *resp = NULL;
 	const char *token;
-	int rc = ctl_args("login", opts, 2, argc, argv, &pos);
-
-	if (rc == CTL_HELP) {
-		cmd_login_help(stdout);
-		return CTL_OK;
-	}
-	if (rc || !ctl_nargs("login", &pos, 0, 0,
-			     "[-u ACCOUNT] [--password-stdin]")) {
-		ctl_pos_free(&pos);
-		return CTL_USAGE;
-	}
+	int rc;
+	bool go = ctl_parse("login", opts, 2, argc, argv, cmd_login_help, 0, 0,
+			    "[-u ACCOUNT] [--password-stdin]", &pos, &rc);
 	ctl_pos_free(&pos);
+	if (!go)
+		return rc;
 	rc = ctl_client_init(&c, g, "login");
 	if (rc)
 		goto out;
@@ -168,16 +162,12 @@ int cmd_logout(const ctl_globals *g, int argc, char **argv)
 {
 	ctl_pos pos;
 	ctl_client c;
-	int rc = ctl_args("logout", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_logout_help(stdout);
-		return CTL_OK;
-	}
-	if (rc || !ctl_nargs("logout", &pos, 0, 0, "")) {
-		ctl_pos_free(&pos);
-		return CTL_USAGE;
-	}
+	int rc;
+	bool go = ctl_parse("logout", NULL, 0, argc, argv, cmd_logout_help, 0,
+			    0, "", &pos, &rc);
 	ctl_pos_free(&pos);
+	if (!go)
+		return rc;
 	rc = ctl_client_init(&c, g, "logout");
 	if (rc == CTL_OK) {
 		if (ctl_config_remove_cred(&c.config, c.server)) {
@@ -205,16 +195,12 @@ int cmd_whoami(const ctl_globals *g, int argc, char **argv)
 	ctl_pos pos;
 	ctl_client c;
 	cJSON *resp = NULL;
-	int rc = ctl_args("whoami", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_whoami_help(stdout);
-		return CTL_OK;
-	}
-	if (rc || !ctl_nargs("whoami", &pos, 0, 0, "")) {
-		ctl_pos_free(&pos);
-		return CTL_USAGE;
-	}
+	int rc;
+	bool go = ctl_parse("whoami", NULL, 0, argc, argv, cmd_whoami_help, 0,
+			    0, "", &pos, &rc);
 	ctl_pos_free(&pos);
+	if (!go)
+		return rc;
 	rc = ctl_client_init(&c, g, "whoami");
 	if (rc == CTL_OK)
 		rc = ctl_call(&c, "GET", "user/info", NULL, &resp);

@@ -174,16 +174,10 @@ static int job_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	cJSON *all = NULL, *projects = NULL, *tasks = NULL, *p;
 	ctl_table *t = NULL;
 	int64_t pid = 0;
-	int rc = ctl_args("job ls", opts, 1, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_job_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("job ls", opts, 1, argc, argv, cmd_job_help, 0, 0,
+		       "[-p PROJECT]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("job ls", &pos, 0, 0, "[-p PROJECT]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	if (project) {
 		rc = ctl_project_find(c, project, &pid, NULL);
 		if (rc == CTL_OK)
@@ -282,16 +276,10 @@ static int job_show(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	cJSON *task = NULL, *next = NULL, *proj = NULL, *v;
 	int64_t pid = 0;
 	char buf[64], ts[32];
-	int rc = ctl_args("job show", opts, 1, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_job_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("job show", opts, 1, argc, argv, cmd_job_help, 1, 1,
+		       "JOB [-p PROJECT]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("job show", &pos, 1, 1, "JOB [-p PROJECT]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	rc = ctl_task_find(c, project, pos.v[0], &pid, &task);
 	if (rc)
 		goto out;

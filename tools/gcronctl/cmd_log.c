@@ -246,14 +246,11 @@ static int log_show(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	long long id;
 	int64_t pid = 0;
 	cJSON *log = NULL;
-	int rc = ctl_args("log show", opts, 2, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_log_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("log show", opts, 2, argc, argv, cmd_log_help, 1, 1,
+		       "ID [-p PROJECT]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("log show", &pos, 1, 1, "ID [-p PROJECT]") ||
-	    !ctl_parse_int("log show", "ID", pos.v[0], 1, INT64_MAX, &id)) {
+	if (!ctl_parse_int("log show", "ID", pos.v[0], 1, INT64_MAX, &id)) {
 		rc = CTL_USAGE;
 		goto out;
 	}
@@ -278,16 +275,10 @@ static int log_clean(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	int64_t pid = 0, tpid = 0;
 	char pid_s[24], *task_id = NULL;
 	cJSON *resp = NULL;
-	int rc = ctl_args("log clean", opts, 2, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_log_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("log clean", opts, 2, argc, argv, cmd_log_help, 0, 0,
+		       "-p PROJECT [-t JOB]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("log clean", &pos, 0, 0, "-p PROJECT [-t JOB]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	if (!project) {
 		tool_err("gcronctl", "log clean: missing -p PROJECT");
 		rc = CTL_USAGE;

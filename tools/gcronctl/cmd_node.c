@@ -32,16 +32,10 @@ static int node_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	ctl_table *t = NULL;
 	int64_t pid = 0;
 	char pid_s[24];
-	int rc = ctl_args("node ls", opts, 1, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_node_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("node ls", opts, 1, argc, argv, cmd_node_help, 0, 0,
+		       "[-p PROJECT]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("node ls", &pos, 0, 0, "[-p PROJECT]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	/* The project list names the projects in the table (and resolves
 	 * -p). */
 	rc = ctl_project_list(c, &projects);

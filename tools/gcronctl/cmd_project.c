@@ -55,16 +55,12 @@ static int project_ls(ctl_client *c, const ctl_globals *g, int argc,
 {
 	ctl_pos pos;
 	cJSON *list = NULL, *p;
-	int rc = ctl_args("project ls", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_project_help(stdout);
-		return CTL_OK;
-	}
-	if (rc || !ctl_nargs("project ls", &pos, 0, 0, "")) {
-		ctl_pos_free(&pos);
-		return CTL_USAGE;
-	}
+	int rc;
+	bool go = ctl_parse("project ls", NULL, 0, argc, argv, cmd_project_help,
+			    0, 0, "", &pos, &rc);
 	ctl_pos_free(&pos);
+	if (!go)
+		return rc;
 	rc = ctl_project_list(c, &list);
 	if (rc)
 		return rc;
@@ -121,17 +117,10 @@ static int project_add(ctl_client *c, const ctl_globals *g, int argc,
 	ctl_opt opts[] = {{"--remark", 'r', &remark, NULL}};
 	ctl_pos pos;
 	cJSON *resp = NULL;
-	int rc = ctl_args("project add", opts, 1, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_project_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("project add", opts, 1, argc, argv, cmd_project_help, 1,
+		       1, "TITLE [--remark TEXT]", &pos, &rc))
 		goto out;
-	}
-	if (rc ||
-	    !ctl_nargs("project add", &pos, 1, 1, "TITLE [--remark TEXT]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	{
 		ctl_param q[] = {
 		    {"title", pos.v[0]}, {"remark", remark}, {NULL, NULL}};
@@ -155,17 +144,10 @@ static int project_edit(ctl_client *c, const ctl_globals *g, int argc,
 	ctl_pos pos;
 	cJSON *proj = NULL;
 	int64_t pid = 0;
-	int rc = ctl_args("project edit", opts, 2, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_project_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("project edit", opts, 2, argc, argv, cmd_project_help, 1,
+		       1, "PROJECT [--title TITLE] [--remark TEXT]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("project edit", &pos, 1, 1,
-			     "PROJECT [--title TITLE] [--remark TEXT]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	if (!title && !remark) {
 		tool_err("gcronctl", "project edit: nothing to change: give "
 				     "--title and/or --remark");
@@ -206,16 +188,10 @@ static int project_rm(ctl_client *c, const ctl_globals *g, int argc,
 	cJSON *proj = NULL;
 	int64_t pid = 0;
 	char id[24];
-	int rc = ctl_args("project rm", opts, 1, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_project_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("project rm", opts, 1, argc, argv, cmd_project_help, 1,
+		       1, "PROJECT [--yes]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("project rm", &pos, 1, 1, "PROJECT [--yes]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	rc = ctl_project_find(c, pos.v[0], &pid, &proj);
 	if (rc)
 		goto out;
@@ -290,16 +266,10 @@ static int project_members(ctl_client *c, const ctl_globals *g, int argc,
 	ctl_pos pos;
 	cJSON *list = NULL, *u;
 	int64_t pid = 0;
-	int rc = ctl_args("project members", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_project_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("project members", NULL, 0, argc, argv, cmd_project_help,
+		       1, 1, "PROJECT", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("project members", &pos, 1, 1, "PROJECT")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	rc = ctl_project_find(c, pos.v[0], &pid, NULL);
 	if (rc == CTL_OK)
 		rc = members_of(c, pid, &list);
@@ -371,17 +341,10 @@ static int project_add_member(ctl_client *c, const ctl_globals *g, int argc,
 	cJSON *list = NULL;
 	int64_t pid = 0;
 	char id[24];
-	int rc = ctl_args("project add-member", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_project_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("project add-member", NULL, 0, argc, argv,
+		       cmd_project_help, 2, 2, "PROJECT ACCOUNT", &pos, &rc))
 		goto out;
-	}
-	if (rc ||
-	    !ctl_nargs("project add-member", &pos, 2, 2, "PROJECT ACCOUNT")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	rc = ctl_project_find(c, pos.v[0], &pid, NULL);
 	if (rc)
 		goto out;
@@ -412,16 +375,10 @@ static int project_rm_member(ctl_client *c, const ctl_globals *g, int argc,
 	const cJSON *u;
 	int64_t pid = 0;
 	char id[24], uid[24];
-	int rc = ctl_args("project rm-member", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_project_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("project rm-member", NULL, 0, argc, argv,
+		       cmd_project_help, 2, 2, "PROJECT USER", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("project rm-member", &pos, 2, 2, "PROJECT USER")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	rc = ctl_project_find(c, pos.v[0], &pid, NULL);
 	if (rc == CTL_OK)
 		rc = members_of(c, pid, &list);

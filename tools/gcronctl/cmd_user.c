@@ -122,16 +122,10 @@ static int user_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 {
 	ctl_pos pos;
 	cJSON *all = NULL, *u;
-	int rc = ctl_args("user ls", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_user_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("user ls", NULL, 0, argc, argv, cmd_user_help, 0, 0, "",
+		       &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("user ls", &pos, 0, 0, "")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	rc = all_users(c, &all);
 	if (rc)
 		goto out;
@@ -195,18 +189,12 @@ static int user_add(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	cJSON *resp = NULL;
 	char *password = NULL;
 	const char *perm;
-	int rc = ctl_args("user add", opts, 3, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_user_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("user add", opts, 3, argc, argv, cmd_user_help, 1, 1,
+		       "ACCOUNT [-n NAME] [--admin] "
+		       "[--password-stdin]",
+		       &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("user add", &pos, 1, 1,
-			     "ACCOUNT [-n NAME] [--admin] "
-			     "[--password-stdin]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	password = new_password("user add",
 				"Password for the new account: ", from_stdin);
 	if (!password) {
@@ -268,16 +256,10 @@ static int user_rm(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	ctl_pos pos;
 	cJSON *u = NULL;
 	char id[24];
-	int rc = ctl_args("user rm", NULL, 0, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_user_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("user rm", NULL, 0, argc, argv, cmd_user_help, 1, 1,
+		       "USER", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("user rm", &pos, 1, 1, "USER")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	rc = find_user(c, pos.v[0], &u);
 	if (rc)
 		goto out;
@@ -303,17 +285,10 @@ static int user_passwd(ctl_client *c, const ctl_globals *g, int argc,
 	ctl_pos pos;
 	cJSON *u = NULL;
 	char *current = NULL, *fresh = NULL, id[24];
-	int rc = ctl_args("user passwd", opts, 1, argc, argv, &pos);
-	if (rc == CTL_HELP) {
-		cmd_user_help(stdout);
-		rc = CTL_OK;
+	int rc;
+	if (!ctl_parse("user passwd", opts, 1, argc, argv, cmd_user_help, 0, 1,
+		       "[USER] [--password-stdin]", &pos, &rc))
 		goto out;
-	}
-	if (rc || !ctl_nargs("user passwd", &pos, 0, 1,
-			     "[USER] [--password-stdin]")) {
-		rc = CTL_USAGE;
-		goto out;
-	}
 	if (pos.n == 1) {
 		/* An admin sets someone's password. */
 		rc = find_user(c, pos.v[0], &u);
