@@ -1302,7 +1302,7 @@ static void etcd_clear(gc_etcd_config *e)
 {
 	gc__strv_free(e->endpoints, e->n_endpoints);
 	free(e->username);
-	free(e->password);
+	gc__secret_free(e->password);
 	free(e->prefix);
 	free(e->ca_file);
 	free(e->cert_file);
@@ -1315,7 +1315,7 @@ static void mysql_clear(gc_mysql_config *m)
 	free(m->service);
 	free(m->host);
 	free(m->username);
-	free(m->password);
+	gc__secret_free(m->password);
 	free(m->database);
 	memset(m, 0, sizeof(*m));
 }
@@ -1372,7 +1372,7 @@ GC_EXTERN void gc_agent_config_clear(gc_agent_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->report_addr);
-	free(cfg->report_token);
+	gc__secret_free(cfg->report_token);
 	free(cfg->client_ip);
 	free(cfg->spool_dir);
 	free(cfg->projects);
@@ -1418,8 +1418,8 @@ GC_EXTERN void gc_service_config_clear(gc_service_config *cfg)
 	etcd_clear(&cfg->etcd);
 	mysql_clear(&cfg->mysql);
 	free(cfg->sqlite.path);
-	free(cfg->jwt.secret);
-	free(cfg->report.token);
+	gc__secret_free(cfg->jwt.secret);
+	gc__secret_free(cfg->report.token);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

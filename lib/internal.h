@@ -76,6 +76,10 @@ int gc__parse_rfc3339(const char *s, int64_t *unix_ns);
 /* Value of one hex digit (either case), or -1. */
 int gc__hexval(int c);
 
+/* Wipe a secret (password, token) so the heap keeps no copy, then free
+ * it (s may be NULL). Unlike memset, the wipe is never optimised away. */
+void gc__secret_free(char *s);
+
 /* Free the first n strings of v, then v itself (v may be NULL). */
 void gc__strv_free(char **v, size_t n);
 

@@ -381,3 +381,11 @@ void gc__strv_free(char **v, size_t n)
 		free(v[i]);
 	free(v);
 }
+
+void gc__secret_free(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

@@ -785,10 +785,7 @@ static void agent_release(gc_agent *a)
 	free(a->shell);
 	free(a->config_path);
 	free(a->etcd_user);
-	if (a->etcd_pass) {
-		memset(a->etcd_pass, 0, strlen(a->etcd_pass));
-		free(a->etcd_pass);
-	}
+	gc__secret_free(a->etcd_pass);
 	free(a->tls_ca);
 	free(a->tls_cert);
 	free(a->tls_key);

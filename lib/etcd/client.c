@@ -147,7 +147,7 @@ GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
 fail:
 	gc__strv_free(c->endpoints, c->endpoints_count);
 	free(c->username);
-	free(c->password);
+	gc__secret_free(c->password);
 	free(c->tls_ca_file);
 	free(c->tls_cert_file);
 	free(c->tls_key_file);
@@ -164,11 +164,8 @@ GC_EXTERN void gc_etcd_free(gc_etcd *c)
 	pthread_mutex_destroy(&c->call_lock);
 	gc__strv_free(c->endpoints, c->endpoints_count);
 	free(c->username);
-	if (c->password) {
-		memset(c->password, 0, strlen(c->password));
-		free(c->password);
-	}
-	free(c->token);
+	gc__secret_free(c->password);
+	gc__secret_free(c->token);
 	free(c->tls_ca_file);
 	free(c->tls_cert_file);
 	free(c->tls_key_file);
@@ -311,8 +308,7 @@ struct curl_slist *gc__etcd_headers(const char *token)
 		if (!line)
 			goto fail;
 		t = curl_slist_append(h, line);
-		memset(line, 0, strlen(line));
-		free(line);
+		gc__secret_free(line);
 		if (!t)
 			goto fail;
 		h = t;
@@ -445,8 +441,7 @@ int gc__etcd_reauth(gc_etcd *c, gc__etcd_conn *conn, uint64_t seen_gen,
 		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
 	rc = gc__etcd_post(c, conn, "/v3/auth/authenticate", body, &po, &resp,
 			   NULL, err);
-	memset(body, 0, strlen(body)); /* it holds the password */
-	free(body);
+	gc__secret_free(body); /* it holds the password */
 	if (rc) {
 		if (rc == GC_EINVAL)
 			rc = GC_EAUTH; /* wrong password is InvalidArgument */
@@ -467,7 +462,7 @@ int gc__etcd_reauth(gc_etcd *c, gc__etcd_conn *conn, uint64_t seen_gen,
 	if (!token)
 		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
 	pthread_mutex_lock(&c->lock);
-	free(c->token);
+	gc__secret_free(c->token);
 	c->token = token;
 	c->token_gen++;
 	pthread_mutex_unlock(&c->lock);
@@ -647,7 +642,7 @@ int gc__etcd_post(gc_etcd *c, gc__etcd_conn *conn, const char *path,
 				rc = gc__etcd_reauth(c, conn, gen, err);
 				if (rc)
 					break;
-				free(token);
+				gc__secret_free(token);
 				rc = gc__etcd_token(c, conn, &token, &gen, err);
 				if (rc)
 					break;
@@ -694,10 +689,7 @@ int gc__etcd_post(gc_etcd *c, gc__etcd_conn *conn, const char *path,
 			backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
 		}
 	}
-	if (token) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
+	gc__secret_free(token);
 	return rc;
 }
 

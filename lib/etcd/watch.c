@@ -241,10 +241,7 @@ static void connect_watch(gc_etcd_watch *wa)
 		return;
 	}
 	wa->hdrs = gc__etcd_headers(token);
-	if (token) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
+	gc__secret_free(token);
 	wa->body = build_body(wa);
 	wa->easy = curl_easy_init();
 	if (!wa->hdrs || !wa->body || !wa->easy) {

@@ -93,10 +93,7 @@ static struct curl_slist *headers(const char *type, const char *token,
 		l = n;
 	}
 	free(rt);
-	if (auth) {
-		memset(auth, 0, strlen(auth));
-		free(auth);
-	}
+	gc__secret_free(auth);
 	return l;
 oom:
 	*fail = 1;

@@ -656,10 +656,7 @@ static void owned_store_free(owned_store *o)
 	free(o->sqlite_path);
 	free(o->mysql_service);
 	free(o->mysql_username);
-	if (o->mysql_password) {
-		memset(o->mysql_password, 0, strlen(o->mysql_password));
-		free(o->mysql_password);
-	}
+	gc__secret_free(o->mysql_password);
 	free(o->mysql_database);
 	free(o);
 }

@@ -1253,15 +1253,12 @@ GC_EXTERN void gc_service_free(gc_service *svc)
 		explicit_bzero(svc->jwt_secret, svc->jwt_secret_len);
 		free(svc->jwt_secret);
 	}
-	free(svc->report_token);
+	gc__secret_free(svc->report_token);
 	free(svc->view_path);
 	gc__strv_free(svc->hosts, svc->n_hosts);
 	gc__strv_free(svc->etcd_endpoints, svc->n_etcd_endpoints);
 	free(svc->etcd_username);
-	if (svc->etcd_password) {
-		explicit_bzero(svc->etcd_password, strlen(svc->etcd_password));
-		free(svc->etcd_password);
-	}
+	gc__secret_free(svc->etcd_password);
 	free(svc->etcd_ca);
 	free(svc->etcd_cert);
 	free(svc->etcd_key);
