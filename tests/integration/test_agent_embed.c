@@ -14,33 +14,18 @@
 #include <poll.h>
 #include <pthread.h>
 
-typedef struct fixture {
-	gct_etcd *etcd;
-	const char *eps;
-	gc_etcd *c;
-	char *dir;
-} fixture;
-
-static fixture F;
+static atu_fixture F;
 
 static int setup(void **state)
 {
 	(void)state;
-	if (gct_etcd_start(&F.etcd, 1, NULL))
-		return -1;
-	F.eps = gct_etcd_endpoints(F.etcd);
-	F.c = atu_client(F.eps);
-	F.dir = gct_tmpdir("agent-embed");
-	return F.c && F.dir ? 0 : -1;
+	return atu_fixture_setup(&F, "agent-embed");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	gc_etcd_free(F.c);
-	gct_etcd_stop(F.etcd);
-	gct_rmrf(F.dir);
-	free(F.dir);
+	atu_fixture_teardown(&F);
 	return 0;
 }
 

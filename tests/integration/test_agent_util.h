@@ -176,6 +176,33 @@ static inline gc_etcd *atu_client(const char *endpoints)
 	return c;
 }
 
+/* One etcd member, a client to it and a scratch directory: the set-up the
+ * agent suites share. */
+typedef struct atu_fixture {
+	gct_etcd *etcd;
+	const char *eps;
+	gc_etcd *c;
+	char *dir;
+} atu_fixture;
+
+static inline int atu_fixture_setup(atu_fixture *f, const char *dir_name)
+{
+	if (gct_etcd_start(&f->etcd, 1, NULL))
+		return -1;
+	f->eps = gct_etcd_endpoints(f->etcd);
+	f->c = atu_client(f->eps);
+	f->dir = gct_tmpdir(dir_name);
+	return f->c && f->dir ? 0 : -1;
+}
+
+static inline void atu_fixture_teardown(atu_fixture *f)
+{
+	gc_etcd_free(f->c);
+	gct_etcd_stop(f->etcd);
+	gct_rmrf(f->dir);
+	free(f->dir);
+}
+
 typedef struct atu_task {
 	const char *id;
 	const char *cron;

@@ -22,31 +22,20 @@
 #define PREFIX "/gc_report_agent"
 #define IP "127.0.0.2"
 
-static struct {
-	gct_etcd *etcd;
-	gc_etcd *ec;
-	char *dir;
-} F;
+static atu_fixture F;
 
 static int setup(void **state)
 {
 	(void)state;
 	curl_global_init(CURL_GLOBAL_ALL);
 	mg_init_library(0);
-	F.dir = gct_tmpdir("report-agent");
-	if (!F.dir || gct_etcd_start(&F.etcd, 1, NULL))
-		return -1;
-	F.ec = atu_client(gct_etcd_endpoints(F.etcd));
-	return F.ec ? 0 : -1;
+	return atu_fixture_setup(&F, "report-agent");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	gc_etcd_free(F.ec);
-	gct_etcd_stop(F.etcd);
-	gct_rmrf(F.dir);
-	free(F.dir);
+	atu_fixture_teardown(&F);
 	mg_exit_library();
 	curl_global_cleanup();
 	return 0;
@@ -177,7 +166,7 @@ static void agent_sigkill_and_outage_lose_and_duplicate_nothing(void **state)
 	snprintf(a.ip, sizeof(a.ip), IP);
 	snprintf(a.cfg, sizeof(a.cfg), "%s/agent.toml", F.dir);
 	snprintf(a.log, sizeof(a.log), "%s/agent-1.log", F.dir);
-	atu_toml_endpoints(gct_etcd_endpoints(F.etcd), 0, eps, sizeof(eps));
+	atu_toml_endpoints(F.eps, 0, eps, sizeof(eps));
 	cf = fopen(a.cfg, "w");
 	assert_non_null(cf);
 	fprintf(cf,
@@ -190,8 +179,8 @@ static void agent_sigkill_and_outage_lose_and_duplicate_nothing(void **state)
 		"projects = [1]\nshell = \"/bin/sh\"\n",
 		url, spool, eps);
 	fclose(cf);
-	assert_int_equal(atu_put_task(F.ec, PREFIX, 1, &ok), 0);
-	assert_int_equal(atu_put_task(F.ec, PREFIX, 1, &bad), 0);
+	assert_int_equal(atu_put_task(F.c, PREFIX, 1, &ok), 0);
+	assert_int_equal(atu_put_task(F.c, PREFIX, 1, &bad), 0);
 
 	/* 1. sink refusing connections: results pile up in the spool */
 	assert_int_equal(atu_spawn(&a, NULL, NULL), 0);
