@@ -167,13 +167,7 @@ static void store_free(gc_store *s)
 	free(s->mysql_host);
 	free(s->mysql_socket);
 	free(s->mysql_user);
-	if (s->mysql_password) {
-		/* Do not leave the secret in freed memory. */
-		volatile char *p = s->mysql_password;
-		while (*p)
-			*p++ = 0;
-		free(s->mysql_password);
-	}
+	gc__secret_free(s->mysql_password);
 	free(s->mysql_database);
 	free(s);
 }
