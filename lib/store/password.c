@@ -151,11 +151,15 @@ int gc__store_hash_password(const gc_store *s, const char *password,
 		return gc__seterr(err, GC_ENOMEM, "out of memory");
 	const char *h = crypt_rn(password, setting, cd, (int)sizeof(*cd));
 	if (!h || h[0] == '*') {
+		int e = errno;
+		explicit_bzero(cd, sizeof(*cd));
 		free(cd);
-		return gc__seterr_errno(err, GC_ESYS, errno, "crypt(%s)",
+		return gc__seterr_errno(err, GC_ESYS, e, "crypt(%s)",
 					s->crypt_prefix);
 	}
 	*out = gc__strdup(h);
+	/* crypt's work area holds the passphrase */
+	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return *out ? 0 : gc__seterr(err, GC_ENOMEM, "out of memory");
 }
@@ -185,6 +189,7 @@ int gc__store_check_password(const char *password, const char *hash,
 		memcpy(joined, password, lp);
 		memcpy(joined + lp, salt, ls + 1);
 		gc__store_md5_hex(joined, lp + ls, hex);
+		explicit_bzero(joined, lp + ls);
 		free(joined);
 		/* The original stored lower-case hex; accept either case. */
 		char lower[256];
@@ -204,6 +209,7 @@ int gc__store_check_password(const char *password, const char *hash,
 		return 0;
 	const char *h = crypt_rn(password, hash, cd, (int)sizeof(*cd));
 	int ok = h && h[0] != '*' && same(h, hash);
+	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return ok;
 }
