@@ -12,35 +12,21 @@
 #include "test_agent_util.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <time.h>
 
-typedef struct fixture {
-	gct_etcd *etcd;
-	const char *eps;
-	gc_etcd *c;
-	char *dir;
-} fixture;
-
-static fixture F;
+static atu_fixture F;
 
 static int setup(void **state)
 {
 	(void)state;
-	if (gct_etcd_start(&F.etcd, 1, NULL))
-		return -1;
-	F.eps = gct_etcd_endpoints(F.etcd);
-	F.c = atu_client(F.eps);
-	F.dir = gct_tmpdir("agent");
-	return F.c && F.dir ? 0 : -1;
+	return atu_fixture_setup(&F, "agent");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	gc_etcd_free(F.c);
-	gct_etcd_stop(F.etcd);
-	gct_rmrf(F.dir);
-	free(F.dir);
+	atu_fixture_teardown(&F);
 	return 0;
 }
 
@@ -57,6 +43,27 @@ static int wait_registered(const char *prefix, int64_t pid, atu_agent *a)
 		atu_dump_log(a, 30);
 	gc_free(key);
 	return ms;
+}
+
+/* Start n agents named "<tag>0".. at ips[i] serving project pid, and
+ * wait until each has registered. spread: agent i lists etcd member i
+ * first. */
+static void start_registered(atu_agent *ag, int n, const char *tag,
+			     const char *const *ips, const char *prefix,
+			     int64_t pid, bool spread)
+{
+	char projects[24];
+	snprintf(projects, sizeof(projects), "%" PRId64, pid);
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "%.20s%d", tag, i);
+		assert_int_equal(atu_start(&ag[i], F.dir, name, ips[i], F.eps,
+					   spread ? i : 0, prefix, projects,
+					   NULL),
+				 0);
+	}
+	for (int i = 0; i < n; i++)
+		assert_true(wait_registered(prefix, pid, &ag[i]) >= 0);
 }
 
 /* Count lines "PLAN IP" per IP for plan times in [from, to]. */
@@ -86,15 +93,7 @@ static void noseize_task_runs_on_every_agent(void **state)
 	atu_agent ag[3];
 	char out[600], cmd[800];
 	path_in(out, sizeof(out), "noseize.txt");
-	for (int i = 0; i < 3; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "noseize%d", i);
-		assert_int_equal(atu_start(&ag[i], F.dir, name, ips[i], F.eps,
-					   0, prefix, "1", NULL),
-				 0);
-	}
-	for (int i = 0; i < 3; i++)
-		assert_true(wait_registered(prefix, 1, &ag[i]) >= 0);
+	start_registered(ag, 3, "noseize", ips, prefix, 1, false);
 	snprintf(cmd, sizeof(cmd),
 		 "echo \"$GOPHERCRON_PLAN_TIME $GOPHERCRON_AGENT_IP "
 		 "[$GOPHERCRON_FENCING_TOKEN]\" >> %s",
@@ -132,15 +131,7 @@ static void exclusion_task_never_overlaps_and_reports_skips(void **state)
 	atu_agent ag[2];
 	char out[600], cmd[900];
 	path_in(out, sizeof(out), "excl.txt");
-	for (int i = 0; i < 2; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "excl%d", i);
-		assert_int_equal(atu_start(&ag[i], F.dir, name, ips[i], F.eps,
-					   i, prefix, "2", NULL),
-				 0);
-	}
-	for (int i = 0; i < 2; i++)
-		assert_true(wait_registered(prefix, 2, &ag[i]) >= 0);
+	start_registered(ag, 2, "excl", ips, prefix, 2, true);
 	/* Each run records its start and end (ns) and takes 2.5 s, so two
 	 * of every three ticks find it still running. */
 	snprintf(cmd, sizeof(cmd),
@@ -223,15 +214,7 @@ static void run_now_runs_once_on_one_agent(void **state)
 	atu_agent ag[3];
 	char out[600], cmd[800];
 	path_in(out, sizeof(out), "now.txt");
-	for (int i = 0; i < 3; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "now%d", i);
-		assert_int_equal(atu_start(&ag[i], F.dir, name, ips[i], F.eps,
-					   0, prefix, "4", NULL),
-				 0);
-	}
-	for (int i = 0; i < 3; i++)
-		assert_true(wait_registered(prefix, 4, &ag[i]) >= 0);
+	start_registered(ag, 3, "now", ips, prefix, 4, false);
 	snprintf(cmd, sizeof(cmd),
 		 "echo \"$GOPHERCRON_PLAN_TIME $GOPHERCRON_AGENT_IP "
 		 "$GOPHERCRON_RUN_ID\" >> %s",
@@ -292,15 +275,7 @@ static void kill_ends_the_sleep_tree_quickly(void **state)
 	const char *ips[2] = {"10.6.0.1", "10.6.0.2"};
 	char out[600], cmd[900];
 	path_in(out, sizeof(out), "kill.txt");
-	for (int i = 0; i < 2; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "kill%d", i);
-		assert_int_equal(atu_start(&ag[i], F.dir, name, ips[i], F.eps,
-					   0, prefix, "5", NULL),
-				 0);
-	}
-	for (int i = 0; i < 2; i++)
-		assert_true(wait_registered(prefix, 5, &ag[i]) >= 0);
+	start_registered(ag, 2, "kill", ips, prefix, 5, false);
 	/* A shell with two sleeping children; it writes the three pids. */
 	snprintf(cmd, sizeof(cmd),
 		 "sleep 60 & a=$!; sleep 60 & b=$!; echo \"$$ $a $b\" >> %s; "
@@ -378,15 +353,7 @@ static void sigkilled_runner_is_replaced(void **state)
 	atu_agent ag[2];
 	char out[600], cmd[900];
 	path_in(out, sizeof(out), "crash.txt");
-	for (int i = 0; i < 2; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "crash%d", i);
-		assert_int_equal(atu_start(&ag[i], F.dir, name, ips[i], F.eps,
-					   0, prefix, "6", NULL),
-				 0);
-	}
-	for (int i = 0; i < 2; i++)
-		assert_true(wait_registered(prefix, 6, &ag[i]) >= 0);
+	start_registered(ag, 2, "crash", ips, prefix, 6, false);
 	/* Every 2 s, runs 1.5 s. */
 	snprintf(cmd, sizeof(cmd),
 		 "echo \"$GOPHERCRON_PLAN_TIME $GOPHERCRON_AGENT_IP\" >> %s; "
