@@ -105,8 +105,10 @@ suite_fuzz() { # seconds
 	done
 }
 
+# Profile: GC_RELIABILITY_PROFILE=short|long (the scripts' default: long);
+# the long profile takes about 9 minutes.
 suite_reliability() {
-	local s
+	local s SUITE_TIMEOUT=${GC_RELIABILITY_TIMEOUT:-1800}
 	for s in tests/reliability/*.sh; do
 		[[ -f $s ]] || continue
 		run_script "reliability/$(basename "$s" .sh)" "$s"
@@ -127,7 +129,8 @@ all)
 	suite_integration
 	suite_e2e
 	suite_fuzz "${FUZZ_SMOKE_SECONDS:-20}"
-	[[ ${GC_RELIABILITY:-0} == 1 ]] && suite_reliability
+	[[ ${GC_RELIABILITY:-0} == 1 ]] &&
+		GC_RELIABILITY_PROFILE=${GC_RELIABILITY_PROFILE:-short} suite_reliability
 	;;
 *) echo "usage: $0 all|unit|asan|integration|e2e|fuzz [SECONDS]|reliability" >&2; exit 2 ;;
 esac
