@@ -1419,6 +1419,15 @@ GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 	if (v && !cJSON_IsNull(v)) {
 		if ((rc = json_int64(v, where, "plan_unix", &plan_unix, err)))
 			goto out;
+		/* it becomes nanoseconds below: keep that in int64 range */
+		if (plan_unix > INT64_MAX / 1000000000 ||
+		    plan_unix < INT64_MIN / 1000000000) {
+			rc = gc__seterr(err, GC_EINVAL,
+					"result: plan_unix %" PRId64
+					" is out of range",
+					plan_unix);
+			goto out;
+		}
 		have_plan_unix = true;
 	}
 	if (have_plan_unix && tmp.plan_time_ns &&
