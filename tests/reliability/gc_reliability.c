@@ -8,7 +8,8 @@
  * agent mid-run, SIGKILL of the etcd leader, quorum lost and restored, the
  * service down (results wait in the spools), MariaDB restarted, agents
  * at +-3 s (libfaketime), a wall-clock step forward and back on one agent,
- * an agent frozen (SIGSTOP) for longer than its session lease.
+ * an agent frozen (SIGSTOP) for longer than its session lease, every agent
+ * stalled for a few seconds at once.
  *
  * Per fault and per planned tick it counts: ticks missed outside the
  * documented failover window, ticks run twice, runs without exactly one
