@@ -107,11 +107,20 @@ typedef struct gc_agent_options {
 	int etcd_threads;
 	/* Threads running in-process handlers. Default 2. */
 	int handler_threads;
+
+	/* A run is about to start: the claim is won, the command not yet
+	 * spawned. The result holds the task, plan_time, real_time,
+	 * start_time and run_id (output and error empty); its finished
+	 * result follows through on_result. With the reporter
+	 * (gc_reporter_agent_started) this records the run so that its
+	 * result survives the death of the agent during it. Agent thread,
+	 * must not block; `payload` as for on_result. NULL: nothing. */
+	gc_agent_result_fn on_start;
 } gc_agent_options;
 
 #define GC_AGENT_OPTIONS_INIT                                               \
 	{GC_AGENT_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL,   \
-	 NULL, NULL, 0, 0, 0, 0, 0, 0}
+	 NULL, NULL, 0, 0, 0, 0, 0, 0, NULL}
 
 GC_EXTERN int gc_agent_options_init(gc_agent_options *o, unsigned version);
 

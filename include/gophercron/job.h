@@ -198,6 +198,9 @@ GC_EXTERN const char *gc_key_kind_name(gc_key_kind kind);
 #define GC_RUN_ERR_TIMEOUT "timeout"
 #define GC_RUN_ERR_KILLED "killed"
 #define GC_RUN_ERR_NOT_FOUND "command not found"
+/* A run whose agent stopped (was killed, crashed) while it ran: reported
+ * when the agent starts again on the same spool (report.h). */
+#define GC_RUN_ERR_INTERRUPTED "agent stopped during the run; outcome unknown"
 
 /* Text for a wait(2) status, as Go's os/exec prints it: "" for exit 0,
  * "command not found" for 127, "exit status N", "signal: killed",

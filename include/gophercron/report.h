@@ -31,6 +31,14 @@
  *     spool_max_records, new records are refused (GC_ETOOBIG), counted in
  *     stats.refused and logged at GC_LOG_ERR with their run id: never
  *     silently dropped. Older records are never dropped to make room;
+ *   - runs in progress: gc_reporter_submit_started() records a run as it
+ *     starts (a small file under `spool_dir/running/`), its result removes
+ *     it. A run still recorded when the next reporter opens the spool had
+ *     its agent die during it (kill -9, a crash, the OOM killer): it is
+ *     reported then as failed, error GC_RUN_ERR_INTERRUPTED ("agent
+ *     stopped during the run; outcome unknown"), end_time the time of the
+ *     reopen, its warning first. So every run that started gets exactly
+ *     one result, whatever happens to the agent;
  *   - a record the sink keeps rejecting as malformed (HTTP 400, 413, 415,
  *     422, or a row the store refuses) is moved after max_reject_attempts
  *     to `dead-letter.jsonl` in the spool dir, logged at GC_LOG_ERR and
@@ -137,7 +145,8 @@ GC_EXTERN int gc_reporter_options_init(gc_reporter_options *o,
 /* Open the spool (lock, recover: a torn record at the tail of the spool
  * from a crash mid-append is detected by its length/CRC framing, logged
  * and cut off; every complete record before it is kept), start the sender
- * thread. Records left by an earlier run are delivered first.
+ * thread. Records left by an earlier run are delivered first, followed by
+ * the results of the runs it left unfinished (GC_RUN_ERR_INTERRUPTED).
  * Errors: GC_EINVAL (no sink, no spool_dir, bad URL), GC_ECONFLICT (spool
  * locked by another process: the message names its pid), GC_ESYS/GC_EIO
  * (spool dir unusable). */
@@ -167,12 +176,24 @@ GC_EXTERN int gc_reporter_submit_result(gc_reporter *r, const gc_result *res,
 GC_EXTERN int gc_reporter_submit_warning(gc_reporter *r,
 					 const gc_warning *w, gc_error *err);
 
+/* A run is starting (call it before the command is spawned): `res` is its
+ * result so far (task, plan_time, real_time, start_time, run_id, which is
+ * required; output and error are ignored). Its result, submitted later
+ * with the same run id, ends the record. Costs one small file create and
+ * rename (plus fdatasync with GC_REPORT_SYNC_ALWAYS). Returns 0, GC_EINVAL
+ * (no run id), GC_EIO (not recorded: logged; the run goes on, but its
+ * result would be lost if the agent died during it), GC_ENOMEM. */
+GC_EXTERN int gc_reporter_submit_started(gc_reporter *r, const gc_result *res,
+					 gc_error *err);
+
 /* The same with the agent's callback signatures (gc_agent_result_fn and
  * gc_agent_warning_fn in agent.h), for
+ *     opts.on_start = gc_reporter_agent_started;
  *     opts.on_result = gc_reporter_agent_result;
  *     opts.on_warning = gc_reporter_agent_warning;
  *     opts.payload = reporter;
  * A refusal is counted and logged by the reporter. */
+GC_EXTERN void gc_reporter_agent_started(const gc_result *res, void *reporter);
 GC_EXTERN void gc_reporter_agent_result(const gc_result *res, void *reporter);
 GC_EXTERN void gc_reporter_agent_warning(const gc_warning *w, void *reporter);
 
@@ -193,6 +214,9 @@ typedef struct gc_reporter_stats {
 	uint64_t pending_records; /* waiting in the spool (incl. in flight) */
 	uint64_t pending_bytes;
 	uint64_t segments;       /* spool files on disk */
+	uint64_t started;        /* runs recorded as started */
+	uint64_t interrupted;    /* runs an earlier process left unfinished,
+				    reported as GC_RUN_ERR_INTERRUPTED */
 	int sink_up;             /* 0 while deliveries are failing */
 	int64_t outage_ms;       /* how long they have been failing, 0 if up */
 	int last_http_status;    /* HTTP sink: status of the last attempt

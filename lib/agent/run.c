@@ -125,6 +125,20 @@ static void claim_job_free(claim_job *j)
 	free(j);
 }
 
+/* Results name the agent that ran them (as the original's do): the
+ * task as stored in etcd has client_ip "". */
+static int own_client_ip(gc_agent *a, gc_task *t)
+{
+	char *ip;
+	if (t->client_ip && t->client_ip[0])
+		return 0;
+	if (!(ip = gc__strdup(a->client_ip)))
+		return GC_ENOMEM;
+	free(t->client_ip);
+	t->client_ip = ip;
+	return 0;
+}
+
 static void deliver(gc_agent *a, gc_result *res)
 {
 	if (res->error && res->error[0]) {
@@ -168,6 +182,10 @@ static void report_not_run(gc_agent *a, const char *json, size_t json_len,
 	}
 	if (!res.task.project_id)
 		res.task.project_id = pid;
+	if (own_client_ip(a, &res.task)) {
+		gc_result_clear(&res);
+		return;
+	}
 	int64_t now = gc__wall_ns();
 	res.plan_time_ns = plan_ns;
 	res.real_time_ns = now;
@@ -890,6 +908,22 @@ static void run_fail_early(gc_agent *a, gc__run *r, const char *error)
 	gc_result_clear(&res);
 }
 
+/* on_start: the run so far, borrowing the run's strings. */
+static void announce_start(gc_agent *a, gc__run *r)
+{
+	gc_result res = GC_RESULT_INIT;
+	if (!a->opts.on_start)
+		return;
+	res.task = r->task;
+	res.plan_time_ns = r->plan_ns;
+	res.real_time_ns = r->real_ns;
+	res.start_time_ns = gc__wall_ns();
+	res.output = (char *)"";
+	res.error = (char *)"";
+	res.run_id = r->run_id;
+	a->opts.on_start(&res, a->opts.payload);
+}
+
 static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 		      int64_t status_rev)
 {
@@ -927,6 +961,8 @@ static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 		r->task.task_id = id;
 	}
 	r->task.project_id = r->project_id;
+	if (own_client_ip(a, &r->task))
+		goto oom;
 	run_link(a, r);
 
 	char fence_str[24] = "";
@@ -943,6 +979,7 @@ static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 		      r->run_now ? " run_now=1" : "");
 	if (r->noseize)
 		status_put_submit(a, r, STATUS_PUT);
+	announce_start(a, r);
 
 	if (gc__handler_is_call(r->task.command)) {
 		char name[64];

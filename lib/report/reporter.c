@@ -1,6 +1,7 @@
 /* The reporter: submit appends to the spool; a sender thread delivers the
  * spool in order to the HTTP or SQL sink, retrying with backoff, and
  * commits what the sink took. */
+#include "inflight.h"
 #include "job_internal.h"
 #include "report_internal.h"
 #include "spool.h"
@@ -39,6 +40,7 @@ struct gc_reporter {
 	void *log_payload;
 
 	gc__spool *spool;
+	gc__inflight *inflight; /* runs in progress (inflight.h) */
 	gc__http *http;     /* HTTP sink, or */
 	gc_store *store;    /* SQL sink */
 	owned_store *own;   /* set when the reporter opens `store` itself */
@@ -57,6 +59,7 @@ struct gc_reporter {
 	bool stopping, kick;
 	uint64_t results, warnings, delivered, duplicates, warnings_logged;
 	uint64_t refused, attempts_failed, rejected, dead_lettered;
+	uint64_t started, interrupted;
 	uint64_t done; /* records committed by the sender (flush) */
 	bool sink_up;
 	int64_t outage_start_ms;
@@ -673,6 +676,7 @@ GC_EXTERN void gc_reporter_free(gc_reporter *r)
 	pthread_mutex_unlock(&r->mu);
 	if (r->thread_running)
 		pthread_join(r->thread, NULL);
+	gc__inflight_close(r->inflight);
 	gc__spool_close(r->spool);
 	gc__http_free(r->http);
 	if (r->own)
@@ -687,6 +691,8 @@ GC_EXTERN void gc_reporter_free(gc_reporter *r)
 	free(r->agent_ip);
 	free(r);
 }
+
+static void report_interrupted(gc_reporter *r, const char *dir);
 
 static int reporter_create(gc_reporter **out, const gc_reporter_options *o,
 			   owned_store *own, gc_error *err)
@@ -778,10 +784,13 @@ static int reporter_create(gc_reporter **out, const gc_reporter_options *o,
 		return gc__seterr(err, GC_EINVAL, "reporter: unknown sync mode %d",
 				  o->sync);
 	}
-	if ((rc = gc__spool_open(&r->spool, &so, err))) {
+	if ((rc = gc__spool_open(&r->spool, &so, err)) ||
+	    (rc = gc__inflight_open(&r->inflight, gc__spool_dirfd(r->spool),
+				    o->spool_dir, o->sync, err))) {
 		gc_reporter_free(r);
 		return rc;
 	}
+	report_interrupted(r, o->spool_dir);
 	if (pthread_create(&r->thread, NULL, sender_main, r)) {
 		gc_reporter_free(r);
 		return gc__seterr(err, GC_ESYS,
@@ -914,6 +923,9 @@ static int submit(gc_reporter *r, char *body, const gc_result *res,
 			pthread_cond_signal(&r->wake);
 	}
 	pthread_mutex_unlock(&r->mu);
+	/* The result is in the spool: the run is no longer in progress. */
+	if (!rc && res)
+		gc__inflight_remove(r->inflight, res->run_id);
 	if (rc && r->log) {
 		describe(what, res, w);
 		LOG(r, GC_LOG_ERR, "report: %s NOT spooled, it is lost: %s", what,
@@ -941,6 +953,41 @@ GC_EXTERN int gc_reporter_submit_warning(gc_reporter *r,
 	return submit(r, gc_warning_to_json(w), NULL, w, err);
 }
 
+GC_EXTERN int gc_reporter_submit_started(gc_reporter *r, const gc_result *res,
+					 gc_error *err)
+{
+	gc_error e2;
+	gc_error *e = err ? err : &e2;
+	char what[400], *body;
+	int rc;
+	if (!r || !res)
+		return gc__seterr(err, GC_EINVAL, "reporter: NULL argument");
+	body = gc_result_to_json(res);
+	rc = body ? gc__inflight_add(r->inflight, res->run_id, body,
+				     strlen(body), e)
+		  : gc__seterr(e, GC_ENOMEM, "reporter: out of memory");
+	free(body);
+	pthread_mutex_lock(&r->mu);
+	if (!rc)
+		r->started++;
+	pthread_mutex_unlock(&r->mu);
+	if (r->log && (rc || r->log_level >= GC_LOG_DEBUG))
+		describe(what, res, NULL);
+	if (rc)
+		LOG(r, GC_LOG_ERR,
+		    "report: start of %s not recorded (should the agent die "
+		    "during this run, its result is lost): %s",
+		    what, e->msg);
+	else
+		LOG(r, GC_LOG_DEBUG, "report: run started %s", what);
+	return rc;
+}
+
+GC_EXTERN void gc_reporter_agent_started(const gc_result *res, void *reporter)
+{
+	gc_reporter_submit_started(reporter, res, NULL);
+}
+
 GC_EXTERN void gc_reporter_agent_result(const gc_result *res, void *reporter)
 {
 	gc_reporter_submit_result(reporter, res, NULL);
@@ -949,6 +996,87 @@ GC_EXTERN void gc_reporter_agent_result(const gc_result *res, void *reporter)
 GC_EXTERN void gc_reporter_agent_warning(const gc_warning *w, void *reporter)
 {
 	gc_reporter_submit_warning(reporter, w, NULL);
+}
+
+/* ------------------------------------------------- interrupted runs */
+
+/* Set aside a journal entry that cannot become a result, loudly. */
+static void interrupted_unusable(gc_reporter *r, const char *dir,
+				 const gc__inflight_entry *e, const char *why)
+{
+	LOG(r, GC_LOG_ERR,
+	    "report: spool %s: running/%s.run (a run in progress when the "
+	    "agent stopped) is unusable: %s; moved to running/%s.bad, that "
+	    "run has NO result",
+	    dir, e->name, why, e->name);
+	gc__inflight_set_aside(r->inflight, e->name);
+}
+
+/* Every run an earlier process recorded as started but never finished
+ * (it was killed, crashed or lost power during the run) becomes a failed
+ * result, with its warning first as for any failed run, so that every
+ * run that started has a row and the operator sees the gap. A run is
+ * removed from the journal once its result is spooled; if the process
+ * died between the two, the run's real result is earlier in the spool and
+ * the receiver keeps it (one row per run id). */
+static void report_interrupted(gc_reporter *r, const char *dir)
+{
+	gc__inflight_entry *v;
+	size_t n;
+	gc_error err;
+	if (gc__inflight_list(r->inflight, &v, &n, &err)) {
+		LOG(r, GC_LOG_ERR, "report: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		gc_result res = GC_RESULT_INIT;
+		gc_warning w = GC_WARNING_INIT;
+		char what[400];
+		if (!v[i].body) {
+			interrupted_unusable(r, dir, &v[i],
+					     strerror(v[i].errnum));
+			continue;
+		}
+		if (gc_result_from_json(&res, v[i].body, v[i].len, &err)) {
+			interrupted_unusable(r, dir, &v[i], err.msg);
+			continue;
+		}
+		free(res.error);
+		free(res.output);
+		res.output = gc__strdup("");
+		res.output_len = 0;
+		res.error = gc__strdup(GC_RUN_ERR_INTERRUPTED);
+		res.end_time_ns = gc__wall_ns();
+		if (!res.output || !res.error ||
+		    gc_warning_for_result(&w, &res,
+					  res.task.client_ip &&
+						  *res.task.client_ip
+					      ? res.task.client_ip
+					      : r->agent_ip,
+					  &err)) {
+			LOG(r, GC_LOG_ERR,
+			    "report: out of memory for interrupted run %s: "
+			    "kept for the next start",
+			    v[i].name);
+			gc_result_clear(&res);
+			continue;
+		}
+		describe(what, &res, NULL);
+		LOG(r, GC_LOG_WARNING,
+		    "report: %s was interrupted (the agent stopped during the "
+		    "run): reported as \"" GC_RUN_ERR_INTERRUPTED "\"",
+		    what);
+		gc_reporter_submit_warning(r, &w, NULL);
+		if (gc_reporter_submit_result(r, &res, NULL) == 0) {
+			gc__inflight_remove_name(r->inflight, v[i].name);
+			pthread_mutex_lock(&r->mu);
+			r->interrupted++;
+			pthread_mutex_unlock(&r->mu);
+		}
+		gc_warning_clear(&w);
+		gc_result_clear(&res);
+	}
+	gc__inflight_entries_free(v, n);
 }
 
 /* -------------------------------------------------------------- stats */
@@ -972,6 +1100,8 @@ GC_EXTERN void gc_reporter_stats_get(gc_reporter *r, gc_reporter_stats *out)
 	out->attempts_failed = r->attempts_failed;
 	out->rejected = r->rejected;
 	out->dead_lettered = r->dead_lettered;
+	out->started = r->started;
+	out->interrupted = r->interrupted;
 	out->sink_up = r->sink_up;
 	out->outage_ms = r->sink_up ? 0 : gc__mono_ms() - r->outage_start_ms;
 	out->last_http_status = r->last_http_status;

@@ -131,14 +131,20 @@ static void check_order(receiver *rx)
 		last_plan[t] = plan;
 		if (t) {
 			size_t j = i;
-			assert_string_equal(err, "exit status 3");
+			/* a run in flight at the SIGKILL is reported as
+			 * interrupted by the restarted agent */
+			int cut = strcmp(err, GC_RUN_ERR_INTERRUPTED) == 0;
+			if (!cut)
+				assert_string_equal(err, "exit status 3");
 			while (j > 0 && rx->reqs[j - 1].status != 200)
 				j--;
 			assert_true(j > 0);
 			assert_string_equal(rx->reqs[j - 1].report_type,
 					    "report_warning");
-			assert_non_null(strstr(rx->reqs[j - 1].body,
-					       "\"data\":\"exit status 3\""));
+			assert_non_null(
+			    strstr(rx->reqs[j - 1].body,
+				   cut ? "\"data\":\"" GC_RUN_ERR_INTERRUPTED
+				       : "\"data\":\"exit status 3\""));
 		}
 		cJSON_Delete(b);
 	}
@@ -252,11 +258,149 @@ static void agent_sigkill_and_outage_lose_and_duplicate_nothing(void **state)
 	rx_free(&rx);
 }
 
+/* run ids the agent logged as started, appended to *out */
+static void started_ids(const char *log, ids *out)
+{
+	char *s = atu_slurp(log);
+	for (char *p = strstr(s, "agent: run started "); p;
+	     p = strstr(p + 1, "agent: run started ")) {
+		const char *id = strstr(p, " run_id=");
+		size_t k;
+		assert_non_null(id);
+		id += strlen(" run_id=");
+		k = strcspn(id, " \n");
+		out->v = realloc(out->v, (out->n + 1) * sizeof(*out->v));
+		snprintf(out->v[out->n++], 200, "%.*s", (int)k, id);
+	}
+	free(s);
+}
+
+/* The delivered result of `run_id` (200 answers only), or NULL; cJSON
+ * owned by the caller. */
+static cJSON *result_of(receiver *rx, const char *run_id, size_t *index)
+{
+	cJSON *b = NULL;
+	pthread_mutex_lock(&rx->mu);
+	for (size_t i = 0; i < rx->n && !b; i++)
+		if (rx->reqs[i].status == 200 &&
+		    strcmp(rx->reqs[i].report_type, "report_task_result") ==
+			0 &&
+		    strcmp(rx->reqs[i].run_id, run_id) == 0) {
+			b = cJSON_ParseWithLength(rx->reqs[i].body,
+						  rx->reqs[i].len);
+			*index = i;
+		}
+	pthread_mutex_unlock(&rx->mu);
+	return b;
+}
+
+/* An agent SIGKILLed while runs are in progress: restarted on the same
+ * spool, it reports each of them once as interrupted (warning first), so
+ * every run that started has exactly one result; every result names the
+ * agent (task.client_ip). */
+static void runs_cut_by_a_sigkill_are_reported_as_interrupted(void **state)
+{
+	receiver rx;
+	atu_agent a;
+	atu_task slow = {
+	    "rep-slow", "* * * * * * *", "sleep 3; echo slow", 0, 0, 0, 0, 0};
+	char url[128], spool[600], eps[1024];
+	ids started = {NULL, 0}, spooled = {NULL, 0};
+	size_t cut = 0, in_flight;
+	FILE *cf;
+	(void)state;
+
+	rx_init(&rx, gct_free_port(), 1);
+	rx_url(&rx, url, sizeof(url));
+	assert_int_equal(rx_listen(&rx), 0);
+	snprintf(spool, sizeof(spool), "%s/spool-cut", F.dir);
+	memset(&a, 0, sizeof(a));
+	snprintf(a.ip, sizeof(a.ip), IP);
+	snprintf(a.cfg, sizeof(a.cfg), "%s/agent-cut.toml", F.dir);
+	snprintf(a.log, sizeof(a.log), "%s/agent-cut-1.log", F.dir);
+	atu_toml_endpoints(F.eps, 0, eps, sizeof(eps));
+	cf = fopen(a.cfg, "w");
+	assert_non_null(cf);
+	fprintf(cf,
+		"log_level = \"debug\"\n"
+		"report_addr = \"%s\"\n"
+		"spool_dir = \"%s\"\n"
+		"client_ip = \"" IP "\"\n"
+		"[etcd]\nservice = [%s]\nprefix = \"" PREFIX "/cut\"\n"
+		"projects = [1]\nshell = \"/bin/sh\"\n",
+		url, spool, eps);
+	fclose(cf);
+	assert_int_equal(atu_put_task(F.c, PREFIX "/cut", 1, &slow), 0);
+
+	/* runs start every second and take 3 s: three or so are in
+	 * progress at any moment */
+	assert_int_equal(atu_spawn(&a, NULL, NULL), 0);
+	for (int waited = 0; spooled_count(a.log) < 2; waited += 50) {
+		if (waited > 40000) {
+			atu_dump_log(&a, 40);
+			fail_msg("the agent finished %d runs in 40 s",
+				 spooled_count(a.log));
+		}
+		gct_sleep_ms(50);
+	}
+	gct_sleep_ms(500);
+	atu_kill9(&a);
+	started_ids(a.log, &started);
+	spooled_ids(a.log, &spooled);
+	in_flight = started.n - spooled.n;
+	assert_true(in_flight >= 2);
+
+	/* the next start reports them; then it runs normally for a while */
+	snprintf(a.log, sizeof(a.log), "%s/agent-cut-2.log", F.dir);
+	assert_int_equal(atu_spawn(&a, NULL, NULL), 0);
+	gct_sleep_ms(5000);
+	assert_int_equal(atu_stop(&a, 30000), 0);
+	assert_int_equal(atu_count_in_file(a.log, "was interrupted"),
+			 (int)in_flight);
+	started_ids(a.log, &started);
+	gct_sleep_ms(500);
+
+	for (size_t i = 0; i < started.n; i++) {
+		size_t at = 0;
+		cJSON *b = result_of(&rx, started.v[i], &at);
+		if (!b)
+			fail_msg("no result for run %s", started.v[i]);
+		assert_int_equal(received(&rx, started.v[i]), 1);
+		cJSON *task = cJSON_GetObjectItem(
+		    cJSON_GetObjectItem(b, "execute_info"), "task");
+		const char *err = cJSON_GetObjectItem(b, "error")->valuestring;
+		assert_string_equal(
+		    cJSON_GetObjectItem(task, "client_ip")->valuestring, IP);
+		if (strcmp(err, GC_RUN_ERR_INTERRUPTED) == 0) {
+			cut++;
+			pthread_mutex_lock(&rx.mu);
+			assert_string_equal(rx.reqs[at - 1].report_type,
+					    "report_warning");
+			assert_non_null(strstr(rx.reqs[at - 1].body,
+					       GC_RUN_ERR_INTERRUPTED));
+			pthread_mutex_unlock(&rx.mu);
+		} else {
+			assert_string_equal(err, "");
+		}
+		cJSON_Delete(b);
+	}
+	assert_int_equal(cut, in_flight); /* and no other */
+	fprintf(stderr,
+		"  %zu runs started, %zu cut by the SIGKILL, each reported "
+		"once\n",
+		started.n, cut);
+	free(started.v);
+	free(spooled.v);
+	rx_free(&rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			agent_sigkill_and_outage_lose_and_duplicate_nothing),
+		cmocka_unit_test(
+			runs_cut_by_a_sigkill_are_reported_as_interrupted),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

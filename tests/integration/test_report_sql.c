@@ -16,12 +16,14 @@
 #include <gophercron.h>
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOKEN "ingest-token"
@@ -519,6 +521,149 @@ static void a_burst_is_stored_in_batches_once_each(void **state)
 	gc_store_close(db);
 }
 
+/* Files in <spool>/running/ whose name ends with `suffix`. */
+static int running_files(const char *spool, const char *suffix)
+{
+	char dir[800];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+	snprintf(dir, sizeof(dir), "%s/%s/running", F.dir, spool);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name), sl = strlen(suffix);
+		if (de->d_name[0] != '.' && len > sl &&
+		    strcmp(de->d_name + len - sl, suffix) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static const gc_store_log *row_of(const gc_store_logs *l, const char *run_id)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (strcmp(l->items[i].run_id, run_id) == 0)
+			return &l->items[i];
+	return NULL;
+}
+
+/* A run recorded as started whose result never comes (the process died)
+ * is stored as interrupted by the next reporter on the spool; a finished
+ * run leaves nothing behind; a run whose result was spooled just before
+ * the process died keeps its real result; an unreadable record is set
+ * aside and logged. Run ids need not be file-name safe. */
+static void a_run_whose_agent_died_is_reported_as_interrupted(void **state)
+{
+	gc_store *db = open_sqlite("interrupted.db");
+	gc_reporter *rep = sql_reporter(db, "spool-int");
+	gc_reporter_stats st;
+	gc_result r[NRES];
+	gc_store_logs l;
+	gc_error err;
+	int64_t pid = make_project(db);
+	char path[900], odd_id[400];
+	const gc_store_log *row;
+	int64_t before = time(NULL);
+	FILE *f;
+	(void)state;
+
+	make_results(r, pid, 1795700000);
+	/* r[2]: an id with '/', '%', spaces and 250 bytes (the store's limit is
+	 * 255) */
+	free(r[2].run_id);
+	memset(odd_id, 'x', sizeof(odd_id));
+	snprintf(odd_id, 32, "%" PRId64 "-a/b %%c-", pid);
+	odd_id[strlen(odd_id)] = 'x';
+	odd_id[250] = '\0';
+	r[2].run_id = strdup(odd_id);
+	/* r[0] finishes, r[1] and r[2] are still running at the "crash" */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(gc_reporter_submit_started(rep, &r[i], &err),
+				 0);
+	assert_int_equal(running_files("spool-int", ".run"), 3);
+	assert_int_equal(gc_reporter_submit_result(rep, &r[0], &err), 0);
+	assert_int_equal(running_files("spool-int", ".run"), 2);
+	/* r[3]: its result is spooled, then the process dies before it can
+	 * forget the run (its record is put back by hand). */
+	assert_int_equal(gc_reporter_submit_started(rep, &r[3], &err), 0);
+	snprintf(path, sizeof(path), "%s/spool-int/running", F.dir);
+	char cmd[2000];
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/keep && cp %s/*-1131476936434913283-* %s/keep/",
+		 F.dir, path, F.dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(gc_reporter_submit_result(rep, &r[3], &err), 0);
+	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
+	gc_reporter_stats_get(rep, &st);
+	assert_int_equal(st.started, 4);
+	assert_int_equal(st.interrupted, 0);
+	gc_reporter_free(rep); /* as if killed: r[1], r[2] never finish */
+	snprintf(cmd, sizeof(cmd), "cp %s/keep/* %s/", F.dir, path);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/garbage.run", path);
+	f = fopen(cmd, "w");
+	assert_non_null(f);
+	fputs("{\"execute_info\":", f);
+	fclose(f);
+	assert_int_equal(running_files("spool-int", ".run"), 4);
+
+	gct_logbuf_free(&F.log);
+	gct_logbuf_init(&F.log);
+	rep = sql_reporter(db, "spool-int");
+	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
+	gc_reporter_stats_get(rep, &st);
+	assert_int_equal(st.interrupted, 3); /* r[1], r[2], r[3] again */
+	assert_int_equal(st.duplicates, 1);  /* r[3]'s real result stays */
+	assert_int_equal(running_files("spool-int", ".run"), 0);
+	assert_int_equal(running_files("spool-int", ".bad"), 1);
+	assert_int_equal(gct_logbuf_count(&F.log, "garbage.run"), 1);
+	assert_int_equal(gct_logbuf_count(&F.log, "was interrupted"), 3);
+	/* warnings come first, as for every failed run */
+	assert_int_equal(gct_logbuf_count(&F.log, GC_RUN_ERR_INTERRUPTED), 6);
+
+	list_logs(db, &l);
+	assert_int_equal(l.count, 4);
+	row = row_of(&l, r[0].run_id);
+	assert_non_null(row);
+	assert_int_equal(row->with_error, 0);
+	row = row_of(&l, r[3].run_id);
+	assert_non_null(row);
+	assert_null(strstr(row->result, "outcome unknown"));
+	for (int i = 1; i <= 2; i++) {
+		row = row_of(&l, r[i].run_id);
+		assert_non_null(row);
+		assert_int_equal(row->with_error, 1);
+		assert_non_null(strstr(row->result, GC_RUN_ERR_INTERRUPTED));
+		assert_string_equal(row->name, r[i].task.name);
+		assert_string_equal(row->client_ip, AGENT_IP);
+		assert_int_equal(row->plan_time,
+				 r[i].plan_time_ns / 1000000000);
+		assert_int_equal(row->start_time,
+				 r[i].start_time_ns / 1000000000);
+		assert_true(row->end_time >= before);
+	}
+	gc_store_logs_clear(&l);
+
+	/* nothing is reported twice by a third start */
+	gc_reporter_free(rep);
+	rep = sql_reporter(db, "spool-int");
+	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
+	gc_reporter_stats_get(rep, &st);
+	assert_int_equal(st.interrupted, 0);
+	list_logs(db, &l);
+	assert_int_equal(l.count, 4);
+	gc_store_logs_clear(&l);
+
+	assert_int_equal(gc_reporter_submit_started(rep, &r[5], &err),
+			 GC_EINVAL); /* no run id */
+	for (int i = 0; i < NRES; i++)
+		gc_result_clear(&r[i]);
+	gc_reporter_free(rep);
+	gc_store_close(db);
+}
+
 static void a_config_without_any_sink_says_so(void **state)
 {
 	gc_agent_config cfg;
@@ -546,6 +691,7 @@ int main(void)
 		T(a_database_restart_loses_and_duplicates_nothing),
 		T(a_result_no_store_can_take_is_dead_lettered),
 		T(a_burst_is_stored_in_batches_once_each),
+		T(a_run_whose_agent_died_is_reported_as_interrupted),
 		T(a_config_without_any_sink_says_so),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

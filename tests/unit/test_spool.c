@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "report/inflight.h"
 #include "report/spool.h"
 
 #include <gophercron/report.h>
@@ -626,6 +627,73 @@ static void bad_record_types_are_refused(void **state)
 	gc__spool_close(s);
 }
 
+/* Journal names of runs in progress: safe, short, one per run id. */
+static void run_journal_names_are_safe_short_and_distinct(void **state)
+{
+	char a[256], b[256], id[400];
+	(void)state;
+	gc__inflight_name("1-1131476936434913280-1795470656-10.0.0.1", a);
+	assert_string_equal(a, "1-1131476936434913280-1795470656-10.0.0.1");
+	gc__inflight_name("../x/ y%", a);
+	assert_string_equal(a, "%2E.%2Fx%2F%20y%25");
+	gc__inflight_name("a~b", b);
+	assert_string_equal(b, "a%7Eb");
+	/* long ids that differ only near the end still differ, and fit */
+	memset(id, '/', sizeof(id));
+	id[sizeof(id) - 1] = '\0';
+	gc__inflight_name(id, a);
+	id[sizeof(id) - 2] = 'z';
+	gc__inflight_name(id, b);
+	assert_true(strlen(a) <= 189 && strlen(b) <= 189);
+	assert_string_not_equal(a, b);
+	assert_null(strchr(a, '/'));
+	assert_non_null(strchr(a, '~'));
+	memset(id, 'q', 180);
+	id[180] = '\0';
+	gc__inflight_name(id, a); /* exactly fits: no checksum */
+	assert_string_equal(a, id);
+	id[180] = 'q';
+	id[181] = '\0';
+	gc__inflight_name(id, a);
+	assert_int_equal(strlen(a), 189);
+}
+
+/* A started run's record is there until removed; leftovers of a write cut
+ * short are removed at listing; a set-aside record is listed no more. */
+static void run_journal_add_remove_and_list(void **state)
+{
+	fixture *f = *state;
+	gc__inflight *j;
+	gc__inflight_entry *v;
+	size_t n;
+	char path[900];
+	int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(gc__inflight_open(&j, dfd, f->dir, 0, NULL), 0);
+	assert_int_equal(gc__inflight_add(j, "r/1", "{\"a\":1}", 7, NULL), 0);
+	assert_int_equal(gc__inflight_add(j, "r2", "{}", 2, NULL), 0);
+	assert_int_equal(gc__inflight_add(j, "", "{}", 2, NULL), GC_EINVAL);
+	snprintf(path, sizeof(path), "%s/running/.tmp-r3", f->dir);
+	close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	assert_int_equal(gc__inflight_remove(j, "r2"), 0);
+	assert_int_equal(gc__inflight_remove(j, "r2"), GC_ENOTFOUND);
+	assert_int_equal(gc__inflight_list(j, &v, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].name, "r%2F1");
+	assert_string_equal(v[0].body, "{\"a\":1}");
+	assert_int_equal(v[0].len, 7);
+	gc__inflight_entries_free(v, n);
+	assert_int_equal(access(path, F_OK), -1); /* .tmp- removed */
+	gc__inflight_set_aside(j, "r%2F1");
+	assert_int_equal(gc__inflight_list(j, &v, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	gc__inflight_entries_free(v, n);
+	snprintf(path, sizeof(path), "%s/running/r%%2F1.bad", f->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	gc__inflight_close(j);
+	close(dfd);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -650,6 +718,8 @@ int main(void)
 		T(damage_found_while_reading_skips_loudly_and_continues),
 		T(payloads_of_any_bytes_round_trip),
 		T(bad_record_types_are_refused),
+		T(run_journal_names_are_safe_short_and_distinct),
+		T(run_journal_add_remove_and_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

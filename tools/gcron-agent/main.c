@@ -168,6 +168,7 @@ int main(int argc, char **argv)
 			      "are only logged", &level);
 
 	gc_agent_options opts = GC_AGENT_OPTIONS_INIT;
+	opts.on_start = reporter ? gc_reporter_agent_started : NULL;
 	opts.on_result = reporter ? gc_reporter_agent_result : on_result;
 	opts.on_warning = reporter ? gc_reporter_agent_warning : on_warning;
 	opts.payload = reporter ? (void *)reporter : (void *)&level;
