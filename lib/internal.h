@@ -83,6 +83,10 @@ void gc__secret_free(char *s);
 /* Free the first n strings of v, then v itself (v may be NULL). */
 void gc__strv_free(char **v, size_t n);
 
+/* write(2) all of buf, retrying after EINTR and short writes: 0, or -1
+ * with errno set. */
+int gc__write_full(int fd, const void *buf, size_t len);
+
 /* Log through an optional callback with printf formatting. */
 void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)
 	GC__PRINTF(4, 5);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int gc__buf_reserve(gc__buf *b, size_t extra)
 {
@@ -388,4 +389,22 @@ void gc__secret_free(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	free(s);
+}
+
+int gc__write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

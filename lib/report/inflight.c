@@ -90,20 +90,6 @@ void gc__inflight_close(gc__inflight *j)
 	free(j);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int gc__inflight_add(gc__inflight *j, const char *run_id, const char *body,
 		     size_t len, gc_error *err)
 {
@@ -122,7 +108,7 @@ int gc__inflight_add(gc__inflight *j, const char *run_id, const char *body,
 		return gc__seterr_errno(err, GC_EIO, errno,
 					"spool %s: cannot create running/%s",
 					j->dir, tmp);
-	if (write_all(fd, body, len) ||
+	if (gc__write_full(fd, body, len) ||
 	    (j->sync == GC_REPORT_SYNC_ALWAYS && fdatasync(fd))) {
 		e = errno ? errno : EIO;
 		close(fd);

@@ -188,20 +188,6 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return (ssize_t)got;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int mkdir_p(const char *path)
 {
 	char *p = gc__strdup(path);
@@ -389,7 +375,7 @@ static int seg_create(gc__spool *s, uint64_t seq)
 		return -1;
 	memcpy(h, SEG_MAGIC, 8);
 	put_u64(h + 8, seq);
-	if (write_full(fd, h, sizeof(h)) ||
+	if (gc__write_full(fd, h, sizeof(h)) ||
 	    segs_push(s, seq, GC__SPOOL_SEG_HDR, 0)) {
 		e = errno ? errno : ENOMEM;
 		close(fd);

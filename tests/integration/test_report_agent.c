@@ -106,6 +106,33 @@ static void newest_segment(const char *dir, char *out, size_t len)
 	snprintf(out, len, "%s/%s", dir, best);
 }
 
+/* An agent `name` (config name.toml, log name-1.log) reporting to `url`
+ * (with `token` when not NULL) through `spool`. */
+static void agent_config(atu_agent *a, const char *name, const char *url,
+			 const char *token, const char *spool,
+			 const char *prefix)
+{
+	char eps[1024];
+	FILE *cf;
+	memset(a, 0, sizeof(*a));
+	snprintf(a->ip, sizeof(a->ip), IP);
+	snprintf(a->cfg, sizeof(a->cfg), "%s/%s.toml", F.dir, name);
+	snprintf(a->log, sizeof(a->log), "%s/%s-1.log", F.dir, name);
+	atu_toml_endpoints(F.eps, 0, eps, sizeof(eps));
+	cf = fopen(a->cfg, "w");
+	assert_non_null(cf);
+	fprintf(cf,
+		"log_level = \"debug\"\n"
+		"report_addr = \"%s\"\n"
+		"report_token = \"%s\"\n"
+		"spool_dir = \"%s\"\n"
+		"client_ip = \"" IP "\"\n"
+		"[etcd]\nservice = [%s]\nprefix = \"%s\"\n"
+		"projects = [1]\nshell = \"/bin/sh\"\n",
+		url, token ? token : "", spool, eps, prefix);
+	fclose(cf);
+}
+
 /* Delivered requests in order: per task ascending plans, each failed
  * result directly after its warning. */
 static void check_order(receiver *rx)
@@ -159,32 +186,15 @@ static void agent_sigkill_and_outage_lose_and_duplicate_nothing(void **state)
 	atu_task ok = {"rep-ok", "* * * * * * *", "echo ok", 0, 0, 0, 0, 0};
 	atu_task bad = {"rep-bad", "* * * * * * *", "echo bad; exit 3", 0, 0, 0,
 			0, 0};
-	char url[128], spool[600], seg[700], eps[1024];
+	char url[128], spool[600], seg[700];
 	ids before = {NULL, 0}, after = {NULL, 0};
 	all_wait w;
-	FILE *cf;
 	(void)state;
 
 	rx_init(&rx, gct_free_port(), 1);
 	rx_url(&rx, url, sizeof(url));
 	snprintf(spool, sizeof(spool), "%s/spool", F.dir);
-	memset(&a, 0, sizeof(a));
-	snprintf(a.ip, sizeof(a.ip), IP);
-	snprintf(a.cfg, sizeof(a.cfg), "%s/agent.toml", F.dir);
-	snprintf(a.log, sizeof(a.log), "%s/agent-1.log", F.dir);
-	atu_toml_endpoints(F.eps, 0, eps, sizeof(eps));
-	cf = fopen(a.cfg, "w");
-	assert_non_null(cf);
-	fprintf(cf,
-		"log_level = \"debug\"\n"
-		"report_addr = \"%s\"\n"
-		"report_token = \"agent-token\"\n"
-		"spool_dir = \"%s\"\n"
-		"client_ip = \"" IP "\"\n"
-		"[etcd]\nservice = [%s]\nprefix = \"" PREFIX "\"\n"
-		"projects = [1]\nshell = \"/bin/sh\"\n",
-		url, spool, eps);
-	fclose(cf);
+	agent_config(&a, "agent", url, "agent-token", spool, PREFIX);
 	assert_int_equal(atu_put_task(F.c, PREFIX, 1, &ok), 0);
 	assert_int_equal(atu_put_task(F.c, PREFIX, 1, &bad), 0);
 
@@ -304,32 +314,16 @@ static void runs_cut_by_a_sigkill_are_reported_as_interrupted(void **state)
 	atu_agent a;
 	atu_task slow = {
 	    "rep-slow", "* * * * * * *", "sleep 3; echo slow", 0, 0, 0, 0, 0};
-	char url[128], spool[600], eps[1024];
+	char url[128], spool[600];
 	ids started = {NULL, 0}, spooled = {NULL, 0};
 	size_t cut = 0, in_flight;
-	FILE *cf;
 	(void)state;
 
 	rx_init(&rx, gct_free_port(), 1);
 	rx_url(&rx, url, sizeof(url));
 	assert_int_equal(rx_listen(&rx), 0);
 	snprintf(spool, sizeof(spool), "%s/spool-cut", F.dir);
-	memset(&a, 0, sizeof(a));
-	snprintf(a.ip, sizeof(a.ip), IP);
-	snprintf(a.cfg, sizeof(a.cfg), "%s/agent-cut.toml", F.dir);
-	snprintf(a.log, sizeof(a.log), "%s/agent-cut-1.log", F.dir);
-	atu_toml_endpoints(F.eps, 0, eps, sizeof(eps));
-	cf = fopen(a.cfg, "w");
-	assert_non_null(cf);
-	fprintf(cf,
-		"log_level = \"debug\"\n"
-		"report_addr = \"%s\"\n"
-		"spool_dir = \"%s\"\n"
-		"client_ip = \"" IP "\"\n"
-		"[etcd]\nservice = [%s]\nprefix = \"" PREFIX "/cut\"\n"
-		"projects = [1]\nshell = \"/bin/sh\"\n",
-		url, spool, eps);
-	fclose(cf);
+	agent_config(&a, "agent-cut", url, NULL, spool, PREFIX "/cut");
 	assert_int_equal(atu_put_task(F.c, PREFIX "/cut", 1, &slow), 0);
 
 	/* runs start every second and take 3 s: three or so are in
