@@ -1058,6 +1058,7 @@ static void report_interrupted(gc_reporter *r, const char *dir)
 			    "report: out of memory for interrupted run %s: "
 			    "kept for the next start",
 			    v[i].name);
+			gc_warning_clear(&w);
 			gc_result_clear(&res);
 			continue;
 		}
