@@ -87,6 +87,13 @@ void gc__strv_free(char **v, size_t n);
  * with errno set. */
 int gc__write_full(int fd, const void *buf, size_t len);
 
+/* Read the regular file `path` (relative to `dirfd`, or AT_FDCWD; never
+ * through a symlink) of at most `max` bytes whole: 0 with *out malloc'd
+ * and NUL-terminated, *len its size; or -1 with errno (EINVAL: not a
+ * regular file, EFBIG: larger than max). */
+int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
+		     size_t *len);
+
 /* Log through an optional callback with printf formatting. */
 void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)
 	GC__PRINTF(4, 5);

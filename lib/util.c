@@ -5,7 +5,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int gc__buf_reserve(gc__buf *b, size_t extra)
@@ -407,4 +409,45 @@ int gc__write_full(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
+		     size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	char *data = NULL;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), e;
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st))
+		goto fail;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		goto fail;
+	}
+	if (!(data = malloc((size_t)st.st_size + 1)))
+		goto fail;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* Shrunk, or unreadable from here on: keep what is there. */
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	data[got] = '\0';
+	*out = data;
+	*len = got;
+	return 0;
+fail:
+	e = errno ? errno : EIO;
+	free(data);
+	close(fd);
+	errno = e;
+	return -1;
 }

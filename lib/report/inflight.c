@@ -157,42 +157,12 @@ int gc__inflight_remove(gc__inflight *j, const char *run_id)
 	return gc__inflight_remove_name(j, name);
 }
 
-static int read_entry(gc__inflight *j, gc__inflight_entry *e)
+static void read_entry(gc__inflight *j, gc__inflight_entry *e)
 {
 	char fin[270];
-	struct stat st;
-	size_t got = 0;
-	int fd;
 	snprintf(fin, sizeof(fin), "%s" RUN_SUFFIX, e->name);
-	fd = openat(j->dirfd, fin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &st))
-		goto fail;
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)BODY_MAX) {
-		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-		goto fail;
-	}
-	e->body = malloc((size_t)st.st_size + 1);
-	if (!e->body)
-		goto fail;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, e->body + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	e->body[got] = '\0';
-	e->len = got;
-	close(fd);
-	return 0;
-fail:
-	e->errnum = errno ? errno : EIO;
-	free(e->body);
-	e->body = NULL;
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	if (gc__read_file_at(j->dirfd, fin, BODY_MAX, &e->body, &e->len))
+		e->errnum = errno;
 }
 
 static int cmp_entry(const void *a, const void *b)

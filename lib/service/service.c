@@ -487,41 +487,19 @@ static int safe_rel_path(const char *rel)
 
 static int serve_view_file(gc__ctx *c, const char *rel)
 {
-	char *path;
-	int fd;
-	struct stat st;
-	char *data;
-	ssize_t n;
-	size_t got = 0;
+	char *path, *data;
+	size_t len;
+	int rc;
 	if (!c->svc->view_path || !safe_rel_path(rel))
 		return 0;
 	path = gc__sprintf("%s/%s", c->svc->view_path, rel);
 	if (!path)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	rc = gc__read_file_at(AT_FDCWD, path, ADMIN_FILE_MAX, &data, &len);
 	free(path);
-	if (fd < 0)
+	if (rc)
 		return 0;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > ADMIN_FILE_MAX) {
-		close(fd);
-		return 0;
-	}
-	data = malloc((size_t)st.st_size + 1);
-	if (!data) {
-		close(fd);
-		return 0;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, data + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	gc__reply_text(c, 200, gc__admin_content_type(rel), data, got);
+	gc__reply_text(c, 200, gc__admin_content_type(rel), data, len);
 	free(data);
 	return 1;
 }
