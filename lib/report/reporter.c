@@ -902,6 +902,7 @@ static int submit(gc_reporter *r, char *body, const gc_result *res,
 	gc_error *e = err ? err : &e2;
 	size_t len = body ? strlen(body) : 0;
 	char what[400];
+	bool journaled = false;
 	int rc;
 	if (body)
 		rc = gc__spool_append(r->spool,
@@ -921,10 +922,12 @@ static int submit(gc_reporter *r, char *body, const gc_result *res,
 			r->warnings++;
 		if (++r->wake_seq >= r->wake_target)
 			pthread_cond_signal(&r->wake);
+		/* A run's start is recorded before its result comes. */
+		journaled = res && r->started;
 	}
 	pthread_mutex_unlock(&r->mu);
 	/* The result is in the spool: the run is no longer in progress. */
-	if (!rc && res)
+	if (journaled)
 		gc__inflight_remove(r->inflight, res->run_id);
 	if (rc && r->log) {
 		describe(what, res, w);
@@ -1068,6 +1071,7 @@ static void report_interrupted(gc_reporter *r, const char *dir)
 		    "run): reported as \"" GC_RUN_ERR_INTERRUPTED "\"",
 		    what);
 		gc_reporter_submit_warning(r, &w, NULL);
+		/* No start is recorded yet, so submit leaves the file to us. */
 		if (gc_reporter_submit_result(r, &res, NULL) == 0) {
 			gc__inflight_remove_name(r->inflight, v[i].name);
 			pthread_mutex_lock(&r->mu);
