@@ -13,6 +13,10 @@
  * writes it: \" \\ \n \r \t, other controls as \u00XX, < > & as \u003c
  * \u003e \u0026, U+2028/2029 escaped, invalid UTF-8 bytes as \ufffd. */
 int gc__json_gostr(gc__buf *b, const char *s, size_t len);
+/* The same without Go's HTML escaping: < > & as they are, invalid UTF-8
+ * bytes as a raw U+FFFD (3 bytes instead of 6). Still valid JSON for any
+ * decoder, Go's included; for text stored rather than sent on the wire. */
+int gc__json_str(gc__buf *b, const char *s, size_t len);
 
 /* Append the task's JSON object (same bytes as gc_task_to_json). */
 int gc__task_json_append(gc__buf *b, const gc_task *t);

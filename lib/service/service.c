@@ -32,7 +32,7 @@ void gc__svc_log(const struct gc_service *svc, int level, const char *fmt, ...)
 	if (!svc->opts.log || level > svc->opts.log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	gc__log_vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	svc->opts.log(level, line, svc->opts.log_payload);
 }
