@@ -3,6 +3,7 @@
  * stored as the same row. */
 #include "job_internal.h"
 
+#include <gophercron/exec.h>
 #include <gophercron/report.h>
 
 #include <inttypes.h>
@@ -10,16 +11,21 @@
 #include <string.h>
 
 /* The original's gc_task_log.result text, which Go's json.Marshal wrote:
- * {"result":OUTPUT,"system_error":ERROR,"error":""} */
-static char *result_text(const gc_result *r)
+ * {"result":OUTPUT,"system_error":ERROR,"error":""}
+ * Go also escaped < > & as \u003c \u003e \u0026, so a row took up to six
+ * bytes per byte of output (and the list reply, which quotes the text
+ * again, seven): written here without those escapes. It is the same JSON
+ * to every decoder, the original's included, and rows the original wrote
+ * with the escapes read the same. */
+static char *result_text(const char *output, size_t output_len,
+			 const char *error)
 {
 	gc__buf b = GC__BUF_INIT;
-	const char *e = r->error ? r->error : "";
-	int rc = gc__buf_puts(&b, "{\"result\":");
-	rc |= gc__json_gostr(&b, r->output ? r->output : "",
-			     r->output ? r->output_len : 0);
+	int rc = gc__buf_reserve(&b, output_len + strlen(error) + 48);
+	rc |= gc__buf_puts(&b, "{\"result\":");
+	rc |= gc__json_str(&b, output, output_len);
 	rc |= gc__buf_puts(&b, ",\"system_error\":");
-	rc |= gc__json_gostr(&b, e, strlen(e));
+	rc |= gc__json_str(&b, error, strlen(error));
 	rc |= gc__buf_puts(&b, ",\"error\":\"\"}");
 	if (rc) {
 		gc__buf_free(&b);
@@ -28,9 +34,24 @@ static char *result_text(const gc_result *r)
 	return gc__buf_detach(&b);
 }
 
-static char *dup_or_empty(const char *s)
+/* s (NULL = "") capped at `limit` with the executor's rule, as a new
+ * string; *len gets its length (it may hold NUL bytes). */
+static char *capped_dup(const char *s, size_t slen, size_t limit, size_t *len)
 {
-	return gc__strdup(s ? s : "");
+	size_t room = slen < limit + GC__OMITTED_MARKER_MAX
+			      ? slen
+			      : limit + GC__OMITTED_MARKER_MAX;
+	char *out = malloc(room + 1);
+	if (!out)
+		return NULL;
+	*len = gc__output_cap(out, s ? s : "", s ? slen : 0, limit);
+	return out;
+}
+
+static char *capped_str(const char *s, size_t limit)
+{
+	size_t len;
+	return capped_dup(s, s ? strlen(s) : 0, limit, &len);
 }
 
 GC_EXTERN int gc_result_to_store_log(const gc_result *res,
@@ -38,9 +59,21 @@ GC_EXTERN int gc_result_to_store_log(const gc_result *res,
 				     const char *project_title,
 				     gc_store_log *out, gc_error *err)
 {
+	return gc_result_to_store_log_limit(res, fallback_ip, project_title, 0,
+					    out, err);
+}
+
+GC_EXTERN int gc_result_to_store_log_limit(const gc_result *res,
+					   const char *fallback_ip,
+					   const char *project_title,
+					   size_t output_limit,
+					   gc_store_log *out, gc_error *err)
+{
 	gc_store_log row;
 	const char *ip;
 	const gc_task *t;
+	char *output, *error;
+	size_t output_len;
 	if (!res || !out)
 		return gc__seterr(err, GC_EINVAL, "result to log row: NULL "
 						  "argument");
@@ -51,15 +84,32 @@ GC_EXTERN int gc_result_to_store_log(const gc_result *res,
 				  "project_id and task_id");
 	ip = t->client_ip && *t->client_ip ? t->client_ip
 					   : fallback_ip ? fallback_ip : "";
+	if (strlen(ip) > GC_KEY_PART_MAX)
+		return gc__seterr(err, GC_EINVAL,
+				  "result to log row: execute_info.task."
+				  "client_ip is longer than %d bytes",
+				  GC_KEY_PART_MAX);
+	if (output_limit == 0)
+		output_limit = GC_EXEC_DEFAULT_OUTPUT_LIMIT;
+	else if (output_limit < GC_EXEC_MIN_OUTPUT_LIMIT)
+		output_limit = GC_EXEC_MIN_OUTPUT_LIMIT;
 	memset(&row, 0, sizeof(row));
 	row.project_id = t->project_id;
 	row.task_id = gc__strdup(t->task_id);
-	row.project = dup_or_empty(project_title);
-	row.name = dup_or_empty(t->name);
-	row.result = result_text(res);
+	row.project = gc__strdup(project_title ? project_title : "");
+	/* A name or command longer than a task can be did not come from a
+	 * task: kept as far as a task could hold them. */
+	row.name = capped_str(t->name, GC_TASK_MAX_BYTES);
+	output = capped_dup(res->output, res->output_len, output_limit,
+			    &output_len);
+	error = capped_str(res->error, output_limit);
+	row.result = output && error ? result_text(output, output_len, error)
+				     : NULL;
+	free(output);
+	free(error);
 	row.start_time = res->start_time_ns / 1000000000;
 	row.end_time = res->end_time_ns / 1000000000;
-	row.command = dup_or_empty(t->command);
+	row.command = capped_str(t->command, GC_TASK_MAX_BYTES);
 	row.with_error = res->error && *res->error ? 1 : 0;
 	row.client_ip = gc__strdup(ip);
 	row.plan_time = res->plan_time_ns / 1000000000;
@@ -83,4 +133,237 @@ GC_EXTERN int gc_result_to_store_log(const gc_result *res,
 	gc_store_log_clear(out);
 	*out = row;
 	return 0;
+}
+
+/* ------------------------------------------------- rows cut for a list */
+
+/* The JSON string body at p (just after its opening quote) decoded into b
+ * (NULL: skipped) up to its closing quote; returns the position after that
+ * quote, or NULL when the text ends first (an escape cut by `end` is
+ * dropped). Accepts every escape JSON has, so rows the original wrote
+ * (\u003c and friends) decode like ours. */
+static const char *str_body(const char *p, const char *end, gc__buf *b)
+{
+	while (p < end) {
+		const char *q = p;
+		char u8[4];
+		size_t n = 0;
+		uint32_t cp;
+		while (q < end && *q != '"' && *q != '\\')
+			q++;
+		if (b && q > p && gc__buf_append(b, p, (size_t)(q - p)))
+			return NULL;
+		p = q;
+		if (p >= end)
+			return NULL;
+		if (*p == '"')
+			return p + 1;
+		if (end - p < 2)
+			return NULL;
+		switch (p[1]) {
+		case 'b': u8[n++] = '\b'; break;
+		case 'f': u8[n++] = '\f'; break;
+		case 'n': u8[n++] = '\n'; break;
+		case 'r': u8[n++] = '\r'; break;
+		case 't': u8[n++] = '\t'; break;
+		case 'u': break;
+		default: u8[n++] = p[1]; break; /* \" \\ \/ */
+		}
+		if (n) {
+			p += 2;
+		} else {
+			int h[8];
+			if (end - p < 6)
+				return NULL;
+			for (int i = 0; i < 4; i++)
+				h[i] = gc__hexval((unsigned char)p[2 + i]);
+			if (h[0] < 0 || h[1] < 0 || h[2] < 0 || h[3] < 0)
+				return NULL; /* not JSON: stop here */
+			cp = (uint32_t)(h[0] << 12 | h[1] << 8 | h[2] << 4 | h[3]);
+			p += 6;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				/* a pair: the low half must follow */
+				if (end - p < 6)
+					return NULL;
+				for (int i = 0; i < 4; i++)
+					h[4 + i] = gc__hexval(
+						(unsigned char)p[2 + i]);
+				if (p[0] == '\\' && p[1] == 'u' && h[4] >= 0 &&
+				    h[5] >= 0 && h[6] >= 0 && h[7] >= 0) {
+					uint32_t lo = (uint32_t)(h[4] << 12 |
+								 h[5] << 8 |
+								 h[6] << 4 | h[7]);
+					if (lo >= 0xdc00 && lo <= 0xdfff) {
+						cp = 0x10000 +
+						     ((cp - 0xd800) << 10) +
+						     (lo - 0xdc00);
+						p += 6;
+					}
+				}
+			}
+			if (cp >= 0xd800 && cp <= 0xdfff)
+				cp = 0xfffd; /* a lone half */
+			if (cp < 0x80) {
+				u8[n++] = (char)cp;
+			} else if (cp < 0x800) {
+				u8[n++] = (char)(0xc0 | cp >> 6);
+				u8[n++] = (char)(0x80 | (cp & 0x3f));
+			} else if (cp < 0x10000) {
+				u8[n++] = (char)(0xe0 | cp >> 12);
+				u8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u8[n++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				u8[n++] = (char)(0xf0 | cp >> 18);
+				u8[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				u8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u8[n++] = (char)(0x80 | (cp & 0x3f));
+			}
+		}
+		if (b && gc__buf_append(b, u8, n))
+			return NULL;
+	}
+	return NULL;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+typedef struct cut_parts {
+	gc__buf out, sys, err;
+	bool out_whole; /* the result string ended inside the piece */
+} cut_parts;
+
+/* Members "key":"string" from p (at a key) on, into the parts; stops at
+ * the end of the piece or at anything else. */
+static void members(const char *p, const char *end, cut_parts *c)
+{
+	for (;;) {
+		gc__buf key = GC__BUF_INIT, *dst;
+		const char *q;
+		p = skip_ws(p, end);
+		if (p >= end || *p != '"')
+			return;
+		q = str_body(p + 1, p + 1 + 32 < end ? p + 1 + 32 : end, &key);
+		dst = !q			      ? NULL
+		      : strcmp(key.data ? key.data : "", "result") == 0 ? &c->out
+		      : strcmp(key.data ? key.data : "", "system_error") == 0
+			  ? &c->sys
+		      : strcmp(key.data ? key.data : "", "error") == 0 ? &c->err
+									  : NULL;
+		gc__buf_free(&key);
+		if (!q)
+			return;
+		p = skip_ws(q, end);
+		if (p >= end || *p != ':')
+			return;
+		p = skip_ws(p + 1, end);
+		if (p >= end || *p != '"')
+			return;
+		if (dst)
+			gc__buf_reset(dst);
+		q = str_body(p + 1, end, dst);
+		if (!q)
+			return;
+		if (dst == &c->out)
+			c->out_whole = true;
+		p = skip_ws(q, end);
+		if (p >= end || *p != ',')
+			return;
+		p++;
+	}
+}
+
+/* The first position of s[0..n) where a token of a JSON string's body
+ * starts, for a piece cut at an unknown point: a backslash after anything
+ * but a backslash starts an escape; and no escape (6 bytes at most)
+ * covers a position with no backslash in the 5 bytes before it. */
+static size_t token_start(const char *s, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (s[i] == '\\' && s[i - 1] != '\\')
+			return i;
+		if (i >= 5 && !memchr(s + i - 5, '\\', 5)) {
+			while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
+				i++; /* not inside a UTF-8 character */
+			return i;
+		}
+	}
+	return n;
+}
+
+/* The tail's members from the last "system_error" key on, and the end of
+ * the output before it. */
+static void tail_parts(const char *t, size_t n, cut_parts *c, gc__buf *tail_out)
+{
+	static const char key[] = "\"system_error\"";
+	const size_t klen = sizeof(key) - 1;
+	for (size_t k = n >= klen ? n - klen + 1 : 0; k-- > 0;) {
+		size_t bs = 0;
+		const char *q;
+		if (memcmp(t + k, key, klen) != 0)
+			continue;
+		while (bs < k && t[k - 1 - bs] == '\\')
+			bs++;
+		if (bs % 2)
+			continue; /* \"system_error\" inside a string */
+		members(t + k, t + n, c);
+		/* before the key: `"...output",` ends the result string */
+		q = t + k;
+		while (q > t && (q[-1] == ' ' || q[-1] == '\n' ||
+				 q[-1] == '\t' || q[-1] == '\r'))
+			q--;
+		if (q > t && q[-1] == ',') {
+			q--;
+			while (q > t && (q[-1] == ' ' || q[-1] == '\n' ||
+					 q[-1] == '\t' || q[-1] == '\r'))
+				q--;
+			if (q > t && q[-1] == '"') {
+				size_t end = (size_t)(q - 1 - t);
+				size_t s = token_start(t, end);
+				str_body(t + s, t + end, tail_out);
+			}
+		}
+		return;
+	}
+}
+
+int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
+		       size_t tail_len, gc__buf *out)
+{
+	static const char marker[] =
+		"\n... [output cut: this log list answer is over its size "
+		"budget; list this run alone for all of it] ...\n";
+	cut_parts c = {GC__BUF_INIT, GC__BUF_INIT, GC__BUF_INIT, false};
+	gc__buf tail_out = GC__BUF_INIT, all = GC__BUF_INIT;
+	const char *p = skip_ws(head, head + head_len);
+	int rc = 0;
+	if (p < head + head_len && *p == '{')
+		members(p + 1, head + head_len, &c);
+	if (tail_len)
+		tail_parts(tail, tail_len, &c, c.out_whole ? NULL : &tail_out);
+	if (c.out.len)
+		rc |= gc__buf_append(&all, c.out.data, c.out.len);
+	if (!c.out_whole) {
+		rc |= gc__buf_puts(&all, marker);
+		if (tail_out.len)
+			rc |= gc__buf_append(&all, tail_out.data,
+					     tail_out.len);
+	}
+	rc |= gc__buf_puts(out, "{\"result\":");
+	rc |= gc__json_str(out, all.data ? all.data : "", all.len);
+	rc |= gc__buf_puts(out, ",\"system_error\":");
+	rc |= gc__json_str(out, c.sys.data ? c.sys.data : "", c.sys.len);
+	rc |= gc__buf_puts(out, ",\"error\":");
+	rc |= gc__json_str(out, c.err.data ? c.err.data : "", c.err.len);
+	rc |= gc__buf_puts(out, "}");
+	gc__buf_free(&c.out);
+	gc__buf_free(&c.sys);
+	gc__buf_free(&c.err);
+	gc__buf_free(&tail_out);
+	gc__buf_free(&all);
+	return rc ? GC_ENOMEM : 0;
 }

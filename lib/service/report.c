@@ -78,8 +78,10 @@ static void ingest_result(gc__ctx *c)
 		goto out;
 	}
 	/* The same row the agents' SQL sink writes (run id derived the same
-	 * way for bodies without one). */
-	rc = gc_result_to_store_log(&r, c->remote, p.title, &row, &err);
+	 * way for bodies without one), its output capped at [log]
+	 * output_limit as the agents cap it. */
+	rc = gc_result_to_store_log_limit(&r, c->remote, p.title,
+					  svc->output_limit, &row, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_OTHER, rc, &err);
 		goto out;

@@ -176,6 +176,7 @@ static void original_service_file_loads_unchanged(void **state)
 	assert_string_equal(c.sqlite.path, "gophercron.db");
 	assert_null(c.report.token);
 	assert_int_equal(c.log.retention_days, 0);
+	assert_int_equal(c.log.output_limit, 1024 * 1024);
 	/* the published example secret loads but is pointed out */
 	assert_int_equal(lc.warnings, 1);
 	assert_non_null(strstr(lc.text, "[jwt] secret"));
@@ -258,6 +259,7 @@ static void service_full_sample_sets_every_key(void **state)
 	assert_int_equal(c.jwt.exp_hours, 24);
 	assert_string_equal(c.report.token, "agents-token");
 	assert_int_equal(c.log.retention_days, 30);
+	assert_int_equal(c.log.output_limit, 256 * 1024);
 	assert_int_equal(lc.warnings, 0);
 	gc_service_config_clear(&c);
 	free(p);
@@ -767,6 +769,8 @@ static void service_errors_name_file_line_and_key(void **state)
 		      "s.toml:2: key \"sqlite.path\": must not be empty");
 	service_fails("[log]\nretention_days = -1\n",
 		      "s.toml:2: key \"log.retention_days\": -1 is out of range");
+	service_fails("[log]\noutput_limit = \"100\"\n",
+		      "s.toml:2: key \"log.output_limit\": 100 is out of range");
 	service_fails("[report]\ntoken = 5\n",
 		      "s.toml:2: key \"report.token\": expected a quoted string");
 	service_fails("[jwt]\nlog_level = \"info\"\n",
