@@ -1921,6 +1921,49 @@ static void log_list_reply_is_bounded_and_says_so(void **state)
 	resp_free(&r);
 }
 
+/* A task is refused when its stored JSON would be over GC_TASK_MAX_BYTES
+ * (agents skip such a task). The REST parameters cannot get there alone;
+ * an update keeps the JSON members it does not know, which a value written
+ * to etcd directly may bring: 1.1 MiB of them here. */
+static void task_save_refuses_a_task_over_the_size_limit(void **state)
+{
+	resp r;
+	int64_t pid = create_project("bigtask");
+	char *tid = create_task(F.admin_tok, pid, "grows", "0 0 1 1 *", 0);
+	char *k = key("/%" PRId64 "/%s", pid, tid), *v, *now;
+	size_t n = 1100u * 1024;
+	gc__buf b = GC__BUF_INIT;
+	(void)state;
+	assert_int_equal(gc__buf_printf(&b,
+					"{\"task_id\":\"%s\",\"name\":\"grows\","
+					"\"project_id\":%" PRId64
+					",\"command\":\"true\",\"cron\":\"0 0 1 "
+					"1 *\",\"status\":1,\"blob\":\"",
+					tid, pid),
+			 0);
+	v = malloc(n + 1);
+	memset(v, 'x', n);
+	v[n] = '\0';
+	assert_int_equal(gc__buf_puts(&b, v), 0);
+	assert_int_equal(gc__buf_puts(&b, "\"}"), 0);
+	free(v);
+	etcd_put(k, b.data);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&task_id=%s&name=grows&command=echo+hi"
+	     "&cron=0+0+1+1+*",
+	     pid, tid);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "over the 1048576 bytes a task may have");
+	resp_free(&r);
+	now = etcd_value(k, NULL); /* left as it was */
+	assert_non_null(now);
+	assert_string_equal(now, b.data);
+	free(now);
+	gc__buf_free(&b);
+	free(k);
+	free(tid);
+}
+
 /* A newline in a login account or in a warning's data cannot write a
  * line of its own into the service's log. */
 static void log_lines_cannot_be_forged(void **state)
@@ -1972,6 +2015,7 @@ static void log_lines_cannot_be_forged(void **state)
 	cmocka_unit_test(second_service_shares_etcd_and_store),              \
 	cmocka_unit_test(report_output_is_stored_once_and_capped),           \
 	cmocka_unit_test(log_list_reply_is_bounded_and_says_so),             \
+	cmocka_unit_test(task_save_refuses_a_task_over_the_size_limit),      \
 	cmocka_unit_test(log_lines_cannot_be_forged)
 
 int main(void)
