@@ -324,6 +324,16 @@ static void tail_parts(const char *t, size_t n, cut_parts *c, gc__buf *tail_out)
 			if (q > t && q[-1] == '"') {
 				size_t end = (size_t)(q - 1 - t);
 				size_t s = token_start(t, end);
+				int h0 = s + 6 <= end && t[s] == '\\' &&
+						 t[s + 1] == 'u'
+					 ? gc__hexval((unsigned char)t[s + 2])
+					 : -1;
+				int h1 = h0 >= 0 ? gc__hexval(
+							   (unsigned char)t[s + 3])
+						 : -1;
+				/* the low half of a pair cut off: left out */
+				if (h0 == 0xd && h1 >= 0xc)
+					s += 6;
 				str_body(t + s, t + end, tail_out);
 			}
 		}
@@ -343,6 +353,21 @@ int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
 	int rc = 0;
 	if (p < head + head_len && *p == '{')
 		members(p + 1, head + head_len, &c);
+	if (!c.out_whole) {
+		/* a character the cut split: left out, not made U+FFFD */
+		size_t i = c.out.len, k = 0;
+		while (i > 0 && k < 3 &&
+		       ((unsigned char)c.out.data[i - 1] & 0xc0) == 0x80) {
+			i--;
+			k++;
+		}
+		if (i > 0 && (unsigned char)c.out.data[i - 1] >= 0xc0) {
+			unsigned char lead = (unsigned char)c.out.data[i - 1];
+			size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+			if (k + 1 < need)
+				c.out.len = i - 1;
+		}
+	}
 	if (tail_len)
 		tail_parts(tail, tail_len, &c, c.out_whole ? NULL : &tail_out);
 	if (c.out.len)
