@@ -4,16 +4,19 @@
 # body, as a hostile or careless agent may) POSTed OUTPUT_BENCH_REPORTS
 # times to /api/v1/report, then one GET /api/v1/log/list?pagesize=1000.
 # Prints the service's VmHWM after start, after the reports and after the
-# list, plus the size of the stored rows and of the list reply.
-#   OUTPUT_BENCH_MIB (default 15), OUTPUT_BENCH_REPORTS (default 4)
-#   OUTPUT_BENCH_BASELINE=path/to/another/gcron-service: measure it first,
-#   in the same run (e.g. a build of the previous commit)
+# list, plus the size of the stored rows and of the list reply: medians of
+# OUTPUT_BENCH_RUNS fresh services (SQLite store).
+#   OUTPUT_BENCH_MIB (default 15), OUTPUT_BENCH_REPORTS (default 4),
+#   OUTPUT_BENCH_RUNS (default 3)
+#   OUTPUT_BENCH_BASELINE=path/to/another/gcron-service: measured too, in
+#   the same run, interleaved (e.g. a build of the previous commit)
 # Runs itself under build/tests/gc-harness for the etcd member.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 MIB=${OUTPUT_BENCH_MIB:-15}
 REPORTS=${OUTPUT_BENCH_REPORTS:-4}
+RUNS=${OUTPUT_BENCH_RUNS:-3}
 
 if [[ -z ${GC_TEST_ETCD_ENDPOINTS:-} ]]; then
 	exec "$BUILD/tests/gc-harness" --etcd 1 -- bash "$0" "$@"
@@ -97,15 +100,33 @@ EOF
 	reply_bytes=$(stat -c %s "$tmp/list.json")
 	kill "$svc_pid" && wait "$svc_pid" 2>/dev/null
 	svc_pid=
-	printf '%-10s %10.0f %12.0f %12.0f %14s %14s\n' "$label" "$start_mb" \
-		"$ingest_mb" "$list_mb" "${row_bytes:-0}" "$reply_bytes"
+	echo "$label $start_mb $ingest_mb $list_mb ${row_bytes:-0} $reply_bytes" >>"$tmp/runs"
 }
 
 echo "== Service memory: $REPORTS report(s) of $MIB MiB of '<', then log/list?pagesize=1000"
 printf 'machine: %s CPUs, %s\n' "$(nproc)" "$(uname -sr)"
 printf '%-10s %10s %12s %12s %14s %14s\n' "service" "start MiB" "ingest MiB" "list MiB" \
 	"rows (bytes)" "reply (bytes)"
-if [[ -n ${OUTPUT_BENCH_BASELINE:-} ]]; then
-	measure baseline "$OUTPUT_BENCH_BASELINE"
-fi
-measure ours "$BUILD/bin/gcron-service"
+for _ in $(seq "$RUNS"); do
+	if [[ -n ${OUTPUT_BENCH_BASELINE:-} ]]; then
+		measure baseline "$OUTPUT_BENCH_BASELINE"
+	fi
+	measure ours "$BUILD/bin/gcron-service"
+done
+# medians per service, column by column
+python3 - "$tmp/runs" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    rows.setdefault(f[0], []).append([float(x) for x in f[1:]])
+for label in ("baseline", "ours"):
+    if label not in rows:
+        continue
+    m = [statistics.median(c) for c in zip(*rows[label])]
+    print("%-10s %10.0f %12.0f %12.0f %14.0f %14.0f" % (label, *m))
+if "baseline" in rows and "ours" in rows:
+    b = statistics.median(r[2] for r in rows["baseline"])
+    o = statistics.median(r[2] for r in rows["ours"])
+    print("peak after the list: ours / baseline = %.3f" % (o / b))
+EOF
