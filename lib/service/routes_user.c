@@ -41,8 +41,7 @@ static void throttled(gc__ctx *c, int wait)
 /* A new password has at least GC__PASSWORD_MIN characters (code points:
  * the binder has checked it is UTF-8). Otherwise answers 400 naming the
  * parameter and returns -1. */
-static int password_long_enough(gc__ctx *c, const gc__arg *a,
-				const char *param)
+static int password_long_enough(gc__ctx *c, const gc__arg *a, const char *param)
 {
 	size_t chars = 0;
 	for (size_t i = 0; i < a->len; i++)
@@ -137,8 +136,7 @@ void gc__h_user_login(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__throttle_success(svc->throttle, account, c->remote,
-			     gc__mono_ms());
+	gc__throttle_success(svc->throttle, account, c->remote, gc__mono_ms());
 	rc = gc__jwt_issue(svc->jwt_secret, svc->jwt_secret_len, u.id,
 			   u.token_gen, u.account, u.permission,
 			   (int64_t)time(NULL), svc->jwt_lifetime_s, &token,
@@ -210,12 +208,12 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__throttle_success(svc->throttle, account, c->remote,
-			     gc__mono_ms());
+	gc__throttle_success(svc->throttle, account, c->remote, gc__mono_ms());
 	gc__svc_log(svc, GC_LOG_NOTICE,
-		"user %" PRId64 " (%s) changed their password; tokens issued "
-		"before are revoked",
-		c->user.id, account);
+		    "user %" PRId64
+		    " (%s) changed their password; tokens issued "
+		    "before are revoked",
+		    c->user.id, account);
 	/* The token of this request is revoked too: hand over a new one. */
 	o = own_new_token(c);
 	if (o)
@@ -241,9 +239,9 @@ void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
 		return;
 	}
 	gc__svc_log(c->svc, GC_LOG_NOTICE,
-		"user %" PRId64 " (%s) reset the password of user %" PRId64
-		"; its tokens issued before are revoked",
-		c->user.id, c->user.account, a[0].i);
+		    "user %" PRId64 " (%s) reset the password of user %" PRId64
+		    "; its tokens issued before are revoked",
+		    c->user.id, c->user.account, a[0].i);
 	/* An admin who resets their own password keeps working. */
 	if (a[0].i != c->user.id) {
 		gc__reply_ok(c, cJSON_CreateObject());

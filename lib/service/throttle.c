@@ -30,11 +30,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define SETS 2048
-#define WAYS 8
+#define SETS	    2048
+#define WAYS	    8
 #define ADDR_FACTOR 4
 #define FORGET_MS (15 * 60 * 1000)
-#define ADDR_MAX 64 /* INET6_ADDRSTRLEN + "/64" */
+#define ADDR_MAX    64 /* INET6_ADDRSTRLEN + "/64" */
 #define ACCOUNT_MAX 256
 
 struct entry {
@@ -79,8 +79,8 @@ int gc__throttle_new(gc__throttle **out, int max_failures, int max_delay_s)
 	pthread_mutex_init(&t->mu, NULL);
 	t->max_failures = max_failures > 0 ? max_failures : 5;
 	t->max_addr_failures = t->max_failures > INT32_MAX / ADDR_FACTOR
-				       ? INT32_MAX
-				       : t->max_failures * ADDR_FACTOR;
+				   ? INT32_MAX
+				   : t->max_failures * ADDR_FACTOR;
 	t->max_delay_ms = (int64_t)(max_delay_s > 0 ? max_delay_s : 300) * 1000;
 	*out = t;
 	return 0;
@@ -98,30 +98,32 @@ void gc__throttle_free(gc__throttle *t)
 /* ------------------------------------------------------------- SipHash */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                             \
-	do {                                                                 \
-		v0 += v1;                                                    \
-		v1 = ROTL(v1, 13);                                           \
-		v1 ^= v0;                                                    \
-		v0 = ROTL(v0, 32);                                           \
-		v2 += v3;                                                    \
-		v3 = ROTL(v3, 16);                                           \
-		v3 ^= v2;                                                    \
-		v0 += v3;                                                    \
-		v3 = ROTL(v3, 21);                                           \
-		v3 ^= v0;                                                    \
-		v2 += v1;                                                    \
-		v1 = ROTL(v1, 17);                                           \
-		v1 ^= v2;                                                    \
-		v2 = ROTL(v2, 32);                                           \
+#define SIPROUND                                                               \
+	do {                                                                   \
+		v0 += v1;                                                      \
+		v1 = ROTL(v1, 13);                                             \
+		v1 ^= v0;                                                      \
+		v0 = ROTL(v0, 32);                                             \
+		v2 += v3;                                                      \
+		v3 = ROTL(v3, 16);                                             \
+		v3 ^= v2;                                                      \
+		v0 += v3;                                                      \
+		v3 = ROTL(v3, 21);                                             \
+		v3 ^= v0;                                                      \
+		v2 += v1;                                                      \
+		v1 = ROTL(v1, 17);                                             \
+		v1 ^= v2;                                                      \
+		v2 = ROTL(v2, 32);                                             \
 	} while (0)
 
 /* SipHash-2-4 of p[0..n). */
 static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *p,
 			size_t n)
 {
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0,
+		 v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0,
+		 v3 = 0x7465646279746573ULL ^ k1;
 	uint64_t m, b = (uint64_t)n << 56;
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
@@ -216,6 +218,18 @@ static struct entry *find(gc__throttle *t, uint64_t key, int64_t now)
 	return NULL;
 }
 
+/* Whether `a` should be replaced before `b`: unlocked entries go first,
+ * then the stalest. */
+static int evict_first(const struct entry *a, const struct entry *b,
+		       int64_t now)
+{
+	int a_free = a->locked_until_ms <= now,
+	    b_free = b->locked_until_ms <= now;
+	if (a_free != b_free)
+		return a_free;
+	return a->last_ms < b->last_ms;
+}
+
 static struct entry *find_or_add(gc__throttle *t, uint64_t key, int64_t now)
 {
 	struct entry *e = find(t, key, now), *set, *victim = NULL;
@@ -228,13 +242,7 @@ static struct entry *find_or_add(gc__throttle *t, uint64_t key, int64_t now)
 			victim = e;
 			break;
 		}
-		/* unlocked entries go first, then the stalest */
-		if (!victim ||
-		    (e->locked_until_ms <= now) >
-			    (victim->locked_until_ms <= now) ||
-		    ((e->locked_until_ms <= now) ==
-			     (victim->locked_until_ms <= now) &&
-		     e->last_ms < victim->last_ms))
+		if (!victim || evict_first(e, victim, now))
 			victim = e;
 	}
 	memset(victim, 0, sizeof(*victim));
@@ -266,8 +274,7 @@ int gc__throttle_check(gc__throttle *t, const char *account, const char *addr,
 	return wp > wa ? wp : wa;
 }
 
-static void fail_one(gc__throttle *t, uint64_t key, int threshold,
-		     int64_t now)
+static void fail_one(gc__throttle *t, uint64_t key, int threshold, int64_t now)
 {
 	struct entry *e = find_or_add(t, key, now);
 	if (e->failures < INT32_MAX)
