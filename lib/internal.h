@@ -19,6 +19,10 @@
 
 #define GC__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Fewest bytes of a configured [jwt] secret (HS256 wants a key as long as
+ * its hash). */
+#define GC__JWT_SECRET_MIN 32
+
 /* Fill `err` (may be NULL) and return `code`. */
 int gc__seterr(gc_error *err, int code, const char *fmt, ...)
 	GC__PRINTF(3, 4);

@@ -1,7 +1,9 @@
 /* Login tokens: standard HS256 JWTs through libjwt (the original used a
  * home-made format). Claims: uid (and "user", as the original named it),
  * account, permission (informative only: every request reloads the user
- * from the store), iat, exp, biz. */
+ * from the store), gen (the user's token generation when it was issued:
+ * a password change bumps it, which revokes every older token), iat, exp,
+ * biz. */
 #include "svc.h"
 
 #include <errno.h>
@@ -11,8 +13,8 @@
 #include <string.h>
 
 int gc__jwt_issue(const unsigned char *secret, size_t secret_len, int64_t uid,
-		  const char *account, const char *permission, int64_t now,
-		  int64_t lifetime_s, char **token, gc_error *err)
+		  int64_t gen, const char *account, const char *permission,
+		  int64_t now, int64_t lifetime_s, char **token, gc_error *err)
 {
 	jwt_t *jwt = NULL;
 	char *s;
@@ -25,6 +27,7 @@ int gc__jwt_issue(const unsigned char *secret, size_t secret_len, int64_t uid,
 	if (jwt_add_grant(jwt, "biz", "gopherCron") ||
 	    jwt_add_grant_int(jwt, "uid", (long)uid) ||
 	    jwt_add_grant_int(jwt, "user", (long)uid) ||
+	    jwt_add_grant_int(jwt, "gen", (long)gen) ||
 	    jwt_add_grant(jwt, "account", account ? account : "") ||
 	    jwt_add_grant(jwt, "permission", permission ? permission : "") ||
 	    jwt_add_grant_int(jwt, "iat", (long)now) ||
@@ -103,6 +106,11 @@ int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
 	}
 	if (claim_int(jwt, "iat", &out->iat))
 		out->iat = 0;
+	out->has_gen = claim_int(jwt, "gen", &out->gen) == 0;
+	if (out->has_gen && out->gen < 0) {
+		gc__seterr(err, GC_EAUTH, "token has an invalid gen claim");
+		goto out;
+	}
 	if (out->exp <= now) {
 		gc__seterr(err, GC_EAUTH, "token expired");
 		goto out;

@@ -80,16 +80,22 @@ int gc__utf8_valid(const char *s, size_t len);
 
 typedef struct gc__claims {
 	int64_t uid;
+	int64_t gen; /* the user's token_gen at issue time */
+	int has_gen; /* 0: a token from before generations existed */
 	int64_t iat;
 	int64_t exp;
 } gc__claims;
 
 #define GC__TOKEN_MAX 4096 /* longer tokens are rejected unparsed */
+/* Fewest characters of a new password (create, change, reset). Logins
+ * accept any length: an old password keeps working until changed. */
+#define GC__PASSWORD_MIN 8
 
-/* Issue an HS256 token for `uid` valid `lifetime_s` from `now`. */
+/* Issue an HS256 token for `uid` (whose token generation is `gen`) valid
+ * `lifetime_s` from `now`. */
 int gc__jwt_issue(const unsigned char *secret, size_t secret_len, int64_t uid,
-		  const char *account, const char *permission, int64_t now,
-		  int64_t lifetime_s, char **token, gc_error *err);
+		  int64_t gen, const char *account, const char *permission,
+		  int64_t now, int64_t lifetime_s, char **token, gc_error *err);
 /* Verify signature (HS256 only), expiry and claims. GC_EAUTH with a
  * reason in err on any failure. */
 int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
@@ -141,7 +147,7 @@ int gc__throttle_check(gc__throttle *t, const char *account, const char *addr,
 void gc__throttle_fail(gc__throttle *t, const char *account, const char *addr,
 		       int64_t now_ms);
 void gc__throttle_success(gc__throttle *t, const char *account,
-			  int64_t now_ms);
+			  const char *addr, int64_t now_ms);
 
 /* ------------------------------------------------------------- envelope */
 

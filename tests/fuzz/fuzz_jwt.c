@@ -49,11 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&uid, data, 8);
 		uid = uid == INT64_MIN ? 1 : (uid < 0 ? -uid : uid);
 		uid = uid % 1000000000000LL + 1;
-		if (gc__jwt_issue(sec, strlen(SECRET), uid, account, account,
-				  NOW, 3600, &issued, &err) == 0) {
+		if (gc__jwt_issue(sec, strlen(SECRET), uid, uid % 1000,
+				  account, account, NOW, 3600, &issued,
+				  &err) == 0) {
 			if (gc__jwt_verify(sec, strlen(SECRET), issued, NOW, &cl,
 					   &err) != 0 ||
-			    cl.uid != uid || cl.exp != NOW + 3600)
+			    cl.uid != uid || cl.exp != NOW + 3600 ||
+			    !cl.has_gen || cl.gen != uid % 1000)
 				abort();
 			/* expired one second after its lifetime */
 			if (gc__jwt_verify(sec, strlen(SECRET), issued,
