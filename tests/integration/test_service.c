@@ -1529,6 +1529,9 @@ static void report_ingest_is_authenticated_and_idempotent(void **state)
 	assert_int_equal(cJSON_GetArraySize(res), 3);
 	assert_string_equal(cJSON_GetObjectItem(res, "result")->valuestring,
 			    "tick\nline2\n");
+	/* the output's NUL byte is kept (cJSON's copy above stops there) */
+	assert_non_null(strstr(cJSON_GetObjectItem(it, "result")->valuestring,
+			       "{\"result\":\"tick\\nline2\\n\\u0000end\","));
 	cJSON_Delete(res);
 	resp_free(&r);
 
