@@ -12,7 +12,7 @@
 typedef struct json_level {
 	const char *key; /* object: raw text of the current member's name */
 	size_t key_len;
-	size_t index;    /* array: index of the current element */
+	size_t index; /* array: index of the current element */
 	bool object;
 } json_level;
 
@@ -90,6 +90,17 @@ static int syntax(json_scan *sc, size_t at, const char *what)
 	}
 	return gc__seterr(sc->err, GC_EINVAL, "invalid JSON at byte %zu (%s)",
 			  at, what);
+}
+
+static int too_deep(json_scan *sc, int max, size_t at)
+{
+	if (sc->fault) {
+		sc->fault->kind = GC__JSON_FAULT_DEPTH;
+		sc->fault->at = at;
+	}
+	return gc__seterr(sc->err, GC_EINVAL,
+			  "JSON nested deeper than %d levels at byte %zu", max,
+			  at);
 }
 
 /* The string at s[*i] ('"'): *i moves past it. *nul is the offset of its
@@ -180,8 +191,8 @@ static int string_nul(json_scan *sc, size_t nul, bool is_key)
 	const json_level *top = sc->depth ? &sc->lv[0] : NULL;
 	const char *ok = sc->o->nul_member;
 	char path[160];
-	if (!is_key && ok && top && top->object &&
-	    top->key_len == strlen(ok) && memcmp(top->key, ok, top->key_len) == 0)
+	if (!is_key && ok && top && top->object && top->key_len == strlen(ok) &&
+	    memcmp(top->key, ok, top->key_len) == 0)
 		return 0;
 	if (sc->fault) {
 		sc->fault->kind = GC__JSON_FAULT_NUL;
@@ -242,18 +253,8 @@ int gc__json_check(const char *s, size_t len, const gc__json_opts *o,
 						       : "no value");
 			if (s[i] == '{' || s[i] == '[') {
 				bool obj = s[i] == '{';
-				if (sc.depth >= max) {
-					if (fault) {
-						fault->kind =
-							GC__JSON_FAULT_DEPTH;
-						fault->at = i;
-					}
-					return gc__seterr(
-						err, GC_EINVAL,
-						"JSON nested deeper than %d "
-						"levels at byte %zu",
-						max, i);
-				}
+				if (sc.depth >= max)
+					return too_deep(&sc, max, i);
 				l = &sc.lv[sc.depth++];
 				l->object = obj;
 				l->key = NULL;
@@ -278,12 +279,14 @@ int gc__json_check(const char *s, size_t len, const gc__json_opts *o,
 			} else if (s[i] == '-' || is_digit(s[i])) {
 				if (!scan_number(s, len, &i))
 					return syntax(&sc, i, "invalid number");
-			} else if (len - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+			} else if (len - i >= 4 &&
+				   memcmp(s + i, "true", 4) == 0) {
 				i += 4;
 			} else if (len - i >= 5 &&
 				   memcmp(s + i, "false", 5) == 0) {
 				i += 5;
-			} else if (len - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+			} else if (len - i >= 4 &&
+				   memcmp(s + i, "null", 4) == 0) {
 				i += 4;
 			} else {
 				return syntax(&sc, i, "expected a value");
@@ -347,8 +350,7 @@ int gc__json_check(const char *s, size_t len, const gc__json_opts *o,
 
 /* The next number token at or after *pos in a text gc__json_check
  * accepted: its span, or false when there is none. */
-static bool next_number(const char *s, size_t len, size_t *pos,
-			size_t *start)
+static bool next_number(const char *s, size_t len, size_t *pos, size_t *start)
 {
 	size_t i = *pos, nul;
 	while (i < len) {
@@ -411,8 +413,7 @@ static int attach_number_texts(cJSON *root, const char *s, size_t len,
 }
 
 int gc__json_parse(struct cJSON **out, const char *s, size_t len,
-		   const gc__json_opts *o, gc__json_fault *fault,
-		   gc_error *err)
+		   const gc__json_opts *o, gc__json_fault *fault, gc_error *err)
 {
 	const char *end = NULL;
 	cJSON *root;
@@ -422,9 +423,8 @@ int gc__json_parse(struct cJSON **out, const char *s, size_t len,
 		return rc;
 	root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
 	if (!root) {
-		size_t at = end && end >= s && end <= s + len
-				    ? (size_t)(end - s)
-				    : 0;
+		size_t at =
+		    end && end >= s && end <= s + len ? (size_t)(end - s) : 0;
 		if (fault) {
 			fault->kind = GC__JSON_FAULT_SYNTAX;
 			fault->at = at;
@@ -561,11 +561,21 @@ int gc__json_unquote(const char *s, size_t len, char **out, size_t *outlen)
 			continue;
 		}
 		switch (s[++i]) {
-		case 'b': d[j++] = '\b'; break;
-		case 'f': d[j++] = '\f'; break;
-		case 'n': d[j++] = '\n'; break;
-		case 'r': d[j++] = '\r'; break;
-		case 't': d[j++] = '\t'; break;
+		case 'b':
+			d[j++] = '\b';
+			break;
+		case 'f':
+			d[j++] = '\f';
+			break;
+		case 'n':
+			d[j++] = '\n';
+			break;
+		case 'r':
+			d[j++] = '\r';
+			break;
+		case 't':
+			d[j++] = '\t';
+			break;
 		case 'u':
 			cp = hex4(s + i + 1);
 			i += 4;
@@ -580,7 +590,8 @@ int gc__json_unquote(const char *s, size_t len, char **out, size_t *outlen)
 			}
 			j += put_utf8(d + j, cp);
 			break;
-		default: d[j++] = s[i]; /* " \ / */
+		default:
+			d[j++] = s[i]; /* " \ / */
 		}
 	}
 	d[j] = '\0';
