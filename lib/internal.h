@@ -111,32 +111,37 @@ int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
  * as cJSON does) and refuses \u0000 in strings, which cJSON would silently
  * cut. The limits, by use (nesting = objects and arrays inside each
  * other; {"a":[1]} is 2): */
-#define GC__JSON_DEPTH_REST 64  /* REST request bodies */
-#define GC__JSON_DEPTH_JOB 128  /* task definitions (etcd, REST answers), the
-				   agents' result and warning bodies */
-#define GC__JSON_DEPTH_ETCD 32  /* etcd gateway answers, watch messages */
-#define GC__JSON_DEPTH_JWT 16   /* a login token's header and claims */
-#define GC__JSON_DEPTH_MAX 128  /* the largest limit the scan accepts */
+/* REST request bodies */
+#define GC__JSON_DEPTH_REST 64
+/* task definitions (etcd), the agents' result and warning bodies */
+#define GC__JSON_DEPTH_JOB 128
+/* etcd gateway answers and watch messages */
+#define GC__JSON_DEPTH_ETCD 32
+/* a login token's header and claims */
+#define GC__JSON_DEPTH_JWT 16
+/* the largest limit the scan accepts */
+#define GC__JSON_DEPTH_MAX 128
 
 /* Numbers keep their text in valuestring (cJSON_malloc'd, freed by
  * cJSON_Delete), for gc__json_int64. */
 #define GC__JSON_NUMBER_TEXT 1u
 
+/* nul_member: the top-level member whose strings may hold \u0000
+ * (decode them with gc__json_unquote), or NULL. */
 typedef struct gc__json_opts {
-	int max_depth;          /* one of GC__JSON_DEPTH_* */
-	unsigned flags;         /* GC__JSON_NUMBER_TEXT */
-	const char *nul_member; /* top-level member whose strings may hold
-				   \u0000 (decode them with gc__json_unquote),
-				   or NULL */
+	int max_depth;	/* one of GC__JSON_DEPTH_* */
+	unsigned flags; /* GC__JSON_NUMBER_TEXT */
+	const char *nul_member;
 } gc__json_opts;
 
-/* What was wrong, for callers that word their own message. */
+/* What was wrong, for callers that word their own message: the kind, the
+ * byte offset in the text and, for a NUL in a string, the top-level member
+ * holding it ("" for a member name, or outside any object). */
 enum { GC__JSON_FAULT_SYNTAX = 1, GC__JSON_FAULT_DEPTH, GC__JSON_FAULT_NUL };
 typedef struct gc__json_fault {
-	int kind;        /* GC__JSON_FAULT_* */
-	size_t at;       /* byte offset in the text */
-	char member[72]; /* NUL: top-level member holding the string ("" for
-			    a member name, or outside any object) */
+	int kind;
+	size_t at;
+	char member[72];
 } gc__json_fault;
 
 struct cJSON;

@@ -1321,6 +1321,29 @@ static int raw_find(const char *p, const char *end, const char *name,
 	return 0;
 }
 
+/* Replace r->output by the whole text of the body's "output" member when
+ * it holds \u0000. */
+static int output_with_nuls(gc_result *r, const char *json, size_t len,
+			    gc_error *err)
+{
+	size_t bom = len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3) ? 3 : 0;
+	const char *raw;
+	size_t rlen, n;
+	char *full;
+	int rc;
+	if (raw_find(json + bom, json + len, "output", &raw, &rlen) != 0 ||
+	    !memmem(raw, rlen, "\\u0000", 6))
+		return 0;
+	if ((rc = gc__json_unquote(raw, rlen, &full, &n)))
+		return gc__seterr(err, rc, "result: field \"output\": %s",
+				  rc == GC_ENOMEM ? "out of memory"
+						  : "invalid string");
+	free(r->output);
+	r->output = full;
+	r->output_len = n;
+	return 0;
+}
+
 GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 				  gc_error *err)
 {
@@ -1377,26 +1400,8 @@ GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 	tmp.output_len = strlen(tmp.output);
 	/* Output may hold NUL bytes (\u0000), which cJSON's copy stops at:
 	 * decode it again from its text, whole. */
-	if (cJSON_IsString(v)) {
-		size_t bom = len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3) ? 3 : 0;
-		const char *oraw;
-		size_t olen;
-		char *full;
-		if (raw_find(json + bom, json + len, "output", &oraw, &olen) ==
-			    0 &&
-		    memmem(oraw, olen, "\\u0000", 6)) {
-			if ((rc = gc__json_unquote(oraw, olen, &full,
-						   &tmp.output_len))) {
-				gc__seterr(err, rc,
-					   "result: field \"output\": %s",
-					   rc == GC_ENOMEM ? "out of memory"
-							   : "invalid string");
-				goto out;
-			}
-			free(tmp.output);
-			tmp.output = full;
-		}
-	}
+	if (cJSON_IsString(v) && (rc = output_with_nuls(&tmp, json, len, err)))
+		goto out;
 	v = cJSON_GetObjectItemCaseSensitive(root, "error");
 	if ((rc = json_string(v, where, "error", &tmp.error, err)))
 		goto out;

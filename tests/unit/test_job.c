@@ -342,7 +342,8 @@ static void result_output_keeps_nul_bytes(void **state)
 	assert_memory_equal(r.output, "a\0b\\u0000\xc3\xa9", 11);
 	assert_true(r.task.project_id == 9007199254740993LL);
 	back = gc_result_to_json(&r);
-	assert_non_null(strstr(back, "\"output\":\"a\\u0000b\\\\u0000\xc3\xa9\""));
+	assert_non_null(
+	    strstr(back, "\"output\":\"a\\u0000b\\\\u0000\xc3\xa9\""));
 	assert_non_null(strstr(back, "\"project_id\":9007199254740993,"));
 	gc_free(back);
 	gc_result_clear(&r);

@@ -59,7 +59,8 @@ static void nesting_is_bounded_at_the_limit(void **state)
 	assert_int_equal(check("[[], [[]], {\"a\": [1]}]", &o, &err), 0);
 	assert_int_equal(gc__json_check("[[[[1]]]]", 9, &o, &f, &err),
 			 GC_EINVAL);
-	assert_string_equal(err.msg, "JSON nested deeper than 3 levels at byte 3");
+	assert_string_equal(err.msg,
+			    "JSON nested deeper than 3 levels at byte 3");
 	assert_int_equal(f.kind, GC__JSON_FAULT_DEPTH);
 	assert_int_equal(f.at, 3);
 	assert_int_equal(check("{\"a\":{\"b\":{\"c\":{}}}}", &o, &err),
@@ -117,7 +118,8 @@ static void the_grammar_is_strict(void **state)
 		{"[1,]", "invalid JSON at byte 3 (expected a value)"},
 		{"[1 2]", "invalid JSON at byte 3 (expected ',' or ']')"},
 		{"{\"a\" 1}", "invalid JSON at byte 5 (expected ':')"},
-		{"{\"a\":1,}", "invalid JSON at byte 7 (expected a member name)"},
+		{"{\"a\":1,}",
+		 "invalid JSON at byte 7 (expected a member name)"},
 		{"{1:2}", "invalid JSON at byte 1 (expected a member name)"},
 		{"{\"a\":1]", "invalid JSON at byte 6 (expected ',' or '}')"},
 		{"[1}", "invalid JSON at byte 2 (expected ',' or ']')"},
@@ -128,11 +130,13 @@ static void the_grammar_is_strict(void **state)
 		{"NaN", "invalid JSON at byte 0 (expected a value)"},
 		{"\"abc", "invalid JSON at byte 4 (unterminated string)"},
 		{"\"a\\", "invalid JSON at byte 2 (unterminated string)"},
-		{"\"\\x\"", "invalid JSON at byte 1 (invalid escape in a string)"},
+		{"\"\\x\"",
+		 "invalid JSON at byte 1 (invalid escape in a string)"},
 		{"\"\\u12g4\"", "invalid JSON at byte 1 (invalid \\u escape)"},
 		{"\"\\u12\"", "invalid JSON at byte 1 (invalid \\u escape)"},
 		{"\"a\tb\"", "invalid JSON at byte 2 (control character 0x09)"},
-		{"[1,\0032]", "invalid JSON at byte 3 (control character 0x03)"},
+		{"[1,\0032]",
+		 "invalid JSON at byte 3 (control character 0x03)"},
 		{"\001[]", "invalid JSON at byte 0 (control character 0x01)"},
 		{"[1] x", "unexpected data after the JSON value at byte 4"},
 		{"{}{}", "unexpected data after the JSON value at byte 2"},
@@ -222,11 +226,10 @@ static void numbers_keep_their_text(void **state)
 			cJSON_GetObjectItem(cJSON_GetArrayItem(a, 2), "b")
 				->valuestring,
 			"9007199254740993");
-		assert_int_equal(gc__json_int64(cJSON_GetObjectItem(
-							cJSON_GetArrayItem(a, 2),
-							"b"),
-						&v),
-				 0);
+		assert_int_equal(
+		    gc__json_int64(
+			cJSON_GetObjectItem(cJSON_GetArrayItem(a, 2), "b"), &v),
+		    0);
 		assert_true(v == 9007199254740993LL); /* not ...992 */
 		assert_string_equal(cJSON_GetObjectItem(j, "d")->valuestring,
 				    "0");
@@ -464,7 +467,9 @@ static void tokens_refuse_deep_nesting(void)
 		b64 = gc__base64_encode(json, n);
 		assert_non_null(b64);
 		for (k = 0; b64[k] && b64[k] != '='; k++)
-			b64[k] = b64[k] == '+' ? '-' : b64[k] == '/' ? '_' : b64[k];
+			b64[k] = b64[k] == '+'	 ? '-'
+				 : b64[k] == '/' ? '_'
+						 : b64[k];
 		b64[k] = '\0';
 		snprintf(tok, sizeof(tok), "%s%s%s%s", part ? "e30." : "", b64,
 			 tails[part], part ? ".AAAA" : "");
@@ -474,10 +479,11 @@ static void tokens_refuse_deep_nesting(void)
 		assert_int_equal(gc__jwt_verify((const unsigned char *)"s", 1,
 						tok, 0, &cl, &err),
 				 GC_EAUTH);
-		assert_non_null(strstr(err.msg, part ? "token claims: JSON "
-						       "nested deeper than 16"
-						     : "token header: JSON "
-						       "nested deeper than 16"));
+		assert_non_null(strstr(err.msg, part
+						    ? "token claims: JSON "
+						      "nested deeper than 16"
+						    : "token header: JSON "
+						      "nested deeper than 16"));
 	}
 }
 
