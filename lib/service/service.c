@@ -597,7 +597,7 @@ static int parse_params(gc__ctx *c)
 		/* no honest client nests that deep: worth an operator's eye */
 		if (c->params.json_fault == GC__JSON_FAULT_DEPTH)
 			gc__svc_log(c->svc, GC_LOG_WARNING,
-				    "%s %s from %s: refused a JSON body: %s",
+				    "%s %s from %s: %s (refused)",
 				    c->method, c->path,
 				    c->remote ? c->remote : "?", msg);
 		gc__reply_err(c, rc == GC_ENOMEM ? GC__C_INTERNAL
