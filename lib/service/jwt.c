@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jwt.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,43 @@ static int claim_int(jwt_t *jwt, const char *name, int64_t *out)
 	return 0;
 }
 
+/* libjwt parses the header and the claims with jansson (recursive, 2048
+ * levels) before it checks the signature: a 4096-byte token nests deep
+ * enough to exhaust a 100 KB worker stack. So both parts go through the
+ * shared JSON check first, with a small limit (ours are flat). */
+static int check_parts(const char *token, size_t len, gc_error *err)
+{
+	static const char *const names[2] = {"header", "claims"};
+	const gc__json_opts jo = {GC__JSON_DEPTH_JWT, 0, NULL};
+	const char *p = token;
+	for (int k = 0; k < 2; k++) {
+		const char *dot = memchr(p, '.', len - (size_t)(p - token));
+		size_t n = (size_t)(dot - p), jlen;
+		char *b64 = malloc(n + 1), *json = NULL;
+		gc_error jerr;
+		int rc;
+		if (!b64)
+			return gc__seterr(err, GC_EAUTH, "out of memory");
+		/* base64url to base64 (padding is optional for the decoder) */
+		for (size_t i = 0; i < n; i++)
+			b64[i] = p[i] == '-' ? '+' : p[i] == '_' ? '/' : p[i];
+		rc = gc__base64_decode(b64, n, &json, &jlen);
+		free(b64);
+		if (rc == 0)
+			rc = gc__json_check(json, jlen, &jo, NULL, &jerr);
+		else
+			snprintf(jerr.msg, sizeof(jerr.msg), "%s",
+				 rc == GC_ENOMEM ? "out of memory"
+						 : "not base64url");
+		free(json);
+		if (rc)
+			return gc__seterr(err, GC_EAUTH, "token %s: %s",
+					  names[k], jerr.msg);
+		p = dot + 1;
+	}
+	return 0;
+}
+
 int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
 		   const char *token, int64_t now, gc__claims *out,
 		   gc_error *err)
@@ -88,6 +126,8 @@ int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
 		return gc__seterr(err, GC_EAUTH, "token is not a JWT");
 	if (!secret || secret_len == 0 || secret_len > INT_MAX)
 		return gc__seterr(err, GC_EAUTH, "no secret configured");
+	if (check_parts(token, len, err))
+		return GC_EAUTH;
 	if (jwt_decode(&jwt, token, secret, (int)secret_len) != 0 || !jwt)
 		return gc__seterr(err, GC_EAUTH,
 				  "token signature or format is invalid");

@@ -594,6 +594,12 @@ static int parse_params(gc__ctx *c)
 		rc = gc__params_add_form(&c->params, c->query, strlen(c->query),
 					 msg, sizeof(msg));
 	if (rc) {
+		/* no honest client nests that deep: worth an operator's eye */
+		if (c->params.json_fault == GC__JSON_FAULT_DEPTH)
+			gc__svc_log(c->svc, GC_LOG_WARNING,
+				    "%s %s from %s: %s (refused)",
+				    c->method, c->path,
+				    c->remote ? c->remote : "?", msg);
 		gc__reply_err(c, rc == GC_ENOMEM ? GC__C_INTERNAL
 						 : GC__C_BAD_REQUEST,
 			      "%s", msg);

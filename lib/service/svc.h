@@ -34,6 +34,7 @@ typedef struct gc__param {
 typedef struct gc__params {
 	gc__param *v;
 	size_t n, cap;
+	int json_fault; /* why a JSON body was refused: GC__JSON_FAULT_* */
 } gc__params;
 
 #define GC__PARAMS_MAX 256 /* more parameters than this: 400 */
@@ -43,7 +44,11 @@ void gc__params_free(gc__params *p);
  * GC_EINVAL (malformed; msg says where) or GC_ENOMEM. */
 int gc__params_add_form(gc__params *p, const char *s, size_t len, char *msg,
 			size_t msglen);
-/* A JSON object body: every member becomes a parameter. */
+/* A JSON object body: every member becomes a parameter; numbers keep
+ * their text ("12", "1.5"), so integers bind exactly. Nested deeper than
+ * GC__JSON_DEPTH_REST, not strict JSON, or a string with \u0000:
+ * GC_EINVAL, msg says what and where (naming the parameter for \u0000, as
+ * gc__bind does for %00 in form data), p->json_fault says which. */
 int gc__params_add_json(gc__params *p, const char *s, size_t len, char *msg,
 			size_t msglen);
 const gc__param *gc__params_get(const gc__params *p, const char *key);

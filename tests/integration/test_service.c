@@ -697,6 +697,188 @@ static void bad_input_gets_4xx_naming_the_problem(void **state)
 	}
 }
 
+static void result_body(char *out, size_t len, int64_t pid, const char *tid,
+			const char *run_id, const char *error, int64_t plan);
+
+/* `depth` nested '[' (or {"a": when obj) around 1, closed, between head
+ * and tail; malloc'd. */
+static char *nested_json(int depth, int obj, const char *head,
+			 const char *tail)
+{
+	size_t hl = strlen(head), tl = strlen(tail), n;
+	char *s = malloc(hl + tl + (size_t)depth * 6 + 2);
+	assert_non_null(s);
+	memcpy(s, head, hl);
+	n = hl;
+	for (int i = 0; i < depth; i++) {
+		memcpy(s + n, obj ? "{\"a\":" : "[", obj ? 5 : 1);
+		n += obj ? 5 : 1;
+	}
+	s[n++] = '1';
+	for (int i = 0; i < depth; i++)
+		s[n++] = obj ? '}' : ']';
+	memcpy(s + n, tail, tl + 1);
+	return s;
+}
+
+/* The service still answers, logins included. */
+static void expect_alive(void)
+{
+	resp r;
+	get(&r, NULL, "/api/v1/version");
+	expect_code(&r, 0);
+	resp_free(&r);
+	free(login("admin", "123456"));
+}
+
+/* A body nesting 800 levels used to overflow a 100 KB civetweb worker
+ * stack inside cJSON and kill the process, before any authentication. Now
+ * a 400 that says where, on every route, and the service goes on. */
+static void deep_json_gets_400_and_the_service_lives(void **state)
+{
+	static const char *const routes[] = {"/api/v1/user/login",
+					      "/api/v1/crontab/save"};
+	const char *report[] = {"Authorization: Bearer " REPORT_TOKEN,
+				"Report-Type: report_task_result", NULL};
+	char want[128], bearer[8192];
+	const char *hdrs[] = {bearer, NULL};
+	resp r;
+	char *body, *b64;
+	(void)state;
+	for (size_t k = 0; k < GC__ARRAY_LEN(routes); k++) {
+		for (int obj = 0; obj < 2; obj++) {
+			body = nested_json(800, obj, "", "");
+			post_json(&r, k ? F.admin_tok : NULL, routes[k], body);
+			expect_code(&r, 400);
+			snprintf(want, sizeof(want),
+				 "JSON body nested deeper than 64 levels at "
+				 "byte %d",
+				 obj ? 64 * 5 : 64);
+			assert_string_equal(msg(&r), want);
+			resp_free(&r);
+			free(body);
+			expect_alive();
+		}
+	}
+	/* Inside a member: 64 levels in all are JSON the binding judges,
+	 * 65 are not. */
+	for (int depth = 63; depth <= 64; depth++) {
+		body = nested_json(depth, 0, "{\"account\":",
+				   ",\"password\":\"x\"}");
+		post_json(&r, NULL, "/api/v1/user/login", body);
+		expect_code(&r, 400);
+		expect_msg_has(&r, depth == 63 ? "parameter \"account\": "
+						 "expected a string"
+					       : "nested deeper than 64 levels "
+						 "at byte 74");
+		resp_free(&r);
+		free(body);
+	}
+	/* An agent's result body: the report route's own limit. */
+	body = nested_json(800, 1, "{\"execute_info\":{\"task\":{\"x\":",
+			   "}}}");
+	http(&r, "POST", "/api/v1/report", NULL, "application/json", body,
+	     report);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "bad result body: result: JSON nested deeper than "
+			   "128 levels at byte");
+	resp_free(&r);
+	free(body);
+	/* A token whose header opens 2000 arrays: libjwt hands it to
+	 * jansson, which recurses once per level, before it checks the
+	 * signature. */
+	body = malloc(2001);
+	assert_non_null(body);
+	memset(body, '[', 2000);
+	body[2000] = '\0';
+	b64 = gc__base64_encode(body, 2000);
+	for (char *q = b64; *q; q++)
+		*q = *q == '+' ? '-' : *q == '/' ? '_' : *q == '=' ? '\0' : *q;
+	snprintf(bearer, sizeof(bearer), "access-token: %s.e30.AAAA", b64);
+	assert_true(strlen(bearer) - 14 <= GC__TOKEN_MAX);
+	free(b64);
+	free(body);
+	http(&r, "GET", "/api/v1/user/info", NULL, NULL, NULL, hdrs);
+	expect_code(&r, 401);
+	resp_free(&r);
+	expect_alive();
+}
+
+/* \u0000 in a JSON string is refused naming the parameter, as %00 in form
+ * data is; integers are taken exactly from their text: beyond 2^53, with
+ * a fraction or an exponent, refused (never rounded through a double). */
+static void json_nul_and_inexact_integers_get_400(void **state)
+{
+	const char *report[] = {"Authorization: Bearer " REPORT_TOKEN,
+				"Report-Type: report_task_result", NULL};
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{"{\"account\":\"adm\\u0000in\",\"password\":\"123456\"}",
+		 "parameter \"account\": a string has a NUL character (\\u0000) "
+		 "at byte 15"},
+		{"{\"account\":\"admin\",\"password\":\"1234\\u00006\"}",
+		 "parameter \"password\": a string has a NUL character"},
+		{"{\"account\":\"admin\",\"password\":[\"\\u0000\"]}",
+		 "parameter \"password\": a string has a NUL character"},
+		{"{\"acc\\u0000\":\"admin\",\"password\":\"123456\"}",
+		 "a member name has a NUL character (\\u0000) at byte 5"},
+	};
+	static const struct {
+		int json;
+		const char *body, *want;
+	} ints[] = {
+		{1, "{\"project_id\":9007199254740993}",
+		 "parameter \"project_id\": 9007199254740993 is out of range "
+		 "[1, 9007199254740992]"},
+		{1, "{\"project_id\":92233720368547758070}",
+		 "parameter \"project_id\": expected an integer"},
+		{0, "project_id=9007199254740993", "out of range"},
+		{1, "{\"project_id\":1e0}",
+		 "parameter \"project_id\": expected an integer, got \"1e0\""},
+		{1, "{\"project_id\":01}",
+		 "malformed JSON body: invalid JSON at byte 15"},
+	};
+	char body[4096], rest[4096], *p;
+	resp r;
+	(void)state;
+	for (size_t i = 0; i < GC__ARRAY_LEN(cases); i++) {
+		post_json(&r, NULL, "/api/v1/user/login", cases[i].json);
+		expect_code(&r, 400);
+		expect_msg_has(&r, cases[i].want);
+		resp_free(&r);
+	}
+	/* Form data says the same of %00. */
+	post(&r, NULL, "/api/v1/user/login", "account=adm%%00in&password=x");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "parameter \"account\"");
+	resp_free(&r);
+	/* 2^53 + 1 used to become 2^53 (and 2^63 a saturated INT64_MAX). */
+	for (size_t i = 0; i < GC__ARRAY_LEN(ints); i++) {
+		http(&r, "POST", "/api/v1/project/delete", F.admin_tok,
+		     ints[i].json ? "application/json"
+				  : "application/x-www-form-urlencoded",
+		     ints[i].body, NULL);
+		expect_code(&r, 400);
+		expect_msg_has(&r, ints[i].want);
+		resp_free(&r);
+	}
+	/* The same in an agent's result body: project_id beyond int64. */
+	result_body(body, sizeof(body), 1, "777", "run-big", "", 0);
+	p = strstr(body, "\"project_id\":1,");
+	assert_non_null(p);
+	snprintf(rest, sizeof(rest), "%s", p + 15);
+	snprintf(p, sizeof(body) - (size_t)(p - body),
+		 "\"project_id\":9223372036854775808,%s", rest);
+	http(&r, "POST", "/api/v1/report", NULL, "application/json", body,
+	     report);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "field \"project_id\": 9223372036854775808 is not "
+			   "an integer in the int64 range");
+	resp_free(&r);
+	expect_alive();
+}
+
 static void projects_create_list_update_members_delete(void **state)
 {
 	resp r;
@@ -1344,6 +1526,9 @@ static void report_ingest_is_authenticated_and_idempotent(void **state)
 	assert_int_equal(cJSON_GetArraySize(res), 3);
 	assert_string_equal(cJSON_GetObjectItem(res, "result")->valuestring,
 			    "tick\nline2\n");
+	/* the output's NUL byte is kept (cJSON's copy above stops there) */
+	assert_non_null(strstr(cJSON_GetObjectItem(it, "result")->valuestring,
+			       "{\"result\":\"tick\\nline2\\n\\u0000end\","));
 	cJSON_Delete(res);
 	resp_free(&r);
 
@@ -1907,6 +2092,8 @@ static void short_jwt_secret_is_refused_by_the_service(void **state)
 	cmocka_unit_test(bad_tokens_get_401),                                \
 	cmocka_unit_test(unknown_routes_and_methods),                        \
 	cmocka_unit_test(bad_input_gets_4xx_naming_the_problem),             \
+	cmocka_unit_test(deep_json_gets_400_and_the_service_lives),          \
+	cmocka_unit_test(json_nul_and_inexact_integers_get_400),             \
 	cmocka_unit_test(projects_create_list_update_members_delete),       \
 	cmocka_unit_test(task_save_keeps_create_time_and_unknown_fields),    \
 	cmocka_unit_test(delete_removes_exactly_that_task),                  \
