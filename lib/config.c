@@ -24,12 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CFG_MAX_FILE (1024 * 1024) /* config files are a few hundred bytes */
 #define CFG_MAX_NAME 49            /* inih keeps 50-byte names */
 #define CFG_MAX_FIELDS 64
 #define CFG_PUBLISHED_JWT_SECRET "fjskfjls2ifeew2mn"
+#define JWT_SECRET_ID 18 /* field id of [jwt] secret */
 
 /* ------------------------------------------------------------ values */
 
@@ -454,7 +456,8 @@ static const field service_fields[] = {
 	ETCD_FIELDS(gc_service_config, 5),
 	MYSQL_FIELDS(gc_service_config, 13),
 	FLD("sqlite", "path", F_REQ, 17, gc_service_config, sqlite.path),
-	FLD("jwt", "secret", F_OPT, 18, gc_service_config, jwt.secret),
+	FLD("jwt", "secret", F_OPT, JWT_SECRET_ID, gc_service_config,
+	    jwt.secret),
 	FLDR("jwt", "exp", F_INT, 19, gc_service_config, jwt.exp_hours, 1,
 	     87600),
 	FLD("report", "token", F_OPT, 20, gc_service_config, report.token),
@@ -1490,10 +1493,37 @@ static int parse_into(cfg_ctx *c, void *cfg, gc_etcd_config *etcd,
 	return rc;
 }
 
-static int agent_load_text(gc_agent_config *cfg, const char *text, size_t len,
-			   const char *name, gc_log_fn log, void *payload,
-			   gc_error *err)
+/* A file that holds secrets should not be readable by every local user:
+ * warn (it still loads) when its mode lets others read or write it.
+ * `secrets` lists the settings found, for the message. mode 0: not a file
+ * (loaded from a string). */
+static void warn_if_readable(const cfg_ctx *c, unsigned mode,
+			     const char *secrets)
 {
+	if (!mode || !*secrets || !(mode & (S_IROTH | S_IWOTH)))
+		return;
+	gc__log(c->log, c->payload, GC_LOG_WARNING,
+		"%s holds secrets (%s) but its mode %04o lets other users "
+		"%s it: chmod 640 %s (and give it to the group the daemon "
+		"runs as)",
+		c->name, secrets, mode & 07777,
+		(mode & S_IWOTH) ? "read and change" : "read", c->name);
+}
+
+/* Append ", what" to the list when `v` is set. */
+static void add_secret(char *list, size_t cap, const char *v,
+		       const char *what)
+{
+	size_t n = strlen(list);
+	if (v && *v)
+		snprintf(list + n, cap - n, "%s%s", n ? ", " : "", what);
+}
+
+static int agent_load_text(gc_agent_config *cfg, const char *text, size_t len,
+			   const char *name, unsigned mode, gc_log_fn log,
+			   void *payload, gc_error *err)
+{
+	char secrets[128] = "";
 	gc_agent_config tmp;
 	cfg_ctx c;
 	int rc;
@@ -1515,16 +1545,47 @@ static int agent_load_text(gc_agent_config *cfg, const char *text, size_t len,
 		gc_agent_config_clear(&tmp);
 		return finish(&c, rc, err);
 	}
+	add_secret(secrets, sizeof(secrets), tmp.report_token, "report_token");
+	add_secret(secrets, sizeof(secrets), tmp.etcd.password,
+		   "[etcd] password");
+	add_secret(secrets, sizeof(secrets), tmp.mysql.password,
+		   "[mysql] password");
+	warn_if_readable(&c, mode, secrets);
 	gc_agent_config_clear(cfg);
 	*cfg = tmp;
 	return finish(&c, 0, err);
 }
 
+/* The [jwt] secret: unset or empty (a random one per start), or at least
+ * GC__JWT_SECRET_MIN bytes. Anyone who guesses it forges tokens. */
+static int check_jwt_secret(cfg_ctx *c, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	int line = c->seen[JWT_SECRET_ID];
+	if (n == 0 || n >= GC__JWT_SECRET_MIN)
+		return 0;
+	if (strcmp(secret, CFG_PUBLISHED_JWT_SECRET) == 0)
+		return ctx_fail(c, line, "jwt", "secret",
+				"the value published in GopherCron's README: "
+				"anyone can forge login tokens with it; set a "
+				"random one of at least %d bytes, e.g. `head "
+				"-c 32 /dev/urandom | base64`",
+				GC__JWT_SECRET_MIN);
+	return ctx_fail(c, line, "jwt", "secret",
+			"too short (%zu bytes, at least %d): a short secret "
+			"can be guessed and login tokens forged with it; set "
+			"a random one, e.g. `head -c 32 /dev/urandom | "
+			"base64`, or leave it empty for a random secret per "
+			"start",
+			n, GC__JWT_SECRET_MIN);
+}
+
 static int service_load_text(gc_service_config *cfg, const char *text,
-			     size_t len, const char *name, gc_log_fn log,
-			     void *payload, gc_error *err)
+			     size_t len, const char *name, unsigned mode,
+			     gc_log_fn log, void *payload, gc_error *err)
 {
 	gc_service_config tmp;
+	char secrets[128] = "";
 	cfg_ctx c;
 	int rc;
 	if (!cfg || !text)
@@ -1537,27 +1598,36 @@ static int service_load_text(gc_service_config *cfg, const char *text,
 	rc = parse_into(&c, &tmp, &tmp.etcd, service_fields,
 			GC__ARRAY_LEN(service_fields), service_sections,
 			GC__ARRAY_LEN(service_sections));
+	if (rc == 0)
+		rc = check_jwt_secret(&c, tmp.jwt.secret);
 	if (rc < 0) {
 		gc_service_config_clear(&tmp);
 		return finish(&c, rc, err);
 	}
-	if (tmp.jwt.secret && strcmp(tmp.jwt.secret, CFG_PUBLISHED_JWT_SECRET) == 0)
-		gc__log(log, payload, GC_LOG_WARNING,
-			"%s: [jwt] secret is the value published in "
-			"GopherCron's README; set your own", c.name);
+	add_secret(secrets, sizeof(secrets), tmp.jwt.secret, "[jwt] secret");
+	add_secret(secrets, sizeof(secrets), tmp.report.token,
+		   "[report] token");
+	add_secret(secrets, sizeof(secrets), tmp.etcd.password,
+		   "[etcd] password");
+	add_secret(secrets, sizeof(secrets), tmp.mysql.password,
+		   "[mysql] password");
+	warn_if_readable(&c, mode, secrets);
 	gc_service_config_clear(cfg);
 	*cfg = tmp;
 	return finish(&c, 0, err);
 }
 
-/* Read a whole config file (bounded) through an O_CLOEXEC stream. */
+/* Read a whole config file (bounded) through an O_CLOEXEC stream; *mode
+ * gets the mode of the file read (fstat of that very descriptor). */
 static int read_file(const char *path, char **out, size_t *outlen,
-		     gc_error *err)
+		     unsigned *mode, gc_error *err)
 {
 	gc__buf b = GC__BUF_INIT;
+	struct stat st;
 	FILE *f;
 	char chunk[4096];
 	size_t n;
+	*mode = 0;
 	if (!path)
 		return gc__seterr(err, GC_EINVAL, "config: NULL path");
 	f = fopen(path, "re");
@@ -1565,6 +1635,8 @@ static int read_file(const char *path, char **out, size_t *outlen,
 		return gc__seterr_errno(err, errno == ENOENT ? GC_ENOTFOUND
 							      : GC_ESYS,
 					errno, "%s: cannot open", path);
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+		*mode = (unsigned)st.st_mode & 07777;
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (b.len + n > CFG_MAX_FILE) {
 			fclose(f);
@@ -1600,7 +1672,7 @@ GC_EXTERN int gc_agent_config_load_string(gc_agent_config *cfg,
 					  gc_log_fn log, void *payload,
 					  gc_error *err)
 {
-	return agent_load_text(cfg, text, text ? strlen(text) : 0, name, log,
+	return agent_load_text(cfg, text, text ? strlen(text) : 0, name, 0, log,
 			       payload, err);
 }
 
@@ -1610,11 +1682,12 @@ GC_EXTERN int gc_agent_config_load(gc_agent_config *cfg, const char *path,
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_file(path, &text, &len, err);
+	unsigned mode = 0;
+	int rc = read_file(path, &text, &len, &mode, err);
 	if (rc < 0)
 		return rc;
-	rc = agent_load_text(cfg, text, len, path, log, payload, err);
-	free(text);
+	rc = agent_load_text(cfg, text, len, path, mode, log, payload, err);
+	gc__secret_free(text); /* it holds the secrets in clear */
 	return rc;
 }
 
@@ -1623,8 +1696,8 @@ GC_EXTERN int gc_service_config_load_string(gc_service_config *cfg,
 					    const char *name, gc_log_fn log,
 					    void *payload, gc_error *err)
 {
-	return service_load_text(cfg, text, text ? strlen(text) : 0, name, log,
-				 payload, err);
+	return service_load_text(cfg, text, text ? strlen(text) : 0, name, 0,
+				 log, payload, err);
 }
 
 GC_EXTERN int gc_service_config_load(gc_service_config *cfg,
@@ -1633,10 +1706,11 @@ GC_EXTERN int gc_service_config_load(gc_service_config *cfg,
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_file(path, &text, &len, err);
+	unsigned mode = 0;
+	int rc = read_file(path, &text, &len, &mode, err);
 	if (rc < 0)
 		return rc;
-	rc = service_load_text(cfg, text, len, path, log, payload, err);
-	free(text);
+	rc = service_load_text(cfg, text, len, path, mode, log, payload, err);
+	gc__secret_free(text); /* it holds the secrets in clear */
 	return rc;
 }

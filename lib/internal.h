@@ -19,6 +19,10 @@
 
 #define GC__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Fewest bytes of a configured [jwt] secret (HS256 wants a key as long as
+ * its hash). */
+#define GC__JWT_SECRET_MIN 32
+
 /* Fill `err` (may be NULL) and return `code`. */
 int gc__seterr(gc_error *err, int code, const char *fmt, ...)
 	GC__PRINTF(3, 4);
@@ -123,6 +127,74 @@ void gc__log_escape(char *out, size_t outlen, const char *in);
 /* vsnprintf, then gc__log_escape. */
 void gc__log_vformat(char *out, size_t outlen, const char *fmt, va_list ap)
 	GC__PRINTF(3, 0);
+
+/* ------------------------------------------------------------------ JSON
+ * JSON from outside the process (lib/json.c). cJSON decodes recursively and
+ * allows 1000 levels; jansson, inside libjwt, 2048: a few hundred nested
+ * '[' exhaust a small thread stack (civetweb's workers have 100 KB, an
+ * embedder's threads may have less) and kill the process. So every JSON
+ * text that comes from a client, an agent, etcd or a token goes through
+ * gc__json_check (or gc__json_parse, which calls it) first: one iterative
+ * pass that bounds the nesting, checks the whole grammar strictly
+ * (RFC 8259: numbers as JSON writes them, no control bytes, only
+ * whitespace after the value; a leading UTF-8 byte order mark is skipped,
+ * as cJSON does) and refuses \u0000 in strings, which cJSON would silently
+ * cut. At these limits every decoder of the library runs in a 24 KB
+ * thread stack (gcc -O2); the check itself uses about 5 KB. The limits, by
+ * use (nesting = objects and arrays inside each other; {"a":[1]} is 2): */
+/* REST request bodies */
+#define GC__JSON_DEPTH_REST 64
+/* task definitions (etcd), the agents' result and warning bodies */
+#define GC__JSON_DEPTH_JOB 128
+/* etcd gateway answers and watch messages */
+#define GC__JSON_DEPTH_ETCD 32
+/* a login token's header and claims */
+#define GC__JSON_DEPTH_JWT 16
+/* the largest limit the scan accepts */
+#define GC__JSON_DEPTH_MAX 128
+
+/* Numbers keep their text in valuestring (cJSON_malloc'd, freed by
+ * cJSON_Delete), for gc__json_int64. */
+#define GC__JSON_NUMBER_TEXT 1u
+
+/* nul_member: the top-level member whose strings may hold \u0000
+ * (decode them with gc__json_unquote), or NULL. */
+typedef struct gc__json_opts {
+	int max_depth;	/* one of GC__JSON_DEPTH_* */
+	unsigned flags; /* GC__JSON_NUMBER_TEXT */
+	const char *nul_member;
+} gc__json_opts;
+
+/* What was wrong, for callers that word their own message: the kind, the
+ * byte offset in the text and, for a NUL in a string, the top-level member
+ * holding it ("" for a member name, or outside any object). */
+enum { GC__JSON_FAULT_SYNTAX = 1, GC__JSON_FAULT_DEPTH, GC__JSON_FAULT_NUL };
+typedef struct gc__json_fault {
+	int kind;
+	size_t at;
+	char member[72];
+} gc__json_fault;
+
+struct cJSON;
+/* Check the text as above: 0, or GC_EINVAL with a message saying what is
+ * wrong and at which byte ("JSON nested deeper than 64 levels at byte 64",
+ * "invalid JSON at byte 7 (expected ':')", "\"a.b[2]\": a string has a NUL
+ * character (\u0000) at byte 12"). `fault` may be NULL. */
+int gc__json_check(const char *s, size_t len, const gc__json_opts *o,
+		   gc__json_fault *fault, gc_error *err);
+/* gc__json_check, then cJSON: *out is the tree (any JSON type: callers
+ * check it), or NULL with GC_EINVAL / GC_ENOMEM. */
+int gc__json_parse(struct cJSON **out, const char *s, size_t len,
+		   const gc__json_opts *o, gc__json_fault *fault,
+		   gc_error *err);
+/* A JSON number as an exact int64: 0, or GC_EINVAL when its value is not
+ * an integer (1.5) or is beyond int64. The value is read from the text
+ * when the tree was parsed with GC__JSON_NUMBER_TEXT (1.0e3 is 1000,
+ * 9007199254740993 stays odd); otherwise only within +-2^53. */
+int gc__json_int64(const struct cJSON *v, int64_t *out);
+/* Decode the JSON string literal s[0..len) (quotes included) exactly,
+ * NULs kept: *out malloc'd and NUL-terminated, *outlen its length. */
+int gc__json_unquote(const char *s, size_t len, char **out, size_t *outlen);
 
 /* Log through an optional callback with printf formatting. */
 void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)

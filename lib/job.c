@@ -216,57 +216,20 @@ static void raw_key(const raw_member *m, char *buf, size_t size)
 	cJSON_Delete(k);
 }
 
-/* Offset of the first control byte JSON does not allow (raw inside a
- * string, or anything but \t \n \r between tokens), or -1. cJSON lets
- * them through (it even skips NUL as whitespace); Go's decoder does not. */
-static ptrdiff_t bad_control_byte(const char *s, size_t len)
-{
-	bool in_str = false, esc = false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 && (in_str || (c != '\t' && c != '\n' && c != '\r')))
-			return (ptrdiff_t)i;
-		if (esc)
-			esc = false;
-		else if (in_str && c == '\\')
-			esc = true;
-		else if (c == '"')
-			in_str = !in_str;
-	}
-	return -1;
-}
-
-/* Parse a whole JSON text with cJSON; only whitespace may follow. */
+/* Parse a whole JSON object through the shared check (nesting, strict
+ * grammar, no \u0000 but in `nul_member`); numbers keep their text. */
 static cJSON *parse_json(const char *json, size_t len, const char *what,
-			 gc_error *err)
+			 const char *nul_member, gc_error *err)
 {
-	const char *end = NULL;
-	ptrdiff_t bad;
+	const gc__json_opts jo = {GC__JSON_DEPTH_JOB, GC__JSON_NUMBER_TEXT,
+				  nul_member};
 	cJSON *root;
 	if (!json) {
 		gc__seterr(err, GC_EINVAL, "%s: no JSON given", what);
 		return NULL;
 	}
-	if ((bad = bad_control_byte(json, len)) >= 0) {
-		gc__seterr(err, GC_EINVAL,
-			   "%s: invalid JSON at byte %td (control character "
-			   "0x%02x)",
-			   what, bad, (unsigned char)json[bad]);
-		return NULL;
-	}
-	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-	if (!root) {
-		size_t at = end && end >= json ? (size_t)(end - json) : 0;
-		gc__seterr(err, GC_EINVAL, "%s: invalid JSON at byte %zu", what,
-			   at);
-		return NULL;
-	}
-	if (end && skip_ws(end, json + len) != json + len) {
-		cJSON_Delete(root);
-		gc__seterr(err, GC_EINVAL,
-			   "%s: unexpected data after the JSON value at byte "
-			   "%zu",
-			   what, (size_t)(end - json));
+	if (gc__json_parse(&root, json, len, &jo, NULL, err)) {
+		gc__err_prefix(err, "%s", what);
 		return NULL;
 	}
 	if (!cJSON_IsObject(root)) {
@@ -292,7 +255,8 @@ static const char *json_type_name(const cJSON *v)
 	return "null";
 }
 
-/* Integer from a number or a numeric string; null -> 0. */
+/* Integer from a number (exactly as written: no fraction, no exponent,
+ * within int64) or a numeric string; null -> 0. */
 static int json_int64(const cJSON *v, const char *where, const char *field,
 		      int64_t *out, gc_error *err)
 {
@@ -301,14 +265,16 @@ static int json_int64(const cJSON *v, const char *where, const char *field,
 		return 0;
 	}
 	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		if (!isfinite(d) || d != floor(d) || d < -9.2e18 || d > 9.2e18)
+		if (gc__json_int64(v, out) == 0)
+			return 0;
+		if (v->valuestring)
 			return gc__seterr(err, GC_EINVAL,
-					  "%s: field \"%s\": %g is not an "
-					  "integer",
-					  where, field, d);
-		*out = (int64_t)d;
-		return 0;
+					  "%s: field \"%s\": %.40s is not an "
+					  "integer in the int64 range",
+					  where, field, v->valuestring);
+		return gc__seterr(err, GC_EINVAL,
+				  "%s: field \"%s\": %g is not an integer",
+				  where, field, v->valuedouble);
 	}
 	if (cJSON_IsString(v)) {
 		const char *s = v->valuestring;
@@ -642,7 +608,7 @@ GC_EXTERN int gc_task_from_json(gc_task *t, const char *json, size_t len,
 	int rc;
 	if (!t)
 		return gc__seterr(err, GC_EINVAL, "task: NULL task");
-	if (!(root = parse_json(json, len, "task", err)))
+	if (!(root = parse_json(json, len, "task", NULL, err)))
 		return err ? err->code : GC_EINVAL;
 	rc = task_known_from_cjson(&tmp, root, "task", err);
 	cJSON_Delete(root);
@@ -1332,6 +1298,29 @@ static int raw_find(const char *p, const char *end, const char *name,
 	return 0;
 }
 
+/* Replace r->output by the whole text of the body's "output" member when
+ * it holds \u0000. */
+static int output_with_nuls(gc_result *r, const char *json, size_t len,
+			    gc_error *err)
+{
+	size_t bom = len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3) ? 3 : 0;
+	const char *raw;
+	size_t rlen, n;
+	char *full;
+	int rc;
+	if (raw_find(json + bom, json + len, "output", &raw, &rlen) != 0 ||
+	    !memmem(raw, rlen, "\\u0000", 6))
+		return 0;
+	if ((rc = gc__json_unquote(raw, rlen, &full, &n)))
+		return gc__seterr(err, rc, "result: field \"output\": %s",
+				  rc == GC_ENOMEM ? "out of memory"
+						  : "invalid string");
+	free(r->output);
+	r->output = full;
+	r->output_len = n;
+	return 0;
+}
+
 GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 				  gc_error *err)
 {
@@ -1346,7 +1335,7 @@ GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 	bool have_plan_unix = false;
 	if (!r)
 		return gc__seterr(err, GC_EINVAL, "result: NULL result");
-	if (!(root = parse_json(json, len, where, err)))
+	if (!(root = parse_json(json, len, where, "output", err)))
 		return err ? err->code : GC_EINVAL;
 	ei = cJSON_GetObjectItemCaseSensitive(root, "execute_info");
 	if (!cJSON_IsObject(ei)) {
@@ -1386,6 +1375,10 @@ GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 	if ((rc = json_string(v, where, "output", &tmp.output, err)))
 		goto out;
 	tmp.output_len = strlen(tmp.output);
+	/* Output may hold NUL bytes (\u0000), which cJSON's copy stops at:
+	 * decode it again from its text, whole. */
+	if (cJSON_IsString(v) && (rc = output_with_nuls(&tmp, json, len, err)))
+		goto out;
 	v = cJSON_GetObjectItemCaseSensitive(root, "error");
 	if ((rc = json_string(v, where, "error", &tmp.error, err)))
 		goto out;
@@ -1473,7 +1466,7 @@ GC_EXTERN int gc_warning_from_json(gc_warning *w, const char *json,
 	int rc;
 	if (!w)
 		return gc__seterr(err, GC_EINVAL, "warning: NULL warning");
-	if (!(root = parse_json(json, len, where, err)))
+	if (!(root = parse_json(json, len, where, NULL, err)))
 		return err ? err->code : GC_EINVAL;
 	if ((rc = json_string(cJSON_GetObjectItemCaseSensitive(root, "data"),
 			      where, "data", &tmp.data, err)) ||

@@ -279,10 +279,12 @@ report_host=$listen
 fill() { # template output [extra sed expressions...]
 	local in=$1 out=$2
 	shift 2
-	sed -e "s|@LISTEN@|$listen|g" -e "s|@PORT@|$port|g" \
+	# the files hold secrets (JWT secret, report token): owner only
+	rm -f "$out"
+	(umask 077 && sed -e "s|@LISTEN@|$listen|g" -e "s|@PORT@|$port|g" \
 		-e "s|@ETCD_LIST@|$etcd_list|g" -e "s|@DIR@|$dir|g" \
 		-e "s|@REPORT_TOKEN@|$report_token|g" \
-		-e "s|@REPORT_HOST@|$report_host|g" "$@" "$in" >"$out"
+		-e "s|@REPORT_HOST@|$report_host|g" "$@" "$in" >"$out")
 }
 fill "$here/service.toml.in" "$dir/service.toml" -e "s|@JWT_SECRET@|$(rand)|g"
 

@@ -64,12 +64,17 @@ GC_EXTERN int gc_task_copy(gc_task *dst, const gc_task *src, gc_error *err);
 
 /* Decode TaskInfo JSON into an initialised `t`. Integers may be JSON numbers
  * or numeric strings ("3"); null leaves the field at its zero value; any
- * other type is GC_EINVAL with a message naming the field. Member names
- * match case-insensitively, last one wins (as Go's encoding/json). Members
- * that are not TaskInfo fields are kept in t->extra. Strings missing from
- * the JSON become "" (never NULL). Control bytes JSON forbids (raw in a
- * string, or between tokens other than tab/CR/LF) are rejected, as Go's
- * decoder does. */
+ * other type is GC_EINVAL with a message naming the field. Numbers are
+ * read exactly from their text (9007199254740993 stays odd; 1.0e3 is
+ * 1000; 1.5 or a value beyond the field's range is GC_EINVAL, never
+ * rounded). Member names match case-insensitively, last one wins (as Go's
+ * encoding/json). Members that are not TaskInfo fields are kept in
+ * t->extra. Strings missing from the JSON become "" (never NULL). The text
+ * must be strict JSON (RFC 8259: control bytes raw in a string or between
+ * tokens other than tab/CR/LF are rejected, as Go's decoder does), nested
+ * at most 128 levels (the check is iterative, so any thread's stack
+ * suffices), with no \u0000 in any string (GC_EINVAL naming the member,
+ * instead of a string cut at the NUL). */
 GC_EXTERN int gc_task_from_json(gc_task *t, const char *json, size_t len,
 				gc_error *err);
 
@@ -252,7 +257,9 @@ GC_EXTERN char *gc_result_to_json(const gc_result *r);
 /* Decode a TaskExecuteResult body (what the service's ingest endpoint
  * receives). Times accept any RFC3339 offset. run_id/plan_unix are
  * optional; when plan_unix is present it must agree with plan_time.
- * Output that held NUL bytes (sent as \u0000) is cut at the first NUL. */
+ * Output that held NUL bytes (sent as \u0000) keeps them: output_len
+ * counts every byte. \u0000 anywhere else is GC_EINVAL; the text is
+ * checked as gc_task_from_json's is (strict, at most 128 levels). */
 GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 				  gc_error *err);
 

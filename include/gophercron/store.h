@@ -131,6 +131,9 @@ typedef struct gc_store_user {
 	char *name;
 	char *permission;    /* comma list as the original: "admin,user" */
 	int64_t create_time; /* unix seconds */
+	/* Bumped by every password change or reset: login tokens carry the
+	 * value they were issued with, and one that differs is refused. */
+	int64_t token_gen;
 } gc_store_user;
 
 typedef struct gc_store_users {
@@ -163,7 +166,7 @@ GC_EXTERN int gc_store_user_update(gc_store *s, int64_t id, const char *name,
  * GC_ENOTFOUND when absent. */
 GC_EXTERN int gc_store_user_delete(gc_store *s, int64_t id, gc_error *err);
 /* Set a new password. When old_password is non-NULL it must match first
- * (GC_EAUTH otherwise). */
+ * (GC_EAUTH otherwise). Bumps the user's token_gen. */
 GC_EXTERN int gc_store_user_change_password(gc_store *s, int64_t id,
 					    const char *old_password,
 					    const char *new_password,

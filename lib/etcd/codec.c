@@ -305,17 +305,21 @@ fail:
 
 int gc__etcd_parse(const char *data, size_t len, cJSON **out, gc_error *err)
 {
+	const gc__json_opts jo = {GC__JSON_DEPTH_ETCD, 0, NULL};
 	cJSON *j;
-	const char *end = NULL;
+	int rc;
 	*out = NULL;
 	if (!data || len == 0)
 		return gc__seterr(err, GC_EPROTO, "empty JSON answer");
-	j = cJSON_ParseWithLengthOpts(data, len, &end, 0);
-	if (!j)
-		return gc__seterr(err, GC_EPROTO,
-				  "malformed JSON answer (at byte %zu of %zu)",
-				  end && end >= data ? (size_t)(end - data) : 0,
-				  len);
+	rc = gc__json_parse(&j, data, len, &jo, NULL, err);
+	if (rc == GC_ENOMEM)
+		return rc;
+	if (rc) {
+		gc__err_prefix(err, "malformed JSON answer of %zu bytes", len);
+		if (err)
+			err->code = GC_EPROTO;
+		return GC_EPROTO;
+	}
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		return gc__seterr(err, GC_EPROTO,

@@ -1,18 +1,21 @@
 /* Login tokens: standard HS256 JWTs through libjwt (the original used a
  * home-made format). Claims: uid (and "user", as the original named it),
  * account, permission (informative only: every request reloads the user
- * from the store), iat, exp, biz. */
+ * from the store), gen (the user's token generation when it was issued:
+ * a password change bumps it, which revokes every older token), iat, exp,
+ * biz. */
 #include "svc.h"
 
 #include <errno.h>
 #include <jwt.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int gc__jwt_issue(const unsigned char *secret, size_t secret_len, int64_t uid,
-		  const char *account, const char *permission, int64_t now,
-		  int64_t lifetime_s, char **token, gc_error *err)
+		  int64_t gen, const char *account, const char *permission,
+		  int64_t now, int64_t lifetime_s, char **token, gc_error *err)
 {
 	jwt_t *jwt = NULL;
 	char *s;
@@ -25,6 +28,7 @@ int gc__jwt_issue(const unsigned char *secret, size_t secret_len, int64_t uid,
 	if (jwt_add_grant(jwt, "biz", "gopherCron") ||
 	    jwt_add_grant_int(jwt, "uid", (long)uid) ||
 	    jwt_add_grant_int(jwt, "user", (long)uid) ||
+	    jwt_add_grant_int(jwt, "gen", (long)gen) ||
 	    jwt_add_grant(jwt, "account", account ? account : "") ||
 	    jwt_add_grant(jwt, "permission", permission ? permission : "") ||
 	    jwt_add_grant_int(jwt, "iat", (long)now) ||
@@ -57,6 +61,43 @@ static int claim_int(jwt_t *jwt, const char *name, int64_t *out)
 	return 0;
 }
 
+/* libjwt parses the header and the claims with jansson (recursive, 2048
+ * levels) before it checks the signature: a 4096-byte token nests deep
+ * enough to exhaust a 100 KB worker stack. So both parts go through the
+ * shared JSON check first, with a small limit (ours are flat). */
+static int check_parts(const char *token, size_t len, gc_error *err)
+{
+	static const char *const names[2] = {"header", "claims"};
+	const gc__json_opts jo = {GC__JSON_DEPTH_JWT, 0, NULL};
+	const char *p = token;
+	for (int k = 0; k < 2; k++) {
+		const char *dot = memchr(p, '.', len - (size_t)(p - token));
+		size_t n = (size_t)(dot - p), jlen;
+		char *b64 = malloc(n + 1), *json = NULL;
+		gc_error jerr;
+		int rc;
+		if (!b64)
+			return gc__seterr(err, GC_EAUTH, "out of memory");
+		/* base64url to base64 (padding is optional for the decoder) */
+		for (size_t i = 0; i < n; i++)
+			b64[i] = p[i] == '-' ? '+' : p[i] == '_' ? '/' : p[i];
+		rc = gc__base64_decode(b64, n, &json, &jlen);
+		free(b64);
+		if (rc == 0)
+			rc = gc__json_check(json, jlen, &jo, NULL, &jerr);
+		else
+			snprintf(jerr.msg, sizeof(jerr.msg), "%s",
+				 rc == GC_ENOMEM ? "out of memory"
+						 : "not base64url");
+		free(json);
+		if (rc)
+			return gc__seterr(err, GC_EAUTH, "token %s: %s",
+					  names[k], jerr.msg);
+		p = dot + 1;
+	}
+	return 0;
+}
+
 int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
 		   const char *token, int64_t now, gc__claims *out,
 		   gc_error *err)
@@ -85,6 +126,8 @@ int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
 		return gc__seterr(err, GC_EAUTH, "token is not a JWT");
 	if (!secret || secret_len == 0 || secret_len > INT_MAX)
 		return gc__seterr(err, GC_EAUTH, "no secret configured");
+	if (check_parts(token, len, err))
+		return GC_EAUTH;
 	if (jwt_decode(&jwt, token, secret, (int)secret_len) != 0 || !jwt)
 		return gc__seterr(err, GC_EAUTH,
 				  "token signature or format is invalid");
@@ -103,6 +146,11 @@ int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
 	}
 	if (claim_int(jwt, "iat", &out->iat))
 		out->iat = 0;
+	out->has_gen = claim_int(jwt, "gen", &out->gen) == 0;
+	if (out->has_gen && out->gen < 0) {
+		gc__seterr(err, GC_EAUTH, "token has an invalid gen claim");
+		goto out;
+	}
 	if (out->exp <= now) {
 		gc__seterr(err, GC_EAUTH, "token expired");
 		goto out;

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,42 +138,41 @@ int gc__params_add_form(gc__params *p, const char *s, size_t len, char *msg,
 	return 0;
 }
 
-/* The text of a JSON number exactly as an integer when it is one. */
-static char *json_number_text(const cJSON *it)
-{
-	double d = it->valuedouble;
-	if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0)
-		return gc__sprintf("%" PRId64, (int64_t)d);
-	return gc__sprintf("%.17g", d);
-}
-
 int gc__params_add_json(gc__params *p, const char *s, size_t len, char *msg,
 			size_t msglen)
 {
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
-	int rc = 0;
-	if (!root) {
-		size_t off = end && end >= s && end <= s + len ? (size_t)(end - s)
-							      : 0;
-		snprintf(msg, msglen, "malformed JSON body near offset %zu",
-			 off);
-		return GC_EINVAL;
+	const gc__json_opts jo = {GC__JSON_DEPTH_REST, GC__JSON_NUMBER_TEXT,
+				  NULL};
+	gc__json_fault f;
+	gc_error err;
+	cJSON *root;
+	int rc = gc__json_parse(&root, s, len, &jo, &f, &err);
+	if (rc)
+		p->json_fault = f.kind;
+	if (rc == GC_ENOMEM) {
+		snprintf(msg, msglen, "out of memory");
+		return rc;
 	}
-	/* Only whitespace may follow the value. */
-	if (end) {
-		while (end < s + len &&
-		       (*end == ' ' || *end == '\t' || *end == '\r' ||
-			*end == '\n'))
-			end++;
-		if (end < s + len) {
-			cJSON_Delete(root);
-			snprintf(msg, msglen,
-				 "malformed JSON body: trailing data at offset "
-				 "%zu",
-				 (size_t)(end - s));
-			return GC_EINVAL;
-		}
+	if (rc && f.kind == GC__JSON_FAULT_NUL && f.member[0]) {
+		/* as a %00 in form data: refused, naming the parameter */
+		snprintf(msg, msglen,
+			 "parameter \"%s\": a string has a NUL character "
+			 "(\\u0000) at byte %zu",
+			 f.member, f.at);
+		return rc;
+	}
+	if (rc && f.kind == GC__JSON_FAULT_DEPTH) {
+		snprintf(msg, msglen,
+			 "JSON body nested deeper than %d levels at byte %zu",
+			 GC__JSON_DEPTH_REST, f.at);
+		return rc;
+	}
+	if (rc) {
+		snprintf(msg, msglen, "%s: %s",
+			 f.kind == GC__JSON_FAULT_SYNTAX ? "malformed JSON body"
+							 : "JSON body",
+			 err.msg);
+		return rc;
 	}
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
@@ -194,7 +192,8 @@ int gc__params_add_json(gc__params *p, const char *s, size_t len, char *msg,
 			val = gc__strdup(it->valuestring ? it->valuestring : "");
 			type = GC__PT_JSTRING;
 		} else if (cJSON_IsNumber(it)) {
-			val = json_number_text(it);
+			/* the number's text, exactly as sent */
+			val = gc__strdup(it->valuestring);
 			type = GC__PT_JNUMBER;
 		} else if (cJSON_IsBool(it)) {
 			val = gc__strdup(cJSON_IsTrue(it) ? "true" : "false");

@@ -65,6 +65,10 @@ static void ingest_result(gc__ctx *c)
 	}
 	if (rc) {
 		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_DECODE);
+		/* the agent's run is not recorded: say so where it is seen */
+		gc__svc_log(svc, GC_LOG_WARNING,
+			    "report from %s: refused a result body: %s",
+			    c->remote ? c->remote : "?", err.msg);
 		gc__reply_err(c, GC__C_BAD_REQUEST, "bad result body: %s",
 			      err.msg);
 		goto out;
@@ -118,6 +122,9 @@ static void ingest_warning(gc__ctx *c)
 	const char *type;
 	if (rc) {
 		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_DECODE);
+		gc__svc_log(svc, GC_LOG_WARNING,
+			    "report from %s: refused a warning body: %s",
+			    c->remote ? c->remote : "?", err.msg);
 		gc__reply_err(c, GC__C_BAD_REQUEST, "bad warning body: %s",
 			      err.msg);
 		return;

@@ -5,7 +5,10 @@
 #include <stdint.h>
 
 #define REQ GC__ARG_REQ
-#define ID_MAX INT64_MAX
+/* Ids stay within +-2^53, which every JSON reader (the admin page's
+ * JavaScript included) holds exactly: a larger one is refused, never
+ * rounded. */
+#define ID_MAX (INT64_C(1) << 53)
 #define STR(name, flags, maxlen) {name, GC__ARG_STR, flags, 0, maxlen}
 #define INT(name, flags, lo, hi) {name, GC__ARG_INT, flags, lo, hi}
 #define N(a) (sizeof(a) / sizeof((a)[0]))

@@ -15,6 +15,16 @@
 #define AGENT_CMD_LEASE_TTL 60
 #define SAVE_RETRIES 5
 
+/* A task definition or registration value read from etcd, through the
+ * shared JSON check (nesting bounded, as every JSON from outside): the
+ * tree, or NULL when it is not valid JSON. */
+static cJSON *etcd_json(const char *v, size_t len)
+{
+	const gc__json_opts jo = {GC__JSON_DEPTH_JOB, 0, NULL};
+	cJSON *o;
+	return gc__json_parse(&o, v, len, &jo, NULL, NULL) ? NULL : o;
+}
+
 static int check_task_id(gc__ctx *c, const gc__arg *a)
 {
 	if (!gc_task_id_valid(a->s)) {
@@ -234,9 +244,8 @@ void gc__h_task_save(gc__ctx *c, const gc__arg *a)
 			} else {
 				/* The original answers with the previous
 				 * definition. */
-				cJSON *prev = cJSON_ParseWithLengthOpts(
-					old.kvs[0].value, old.kvs[0].value_len,
-					NULL, 0);
+				cJSON *prev = etcd_json(old.kvs[0].value,
+							old.kvs[0].value_len);
 				gc__reply_ok(c, prev);
 			}
 			gc_etcd_response_dispose(&old);
@@ -318,9 +327,7 @@ void gc__h_task_delete(gc__ctx *c, const gc__arg *a)
 			      pid);
 	} else if (res.responses_count && res.responses[0].kvs_count) {
 		const gc_etcd_kv *kv = &res.responses[0].kvs[0];
-		gc__reply_ok(c, cJSON_ParseWithLengthOpts(kv->value,
-							  kv->value_len, NULL,
-							  0));
+		gc__reply_ok(c, etcd_json(kv->value, kv->value_len));
 	} else {
 		gc__reply_ok(c, cJSON_CreateObject());
 	}
@@ -524,7 +531,7 @@ void gc__h_task_execute(gc__ctx *c, const gc__arg *a)
 static void reg_value(const gc_etcd_kv *kv, const char *key_ip, char *ip,
 		      size_t iplen, char *ver, size_t verlen)
 {
-	cJSON *o = cJSON_ParseWithLengthOpts(kv->value, kv->value_len, NULL, 0);
+	cJSON *o = etcd_json(kv->value, kv->value_len);
 	const cJSON *ci = cJSON_GetObjectItemCaseSensitive(o, "client_ip");
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "version");
 	snprintf(ip, iplen, "%s",

@@ -33,9 +33,69 @@ static void throttled(gc__ctx *c, int wait)
 	gc__add_header(c, "Retry-After", s);
 	gc__metrics_inc(c->svc->metrics, GC__M_LOGIN_THROTTLED);
 	gc__reply_err(c, GC__C_TOO_MANY,
-		      "too many failed logins for this account or address: "
-		      "retry in %d s",
+		      "too many failed logins from this address: retry in "
+		      "%d s",
 		      wait);
+}
+
+/* A new password has at least GC__PASSWORD_MIN characters (code points:
+ * the binder has checked it is UTF-8). Otherwise answers 400 naming the
+ * parameter and returns -1. */
+static int password_long_enough(gc__ctx *c, const gc__arg *a, const char *param)
+{
+	size_t chars = 0;
+	for (size_t i = 0; i < a->len; i++)
+		chars += ((unsigned char)a->s[i] & 0xC0) != 0x80;
+	if (chars >= GC__PASSWORD_MIN)
+		return 0;
+	gc__reply_err(c, GC__C_BAD_REQUEST,
+		      "parameter \"%s\": password too short (%zu characters, "
+		      "at least %d)",
+		      param, chars, GC__PASSWORD_MIN);
+	return -1;
+}
+
+/* A token for user `uid` as the store has it now (its current token
+ * generation). NULL and an answer on failure. */
+static char *issue_token(gc__ctx *c, int64_t uid)
+{
+	gc_service *svc = c->svc;
+	gc_store_user u = {0};
+	gc_error err = {0, ""};
+	char *token = NULL;
+	int rc = gc_store_user_get(svc->store, uid, &u, &err);
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return NULL;
+	}
+	rc = gc__jwt_issue(svc->jwt_secret, svc->jwt_secret_len, u.id,
+			   u.token_gen, u.account, u.permission,
+			   (int64_t)time(NULL), svc->jwt_lifetime_s, &token,
+			   &err);
+	gc_store_user_clear(&u);
+	if (rc)
+		gc__reply_gcerr(c, GC__SRC_OTHER, rc, &err);
+	return token;
+}
+
+/* {"token": T} for the caller after a change of its own password (the
+ * token it used is revoked). */
+static cJSON *own_new_token(gc__ctx *c)
+{
+	char *token = issue_token(c, c->user.id);
+	cJSON *o;
+	if (!token)
+		return NULL;
+	o = cJSON_CreateObject();
+	if (o && !cJSON_AddStringToObject(o, "token", token)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	explicit_bzero(token, strlen(token));
+	free(token);
+	if (!o)
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+	return o;
 }
 
 void gc__h_user_login(gc__ctx *c, const gc__arg *a)
@@ -56,7 +116,8 @@ void gc__h_user_login(gc__ctx *c, const gc__arg *a)
 	}
 	rc = gc_store_user_verify(svc->store, account, password, &u, &err);
 	if (rc == GC_ENOTFOUND || rc == GC_EAUTH) {
-		gc__throttle_fail(svc->throttle, account, c->remote, now_ms);
+		gc__throttle_fail(svc->throttle, account, c->remote,
+				  gc__mono_ms());
 		gc__metrics_inc(svc->metrics, GC__M_LOGIN_FAILURES);
 		gc__svc_log(svc, GC_LOG_NOTICE,
 			"failed login for account \"%.100s\" from %s: %s",
@@ -75,10 +136,11 @@ void gc__h_user_login(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__throttle_success(svc->throttle, account, now_ms);
+	gc__throttle_success(svc->throttle, account, c->remote, gc__mono_ms());
 	rc = gc__jwt_issue(svc->jwt_secret, svc->jwt_secret_len, u.id,
-			   u.account, u.permission, (int64_t)time(NULL),
-			   svc->jwt_lifetime_s, &token, &err);
+			   u.token_gen, u.account, u.permission,
+			   (int64_t)time(NULL), svc->jwt_lifetime_s, &token,
+			   &err);
 	if (rc) {
 		gc_store_user_clear(&u);
 		gc__reply_gcerr(c, GC__SRC_OTHER, rc, &err);
@@ -121,7 +183,10 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 	int64_t now_ms = gc__mono_ms();
 	const char *account = c->user.account ? c->user.account : "";
 	int wait, rc;
+	cJSON *o;
 
+	if (password_long_enough(c, &a[1], "new_password"))
+		return;
 	/* A stolen token must not become a way to guess the password. */
 	wait = gc__throttle_check(svc->throttle, account, c->remote, now_ms);
 	if (wait > 0) {
@@ -131,7 +196,8 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 	rc = gc_store_user_change_password(svc->store, c->user.id, a[0].s,
 					   a[1].s, &err);
 	if (rc == GC_EAUTH) {
-		gc__throttle_fail(svc->throttle, account, c->remote, now_ms);
+		gc__throttle_fail(svc->throttle, account, c->remote,
+				  gc__mono_ms());
 		gc__metrics_inc(svc->metrics, GC__M_LOGIN_FAILURES);
 		gc__reply_err(c, GC__C_WRONG_PASSWORD,
 			      "password is wrong: the current password does "
@@ -142,18 +208,27 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	gc__throttle_success(svc->throttle, account, now_ms);
+	gc__throttle_success(svc->throttle, account, c->remote, gc__mono_ms());
 	gc__svc_log(svc, GC_LOG_NOTICE,
-		"user %" PRId64 " (%s) changed their password", c->user.id,
-		account);
-	gc__reply_ok(c, cJSON_CreateObject());
+		    "user %" PRId64
+		    " (%s) changed their password; tokens issued "
+		    "before are revoked",
+		    c->user.id, account);
+	/* The token of this request is revoked too: hand over a new one. */
+	o = own_new_token(c);
+	if (o)
+		gc__reply_ok(c, o);
 }
 
 void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
-	int rc = gc_store_user_change_password(c->svc->store, a[0].i, NULL,
-					       a[1].s, &err);
+	cJSON *o;
+	int rc;
+	if (password_long_enough(c, &a[1], "new_password"))
+		return;
+	rc = gc_store_user_change_password(c->svc->store, a[0].i, NULL, a[1].s,
+					   &err);
 	if (rc == GC_ENOTFOUND) {
 		gc__reply_err(c, GC__C_NOT_FOUND, "user %" PRId64 " not found",
 			      a[0].i);
@@ -164,9 +239,17 @@ void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
 		return;
 	}
 	gc__svc_log(c->svc, GC_LOG_NOTICE,
-		"user %" PRId64 " (%s) reset the password of user %" PRId64,
-		c->user.id, c->user.account, a[0].i);
-	gc__reply_ok(c, cJSON_CreateObject());
+		    "user %" PRId64 " (%s) reset the password of user %" PRId64
+		    "; its tokens issued before are revoked",
+		    c->user.id, c->user.account, a[0].i);
+	/* An admin who resets their own password keeps working. */
+	if (a[0].i != c->user.id) {
+		gc__reply_ok(c, cJSON_CreateObject());
+		return;
+	}
+	o = own_new_token(c);
+	if (o)
+		gc__reply_ok(c, o);
 }
 
 /* "user", "admin" or "admin,user" (the original's two roles). */
@@ -194,6 +277,8 @@ void gc__h_user_create(gc__ctx *c, const gc__arg *a)
 			      "\"admin,user\"");
 		return;
 	}
+	if (password_long_enough(c, &a[1], "password"))
+		return;
 	rc = gc_store_user_create(c->svc->store, a[2].s, a[0].s, a[1].s, perm,
 				  &id, &err);
 	if (rc == GC_ECONFLICT) {

@@ -455,6 +455,17 @@ static int authenticate(gc__ctx *c)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return -1;
 	}
+	/* A password change or reset bumps the user's generation: tokens
+	 * issued before it stop working. A token without the claim (issued
+	 * before generations existed) is generation 0: it works until the
+	 * user's first password change. */
+	if ((cl.has_gen ? cl.gen : 0) != c->user.token_gen) {
+		gc_store_user_clear(&c->user);
+		gc__reply_err(c, GC__C_UNAUTHORIZED,
+			      "unauthorized: token revoked (the password was "
+			      "changed after it was issued): log in again");
+		return -1;
+	}
 	c->authed = 1;
 	c->admin = has_admin(c->user.permission);
 	return 0;
@@ -583,6 +594,12 @@ static int parse_params(gc__ctx *c)
 		rc = gc__params_add_form(&c->params, c->query, strlen(c->query),
 					 msg, sizeof(msg));
 	if (rc) {
+		/* no honest client nests that deep: worth an operator's eye */
+		if (c->params.json_fault == GC__JSON_FAULT_DEPTH)
+			gc__svc_log(c->svc, GC_LOG_WARNING,
+				    "%s %s from %s: %s (refused)",
+				    c->method, c->path,
+				    c->remote ? c->remote : "?", msg);
 		gc__reply_err(c, rc == GC_ENOMEM ? GC__C_INTERNAL
 						 : GC__C_BAD_REQUEST,
 			      "%s", msg);
@@ -953,6 +970,16 @@ static int copy_config(gc_service *svc, const gc_service_config *cfg,
 				  "service: [deploy] host lists %zu addresses "
 				  "(at most %d)",
 				  svc->n_hosts, GC__MAX_LISTENERS);
+	if (cfg->jwt.secret && *cfg->jwt.secret &&
+	    strlen(cfg->jwt.secret) < GC__JWT_SECRET_MIN)
+		/* The config loader says this with file and line; this is
+		 * for embedders that fill the struct themselves. */
+		return gc__seterr(err, GC_EINVAL,
+				  "service: key \"jwt.secret\": too short (%zu "
+				  "bytes, at least %d): login tokens could be "
+				  "forged by guessing it; set a random one, "
+				  "e.g. `head -c 32 /dev/urandom | base64`",
+				  strlen(cfg->jwt.secret), GC__JWT_SECRET_MIN);
 	if (cfg->jwt.secret && *cfg->jwt.secret) {
 		svc->jwt_secret_len = strlen(cfg->jwt.secret);
 		svc->jwt_secret = (unsigned char *)gc__strdup(cfg->jwt.secret);

@@ -34,6 +34,7 @@ typedef struct gc__param {
 typedef struct gc__params {
 	gc__param *v;
 	size_t n, cap;
+	int json_fault; /* why a JSON body was refused: GC__JSON_FAULT_* */
 } gc__params;
 
 #define GC__PARAMS_MAX 256 /* more parameters than this: 400 */
@@ -43,7 +44,11 @@ void gc__params_free(gc__params *p);
  * GC_EINVAL (malformed; msg says where) or GC_ENOMEM. */
 int gc__params_add_form(gc__params *p, const char *s, size_t len, char *msg,
 			size_t msglen);
-/* A JSON object body: every member becomes a parameter. */
+/* A JSON object body: every member becomes a parameter; numbers keep
+ * their text ("12", "1.5"), so integers bind exactly. Nested deeper than
+ * GC__JSON_DEPTH_REST, not strict JSON, or a string with \u0000:
+ * GC_EINVAL, msg says what and where (naming the parameter for \u0000, as
+ * gc__bind does for %00 in form data), p->json_fault says which. */
 int gc__params_add_json(gc__params *p, const char *s, size_t len, char *msg,
 			size_t msglen);
 const gc__param *gc__params_get(const gc__params *p, const char *key);
@@ -80,16 +85,22 @@ int gc__utf8_valid(const char *s, size_t len);
 
 typedef struct gc__claims {
 	int64_t uid;
+	int64_t gen; /* the user's token_gen at issue time */
+	int has_gen; /* 0: a token from before generations existed */
 	int64_t iat;
 	int64_t exp;
 } gc__claims;
 
 #define GC__TOKEN_MAX 4096 /* longer tokens are rejected unparsed */
+/* Fewest characters of a new password (create, change, reset). Logins
+ * accept any length: an old password keeps working until changed. */
+#define GC__PASSWORD_MIN 8
 
-/* Issue an HS256 token for `uid` valid `lifetime_s` from `now`. */
+/* Issue an HS256 token for `uid` (whose token generation is `gen`) valid
+ * `lifetime_s` from `now`. */
 int gc__jwt_issue(const unsigned char *secret, size_t secret_len, int64_t uid,
-		  const char *account, const char *permission, int64_t now,
-		  int64_t lifetime_s, char **token, gc_error *err);
+		  int64_t gen, const char *account, const char *permission,
+		  int64_t now, int64_t lifetime_s, char **token, gc_error *err);
 /* Verify signature (HS256 only), expiry and claims. GC_EAUTH with a
  * reason in err on any failure. */
 int gc__jwt_verify(const unsigned char *secret, size_t secret_len,
@@ -141,7 +152,7 @@ int gc__throttle_check(gc__throttle *t, const char *account, const char *addr,
 void gc__throttle_fail(gc__throttle *t, const char *account, const char *addr,
 		       int64_t now_ms);
 void gc__throttle_success(gc__throttle *t, const char *account,
-			  int64_t now_ms);
+			  const char *addr, int64_t now_ms);
 
 /* ------------------------------------------------------------- envelope */
 

@@ -164,6 +164,25 @@ int gc__store_hash_password(const gc_store *s, const char *password,
 	return *out ? 0 : gc__seterr(err, GC_ENOMEM, "out of memory");
 }
 
+int gc__store_make_dummy_hash(gc_store *s, gc_error *err)
+{
+	unsigned char rnd[24];
+	char pw[2 * sizeof(rnd) + 1];
+	static const char hex[] = "0123456789abcdef";
+	int rc;
+	if (fill_random(rnd, sizeof(rnd)))
+		return gc__seterr_errno(err, GC_ESYS, errno, "getrandom");
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		pw[2 * i] = hex[rnd[i] >> 4];
+		pw[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	pw[2 * sizeof(rnd)] = '\0';
+	rc = gc__store_hash_password(s, pw, &s->dummy_hash, err);
+	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(rnd, sizeof(rnd));
+	return rc;
+}
+
 /* Compare without an early exit on the first differing byte. */
 static int same(const char *a, const char *b)
 {

@@ -333,7 +333,8 @@ static int members_op(gc__tx *t, void *vctx, gc_error *err)
 	if (rc == 0)
 		rc = gc__tx_exec(t,
 				 "SELECT id, account, name, permission,"
-				 " create_time FROM gc_user WHERE id IN"
+				 " create_time, token_gen FROM gc_user"
+				 " WHERE id IN"
 				 " (SELECT uid FROM gc_project_relevance"
 				 " WHERE project_id = ?) ORDER BY id",
 				 &p, 1, &r, NULL, NULL, err);

@@ -17,6 +17,12 @@
  *      totals come from (..., start_time) indexes and error counts from
  *      (..., with_error, start_time) ones, both index-only.
  *   5  gc_task_log.run_id: old rows get "legacy-<id>", then UNIQUE.
+ *   6  gc_user.token_gen (default 0): bumped by every password change so
+ *      that tokens issued before it are refused. Also for SQLite
+ *      databases, which are created at the latest version and so start
+ *      migrating from 5. A 1.10 service still works on the upgraded
+ *      database: it names the columns it inserts and the new one has a
+ *      default.
  */
 #include "store_internal.h"
 
@@ -28,7 +34,8 @@ static const char *const sqlite_create[] = {
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" name TEXT NOT NULL, permission TEXT NOT NULL, account TEXT NOT NULL,"
 	" password TEXT NOT NULL, salt TEXT NOT NULL DEFAULT '',"
-	" create_time INTEGER NOT NULL)",
+	" create_time INTEGER NOT NULL,"
+	" token_gen INTEGER NOT NULL DEFAULT 0)",
 	"CREATE UNIQUE INDEX gc_user_account ON gc_user(account)",
 	"CREATE TABLE gc_project ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -76,6 +83,7 @@ static const char *const mysql_create[] = {
 	" name longblob NOT NULL, permission longblob NOT NULL,"
 	" account longblob NOT NULL, password varchar(255) NOT NULL,"
 	" salt varchar(6) NOT NULL DEFAULT '', create_time bigint NOT NULL,"
+	" token_gen bigint NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (id), KEY account (account(191)))" MY_TABLE,
 	"CREATE TABLE IF NOT EXISTS gc_project ("
 	" id bigint NOT NULL AUTO_INCREMENT, uid bigint NOT NULL,"
@@ -293,6 +301,14 @@ static int my_step(gc__tx *t, int step, gc_error *err)
 				 " ADD UNIQUE KEY run_id (run_id)",
 			   err);
 		break;
+	case 6:
+		rc = my_column_exists(t, "gc_user", "token_gen", &yes, err);
+		if (rc == 0 && !yes)
+			rc = exec0(t,
+				   "ALTER TABLE gc_user ADD token_gen bigint"
+				   " NOT NULL DEFAULT 0",
+				   err);
+		break;
 	default:
 		rc = gc__seterr(err, GC_EINVAL, "no migration step %d", step);
 	}
@@ -301,6 +317,32 @@ static int my_step(gc__tx *t, int step, gc_error *err)
 nomem:
 	gc__buf_free(&b);
 	return gc__seterr(err, GC_ENOMEM, "out of memory");
+}
+
+/* SQLite databases start at version 5 (the first this store created). */
+#define SQLITE_FIRST_VERSION 5
+
+static int sqlite_step(gc__tx *t, int step, gc_error *err)
+{
+	gc__dbparam p[2] = {gc__ptext("gc_user"), gc__ptext("token_gen")};
+	int64_t n = 0;
+	int rc;
+	switch (step) {
+	case 6:
+		rc = count_query(t,
+				 "SELECT COUNT(*) FROM pragma_table_info(?)"
+				 " WHERE name = ?",
+				 p, 2, &n, err);
+		if (rc == 0 && n == 0)
+			rc = exec0(t,
+				   "ALTER TABLE gc_user ADD COLUMN token_gen"
+				   " INTEGER NOT NULL DEFAULT 0",
+				   err);
+		return rc;
+	default:
+		return gc__seterr(err, GC_EINVAL, "no SQLite migration step %d",
+				  step);
+	}
 }
 
 static int set_version(gc__tx *t, int v, gc_error *err)
@@ -384,15 +426,15 @@ static int migrate_locked(gc__tx *t, gc_error *err)
 				  "schema version %d is newer than this "
 				  "library knows (%d)",
 				  v, GC__STORE_SCHEMA_LATEST);
+	if (!mysql && v < SQLITE_FIRST_VERSION)
+		return gc__seterr(err, GC_EDB,
+				  "no SQLite migration from version %d", v);
 	for (int step = v + 1; step <= GC__STORE_SCHEMA_LATEST; step++) {
-		if (!mysql)
-			return gc__seterr(err, GC_EDB,
-					  "no SQLite migration from version %d",
-					  v);
 		gc__log(s->log, s->log_payload, GC_LOG_NOTICE,
 			"store %s: schema migration step %d of %d", s->desc,
 			step, GC__STORE_SCHEMA_LATEST);
-		if ((rc = my_step(t, step, err))) {
+		if ((rc = mysql ? my_step(t, step, err)
+				: sqlite_step(t, step, err))) {
 			gc__err_prefix(err, "schema migration step %d", step);
 			return rc;
 		}

@@ -163,6 +163,7 @@ static void store_free(gc_store *s)
 	pthread_mutex_destroy(&s->ret_mu);
 	pthread_cond_destroy(&s->ret_cv);
 	free(s->desc);
+	free(s->dummy_hash);
 	free(s->sqlite_path);
 	free(s->mysql_host);
 	free(s->mysql_socket);
@@ -507,10 +508,13 @@ int gc_store_open(gc_store **out, const gc_store_options *opts,
 		if (rc)
 			gc__err_prefix(err, "schema");
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		rc = gc__store_ensure_admin(s, err);
-	else
+		if (rc == 0)
+			rc = gc__store_make_dummy_hash(s, err);
+	} else {
 		gc__err_prefix(err, "%s", s->desc);
+	}
 	if (rc) {
 		store_free(s);
 		return rc;

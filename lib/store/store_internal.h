@@ -14,7 +14,7 @@
 /* Longest task_id / run_id (they are keys, indexed in full). */
 #define GC__STORE_KEY_MAX 255
 /* Latest schema version (see schema.c for what each step does). */
-#define GC__STORE_SCHEMA_LATEST 5
+#define GC__STORE_SCHEMA_LATEST 6
 
 /* ------------------------------------------------------------- driver */
 
@@ -112,6 +112,10 @@ struct gc_store {
 	int retention_days;
 	int retention_interval_s;
 	char crypt_prefix[8];
+	/* A hash of a random password with crypt_prefix at the default
+	 * cost, made at open: a login for an account that does not exist is
+	 * checked against it, so it costs what a wrong password costs. */
+	char *dummy_hash;
 	gc_log_fn log;
 	void *log_payload;
 
@@ -187,6 +191,8 @@ bool gc__store_stopping(gc_store *s);
 /* New crypt(3) hash of `password` (malloc'd) using s->crypt_prefix. */
 int gc__store_hash_password(const gc_store *s, const char *password,
 			    char **out, gc_error *err);
+/* s->dummy_hash: the hash of a random password (nobody knows it). */
+int gc__store_make_dummy_hash(gc_store *s, gc_error *err);
 /* 1 match, 0 mismatch. `salt` non-empty means the legacy md5 scheme. */
 int gc__store_check_password(const char *password, const char *hash,
 			     const char *salt);

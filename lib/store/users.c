@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#define USER_COLS "id, account, name, permission, create_time"
+#define USER_COLS "id, account, name, permission, create_time, token_gen"
 #define DEFAULT_ADMIN_ACCOUNT "admin"
 #define DEFAULT_ADMIN_PASSWORD "123456"
 
@@ -40,6 +40,7 @@ static int user_from_row(gc__dbrows *r, size_t row, size_t c0,
 	u->name = gc__dbrows_take(r, row, c0 + 2);
 	u->permission = gc__dbrows_take(r, row, c0 + 3);
 	u->create_time = gc__dbrows_int(r, row, c0 + 4);
+	u->token_gen = gc__dbrows_int(r, row, c0 + 5);
 	if (!u->account || !u->name || !u->permission) {
 		gc_store_user_clear(u);
 		return gc__seterr(err, GC_ENOMEM, "out of memory");
@@ -198,8 +199,8 @@ static int get_op(gc__tx *t, void *vctx, gc_error *err)
 					(long long)c->id);
 	}
 	if (rc == 0) {
-		c->hash = gc__dbrows_take(&r, 0, 5);
-		c->salt = gc__dbrows_take(&r, 0, 6);
+		c->hash = gc__dbrows_take(&r, 0, 6);
+		c->salt = gc__dbrows_take(&r, 0, 7);
 		if (!c->hash || !c->salt)
 			rc = gc__seterr(err, GC_ENOMEM, "out of memory");
 	}
@@ -311,6 +312,8 @@ typedef struct update_ctx {
 	int64_t id;
 	const char *name, *permission;
 	const char *new_hash, *old_hash; /* password change */
+	bool revoke; /* with new_hash: bump token_gen (tokens issued so far
+			stop working) */
 } update_ctx;
 
 static int exists_id(gc__tx *t, const char *sql, int64_t id, bool *yes,
@@ -335,8 +338,13 @@ static int update_op(gc__tx *t, void *vctx, gc_error *err)
 		p[1] = gc__pint(c->id);
 		p[2] = gc__ptext(c->old_hash);
 		rc = gc__tx_exec(t,
-				 "UPDATE gc_user SET password = ?, salt = ''"
-				 " WHERE id = ? AND password = ?",
+				 c->revoke ? "UPDATE gc_user SET password = ?,"
+					     " salt = '',"
+					     " token_gen = token_gen + 1"
+					     " WHERE id = ? AND password = ?"
+					   : "UPDATE gc_user SET password = ?,"
+					     " salt = '' WHERE id = ?"
+					     " AND password = ?",
 				 p, 3, NULL, &n, NULL, err);
 	} else {
 		gc__dbparam none = {GC__P_NULL, 0, NULL, 0};
@@ -373,7 +381,7 @@ int gc_store_user_update(gc_store *s, int64_t id, const char *name,
 {
 	if (!s)
 		return gc__seterr(err, GC_EINVAL, "update user: NULL store");
-	update_ctx c = {id, name, permission, NULL, NULL};
+	update_ctx c = {id, name, permission, NULL, NULL, false};
 	return gc__store_run(s, "update user",
 			     GC__OP_WRITE | GC__OP_TX | GC__OP_IDEMPOTENT,
 			     update_op, &c, err);
@@ -432,7 +440,7 @@ int gc_store_user_change_password(gc_store *s, int64_t id,
 	if (rc)
 		gc__err_prefix(err, "%s: change password", s->desc);
 	if (rc == 0) {
-		update_ctx c = {id, NULL, NULL, hash, g.hash};
+		update_ctx c = {id, NULL, NULL, hash, g.hash, true};
 		/* Compare-and-set on the old hash: not retried (a retry
 		 * after a commit would see its own change as a conflict). */
 		rc = gc__store_run(s, "change password",
@@ -457,6 +465,10 @@ int gc_store_user_verify(gc_store *s, const char *account,
 	get_ctx g = {0, account, out, NULL, NULL};
 	int rc = gc__store_run(s, "verify password", GC__OP_IDEMPOTENT,
 			       get_op, &g, err);
+	if (rc == GC_ENOTFOUND)
+		/* As slow as a wrong password: the answer's timing must not
+		 * tell which accounts exist. */
+		(void)gc__store_check_password(password, s->dummy_hash, NULL);
 	if (rc)
 		goto done;
 	if (!gc__store_check_password(password, g.hash, g.salt)) {
@@ -472,7 +484,8 @@ int gc_store_user_verify(gc_store *s, const char *account,
 		char *hash = NULL;
 		rc = gc__store_hash_password(s, password, &hash, err);
 		if (rc == 0) {
-			update_ctx c = {out->id, NULL, NULL, hash, g.hash};
+			update_ctx c = {out->id, NULL, NULL, hash, g.hash,
+					false};
 			rc = gc__store_run(s, "rehash legacy password",
 					   GC__OP_WRITE | GC__OP_TX, update_op,
 					   &c, err);

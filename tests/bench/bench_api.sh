@@ -50,7 +50,7 @@ prefix = "/gopher_cron"
 [sqlite]
 path = "$tmp/gc.db"
 [jwt]
-secret = "bench-secret"
+secret = "bench-secret-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 exp = 168
 EOF
 "$BUILD/bin/gcron-service" -c "$tmp/service.toml" 2>"$tmp/service.log" &

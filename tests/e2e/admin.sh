@@ -82,7 +82,7 @@ service = ""
 path = "$tmp/gophercron.db"
 
 [jwt]
-secret = "e2e-secret-$$-$RANDOM$RANDOM"
+secret = "e2e-secret-$$-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 exp = 1
 
 [report]

@@ -437,6 +437,12 @@ async function main() {
 		await page.click("#btn-new-user");
 		await page.fill("#user-name", USER.name);
 		await page.fill("#user-account", USER.account);
+		/* under 8 characters: said next to the field, nothing sent */
+		await page.fill("#user-password", "密码short");
+		await page.click("#user-form button[type=submit]");
+		await visible('#user-form [data-error-for="password"]');
+		const short = await text('#user-form [data-error-for="password"]');
+		check(/at least 8 characters/.test(short), `short password message: ${short}`);
 		await page.fill("#user-password", USER.password);
 		await page.click("#user-form button[type=submit]");
 		await hidden("#dlg-user");
@@ -556,10 +562,21 @@ async function main() {
 		await page.fill("#pw-confirm", NEW_ADMIN_PW);
 		await page.click("#password-form button[type=submit]");
 		await visible('#password-form [data-error-for="password"]');
+		const oldToken = await page.evaluate(() => sessionStorage.getItem("gophercron.token") || localStorage.getItem("gophercron.token"));
 		await page.fill("#pw-old", "123456");
 		await page.click("#password-form button[type=submit]");
 		await hidden("#dlg-password");
 		await hidden("#default-pw-banner");
+		/* the token used before the change is revoked; the page goes on
+		 * with the new one it was handed */
+		const oldAnswer = await page.evaluate(async (t) => {
+			const r = await fetch("/api/v1/user/info", { headers: { "access-token": t } });
+			return (await r.json()).meta;
+		}, oldToken);
+		check(oldAnswer.code === 401 && /revoked/.test(oldAnswer.msg), `old token: ${JSON.stringify(oldAnswer)}`);
+		await go("#/projects");
+		await heading("Projects");
+		check(await page.locator("#login-form").isHidden(), "signed out by the password change");
 		await logout();
 		await login("admin", NEW_ADMIN_PW);
 		await heading("Dashboard");

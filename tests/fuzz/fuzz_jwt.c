@@ -1,9 +1,12 @@
 /* Fuzz token handling: arbitrary bytes as a token must be rejected cleanly
  * (never accepted without the secret), and a token issued for claims
- * derived from the input must verify and give back the same uid.
+ * derived from the input must verify and give back the same uid. Runs on
+ * a 100 KB stack, as civetweb's workers (worker_stack.h): libjwt parses
+ * the header and claims recursively.
  *
  * Input: bytes 0-7 a uid, the rest the token text / account claim. */
 #include "service/svc.h"
+#include "worker_stack.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define SECRET "fuzz-secret-for-jwt"
 #define NOW 1795470000 /* the seeds expire in 2099 */
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one_input(const uint8_t *data, size_t size)
 {
 	const unsigned char *sec = (const unsigned char *)SECRET;
 	gc__claims cl;
@@ -23,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	if (!tok)
-		return 0;
+		return;
 	memcpy(tok, data, size);
 	tok[size] = '\0';
 	/* 1. As a token. Acceptance is only possible for a correctly signed
@@ -49,11 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&uid, data, 8);
 		uid = uid == INT64_MIN ? 1 : (uid < 0 ? -uid : uid);
 		uid = uid % 1000000000000LL + 1;
-		if (gc__jwt_issue(sec, strlen(SECRET), uid, account, account,
-				  NOW, 3600, &issued, &err) == 0) {
+		if (gc__jwt_issue(sec, strlen(SECRET), uid, uid % 1000,
+				  account, account, NOW, 3600, &issued,
+				  &err) == 0) {
 			if (gc__jwt_verify(sec, strlen(SECRET), issued, NOW, &cl,
 					   &err) != 0 ||
-			    cl.uid != uid || cl.exp != NOW + 3600)
+			    cl.uid != uid || cl.exp != NOW + 3600 ||
+			    !cl.has_gen || cl.gen != uid % 1000)
 				abort();
 			/* expired one second after its lifetime */
 			if (gc__jwt_verify(sec, strlen(SECRET), issued,
@@ -63,5 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	free(tok);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	gc_fuzz_on_worker_stack(one_input, data, size);
 	return 0;
 }

@@ -1,13 +1,15 @@
 /* Fuzz the service's request handling: query-string, form and JSON body
  * parsing, binding against every route's parameter specs, and the error
- * envelope built from what was wrong. Oracles: no crash/UB, every bound
- * string is valid UTF-8 within its limits, every int within its range, and
- * every envelope is valid JSON whose msg survives the round trip.
+ * envelope built from what was wrong, on a thread with a civetweb worker's
+ * 100 KB stack (worker_stack.h). Oracles: no crash/UB, every bound string
+ * is valid UTF-8 within its limits, every int within its range, and every
+ * envelope is valid JSON whose msg survives the round trip.
  *
  * Input: byte 0 picks the route (low 7 bits) and the body type (bit 7:
  * JSON, else form); then the query string up to the first '\n', then the
  * body. */
 #include "service/svc.h"
+#include "worker_stack.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,7 @@ static void check_envelope(gc__ctx *c, const char *why)
 	cJSON_Delete(j);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one_input(const uint8_t *data, size_t size)
 {
 	gc__params p = {0};
 	gc__arg args[GC__ARGS_MAX];
@@ -42,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gc__ctx c;
 
 	if (size < 1)
-		return 0;
+		return;
 	r = &gc__routes[((size_t)data[0] & 0x7f) % gc__n_routes];
 	json = data[0] & 0x80;
 	s = (const char *)data + 1;
@@ -101,5 +103,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gc__buf_free(&c.resp);
 	free(c.uri);
 	gc__params_free(&p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	gc_fuzz_on_worker_stack(one_input, data, size);
 	return 0;
 }

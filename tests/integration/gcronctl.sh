@@ -57,7 +57,7 @@ S=http://127.0.0.1:$port
 etcd_list=$(sed -E 's/([^,]+)/"\1"/g; s/,/, /g' <<<"$GC_TEST_ETCD_ENDPOINTS")
 etcd_first=${GC_TEST_ETCD_ENDPOINTS%%,*}
 prefix=/gc_ctl_$$
-jwt_secret="ctl-secret-$$-$RANDOM$RANDOM"
+jwt_secret="ctl-secret-$$-$RANDOM$RANDOM-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 report_token="ctl-report-$$-$RANDOM"
 
 cat >"$tmp/service.toml" <<EOF
@@ -301,7 +301,9 @@ jcheck "project rm removed it" "[p['title'] for p in j] == ['demo']"
 
 # ------------------------------------------------------------------ users
 lines bobpass1; IN=$tmp/in check "user add" 0 "Created user" "" -- user add bob -n "Bob B" --password-stdin
-lines x; IN=$tmp/in check "user add: duplicate account refused" 1 "" "user exists" -- user add bob --password-stdin
+lines xxxxxxxx; IN=$tmp/in check "user add: duplicate account refused" 1 "" "user exists" -- user add bob --password-stdin
+lines short77; IN=$tmp/in check "user add: a password under 8 characters is refused" 1 "" \
+	'parameter "password": password too short (7 characters, at least 8)' -- user add shorty --password-stdin
 check "user ls --json" 0 "" "" -- user ls --json
 jcheck "user ls --json fields" "sorted(u['account'] for u in j) == ['admin', 'bob'] and [u for u in j if u['account'] == 'bob'][0]['name'] == 'Bob B' and all(set(u) >= {'id', 'account', 'name', 'permission', 'create_time'} for u in j)"
 BOB_ID=$(jget "[u['id'] for u in j if u['account'] == 'bob'][0]")
@@ -318,10 +320,15 @@ lines bobpass1; IN=$tmp/in bob check "bob logs in" 0 "as bob" "" -- -s "$S" logi
 bob check "bob sees the project" 0 "demo" "" -- project ls
 bob check "bob may not list users" 1 "" "" -- user ls
 lines bobpass1 bobpass2; IN=$tmp/in bob check "user passwd (own, stdin)" 0 "Changed the password" "" -- user passwd --password-stdin
+# (the token the change was made with is revoked: the new one was kept)
 lines wrong bobpass3; IN=$tmp/in bob check "user passwd: wrong current password" 1 "" "password is wrong" -- user passwd --password-stdin
+lines bobpass2 short; IN=$tmp/in bob check "user passwd: a new password under 8 characters is refused" 1 "" \
+	'parameter "new_password": password too short' -- user passwd --password-stdin
 lines bobpass2; IN=$tmp/in bob check "bob logs in with the new password" 0 "" "" -- login -u bob --password-stdin
+cp -r "$BOBCFG" "$tmp/bobold"
 lines bobpass9; IN=$tmp/in check "user passwd USER (admin reset)" 0 "" "" -- --json user passwd bob --password-stdin
 jcheck "user passwd --json" "j == {'id': $BOB_ID, 'account': 'bob', 'changed': True}"
+XDG_CONFIG_HOME=$tmp/bobold check "bob's token from before the reset is refused" 1 "" "token revoked" -- project ls
 lines bobpass9; IN=$tmp/in bob check "bob logs in with the reset password" 0 "" "" -- login -u bob --password-stdin
 
 # ------------------------------------------------------------------- jobs

@@ -197,11 +197,12 @@ rx_port=$(free_port)
 token=install-$$-$RANDOM
 
 # 1. The installed service on SQLite, from the installed commented config.
+jwt_secret=install-test-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 sed -e "s|^host = .*|host = [\"127.0.0.1:$svc_port\"]|" \
 	-e "s|^service = \[\"127.0.0.1:2379\"\]|service = [$etcd_list]|" \
 	-e "s|^prefix = .*|prefix = \"$prefix\"|" \
 	-e "s|^path = .*|path = \"$tmp/gophercron.db\"|" \
-	-e "s|^secret = .*|secret = \"install-test-$RANDOM$RANDOM\"|" \
+	-e "s|^secret = .*|secret = \"$jwt_secret\"|" \
 	-e "s|^token = .*|token = \"\"|" \
 	"$P/share/gophercron/config/service.toml" >"$tmp/service.toml"
 "$P/bin/gcron-service" -c "$tmp/service.toml" >"$tmp/service.log" 2>&1 &

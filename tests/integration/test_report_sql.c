@@ -236,7 +236,7 @@ static void sql_sink_rows_equal_the_service_ingest_rows(void **state)
 		 "[deploy]\nhost = [\"127.0.0.1:1\"]\n"
 		 "[etcd]\nservice = [\"127.0.0.1:9\"]\n"
 		 "[sqlite]\npath = \"%s/svc.db\"\n"
-		 "[jwt]\nsecret = \"s3cret-s3cret-s3cret\"\n"
+		 "[jwt]\nsecret = \"s3cret-s3cret-s3cret-s3cret-s3cret\"\n"
 		 "[report]\ntoken = \"" TOKEN "\"\n",
 		 F.dir);
 	gc_service_config_init(&cfg);

@@ -14,13 +14,14 @@
 
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SECRET "test-secret-0123456789"
+#define SECRET "test-secret-0123456789-0123456789-abcdef"
 #define REPORT_TOKEN "agent-report-token"
 
 /* ------------------------------------------------------------- fixture */
@@ -71,6 +72,10 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
+/* Source address of the next requests (NULL: the kernel's choice): the
+ * throttle tests log in from 127.0.0.2, 127.0.0.3, ... */
+static const char *src_ip;
+
 static void resp_free(resp *r)
 {
 	free(r->body);
@@ -93,6 +98,10 @@ static void http_port(resp *r, int port, const char *method,
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (src_ip) {
+		snprintf(line, sizeof(line), "host!%s", src_ip);
+		curl_easy_setopt(c, CURLOPT_INTERFACE, line);
+	}
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -534,7 +543,7 @@ static void bad_tokens_get_401(void **state)
 	resp_free(&r);
 	/* Expired. */
 	assert_int_equal(gc__jwt_issue((const unsigned char *)SECRET,
-				       strlen(SECRET), 1, "admin", "admin,user",
+				       strlen(SECRET), 1, 0, "admin", "admin,user",
 				       now - 7200, 3600, &tok, &err),
 			 0);
 	get(&r, tok, "/api/v1/project/list");
@@ -543,7 +552,8 @@ static void bad_tokens_get_401(void **state)
 	resp_free(&r);
 	free(tok);
 	/* Signed with another secret. */
-	assert_int_equal(gc__jwt_issue((const unsigned char *)"other", 5, 1,
+	assert_int_equal(gc__jwt_issue((const unsigned char *)"other",
+				       5, 1, 0,
 				       "admin", "admin,user", now, 3600, &tok,
 				       &err),
 			 0);
@@ -563,7 +573,7 @@ static void bad_tokens_get_401(void **state)
 	free(tok);
 	/* A user that does not exist (any more). */
 	assert_int_equal(gc__jwt_issue((const unsigned char *)SECRET,
-				       strlen(SECRET), 999999, "ghost", "admin",
+				       strlen(SECRET), 999999, 0, "ghost", "admin",
 				       now, 3600, &tok, &err),
 			 0);
 	get(&r, tok, "/api/v1/project/list");
@@ -699,6 +709,188 @@ static void bad_input_gets_4xx_naming_the_problem(void **state)
 	}
 }
 
+static void result_body(char *out, size_t len, int64_t pid, const char *tid,
+			const char *run_id, const char *error, int64_t plan);
+
+/* `depth` nested '[' (or {"a": when obj) around 1, closed, between head
+ * and tail; malloc'd. */
+static char *nested_json(int depth, int obj, const char *head,
+			 const char *tail)
+{
+	size_t hl = strlen(head), tl = strlen(tail), n;
+	char *s = malloc(hl + tl + (size_t)depth * 6 + 2);
+	assert_non_null(s);
+	memcpy(s, head, hl);
+	n = hl;
+	for (int i = 0; i < depth; i++) {
+		memcpy(s + n, obj ? "{\"a\":" : "[", obj ? 5 : 1);
+		n += obj ? 5 : 1;
+	}
+	s[n++] = '1';
+	for (int i = 0; i < depth; i++)
+		s[n++] = obj ? '}' : ']';
+	memcpy(s + n, tail, tl + 1);
+	return s;
+}
+
+/* The service still answers, logins included. */
+static void expect_alive(void)
+{
+	resp r;
+	get(&r, NULL, "/api/v1/version");
+	expect_code(&r, 0);
+	resp_free(&r);
+	free(login("admin", "123456"));
+}
+
+/* A body nesting 800 levels used to overflow a 100 KB civetweb worker
+ * stack inside cJSON and kill the process, before any authentication. Now
+ * a 400 that says where, on every route, and the service goes on. */
+static void deep_json_gets_400_and_the_service_lives(void **state)
+{
+	static const char *const routes[] = {"/api/v1/user/login",
+					      "/api/v1/crontab/save"};
+	const char *report[] = {"Authorization: Bearer " REPORT_TOKEN,
+				"Report-Type: report_task_result", NULL};
+	char want[128], bearer[8192];
+	const char *hdrs[] = {bearer, NULL};
+	resp r;
+	char *body, *b64;
+	(void)state;
+	for (size_t k = 0; k < GC__ARRAY_LEN(routes); k++) {
+		for (int obj = 0; obj < 2; obj++) {
+			body = nested_json(800, obj, "", "");
+			post_json(&r, k ? F.admin_tok : NULL, routes[k], body);
+			expect_code(&r, 400);
+			snprintf(want, sizeof(want),
+				 "JSON body nested deeper than 64 levels at "
+				 "byte %d",
+				 obj ? 64 * 5 : 64);
+			assert_string_equal(msg(&r), want);
+			resp_free(&r);
+			free(body);
+			expect_alive();
+		}
+	}
+	/* Inside a member: 64 levels in all are JSON the binding judges,
+	 * 65 are not. */
+	for (int depth = 63; depth <= 64; depth++) {
+		body = nested_json(depth, 0, "{\"account\":",
+				   ",\"password\":\"x\"}");
+		post_json(&r, NULL, "/api/v1/user/login", body);
+		expect_code(&r, 400);
+		expect_msg_has(&r, depth == 63 ? "parameter \"account\": "
+						 "expected a string"
+					       : "nested deeper than 64 levels "
+						 "at byte 74");
+		resp_free(&r);
+		free(body);
+	}
+	/* An agent's result body: the report route's own limit. */
+	body = nested_json(800, 1, "{\"execute_info\":{\"task\":{\"x\":",
+			   "}}}");
+	http(&r, "POST", "/api/v1/report", NULL, "application/json", body,
+	     report);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "bad result body: result: JSON nested deeper than "
+			   "128 levels at byte");
+	resp_free(&r);
+	free(body);
+	/* A token whose header opens 2000 arrays: libjwt hands it to
+	 * jansson, which recurses once per level, before it checks the
+	 * signature. */
+	body = malloc(2001);
+	assert_non_null(body);
+	memset(body, '[', 2000);
+	body[2000] = '\0';
+	b64 = gc__base64_encode(body, 2000);
+	for (char *q = b64; *q; q++)
+		*q = *q == '+' ? '-' : *q == '/' ? '_' : *q == '=' ? '\0' : *q;
+	snprintf(bearer, sizeof(bearer), "access-token: %s.e30.AAAA", b64);
+	assert_true(strlen(bearer) - 14 <= GC__TOKEN_MAX);
+	free(b64);
+	free(body);
+	http(&r, "GET", "/api/v1/user/info", NULL, NULL, NULL, hdrs);
+	expect_code(&r, 401);
+	resp_free(&r);
+	expect_alive();
+}
+
+/* \u0000 in a JSON string is refused naming the parameter, as %00 in form
+ * data is; integers are taken exactly from their text: beyond 2^53, with
+ * a fraction or an exponent, refused (never rounded through a double). */
+static void json_nul_and_inexact_integers_get_400(void **state)
+{
+	const char *report[] = {"Authorization: Bearer " REPORT_TOKEN,
+				"Report-Type: report_task_result", NULL};
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{"{\"account\":\"adm\\u0000in\",\"password\":\"123456\"}",
+		 "parameter \"account\": a string has a NUL character (\\u0000) "
+		 "at byte 15"},
+		{"{\"account\":\"admin\",\"password\":\"1234\\u00006\"}",
+		 "parameter \"password\": a string has a NUL character"},
+		{"{\"account\":\"admin\",\"password\":[\"\\u0000\"]}",
+		 "parameter \"password\": a string has a NUL character"},
+		{"{\"acc\\u0000\":\"admin\",\"password\":\"123456\"}",
+		 "a member name has a NUL character (\\u0000) at byte 5"},
+	};
+	static const struct {
+		int json;
+		const char *body, *want;
+	} ints[] = {
+		{1, "{\"project_id\":9007199254740993}",
+		 "parameter \"project_id\": 9007199254740993 is out of range "
+		 "[1, 9007199254740992]"},
+		{1, "{\"project_id\":92233720368547758070}",
+		 "parameter \"project_id\": expected an integer"},
+		{0, "project_id=9007199254740993", "out of range"},
+		{1, "{\"project_id\":1e0}",
+		 "parameter \"project_id\": expected an integer, got \"1e0\""},
+		{1, "{\"project_id\":01}",
+		 "malformed JSON body: invalid JSON at byte 15"},
+	};
+	char body[4096], rest[4096], *p;
+	resp r;
+	(void)state;
+	for (size_t i = 0; i < GC__ARRAY_LEN(cases); i++) {
+		post_json(&r, NULL, "/api/v1/user/login", cases[i].json);
+		expect_code(&r, 400);
+		expect_msg_has(&r, cases[i].want);
+		resp_free(&r);
+	}
+	/* Form data says the same of %00. */
+	post(&r, NULL, "/api/v1/user/login", "account=adm%%00in&password=x");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "parameter \"account\"");
+	resp_free(&r);
+	/* 2^53 + 1 used to become 2^53 (and 2^63 a saturated INT64_MAX). */
+	for (size_t i = 0; i < GC__ARRAY_LEN(ints); i++) {
+		http(&r, "POST", "/api/v1/project/delete", F.admin_tok,
+		     ints[i].json ? "application/json"
+				  : "application/x-www-form-urlencoded",
+		     ints[i].body, NULL);
+		expect_code(&r, 400);
+		expect_msg_has(&r, ints[i].want);
+		resp_free(&r);
+	}
+	/* The same in an agent's result body: project_id beyond int64. */
+	result_body(body, sizeof(body), 1, "777", "run-big", "", 0);
+	p = strstr(body, "\"project_id\":1,");
+	assert_non_null(p);
+	snprintf(rest, sizeof(rest), "%s", p + 15);
+	snprintf(p, sizeof(body) - (size_t)(p - body),
+		 "\"project_id\":9223372036854775808,%s", rest);
+	http(&r, "POST", "/api/v1/report", NULL, "application/json", body,
+	     report);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "field \"project_id\": 9223372036854775808 is not "
+			   "an integer in the int64 range");
+	resp_free(&r);
+	expect_alive();
+}
+
 static void projects_create_list_update_members_delete(void **state)
 {
 	resp r;
@@ -731,12 +923,12 @@ static void projects_create_list_update_members_delete(void **state)
 	resp_free(&r);
 
 	post(&r, F.admin_tok, "/api/v1/user/create",
-	     "name=Carol&password=carolpw&account=carol");
+	     "name=Carol&password=carol-pw1&account=carol");
 	expect_code(&r, 0);
 	bob = (int64_t)cJSON_GetObjectItem(payload(&r), "id")->valuedouble;
 	resp_free(&r);
 	post(&r, F.admin_tok, "/api/v1/user/create",
-	     "name=Carol&password=x&account=carol");
+	     "name=Carol&password=carol-pw2&account=carol");
 	expect_code(&r, 10016);
 	resp_free(&r);
 	post(&r, F.admin_tok, "/api/v1/project/add_user",
@@ -1346,6 +1538,9 @@ static void report_ingest_is_authenticated_and_idempotent(void **state)
 	assert_int_equal(cJSON_GetArraySize(res), 3);
 	assert_string_equal(cJSON_GetObjectItem(res, "result")->valuestring,
 			    "tick\nline2\n");
+	/* the output's NUL byte is kept (cJSON's copy above stops there) */
+	assert_non_null(strstr(cJSON_GetObjectItem(it, "result")->valuestring,
+			       "{\"result\":\"tick\\nline2\\n\\u0000end\","));
 	cJSON_Delete(res);
 	resp_free(&r);
 
@@ -1562,7 +1757,7 @@ static void failed_logins_are_throttled_with_429(void **state)
 	char *tok;
 	(void)state;
 	post(&r, F.admin_tok, "/api/v1/user/create",
-	     "name=T&password=goodpw&account=throttled");
+	     "name=T&password=good-password&account=throttled");
 	expect_code(&r, 0);
 	resp_free(&r);
 	for (int i = 0; i < 12; i++) {
@@ -1581,7 +1776,7 @@ static void failed_logins_are_throttled_with_429(void **state)
 	assert_true(n429 > 0);
 	assert_true(wait_s >= 1 && wait_s <= 2); /* login_max_delay_s = 2 */
 	/* Even the right password waits while locked... */
-	post(&r, NULL, "/api/v1/user/login", "account=throttled&password=goodpw");
+	post(&r, NULL, "/api/v1/user/login", "account=throttled&password=good-password");
 	expect_code(&r, 429);
 	resp_free(&r);
 	get(&r, NULL, "/metrics");
@@ -1590,7 +1785,7 @@ static void failed_logins_are_throttled_with_429(void **state)
 	/* ...and gets in once the lock has passed (bounded wait). */
 	for (int i = 0; i < 50; i++) {
 		post(&r, NULL, "/api/v1/user/login",
-		     "account=throttled&password=goodpw");
+		     "account=throttled&password=good-password");
 		if (code(&r) == 0)
 			break;
 		resp_free(&r);
@@ -1611,24 +1806,27 @@ static void change_password_checks_the_old_one(void **state)
 	char *tok;
 	(void)state;
 	post(&r, F.admin_tok, "/api/v1/user/create",
-	     "name=Dave&password=davepw&account=dave");
+	     "name=Dave&password=dave-pw-1&account=dave");
 	expect_code(&r, 0);
 	resp_free(&r);
-	tok = login("dave", "davepw");
+	tok = login("dave", "dave-pw-1");
 	post(&r, tok, "/api/v1/user/change_password",
-	     "password=wrong&new_password=x");
+	     "password=wrong&new_password=dave-new-pw");
 	expect_code(&r, 10011);
 	resp_free(&r);
 	post(&r, tok, "/api/v1/user/change_password",
-	     "password=davepw&new_password=dave-new");
+	     "password=dave-pw-1&new_password=dave-new-pw");
 	expect_code(&r, 0);
+	/* the token used is revoked: the answer hands over a new one */
+	free(tok);
+	tok = strdup(cJSON_GetObjectItem(payload(&r), "token")->valuestring);
 	resp_free(&r);
 	/* Only an admin resets someone else's password. */
 	post(&r, tok, "/api/v1/user/reset_password", "id=1&new_password=x");
 	expect_code(&r, 10014);
 	resp_free(&r);
 	free(tok);
-	tok = login("dave", "dave-new");
+	tok = login("dave", "dave-new-pw");
 	get(&r, tok, "/api/v1/user/info");
 	expect_code(&r, 0);
 	assert_string_equal(cJSON_GetObjectItem(payload(&r), "account")->valuestring,
@@ -1642,17 +1840,262 @@ static void change_password_checks_the_old_one(void **state)
 				 0);
 		resp_free(&r);
 		post(&r, F.admin_tok, "/api/v1/user/reset_password",
-		     "id=%" PRId64 "&new_password=dave-reset", id);
+		     "id=%" PRId64 "&new_password=dave-reset-pw", id);
 		expect_code(&r, 0);
 		resp_free(&r);
 	}
 	post(&r, F.admin_tok, "/api/v1/user/reset_password",
-	     "id=987654&new_password=x");
+	     "id=987654&new_password=whatever-pw");
 	expect_code(&r, 404);
 	resp_free(&r);
 	free(tok);
-	tok = login("dave", "dave-reset");
+	tok = login("dave", "dave-reset-pw");
 	free(tok);
+}
+
+/* A token as issued before token generations existed: no "gen" claim. */
+static char *token_without_gen(int64_t uid)
+{
+	jwt_t *j = NULL;
+	char *tok;
+	long now = (long)time(NULL);
+	assert_int_equal(jwt_new(&j), 0);
+	assert_int_equal(jwt_add_grant(j, "biz", "gopherCron"), 0);
+	assert_int_equal(jwt_add_grant_int(j, "uid", (long)uid), 0);
+	assert_int_equal(jwt_add_grant_int(j, "user", (long)uid), 0);
+	assert_int_equal(jwt_add_grant_int(j, "iat", now), 0);
+	assert_int_equal(jwt_add_grant_int(j, "exp", now + 3600), 0);
+	assert_int_equal(jwt_set_alg(j, JWT_ALG_HS256,
+				     (const unsigned char *)SECRET,
+				     (int)strlen(SECRET)),
+			 0);
+	tok = jwt_encode_str(j);
+	assert_non_null(tok);
+	jwt_free(j);
+	return tok;
+}
+
+static void expect_token_works(const char *tok)
+{
+	resp r;
+	get(&r, tok, "/api/v1/user/info");
+	expect_code(&r, 0);
+	resp_free(&r);
+}
+
+static void expect_token_revoked(const char *tok)
+{
+	resp r;
+	get(&r, tok, "/api/v1/user/info");
+	expect_code(&r, 401);
+	expect_msg_has(&r, "token revoked");
+	resp_free(&r);
+}
+
+static char *token_in(const resp *r)
+{
+	const cJSON *t = cJSON_GetObjectItem(payload(r), "token");
+	if (!cJSON_IsString(t))
+		fail_msg("no token in: %.300s", r->body ? r->body : "");
+	return strdup(t->valuestring);
+}
+
+static int64_t create_user(const char *account, const char *password,
+			   const char *permission)
+{
+	resp r;
+	int64_t id;
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=%s&password=%s&account=%s&permission=%s", account, password,
+	     account, permission);
+	expect_code(&r, 0);
+	id = (int64_t)cJSON_GetObjectItem(payload(&r), "id")->valuedouble;
+	resp_free(&r);
+	return id;
+}
+
+/* Tokens issued before a password change or an admin's reset are refused
+ * afterwards, also those issued in the same second just before it; the
+ * new ones work. Tokens from before token generations existed work until
+ * the user's first change. */
+static void password_change_and_reset_revoke_older_tokens(void **state)
+{
+	resp r;
+	char *t1, *t2, *t3, *t4, *t5, *old, *ft, *ft2;
+	int64_t id, fid;
+	(void)state;
+	id = create_user("erin", "erin-pw-1", "user");
+	t1 = login("erin", "erin-pw-1");
+	t2 = login("erin", "erin-pw-1");
+	old = token_without_gen(id);
+	expect_token_works(t1);
+	expect_token_works(old);
+	post(&r, t1, "/api/v1/user/change_password",
+	     "password=erin-pw-1&new_password=erin-pw-2");
+	expect_code(&r, 0);
+	t3 = token_in(&r);
+	resp_free(&r);
+	expect_token_revoked(t1);
+	expect_token_revoked(t2);
+	expect_token_revoked(old);
+	expect_token_works(t3);
+	t4 = login("erin", "erin-pw-2");
+	expect_token_works(t4);
+	/* an admin's reset: every token of the user goes, the admin's stays */
+	post(&r, F.admin_tok, "/api/v1/user/reset_password",
+	     "id=%" PRId64 "&new_password=erin-pw-3", id);
+	expect_code(&r, 0);
+	assert_null(cJSON_GetObjectItem(payload(&r), "token"));
+	resp_free(&r);
+	expect_token_revoked(t3);
+	expect_token_revoked(t4);
+	expect_token_works(F.admin_tok);
+	t5 = login("erin", "erin-pw-3");
+	expect_token_works(t5);
+	/* an admin who resets their own password is handed a new token */
+	fid = create_user("fiona", "fiona-pw-1", "admin");
+	ft = login("fiona", "fiona-pw-1");
+	post(&r, ft, "/api/v1/user/reset_password",
+	     "id=%" PRId64 "&new_password=fiona-pw-2", fid);
+	expect_code(&r, 0);
+	ft2 = token_in(&r);
+	resp_free(&r);
+	expect_token_revoked(ft);
+	expect_token_works(ft2);
+	free(t1);
+	free(t2);
+	free(t3);
+	free(t4);
+	free(t5);
+	free(old); /* libjwt's jwt_encode_str() mallocs */
+	free(ft);
+	free(ft2);
+}
+
+/* New passwords have at least 8 characters (not bytes): create, change and
+ * reset answer 400 naming the parameter. Logins take any length. */
+static void new_passwords_need_8_characters(void **state)
+{
+	resp r;
+	char *seven = enc("\xe5\xaf\x86\xe7\xa0\x81\xe5\xaf\x86\xe7\xa0\x81"
+			  "\xe5\xaf\x86\xe7\xa0\x81\xe5\xaf\x86"); /* 21 bytes */
+	char *eight = enc("\xe5\xaf\x86\xe7\xa0\x81\xe5\xaf\x86\xe7\xa0\x81"
+			  "\xe5\xaf\x86\xe7\xa0\x81\xe5\xaf\x86\xe7\xa0\x81");
+	char *tok;
+	int64_t id;
+	(void)state;
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=G&password=short77&account=gina");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "parameter \"password\": password too short (7 "
+			   "characters, at least 8)");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=G&password=%s&account=gina", seven);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "(7 characters, at least 8)");
+	resp_free(&r);
+	post(&r, F.admin_tok, "/api/v1/user/create",
+	     "name=G&password=%s&account=gina", eight);
+	expect_code(&r, 0);
+	id = (int64_t)cJSON_GetObjectItem(payload(&r), "id")->valuedouble;
+	resp_free(&r);
+	tok = login("gina", eight);
+	post(&r, tok, "/api/v1/user/change_password",
+	     "password=%s&new_password=short", eight);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "parameter \"new_password\": password too short");
+	resp_free(&r);
+	expect_token_works(tok); /* nothing changed */
+	post(&r, F.admin_tok, "/api/v1/user/reset_password",
+	     "id=%" PRId64 "&new_password=1234567", id);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "parameter \"new_password\": password too short");
+	resp_free(&r);
+	post_json(&r, F.admin_tok, "/api/v1/user/create",
+		  "{\"name\":\"H\",\"account\":\"hugo\",\"password\":\"x\"}");
+	expect_code(&r, 400);
+	expect_msg_has(&r, "parameter \"password\"");
+	resp_free(&r);
+	/* the first-start admin/123456 still logs in (compat) */
+	free(login("admin", "123456"));
+	free(tok);
+	free(seven);
+	free(eight);
+}
+
+/* Failed logins from one address lock only that address (for that
+ * account, or for all after many accounts), never the account for a
+ * client elsewhere that knows the password. */
+static void lockout_from_one_address_spares_the_others(void **state)
+{
+	resp r;
+	int n429 = 0;
+	char acct[32];
+	(void)state;
+	create_user("lockee", "lockee-password", "user");
+	src_ip = "127.0.0.2";
+	for (int i = 0; i < 12; i++) {
+		post(&r, NULL, "/api/v1/user/login",
+		     "account=lockee&password=guess-%d", i);
+		if (code(&r) == 429) {
+			assert_non_null(strstr(r.headers, "Retry-After: "));
+			n429++;
+		} else {
+			expect_code(&r, 10011);
+		}
+		resp_free(&r);
+	}
+	assert_true(n429 > 0);
+	post(&r, NULL, "/api/v1/user/login",
+	     "account=lockee&password=lockee-password");
+	expect_code(&r, 429); /* the guesser's address waits */
+	resp_free(&r);
+	src_ip = "127.0.0.3";
+	post(&r, NULL, "/api/v1/user/login",
+	     "account=lockee&password=lockee-password");
+	expect_code(&r, 0); /* the real user elsewhere does not */
+	resp_free(&r);
+
+	/* one address spraying accounts: locked after 4 x 8 failures */
+	src_ip = "127.0.0.4";
+	for (int i = 0; i < 32; i++) {
+		snprintf(acct, sizeof(acct), "spray-%d", i);
+		post(&r, NULL, "/api/v1/user/login",
+		     "account=%s&password=guess", acct);
+		if (code(&r) != 429)
+			expect_code(&r, 10007);
+		resp_free(&r);
+	}
+	post(&r, NULL, "/api/v1/user/login",
+	     "account=lockee&password=lockee-password");
+	expect_code(&r, 429);
+	expect_msg_has(&r, "from this address");
+	resp_free(&r);
+	src_ip = "127.0.0.3";
+	post(&r, NULL, "/api/v1/user/login",
+	     "account=lockee&password=lockee-password");
+	expect_code(&r, 0);
+	resp_free(&r);
+	src_ip = NULL;
+}
+
+/* A [jwt] secret under 32 bytes set by an embedder (the config loader
+ * refuses it with file and line) stops gc_service_new, naming the key. */
+static void short_jwt_secret_is_refused_by_the_service(void **state)
+{
+	gc_service *svc = NULL;
+	gc_error err = {0, ""};
+	char *saved = F.cfg.jwt.secret;
+	int rc;
+	(void)state;
+	F.cfg.jwt.secret = (char *)"k";
+	rc = gc_service_new(&svc, &F.cfg, NULL, &err);
+	F.cfg.jwt.secret = saved;
+	gc_service_free(svc);
+	assert_int_equal(rc, GC_EINVAL);
+	assert_non_null(strstr(err.msg, "jwt.secret"));
+	assert_non_null(strstr(err.msg, "at least 32"));
 }
 
 /* ------------------------------------ output sizes, list budget, log lines */
@@ -2004,6 +2447,8 @@ static void log_lines_cannot_be_forged(void **state)
 	cmocka_unit_test(bad_tokens_get_401),                                \
 	cmocka_unit_test(unknown_routes_and_methods),                        \
 	cmocka_unit_test(bad_input_gets_4xx_naming_the_problem),             \
+	cmocka_unit_test(deep_json_gets_400_and_the_service_lives),          \
+	cmocka_unit_test(json_nul_and_inexact_integers_get_400),             \
 	cmocka_unit_test(projects_create_list_update_members_delete),       \
 	cmocka_unit_test(task_save_keeps_create_time_and_unknown_fields),    \
 	cmocka_unit_test(delete_removes_exactly_that_task),                  \
@@ -2012,6 +2457,8 @@ static void log_lines_cannot_be_forged(void **state)
 	cmocka_unit_test(outsiders_see_and_change_nothing),                  \
 	cmocka_unit_test(report_ingest_is_authenticated_and_idempotent),     \
 	cmocka_unit_test(change_password_checks_the_old_one),                \
+	cmocka_unit_test(password_change_and_reset_revoke_older_tokens),    \
+	cmocka_unit_test(new_passwords_need_8_characters),                  \
 	cmocka_unit_test(second_service_shares_etcd_and_store),              \
 	cmocka_unit_test(report_output_is_stored_once_and_capped),           \
 	cmocka_unit_test(log_list_reply_is_bounded_and_says_so),             \
@@ -2025,6 +2472,8 @@ int main(void)
 		cmocka_unit_test(metrics_count_requests_by_route_and_status),
 		cmocka_unit_test(admin_page_is_served_embedded_or_from_view_path),
 		cmocka_unit_test(etcd_down_gives_503_and_store_routes_still_work),
+		cmocka_unit_test(short_jwt_secret_is_refused_by_the_service),
+		cmocka_unit_test(lockout_from_one_address_spares_the_others),
 		cmocka_unit_test(failed_logins_are_throttled_with_429),
 	};
 	const struct CMUnitTest mysql_tests[] = {

@@ -10,6 +10,7 @@
 
 #include "service/svc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,9 +137,33 @@ static void json_bodies_bind_with_types_checked(void **state)
 	assert_non_null(strstr(msg, "object"));
 	assert_int_equal(gc__params_add_json(&p, "{\"a\":1} x", 9, msg, 256),
 			 GC_EINVAL);
-	assert_non_null(strstr(msg, "trailing"));
+	assert_string_equal(msg, "malformed JSON body: unexpected data after "
+				 "the JSON value at byte 8");
 	assert_int_equal(gc__params_add_json(&p, "{\"a\":", 5, msg, 256),
 			 GC_EINVAL);
+	gc__params_free(&p);
+	/* Numbers bind from their text: exactly, or not at all. */
+	{
+		const char *big = "{\"project_id\":9007199254740993,"
+				  "\"name\":\"j\",\"status\":1e0}";
+		assert_int_equal(gc__params_add_json(&p, big, strlen(big), msg,
+						     256),
+				 0);
+		assert_int_equal(gc__bind(&p, specs, 2, a, msg, 256), 0);
+		assert_true(a[0].i == 9007199254740993LL);
+		assert_int_equal(gc__bind(&p, specs, 3, a, msg, 256),
+				 GC_EINVAL);
+		assert_string_equal(msg, "parameter \"status\": expected an "
+					 "integer, got \"1e0\"");
+		gc__params_free(&p);
+	}
+	/* \u0000 is refused naming the parameter, as %00 in form data. */
+	assert_int_equal(gc__params_add_json(&p, "{\"name\":\"a\\u0000\"}",
+					     18, msg, 256),
+			 GC_EINVAL);
+	assert_string_equal(msg, "parameter \"name\": a string has a NUL "
+				 "character (\\u0000) at byte 10");
+	assert_int_equal(p.json_fault, GC__JSON_FAULT_NUL);
 	gc__params_free(&p);
 }
 
@@ -201,12 +226,14 @@ static void tokens_round_trip_and_refuse_tampering(void **state)
 	gc__claims cl;
 	gc_error err;
 	(void)state;
-	assert_int_equal(gc__jwt_issue(k, 3, 42, "bob", "user", 1000, 60, &tok,
-				       &err),
+	assert_int_equal(gc__jwt_issue(k, 3, 42, 7, "bob", "user", 1000, 60,
+				       &tok, &err),
 			 0);
 	assert_int_equal(gc__jwt_verify(k, 3, tok, 1001, &cl, &err), 0);
 	assert_int_equal(cl.uid, 42);
 	assert_int_equal(cl.exp, 1060);
+	assert_true(cl.has_gen); /* the token generation travels along */
+	assert_int_equal(cl.gen, 7);
 	assert_int_equal(gc__jwt_verify(k, 3, tok, 1060, &cl, &err), GC_EAUTH);
 	assert_non_null(strstr(err.msg, "expired"));
 	assert_int_equal(gc__jwt_verify((const unsigned char *)"k3z", 3, tok,
@@ -223,7 +250,7 @@ static void tokens_round_trip_and_refuse_tampering(void **state)
 	free(tok);
 }
 
-static void throttle_locks_after_failures_and_doubles(void **state)
+static void throttle_locks_the_pair_and_doubles(void **state)
 {
 	gc__throttle *t;
 	int64_t now = 1000000;
@@ -231,27 +258,102 @@ static void throttle_locks_after_failures_and_doubles(void **state)
 	assert_int_equal(gc__throttle_new(&t, 3, 10), 0);
 	for (int i = 0; i < 2; i++)
 		gc__throttle_fail(t, "bob", "10.0.0.1", now);
-	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.2", now), 0);
+	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.1", now), 0);
 	gc__throttle_fail(t, "bob", "10.0.0.1", now); /* 3rd: locked 1 s */
-	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.2", now), 1);
-	assert_int_equal(gc__throttle_check(t, "eve", "10.0.0.1", now), 1);
-	assert_int_equal(gc__throttle_check(t, "eve", "10.0.0.3", now), 0);
-	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.2", now + 1000),
+	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.1", now), 1);
+	/* the account is not locked for other addresses, nor the address
+	 * for other accounts (yet) */
+	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.2", now), 0);
+	assert_int_equal(gc__throttle_check(t, "eve", "10.0.0.1", now), 0);
+	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.1", now + 1000),
 			 0);
-	gc__throttle_fail(t, "bob", "10.0.0.4", now + 1000); /* 2 s */
-	assert_int_equal(gc__throttle_check(t, "bob", "x", now + 1000), 2);
+	gc__throttle_fail(t, "bob", "10.0.0.1", now + 1000); /* 2 s */
+	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.1", now + 1000),
+			 2);
 	for (int i = 0; i < 10; i++)
 		gc__throttle_fail(t, "bob", "10.0.0.4", now + 2000);
-	assert_int_equal(gc__throttle_check(t, "bob", "x", now + 2000), 10);
-	/* success clears the account, not the address */
-	gc__throttle_success(t, "bob", now + 13000);
-	assert_int_equal(gc__throttle_check(t, "bob", "x", now + 13000), 0);
+	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.4", now + 2000),
+			 10);
+	/* success clears the pair */
+	gc__throttle_success(t, "bob", "10.0.0.4", now + 13000);
+	assert_int_equal(gc__throttle_check(t, "bob", "10.0.0.4", now + 13000),
+			 0);
 	/* failures are forgotten after 15 quiet minutes */
 	gc__throttle_fail(t, "carol", "y", now);
 	gc__throttle_fail(t, "carol", "y", now);
 	gc__throttle_fail(t, "carol", "y", now + 16 * 60000);
-	assert_int_equal(gc__throttle_check(t, "carol", "z", now + 16 * 60000),
+	assert_int_equal(gc__throttle_check(t, "carol", "y", now + 16 * 60000),
 			 0);
+	gc__throttle_free(t);
+}
+
+/* Failures from many addresses never lock an account for the address
+ * that knows its password; one address guessing across accounts is
+ * locked after 4x the per-pair limit, for every account, and a success
+ * there does not reset it. */
+static void throttle_spares_the_real_user_and_stops_spraying(void **state)
+{
+	gc__throttle *t;
+	int64_t now = 5000000;
+	char acct[32], addr[32];
+	(void)state;
+	assert_int_equal(gc__throttle_new(&t, 5, 300), 0);
+	/* 200 addresses, 20 failures each, all on alice */
+	for (int a = 0; a < 200; a++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%d", a);
+		for (int i = 0; i < 20; i++)
+			gc__throttle_fail(t, "alice", addr, now);
+		assert_true(gc__throttle_check(t, "alice", addr, now) > 0);
+	}
+	assert_int_equal(gc__throttle_check(t, "alice", "192.0.2.7", now), 0);
+	/* one address, a different account each time */
+	for (int i = 0; i < 19; i++) {
+		snprintf(acct, sizeof(acct), "user%d", i);
+		gc__throttle_fail(t, acct, "203.0.113.9", now);
+	}
+	assert_int_equal(gc__throttle_check(t, "zed", "203.0.113.9", now), 0);
+	gc__throttle_fail(t, "user19", "203.0.113.9", now); /* 20th */
+	assert_int_equal(gc__throttle_check(t, "zed", "203.0.113.9", now), 1);
+	gc__throttle_success(t, "zed", "203.0.113.9", now);
+	assert_int_equal(gc__throttle_check(t, "zed", "203.0.113.9", now), 1);
+	assert_int_equal(gc__throttle_check(t, "zed", "203.0.113.10", now), 0);
+	/* IPv6: one /64 is one address; v4-mapped is the v4 address */
+	for (int i = 0; i < 5; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:1:2::%x", i + 1);
+		gc__throttle_fail(t, "bob", addr, now);
+	}
+	assert_int_equal(gc__throttle_check(t, "bob", "2001:db8:1:2:ffff::1",
+					    now),
+			 1);
+	assert_int_equal(gc__throttle_check(t, "bob", "2001:db8:1:3::1", now),
+			 0);
+	for (int i = 0; i < 5; i++)
+		gc__throttle_fail(t, "bob", "::ffff:192.0.2.99", now);
+	assert_int_equal(gc__throttle_check(t, "bob", "192.0.2.99", now), 1);
+	gc__throttle_free(t);
+}
+
+/* The table is fixed: a spray of a million (address, account) pairs
+ * evicts unlocked entries first, so a locked pair stays locked while
+ * the spray goes on elsewhere. */
+static void throttle_spray_does_not_evict_locked_entries(void **state)
+{
+	gc__throttle *t;
+	int64_t now = 9000000;
+	char acct[32], addr[32];
+	(void)state;
+	assert_int_equal(gc__throttle_new(&t, 5, 300), 0);
+	for (int i = 0; i < 8; i++)
+		gc__throttle_fail(t, "root", "192.0.2.1", now);
+	assert_true(gc__throttle_check(t, "root", "192.0.2.1", now) > 0);
+	for (int i = 0; i < 1000000; i++) {
+		snprintf(acct, sizeof(acct), "u%d", i);
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", (i >> 16) & 255,
+			 (i >> 8) & 255, i & 255);
+		gc__throttle_fail(t, acct, addr, now + 1 + i / 1000);
+	}
+	assert_true(gc__throttle_check(t, "root", "192.0.2.1", now + 1000) >
+		    0);
 	gc__throttle_free(t);
 }
 
@@ -313,7 +415,10 @@ int main(void)
 		cmocka_unit_test(json_quote_escapes_and_repairs),
 		cmocka_unit_test(envelope_maps_codes_to_http_status),
 		cmocka_unit_test(tokens_round_trip_and_refuse_tampering),
-		cmocka_unit_test(throttle_locks_after_failures_and_doubles),
+		cmocka_unit_test(throttle_locks_the_pair_and_doubles),
+		cmocka_unit_test(throttle_spares_the_real_user_and_stops_spraying),
+		cmocka_unit_test(
+			throttle_spray_does_not_evict_locked_entries),
 		cmocka_unit_test(metrics_render_prometheus_text),
 		cmocka_unit_test(every_route_has_sane_specs),
 	};

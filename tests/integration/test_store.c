@@ -120,6 +120,34 @@ static char *raw_str(fx *f, const char *sql)
 	return out;
 }
 
+/* Run SQL statements straight on the database (0 = done). */
+static int raw_exec(fx *f, const char *sql)
+{
+	if (f->backend == GC_STORE_SQLITE) {
+		sqlite3 *db = NULL;
+		int rc = sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE,
+					 NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		sqlite3_close(db);
+		return rc == SQLITE_OK ? 0 : -1;
+	}
+	char *use = malloc(strlen(sql) + 128);
+	int rc;
+	sprintf(use, "USE %s; %s", f->db, sql);
+	rc = gct_mariadb_sql(f->m, use);
+	free(use);
+	return rc;
+}
+
+static int64_t raw_int(fx *f, const char *sql)
+{
+	char *v = raw_str(f, sql);
+	int64_t n = v ? strtoll(v, NULL, 10) : -1;
+	free(v);
+	return n;
+}
+
 /* ---------------------------------------------------------- fixtures */
 
 static int group_setup(void **state, int backend)
@@ -226,7 +254,7 @@ static void first_open_creates_admin_with_default_password(void **state)
 	int in_use = -1;
 	assert_int_equal(gc_store_created_default_admin(f->s), 1);
 	assert_true(f->default_pw_warnings >= 1);
-	assert_int_equal(gc_store_schema_version(f->s), 5);
+	assert_int_equal(gc_store_schema_version(f->s), 6);
 	OK(gc_store_default_password_in_use(f->s, &in_use, E));
 	assert_int_equal(in_use, 1);
 	OK(gc_store_user_verify(f->s, "admin", "123456", &u, E));
@@ -371,6 +399,133 @@ static void passwords_verify_change_and_use_crypt(void **state)
 	free(longpw);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median time of a login check, in ms, over `n` tries. */
+static double median_verify_ms(gc_store *s, const char *account,
+			       const char *password, int want)
+{
+	double t[9];
+	gc_error e = {0, ""};
+	for (int i = 0; i < 9; i++) {
+		double t0 = now_ms();
+		assert_int_equal(gc_store_user_verify(s, account, password, NULL,
+						      &e),
+				 want);
+		t[i] = now_ms() - t0;
+	}
+	qsort(t, 9, sizeof(t[0]), cmp_double);
+	return t[4];
+}
+
+/* A login for an account that does not exist costs a password hash,
+ * like a wrong password: the time of the answer does not tell which
+ * accounts exist. Medians of 9 tries each; the margin is wide (the
+ * unknown account used to cost well under 1/20 of a hash). */
+static void unknown_account_costs_a_hash(gc_store *s, const char *account)
+{
+	double wrong = median_verify_ms(s, account, "not-the-password",
+					GC_EAUTH);
+	double unknown = median_verify_ms(s, "no-such-account-here",
+					  "not-the-password", GC_ENOTFOUND);
+	if (unknown < 0.5 * wrong)
+		fail_msg("unknown account %.3f ms, wrong password %.3f ms: "
+			 "the unknown account skips the hash",
+			 unknown, wrong);
+}
+
+static void unknown_accounts_take_as_long_as_wrong_passwords(void **state)
+{
+	fx *f = *state;
+	OK(gc_store_user_create(f->s, "ivy", "Ivy", "ivy-password", NULL, NULL,
+				E));
+	unknown_account_costs_a_hash(f->s, "ivy");
+}
+
+/* Every password change or reset bumps the user's token generation
+ * (tokens carry it); nothing else does. */
+static void password_changes_bump_the_token_generation(void **state)
+{
+	fx *f = *state;
+	gc_error e = {0, ""};
+	gc_store_user u;
+	int64_t id = 0;
+	OK(gc_store_user_create(f->s, "jack", "Jack", "jack-pw-1", NULL, &id,
+				E));
+	OK(gc_store_user_get(f->s, id, &u, E));
+	assert_int_equal(u.token_gen, 0);
+	gc_store_user_clear(&u);
+	OK(gc_store_user_change_password(f->s, id, "jack-pw-1", "jack-pw-2",
+					 E));
+	OK(gc_store_user_verify(f->s, "jack", "jack-pw-2", &u, E));
+	assert_int_equal(u.token_gen, 1);
+	gc_store_user_clear(&u);
+	/* a wrong old password changes nothing */
+	assert_int_equal(gc_store_user_change_password(f->s, id, "nope",
+						       "jack-pw-3", &e),
+			 GC_EAUTH);
+	OK(gc_store_user_update(f->s, id, "Jack J", "admin,user", E));
+	OK(gc_store_user_get_by_account(f->s, "jack", &u, E));
+	assert_int_equal(u.token_gen, 1);
+	gc_store_user_clear(&u);
+	/* an admin's reset */
+	OK(gc_store_user_change_password(f->s, id, NULL, "jack-pw-4", E));
+	OK(gc_store_user_get(f->s, id, &u, E));
+	assert_int_equal(u.token_gen, 2);
+	gc_store_user_clear(&u);
+	assert_int_equal(raw_int(f, "SELECT token_gen FROM gc_user"
+				    " WHERE account = 'jack'"),
+			 2);
+}
+
+/* A database at schema 5 (before token generations) gets the column on
+ * open, with every user at generation 0, and keeps its rows. */
+static void schema_5_database_gets_token_generations(void **state)
+{
+	fx *f = *state;
+	gc_store_user u;
+	int64_t id = 0;
+	OK(gc_store_user_create(f->s, "kate", "Kate", "kate-pw-1", NULL, &id,
+				E));
+	gc_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(raw_exec(f, "ALTER TABLE gc_user DROP COLUMN token_gen;"
+				     " UPDATE gc_schema_version SET version = 5;"),
+			 0);
+	assert_int_equal(raw_int(f, "SELECT version FROM gc_schema_version"),
+			 5);
+	OK(open_store(f, &f->s, E));
+	assert_int_equal(gc_store_schema_version(f->s), 6);
+	OK(gc_store_user_verify(f->s, "kate", "kate-pw-1", &u, E));
+	assert_int_equal(u.id, id);
+	assert_int_equal(u.token_gen, 0);
+	gc_store_user_clear(&u);
+	OK(gc_store_user_change_password(f->s, id, "kate-pw-1", "kate-pw-2",
+					 E));
+	OK(gc_store_user_get(f->s, id, &u, E));
+	assert_int_equal(u.token_gen, 1);
+	gc_store_user_clear(&u);
+	/* opening again changes nothing */
+	gc_store_close(f->s);
+	f->s = NULL;
+	OK(open_store(f, &f->s, E));
+	assert_int_equal(gc_store_schema_version(f->s), 6);
+	assert_int_equal(raw_int(f, "SELECT token_gen FROM gc_user"
+				    " WHERE account = 'kate'"),
+			 1);
+}
+
 static void sha512_crypt_when_configured(void **state)
 {
 	fx *f = *state;
@@ -382,6 +537,8 @@ static void sha512_crypt_when_configured(void **state)
 	OK(gc_store_open(&s2, &o, E));
 	OK(gc_store_user_create(s2, "hank", "Hank", "pw6", NULL, NULL, E));
 	OK(gc_store_user_verify(s2, "hank", "pw6", NULL, E));
+	/* the dummy for unknown accounts is a "$6$" hash too */
+	unknown_account_costs_a_hash(s2, "hank");
 	gc_store_close(s2);
 	char *hash = raw_str(f, "SELECT password FROM gc_user"
 				" WHERE account = 'hank'");
@@ -1343,7 +1500,7 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	free(rows);
 
 	OK(open_store(f, &f->s, E));
-	assert_int_equal(gc_store_schema_version(f->s), 5);
+	assert_int_equal(gc_store_schema_version(f->s), 6);
 	assert_int_equal(gc_store_created_default_admin(f->s), 0);
 	int in_use = 0;
 	OK(gc_store_default_password_in_use(f->s, &in_use, E));
@@ -1404,7 +1561,9 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	assert_non_null(strstr(h, "|"));
 	assert_string_equal(strchr(h, '|'), "|");
 	free(h);
-	OK(gc_store_user_verify(f->s, "bob", "bobpw", NULL, E));
+	OK(gc_store_user_verify(f->s, "bob", "bobpw", &u, E));
+	assert_int_equal(u.token_gen, 0); /* a rehash is no password change */
+	gc_store_user_clear(&u);
 	OK(gc_store_user_verify(f->s, "admin", "123456", &u, E));
 	assert_string_equal(u.name, "administrator");
 	assert_int_equal(u.create_time, 1795470594);
@@ -1427,16 +1586,35 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	assert_int_equal(n, 0);
 	free(out);
 
+	/* A 1.10 service still running on the upgraded database inserts
+	 * users the way it always did (its columns named, token_gen left to
+	 * its default) and reads them back. */
+	assert_int_equal(raw_exec(f, "INSERT INTO gc_user (name, permission,"
+				     " account, password, salt, create_time)"
+				     " VALUES ('carl', 'user', 'carl',"
+				     " MD5(CONCAT('carlpw', 'Ab12Cd')), 'Ab12Cd',"
+				     " 1795470900);"),
+			 0);
+	h = raw_str(f, "SELECT CONCAT(name, '|', token_gen) FROM gc_user"
+		       " WHERE account = 'carl'");
+	assert_non_null(h);
+	assert_string_equal(h, "carl|0");
+	free(h);
+	OK(gc_store_user_verify(f->s, "carl", "carlpw", &u, E));
+	assert_int_equal(u.token_gen, 0);
+	gc_store_user_clear(&u);
+
 	/* opening again changes nothing */
 	gc_store_close(f->s);
 	f->s = NULL;
 	OK(open_store(f, &f->s, E));
+	assert_int_equal(gc_store_schema_version(f->s), 6);
 	OK(gc_store_log_list(f->s, NULL, &l, E));
 	assert_int_equal(l.total, 6);
 	gc_store_logs_clear(&l);
 	gc_store_users ul;
 	OK(gc_store_user_list(f->s, 1, 10, &ul, E));
-	assert_int_equal(ul.total, 2);
+	assert_int_equal(ul.total, 3);
 	gc_store_users_clear(&ul);
 }
 
@@ -1454,6 +1632,9 @@ int main(void)
 		T(user_update_keeps_unset_fields),
 		T(passwords_verify_change_and_use_crypt),
 		T(sha512_crypt_when_configured),
+		T(unknown_accounts_take_as_long_as_wrong_passwords),
+		T(password_changes_bump_the_token_generation),
+		T(schema_5_database_gets_token_generations),
 		T(project_create_get_update_delete),
 		T(project_membership),
 		T(logs_newest_first_paged_with_total),

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -34,12 +35,61 @@ static void capture(int level, const char *msg, void *payload)
 	snprintf(l->text + n, sizeof(l->text) - n, "%s\n", msg);
 }
 
-static char *data_path(const char *file)
+/* A copy of the text (mode `mode`) in a new temporary directory; remove
+ * both with drop_copy(). */
+static char *write_copy(const char *text, size_t len, const char *name,
+			mode_t mode)
+{
+	char dir[] = "/tmp/gc-config-XXXXXX";
+	char *path;
+	FILE *f;
+	assert_non_null(mkdtemp(dir));
+	path = gc__sprintf("%s/%s", dir, name);
+	assert_non_null(path);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+	return path;
+}
+
+static void drop_copy(char *path)
+{
+	unlink(path);
+	*strrchr(path, '/') = '\0';
+	rmdir(path);
+	free(path);
+}
+
+/* The text of a file under tests/unit/data/config (malloc'd). */
+static char *data_text(const char *file, size_t *len)
 {
 	const char *src = getenv("GC_SRC");
 	char *p = gc__sprintf("%s/tests/unit/data/config/%s", src ? src : ".",
 			      file);
+	char *text = malloc(65536);
+	FILE *f;
 	assert_non_null(p);
+	assert_non_null(text);
+	f = fopen(p, "re");
+	if (!f)
+		fail_msg("%s: cannot open", p);
+	*len = fread(text, 1, 65535, f);
+	text[*len] = '\0';
+	fclose(f);
+	free(p);
+	return text;
+}
+
+/* A private (0600) copy of a data file: the checkout's mode (often 0644)
+ * would add the "readable by others" warning to every count. */
+static char *data_path(const char *file)
+{
+	size_t len;
+	char *text = data_text(file, &len);
+	char *p = write_copy(text, len, file, 0600);
+	free(text);
 	return p;
 }
 
@@ -127,7 +177,7 @@ static void original_client_report_file_loads_unchanged(void **state)
 	assert_string_equal(c.report_addr, "http://127.0.0.1:18080/report");
 	assert_int_equal(lc.warnings, 0);
 	gc_agent_config_clear(&c);
-	free(p);
+	drop_copy(p);
 }
 
 static void original_client_mysql_file_loads_unchanged(void **state)
@@ -143,16 +193,55 @@ static void original_client_mysql_file_loads_unchanged(void **state)
 	assert_null(c.report_addr); /* report_addr = "" means "use MySQL" */
 	assert_int_equal(lc.warnings, 0);
 	gc_agent_config_clear(&c);
-	free(p);
+	drop_copy(p);
 }
 
-static void original_service_file_loads_unchanged(void **state)
+#define LONG_SECRET "cSx0ZXN0cy1vbmx5LW5vdC1hLXJlYWwtc2VjcmV0LTAx"
+
+/* GopherCron 1.10's sample service file: its [jwt] secret is the one its
+ * README published (17 bytes), which forges tokens for anyone: refused,
+ * saying where and how to make one. */
+static void original_service_file_is_refused_for_its_published_secret(
+	void **state)
+{
+	(void)state;
+	gc_service_config c;
+	gc_error err = {0, ""};
+	char *p = data_path("service.toml"), *want;
+	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_load(&c, p, NULL, NULL, &err),
+			 GC_EINVAL);
+	want = gc__sprintf("%s:23: key \"jwt.secret\": the value published in "
+			   "GopherCron's README",
+			   p);
+	if (!strstr(err.msg, want))
+		fail_msg("\"%s\" lacks \"%s\"", err.msg, want);
+	free(want);
+	assert_non_null(strstr(err.msg, "head -c 32 /dev/urandom | base64"));
+	assert_null(strstr(err.msg, "fjskfjls2ifeew2mn"));
+	assert_null(c.jwt.secret); /* untouched */
+	gc_service_config_clear(&c);
+	drop_copy(p);
+}
+
+/* The same file with a secret of its own: every key as the original. */
+static void original_service_file_loads_with_its_own_secret(void **state)
 {
 	(void)state;
 	gc_service_config c;
 	gc_error err = {0, ""};
 	logcap lc = {0, ""};
-	char *p = data_path("service.toml");
+	size_t len;
+	char *text = data_text("service.toml", &len), *at, *p;
+	gc__buf b = GC__BUF_INIT;
+	at = strstr(text, "fjskfjls2ifeew2mn");
+	assert_non_null(at);
+	assert_int_equal(gc__buf_append(&b, text, (size_t)(at - text)), 0);
+	assert_int_equal(gc__buf_puts(&b, LONG_SECRET), 0);
+	assert_int_equal(gc__buf_puts(&b, at + 17), 0);
+	p = write_copy(b.data, b.len, "service.toml", 0600);
+	gc__buf_free(&b);
+	free(text);
 	assert_int_equal(gc_service_config_init(&c), 0);
 	assert_int_equal(gc_service_config_load(&c, p, capture, &lc, &err), 0);
 	assert_int_equal(c.log_level, GC_LOG_DEBUG);
@@ -171,18 +260,15 @@ static void original_service_file_loads_unchanged(void **state)
 	assert_string_equal(c.mysql.username, "gc");
 	assert_string_equal(c.mysql.password, "gcpass");
 	assert_string_equal(c.mysql.database, "gophercron");
-	assert_string_equal(c.jwt.secret, "fjskfjls2ifeew2mn");
+	assert_string_equal(c.jwt.secret, LONG_SECRET);
 	assert_int_equal(c.jwt.exp_hours, 168);
 	assert_string_equal(c.sqlite.path, "gophercron.db");
 	assert_null(c.report.token);
 	assert_int_equal(c.log.retention_days, 0);
 	assert_int_equal(c.log.output_limit, 1024 * 1024);
-	/* the published example secret loads but is pointed out */
-	assert_int_equal(lc.warnings, 1);
-	assert_non_null(strstr(lc.text, "[jwt] secret"));
-	assert_null(strstr(lc.text, "fjskfjls2ifeew2mn"));
+	assert_int_equal(lc.warnings, 0);
 	gc_service_config_clear(&c);
-	free(p);
+	drop_copy(p);
 }
 
 /* ---------------------------------------------------- every key, defaults */
@@ -229,7 +315,7 @@ static void agent_full_sample_sets_every_key(void **state)
 	assert_string_equal(c.sqlite.path, "/srv/gc/results.db");
 	assert_int_equal(lc.warnings, 0);
 	gc_agent_config_clear(&c);
-	free(p);
+	drop_copy(p);
 }
 
 static void service_full_sample_sets_every_key(void **state)
@@ -255,14 +341,14 @@ static void service_full_sample_sets_every_key(void **state)
 	assert_null(c.mysql.service);
 	assert_null(c.mysql.host);
 	assert_string_equal(c.sqlite.path, "/var/lib/gophercron/gophercron.db");
-	assert_string_equal(c.jwt.secret, "a-long-random-secret");
+	assert_string_equal(c.jwt.secret, LONG_SECRET);
 	assert_int_equal(c.jwt.exp_hours, 24);
 	assert_string_equal(c.report.token, "agents-token");
 	assert_int_equal(c.log.retention_days, 30);
 	assert_int_equal(c.log.output_limit, 256 * 1024);
 	assert_int_equal(lc.warnings, 0);
 	gc_service_config_clear(&c);
-	free(p);
+	drop_copy(p);
 }
 
 static void agent_defaults_without_a_file(void **state)
@@ -781,6 +867,98 @@ static void service_errors_name_file_line_and_key(void **state)
 		      "2)");
 }
 
+/* Under 32 bytes a [jwt] secret is refused, naming file, line and key;
+ * empty means "random per start" as before. */
+static void short_jwt_secret_is_refused(void **state)
+{
+	(void)state;
+	gc_service_config c;
+	gc_error err = {0, ""};
+	service_fails("log_level = \"info\"\n[jwt]\nexp = 2\n"
+		      "secret = \"k\"\n",
+		      "s.toml:4: key \"jwt.secret\": too short (1 bytes, at "
+		      "least 32)");
+	service_fails("[jwt]\nsecret = \"0123456789abcdef0123456789abcde\"\n",
+		      "s.toml:2: key \"jwt.secret\": too short (31 bytes");
+	service_fails("[jwt]\nsecret = \"x\"\n",
+		      "head -c 32 /dev/urandom | base64");
+	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_load_string(
+				 &c,
+				 "[jwt]\nsecret = "
+				 "\"0123456789abcdef0123456789abcdef\"\n",
+				 "s.toml", NULL, NULL, &err),
+			 0);
+	assert_int_equal(strlen(c.jwt.secret), 32);
+	assert_int_equal(gc_service_config_load_string(
+				 &c, "[jwt]\nsecret = \"\"\n", "s.toml",
+				 NULL, NULL, &err),
+			 0);
+	assert_true(!c.jwt.secret || !*c.jwt.secret);
+	gc_service_config_clear(&c);
+}
+
+/* A config file holding a secret warns when others may read it, naming
+ * the file, its mode and the fix; 0640 and files without secrets are
+ * quiet. Through both loaders. */
+static void config_with_secrets_readable_by_others_warns(void **state)
+{
+	(void)state;
+	static const char svc_text[] =
+		"[jwt]\nsecret = \"" LONG_SECRET "\"\n"
+		"[mysql]\nservice = \"db:3306\"\npassword = \"hunter2secret\"\n";
+	static const char agent_text[] =
+		"report_addr = \"http://127.0.0.1:1/r\"\n"
+		"report_token = \"tok-hunter2\"\n";
+	static const char plain[] = "log_level = \"info\"\n";
+	gc_service_config s;
+	gc_agent_config a;
+	gc_error err = {0, ""};
+	logcap lc = {0, ""};
+	char *p, *want;
+
+	assert_int_equal(gc_service_config_init(&s), 0);
+	p = write_copy(svc_text, strlen(svc_text), "service.toml", 0644);
+	assert_int_equal(gc_service_config_load(&s, p, capture, &lc, &err), 0);
+	assert_int_equal(lc.warnings, 1);
+	want = gc__sprintf("%s holds secrets ([jwt] secret, [mysql] password) "
+			   "but its mode 0644 lets other users read it: "
+			   "chmod 640 %s",
+			   p, p);
+	if (!strstr(lc.text, want))
+		fail_msg("\"%s\" lacks \"%s\"", lc.text, want);
+	free(want);
+	assert_null(strstr(lc.text, "hunter2secret"));
+	assert_null(strstr(lc.text, LONG_SECRET));
+	drop_copy(p);
+
+	memset(&lc, 0, sizeof(lc));
+	p = write_copy(svc_text, strlen(svc_text), "service.toml", 0640);
+	assert_int_equal(gc_service_config_load(&s, p, capture, &lc, &err), 0);
+	assert_int_equal(lc.warnings, 0);
+	drop_copy(p);
+	p = write_copy(plain, strlen(plain), "service.toml", 0644);
+	assert_int_equal(gc_service_config_load(&s, p, capture, &lc, &err), 0);
+	assert_int_equal(lc.warnings, 0);
+	drop_copy(p);
+	gc_service_config_clear(&s);
+
+	assert_int_equal(gc_agent_config_init(&a), 0);
+	p = write_copy(agent_text, strlen(agent_text), "agent.toml", 0604);
+	assert_int_equal(gc_agent_config_load(&a, p, capture, &lc, &err), 0);
+	assert_int_equal(lc.warnings, 1);
+	assert_non_null(strstr(lc.text, "holds secrets (report_token)"));
+	assert_non_null(strstr(lc.text, "mode 0604"));
+	assert_null(strstr(lc.text, "tok-hunter2"));
+	drop_copy(p);
+	memset(&lc, 0, sizeof(lc));
+	p = write_copy(agent_text, strlen(agent_text), "agent.toml", 0600);
+	assert_int_equal(gc_agent_config_load(&a, p, capture, &lc, &err), 0);
+	assert_int_equal(lc.warnings, 0);
+	drop_copy(p);
+	gc_agent_config_clear(&a);
+}
+
 static void secrets_are_not_echoed_in_errors(void **state)
 {
 	(void)state;
@@ -917,7 +1095,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(original_client_report_file_loads_unchanged),
 		cmocka_unit_test(original_client_mysql_file_loads_unchanged),
-		cmocka_unit_test(original_service_file_loads_unchanged),
+		cmocka_unit_test(
+			original_service_file_is_refused_for_its_published_secret),
+		cmocka_unit_test(original_service_file_loads_with_its_own_secret),
 		cmocka_unit_test(agent_full_sample_sets_every_key),
 		cmocka_unit_test(service_full_sample_sets_every_key),
 		cmocka_unit_test(agent_defaults_without_a_file),
@@ -937,6 +1117,8 @@ int main(void)
 		cmocka_unit_test(unknown_keys_and_sections_warn_with_file_and_line),
 		cmocka_unit_test(every_error_names_file_line_and_key),
 		cmocka_unit_test(service_errors_name_file_line_and_key),
+		cmocka_unit_test(short_jwt_secret_is_refused),
+		cmocka_unit_test(config_with_secrets_readable_by_others_warns),
 		cmocka_unit_test(secrets_are_not_echoed_in_errors),
 		cmocka_unit_test(failed_load_leaves_the_config_untouched),
 		cmocka_unit_test(zero_filled_structs_can_be_loaded_and_cleared),

@@ -286,6 +286,88 @@ static void task_rejects_bad_json(void **state)
 	expect_task_error("{\"x\":[1,\0032]}", "control character 0x03");
 }
 
+/* Integers exactly as written (a double would make 2^53 + 1 even, and
+ * saturate 2^63); \u0000 refused naming the field instead of cutting the
+ * string there; nesting bounded before cJSON recurses. */
+static void task_integers_are_exact_and_nul_is_refused(void **state)
+{
+	const char *in = "{\"task_id\":\"a\",\"project_id\":9007199254740993,"
+			 "\"create_time\":-9223372036854775808,\"timeout\":"
+			 "9.2e18}";
+	gc_task t = GC_TASK_INIT;
+	gc_error err;
+	char *deep;
+	(void)state;
+	assert_int_equal(gc_task_from_json(&t, in, strlen(in), &err), 0);
+	assert_true(t.project_id == 9007199254740993LL);
+	assert_true(t.create_time == INT64_MIN);
+	assert_true(t.timeout == 9200000000000000000LL);
+	gc_task_clear(&t);
+	expect_task_error("{\"project_id\":9223372036854775808}",
+			  "task: field \"project_id\": 9223372036854775808 is "
+			  "not an integer in the int64 range");
+	expect_task_error("{\"project_id\":1.5}",
+			  "field \"project_id\": 1.5 is not an integer");
+	expect_task_error("{\"status\":2147483648}",
+			  "field \"status\": 2147483648 is out of range");
+	expect_task_error("{\"name\":\"a\",\"command\":\"rm -rf /tmp/x\\u0000"
+			  " --no-preserve-root /\"}",
+			  "task: \"command\": a string has a NUL character "
+			  "(\\u0000) at byte 36");
+	expect_task_error("{\"x\":{\"y\":[\"\\u0000\"]}}",
+			  "task: \"x.y[0]\": a string has a NUL character");
+	deep = malloc(200001);
+	memset(deep, '[', 200000);
+	deep[200000] = '\0';
+	memcpy(deep, "{\"x\":", 5);
+	expect_task_error(deep, "task: JSON nested deeper than 128 levels at "
+				"byte 132");
+	free(deep);
+}
+
+/* Output is bytes: NULs in it (\u0000) are kept, with output_len; NULs
+ * elsewhere in a result body are refused. */
+static void result_output_keeps_nul_bytes(void **state)
+{
+	const char *in = "\xef\xbb\xbf{\"execute_info\":{\"task\":{\"task_id\":"
+			 "\"1\",\"project_id\":9007199254740993}},\"output\":"
+			 "\"a\\u0000b\\\\u0000\\u00e9\",\"plan_unix\":5}";
+	gc_result r = GC_RESULT_INIT;
+	gc_error err;
+	char *back;
+	(void)state;
+	if (gc_result_from_json(&r, in, strlen(in), &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(r.output_len, 11);
+	assert_memory_equal(r.output, "a\0b\\u0000\xc3\xa9", 11);
+	assert_true(r.task.project_id == 9007199254740993LL);
+	back = gc_result_to_json(&r);
+	assert_non_null(
+	    strstr(back, "\"output\":\"a\\u0000b\\\\u0000\xc3\xa9\""));
+	assert_non_null(strstr(back, "\"project_id\":9007199254740993,"));
+	gc_free(back);
+	gc_result_clear(&r);
+	in = "{\"execute_info\":{\"task\":{}},\"error\":\"x\\u0000\"}";
+	assert_int_equal(gc_result_from_json(&r, in, strlen(in), &err),
+			 GC_EINVAL);
+	assert_string_equal(err.msg, "result: \"error\": a string has a NUL "
+				     "character (\\u0000) at byte 38");
+	in = "{\"data\":\"d\",\"project_id\":-9007199254740993}";
+	{
+		gc_warning w = GC_WARNING_INIT;
+		assert_int_equal(gc_warning_from_json(&w, in, strlen(in), &err),
+				 0);
+		assert_true(w.project_id == -9007199254740993LL);
+		gc_warning_clear(&w);
+		in = "{\"data\":\"d\\u0000\"}";
+		assert_int_equal(gc_warning_from_json(&w, in, strlen(in),
+						      &err),
+				 GC_EINVAL);
+		assert_non_null(strstr(err.msg, "warning: \"data\": a string "
+						"has a NUL character"));
+	}
+}
+
 static void task_decode_failure_leaves_target_untouched(void **state)
 {
 	gc_task t = GC_TASK_INIT;
@@ -1050,6 +1132,8 @@ int main(void)
 		cmocka_unit_test(task_accepts_a_byte_order_mark),
 		cmocka_unit_test(task_rejects_bad_json),
 		cmocka_unit_test(task_decode_failure_leaves_target_untouched),
+		cmocka_unit_test(task_integers_are_exact_and_nul_is_refused),
+		cmocka_unit_test(result_output_keeps_nul_bytes),
 		cmocka_unit_test(task_copy_is_deep),
 		cmocka_unit_test(task_validate_accepts_good_task),
 		cmocka_unit_test(task_validate_lists_every_problem),

@@ -277,13 +277,38 @@ out:
 	return rc;
 }
 
+/* A change of one's own password revokes the token it was made with; the
+ * answer carries a new one. Keep it where the old one came from (the
+ * config file), or say that GCRON_TOKEN needs a new login. */
+static void keep_new_token(ctl_client *c, const cJSON *resp)
+{
+	const char *token = ctl_str(resp, "token");
+	const ctl_cred *cred = ctl_config_cred(&c->config, c->server);
+	char *account;
+	if (!*token)
+		return;
+	if (!cred || !c->token || strcmp(cred->token, c->token) != 0) {
+		tool_err("gcronctl",
+			 "user passwd: the token in GCRON_TOKEN no longer "
+			 "works: log in again");
+		return;
+	}
+	account = cred->account ? strdup(cred->account) : NULL;
+	if ((cred->account && !account) ||
+	    ctl_config_set_cred(&c->config, c->server, account, token) != 0)
+		tool_err("gcronctl", "user passwd: out of memory");
+	else
+		ctl_config_save(&c->config);
+	free(account);
+}
+
 static int user_passwd(ctl_client *c, const ctl_globals *g, int argc,
 		       char **argv)
 {
 	bool from_stdin = false;
 	ctl_opt opts[] = {{"--password-stdin", 0, NULL, &from_stdin}};
 	ctl_pos pos;
-	cJSON *u = NULL;
+	cJSON *u = NULL, *resp = NULL;
 	char *current = NULL, *fresh = NULL, id[24];
 	int rc;
 	if (!ctl_parse("user passwd", opts, 1, argc, argv, cmd_user_help, 0, 1,
@@ -303,7 +328,7 @@ static int user_passwd(ctl_client *c, const ctl_globals *g, int argc,
 		snprintf(id, sizeof(id), "%" PRId64, ctl_num(u, "id"));
 		ctl_param q[] = {
 		    {"id", id}, {"new_password", fresh}, {NULL, NULL}};
-		rc = ctl_call(c, "POST", "user/reset_password", q, NULL);
+		rc = ctl_call(c, "POST", "user/reset_password", q, &resp);
 	} else {
 		rc = ctl_call(c, "GET", "user/info", NULL, &u);
 		if (rc)
@@ -320,14 +345,17 @@ static int user_passwd(ctl_client *c, const ctl_globals *g, int argc,
 		ctl_param q[] = {{"password", current},
 				 {"new_password", fresh},
 				 {NULL, NULL}};
-		rc = ctl_call(c, "POST", "user/change_password", q, NULL);
+		rc = ctl_call(c, "POST", "user/change_password", q, &resp);
 	}
+	if (rc == CTL_OK)
+		keep_new_token(c, resp);
 	if (rc == CTL_OK)
 		print_user_done(g, ctl_num(u, "id"), ctl_str(u, "account"),
 				"changed", "Changed the password of user");
 out:
 	ctl_secret_free(current);
 	ctl_secret_free(fresh);
+	cJSON_Delete(resp);
 	cJSON_Delete(u);
 	ctl_pos_free(&pos);
 	return rc;

@@ -301,6 +301,26 @@
 		}
 	}
 
+	/* New passwords: as the service checks them (characters, not bytes). */
+	const PASSWORD_MIN = 8;
+
+	function passwordLongEnough(form, name) {
+		const el = form.elements[name];
+		const n = Array.from(el.value).length;
+		if (n >= PASSWORD_MIN) return true;
+		fieldError(form, name, `Too short: at least ${PASSWORD_MIN} characters (this one has ${n}).`);
+		el.focus();
+		return false;
+	}
+
+	/* After a change of one's own password the old token no longer works:
+	 * the answer carries a new one. */
+	function keepNewToken(res) {
+		if (!res || !res.token || !session.store) return;
+		session.token = res.token;
+		session.store.setItem(TOKEN_KEY, res.token);
+	}
+
 	function requireFields(form, names) {
 		let ok = true;
 		for (const n of names) {
@@ -495,8 +515,9 @@
 			form.elements.new_password.focus();
 			return;
 		}
+		if (!passwordLongEnough(form, "new_password")) return;
 		const ok = await submitting(form, async () => {
-			await api("POST", "/user/change_password", { password: oldPw, new_password: newPw });
+			keepNewToken(await api("POST", "/user/change_password", { password: oldPw, new_password: newPw }));
 			return true;
 		});
 		if (!ok) return;
@@ -1641,6 +1662,7 @@
 			ev.preventDefault();
 			clearErrors(form);
 			if (!requireFields(form, ["name", "account", "password"])) return;
+			if (!passwordLongEnough(form, "password")) return;
 			const params = {
 				name: form.elements.name.value.trim(),
 				account: form.elements.account.value.trim(),
@@ -1669,8 +1691,10 @@
 			ev.preventDefault();
 			clearErrors(form);
 			if (!requireFields(form, ["new_password"])) return;
+			if (!passwordLongEnough(form, "new_password")) return;
 			const ok = await submitting(form, async () => {
-				await api("POST", "/user/reset_password", { id: u.id, new_password: form.elements.new_password.value });
+				const res = await api("POST", "/user/reset_password", { id: u.id, new_password: form.elements.new_password.value });
+				keepNewToken(res); /* only when it was our own */
 				return true;
 			});
 			if (!ok) return;
