@@ -2203,6 +2203,14 @@ static void report_output_is_stored_once_and_capped(void **state)
 	assert_null(strstr(text, "\\u003c")); /* stored as it is */
 	assert_true(strlen(text) < (1u << 20) + 256);
 	out = row_output(row, &olen, NULL);
+	/* said in the log, once */
+	assert_int_equal(gct_logbuf_count(&F.log, "run cap-1 of task 901 ("),
+			 1);
+	assert_int_equal(gct_logbuf_count(&F.log, "output of 3145732 bytes "
+						  "stored cut to [log] "
+						  "output_limit (1048576 "
+						  "bytes)"),
+			 1);
 	snprintf(marker, sizeof(marker), "\n... [%u bytes omitted] ...\n",
 		 (3u << 20) + 4 - (1u << 20));
 	assert_int_equal(olen, (1u << 20) + strlen(marker));
