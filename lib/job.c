@@ -66,8 +66,9 @@ static int json_escape(gc__buf *b, const char *str, size_t len, bool html)
 			adv = gc__utf8_seq(s + i, len - i, &cp);
 			if (adv == 0) {
 				adv = 1;
-				rc = html ? gc__buf_append(b, "\\ufffd", 6)
-					  : gc__buf_append(b, "\xef\xbf\xbd", 3);
+				rc = html
+					 ? gc__buf_append(b, "\\ufffd", 6)
+					 : gc__buf_append(b, "\xef\xbf\xbd", 3);
 			} else if (cp == 0x2028 || cp == 0x2029) {
 				rc = gc__buf_append(b, cp == 0x2028 ? "\\u2028"
 								    : "\\u2029",

@@ -538,8 +538,8 @@ void gc__log_escape(char *out, size_t outlen, const char *in)
 			esc[0] = '\\';
 			esc[1] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't';
 			elen = 2;
-		} else if (s[i] >= 0x80 && (adv = gc__utf8_seq(s + i, n - i,
-							       &cp)) &&
+		} else if (s[i] >= 0x80 &&
+			   (adv = gc__utf8_seq(s + i, n - i, &cp)) &&
 			   !(cp >= 0x80 && cp <= 0x9f)) {
 			memcpy(esc, s + i, adv); /* valid, not a C1 control */
 			elen = adv;

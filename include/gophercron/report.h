@@ -161,10 +161,10 @@ GC_EXTERN int gc_reporter_new(gc_reporter **out,
 /* A reporter for an agent configuration: the HTTP sink when report_addr
  * is set, else the SQL sink on [mysql] (when `service` is set) or
  * [sqlite] path, which it opens itself and closes in gc_reporter_free.
- * Uses report_token, spool_dir, client_ip (as agent_ip) and output_limit. The database
- * is opened on the sender thread and retried like a failed delivery while
- * it is unreachable, so an agent starts (and spools) with its database
- * down. Every log line is handed to `log`, which filters by level.
+ * Uses report_token, spool_dir, client_ip (as agent_ip) and output_limit.
+ * The database is opened on the sender thread and retried like a failed
+ * delivery while it is unreachable, so an agent starts (and spools) with
+ * its database down. Every log line is handed to `log`, which filters by level.
  * GC_ENOTFOUND when the configuration names no sink at all. */
 GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
 					  const gc_agent_config *cfg,

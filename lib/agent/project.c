@@ -20,11 +20,11 @@ typedef struct list_job {
 	char *prefix;
 	char *range_end;
 	char *start_key; /* NULL: first page */
-	int start_seen;  /* start_key is the last key of the previous page
+	int start_seen;	 /* start_key is the last key of the previous page
 			    (applied already), else the first key to read */
 	int64_t rev;     /* revision the listing is pinned at (0: latest) */
-	int64_t limit;   /* keys in this page */
-	int probe;       /* keys only: which key is too big to read */
+	int64_t limit;	 /* keys in this page */
+	int probe;	 /* keys only: which key is too big to read */
 	size_t keys;     /* keys applied so far */
 	gc_etcd_response resp;
 } list_job;
@@ -534,7 +534,7 @@ static void list_skip_big(gc_agent *a, gc__project *p, list_job *j)
 		return;
 	}
 	if (gc_key_parse(a->prefix, big->key, big->key_len, &info) ==
-		    GC_KEY_TASK &&
+		GC_KEY_TASK &&
 	    info.project_id == p->id) {
 		task_skip(a, p, big->key, big->mod_revision, info.task_id,
 			  "its value is larger than the %zu bytes the agent "
@@ -584,8 +584,8 @@ static void list_done(gc_agent *a, gc__ajob *job)
 		if (more) {
 			/* Fetch the next page while this one is applied;
 			 * pages cut short by a big key grow back. */
-			int64_t next = j->limit < LIST_PAGE / 2 ? j->limit * 2
-								: LIST_PAGE;
+			int64_t next =
+			    j->limit < LIST_PAGE / 2 ? j->limit * 2 : LIST_PAGE;
 			p->list_keys = j->keys + page;
 			list_submit(a, p, j->rev,
 				    j->resp.kvs[j->resp.kvs_count - 1].key, 1,
@@ -608,8 +608,8 @@ static void list_done(gc_agent *a, gc__ajob *job)
 		if (j->limit > least)
 			list_submit(a, p, j->rev, j->start_key, j->start_seen,
 				    j->limit / LIST_SHRINK > least
-					    ? j->limit / LIST_SHRINK
-					    : least,
+					? j->limit / LIST_SHRINK
+					: least,
 				    0);
 		else
 			list_submit(a, p, j->rev, j->start_key, j->start_seen,

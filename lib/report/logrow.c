@@ -39,8 +39,8 @@ static char *result_text(const char *output, size_t output_len,
 static char *capped_dup(const char *s, size_t slen, size_t limit, size_t *len)
 {
 	size_t room = slen < limit + GC__OMITTED_MARKER_MAX
-			      ? slen
-			      : limit + GC__OMITTED_MARKER_MAX;
+			  ? slen
+			  : limit + GC__OMITTED_MARKER_MAX;
 	char *out = malloc(room + 1);
 	if (!out)
 		return NULL;
@@ -100,11 +100,11 @@ GC_EXTERN int gc_result_to_store_log_limit(const gc_result *res,
 	/* A name or command longer than a task can be did not come from a
 	 * task: kept as far as a task could hold them. */
 	row.name = capped_str(t->name, GC_TASK_MAX_BYTES);
-	output = capped_dup(res->output, res->output_len, output_limit,
-			    &output_len);
+	output =
+	    capped_dup(res->output, res->output_len, output_limit, &output_len);
 	error = capped_str(res->error, output_limit);
-	row.result = output && error ? result_text(output, output_len, error)
-				     : NULL;
+	row.result =
+	    output && error ? result_text(output, output_len, error) : NULL;
 	free(output);
 	free(error);
 	row.start_time = res->start_time_ns / 1000000000;
@@ -161,13 +161,26 @@ static const char *str_body(const char *p, const char *end, gc__buf *b)
 		if (end - p < 2)
 			return NULL;
 		switch (p[1]) {
-		case 'b': u8[n++] = '\b'; break;
-		case 'f': u8[n++] = '\f'; break;
-		case 'n': u8[n++] = '\n'; break;
-		case 'r': u8[n++] = '\r'; break;
-		case 't': u8[n++] = '\t'; break;
-		case 'u': break;
-		default: u8[n++] = p[1]; break; /* \" \\ \/ */
+		case 'b':
+			u8[n++] = '\b';
+			break;
+		case 'f':
+			u8[n++] = '\f';
+			break;
+		case 'n':
+			u8[n++] = '\n';
+			break;
+		case 'r':
+			u8[n++] = '\r';
+			break;
+		case 't':
+			u8[n++] = '\t';
+			break;
+		case 'u':
+			break;
+		default:
+			u8[n++] = p[1];
+			break; /* \" \\ \/ */
 		}
 		if (n) {
 			p += 2;
@@ -179,20 +192,21 @@ static const char *str_body(const char *p, const char *end, gc__buf *b)
 				h[i] = gc__hexval((unsigned char)p[2 + i]);
 			if (h[0] < 0 || h[1] < 0 || h[2] < 0 || h[3] < 0)
 				return NULL; /* not JSON: stop here */
-			cp = (uint32_t)(h[0] << 12 | h[1] << 8 | h[2] << 4 | h[3]);
+			cp = (uint32_t)(h[0] << 12 | h[1] << 8 | h[2] << 4 |
+					h[3]);
 			p += 6;
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				/* a pair: the low half must follow */
 				if (end - p < 6)
 					return NULL;
 				for (int i = 0; i < 4; i++)
-					h[4 + i] = gc__hexval(
-						(unsigned char)p[2 + i]);
+					h[4 + i] =
+					    gc__hexval((unsigned char)p[2 + i]);
 				if (p[0] == '\\' && p[1] == 'u' && h[4] >= 0 &&
 				    h[5] >= 0 && h[6] >= 0 && h[7] >= 0) {
-					uint32_t lo = (uint32_t)(h[4] << 12 |
-								 h[5] << 8 |
-								 h[6] << 4 | h[7]);
+					uint32_t lo =
+					    (uint32_t)(h[4] << 12 | h[5] << 8 |
+						       h[6] << 4 | h[7]);
 					if (lo >= 0xdc00 && lo <= 0xdfff) {
 						cp = 0x10000 +
 						     ((cp - 0xd800) << 10) +
@@ -248,12 +262,13 @@ static void members(const char *p, const char *end, cut_parts *c)
 		if (p >= end || *p != '"')
 			return;
 		q = str_body(p + 1, p + 1 + 32 < end ? p + 1 + 32 : end, &key);
-		dst = !q			      ? NULL
-		      : strcmp(key.data ? key.data : "", "result") == 0 ? &c->out
+		dst = !q ? NULL
+		      : strcmp(key.data ? key.data : "", "result") == 0
+			  ? &c->out
 		      : strcmp(key.data ? key.data : "", "system_error") == 0
 			  ? &c->sys
 		      : strcmp(key.data ? key.data : "", "error") == 0 ? &c->err
-									  : NULL;
+								       : NULL;
 		gc__buf_free(&key);
 		if (!q)
 			return;
@@ -324,13 +339,15 @@ static void tail_parts(const char *t, size_t n, cut_parts *c, gc__buf *tail_out)
 			if (q > t && q[-1] == '"') {
 				size_t end = (size_t)(q - 1 - t);
 				size_t s = token_start(t, end);
-				int h0 = s + 6 <= end && t[s] == '\\' &&
-						 t[s + 1] == 'u'
-					 ? gc__hexval((unsigned char)t[s + 2])
-					 : -1;
-				int h1 = h0 >= 0 ? gc__hexval(
-							   (unsigned char)t[s + 3])
-						 : -1;
+				int h0 =
+				    s + 6 <= end && t[s] == '\\' &&
+					    t[s + 1] == 'u'
+					? gc__hexval((unsigned char)t[s + 2])
+					: -1;
+				int h1 =
+				    h0 >= 0
+					? gc__hexval((unsigned char)t[s + 3])
+					: -1;
 				/* the low half of a pair cut off: left out */
 				if (h0 == 0xd && h1 >= 0xc)
 					s += 6;
@@ -345,8 +362,8 @@ int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
 		       size_t tail_len, gc__buf *out)
 {
 	static const char marker[] =
-		"\n... [output cut: this log list answer is over its size "
-		"budget; list this run alone for all of it] ...\n";
+	    "\n... [output cut: this log list answer is over its size "
+	    "budget; list this run alone for all of it] ...\n";
 	cut_parts c = {GC__BUF_INIT, GC__BUF_INIT, GC__BUF_INIT, false};
 	gc__buf tail_out = GC__BUF_INIT, all = GC__BUF_INIT;
 	const char *p = skip_ws(head, head + head_len);
@@ -375,8 +392,7 @@ int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
 	if (!c.out_whole) {
 		rc |= gc__buf_puts(&all, marker);
 		if (tail_out.len)
-			rc |= gc__buf_append(&all, tail_out.data,
-					     tail_out.len);
+			rc |= gc__buf_append(&all, tail_out.data, tail_out.len);
 	}
 	rc |= gc__buf_puts(out, "{\"result\":");
 	rc |= gc__json_str(out, all.data ? all.data : "", all.len);

@@ -581,8 +581,8 @@ static void sql_loop(gc_reporter *r)
 						   &err);
 			if (rc == 0)
 				rc = gc_result_to_store_log_limit(
-					&b.res[i], r->agent_ip, t,
-					r->output_limit, &b.rows[i], &err);
+				    &b.res[i], r->agent_ip, t, r->output_limit,
+				    &b.rows[i], &err);
 			if (rc == GC_EINVAL && i > 0) {
 				n = i;
 				rc = 0;

@@ -59,16 +59,16 @@ static int json_member(gc__buf *b, const char *name, const char *s)
  * the budget shortened. */
 static int json_log(gc__buf *b, const gc_store_log *l)
 {
-	int rc = gc__buf_printf(b,
-				"{\"id\":%" PRId64 ",\"project_id\":%" PRId64,
-				l->id, l->project_id);
+	int rc =
+	    gc__buf_printf(b, "{\"id\":%" PRId64 ",\"project_id\":%" PRId64,
+			   l->id, l->project_id);
 	rc |= json_member(b, "task_id", l->task_id);
 	rc |= json_member(b, "project", l->project);
 	rc |= json_member(b, "name", l->name);
 	rc |= json_member(b, "result", l->result);
-	rc |= gc__buf_printf(b, ",\"start_time\":%" PRId64
-				",\"end_time\":%" PRId64,
-			     l->start_time, l->end_time);
+	rc |= gc__buf_printf(
+	    b, ",\"start_time\":%" PRId64 ",\"end_time\":%" PRId64,
+	    l->start_time, l->end_time);
 	rc |= json_member(b, "command", l->command);
 	rc |= gc__buf_printf(b, ",\"with_error\":%d", l->with_error);
 	rc |= json_member(b, "client_ip", l->client_ip);
@@ -123,8 +123,9 @@ void gc__h_log_list(gc__ctx *c, const gc__arg *a)
 	rc |= gc__buf_printf(&b, "],\"total\":%" PRId64, l.total);
 	/* Said only when it happened: answers stay as the original's. */
 	if (cut)
-		rc |= gc__buf_printf(&b, ",\"truncated\":true,"
-					 "\"truncated_rows\":%zu",
+		rc |= gc__buf_printf(&b,
+				     ",\"truncated\":true,"
+				     "\"truncated_rows\":%zu",
 				     cut);
 	rc |= gc__buf_puts(&b, "}");
 	gc_store_logs_clear(&l);

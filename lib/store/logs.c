@@ -333,14 +333,14 @@ static int cut_ids(gc__tx *t, const list_ctx *c, const char *hint,
 	/* SQLite's length() counts characters of a TEXT; its bytes are the
 	 * BLOB's length. MySQL's LENGTH() counts bytes. */
 	if (gc__buf_printf(
-		    &sql,
-		    t->s->backend == GC_STORE_MYSQL
-			    ? "SELECT id, LENGTH(result) + LENGTH(command) +"
-			      " LENGTH(name) FROM gc_task_log%s%s"
-			    : "SELECT id, length(CAST(result AS BLOB)) +"
-			      " length(CAST(command AS BLOB)) +"
-			      " length(CAST(name AS BLOB)) FROM gc_task_log%s%s",
-		    hint, where) ||
+		&sql,
+		t->s->backend == GC_STORE_MYSQL
+		    ? "SELECT id, LENGTH(result) + LENGTH(command) +"
+		      " LENGTH(name) FROM gc_task_log%s%s"
+		    : "SELECT id, length(CAST(result AS BLOB)) +"
+		      " length(CAST(command AS BLOB)) +"
+		      " length(CAST(name AS BLOB)) FROM gc_task_log%s%s",
+		hint, where) ||
 	    gc__buf_puts(&sql, " ORDER BY start_time DESC, id DESC"
 			       " LIMIT ? OFFSET ?"))
 		return gc__seterr(err, GC_ENOMEM, "out of memory");
@@ -421,32 +421,32 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 	    (rc = cut_ids(t, c, hint, where.data, p, np, &cut, err)))
 		goto out;
 	gc__buf_reset(&sql);
-	if (!cut.len
-		    ? gc__buf_printf(&sql,
-				     "SELECT " LOG_COLS " FROM gc_task_log%s%s",
-				     hint, where.data)
-		    /* Rows past the budget: short pieces, cut in SQL, so
-		     * they are never read whole. A row stored meanwhile is
-		     * read whole: its output was capped when it was stored. */
-		    : gc__buf_printf(
-			      &sql,
-			      "SELECT id, project_id, task_id, project,"
-			      " CASE WHEN id IN (%s) THEN substr(name, 1, %d)"
-			      "  ELSE name END,"
-			      " CASE WHEN id IN (%s) AND length(result) > %d"
-			      "  THEN substr(result, 1, %d) ELSE result END,"
-			      " start_time, end_time,"
-			      " CASE WHEN id IN (%s) THEN substr(command, 1, %d)"
-			      "  ELSE command END,"
-			      " with_error, client_ip, plan_time, run_id, agent,"
-			      " CASE WHEN id IN (%s) AND length(result) > %d"
-			      "  THEN substr(result, -%d) ELSE '' END,"
-			      " CASE WHEN id IN (%s) THEN 1 ELSE 0 END"
-			      " FROM gc_task_log%s%s",
-			      cut.data, CUT_TEXT, cut.data, CUT_HEAD + CUT_TAIL,
-			      CUT_HEAD, cut.data, CUT_TEXT, cut.data,
-			      CUT_HEAD + CUT_TAIL, CUT_TAIL, cut.data, hint,
-			      where.data))
+	if (!cut.len)
+		rc = gc__buf_printf(&sql,
+				    "SELECT " LOG_COLS " FROM gc_task_log%s%s",
+				    hint, where.data);
+	else /* Rows past the budget: short pieces, cut in SQL, so they are
+	      * never read whole. A row stored meanwhile is read whole: its
+	      * output was capped when it was stored. */
+		rc = gc__buf_printf(
+		    &sql,
+		    "SELECT id, project_id, task_id, project,"
+		    " CASE WHEN id IN (%s) THEN substr(name, 1, %d)"
+		    "  ELSE name END,"
+		    " CASE WHEN id IN (%s) AND length(result) > %d"
+		    "  THEN substr(result, 1, %d) ELSE result END,"
+		    " start_time, end_time,"
+		    " CASE WHEN id IN (%s) THEN substr(command, 1, %d)"
+		    "  ELSE command END,"
+		    " with_error, client_ip, plan_time, run_id, agent,"
+		    " CASE WHEN id IN (%s) AND length(result) > %d"
+		    "  THEN substr(result, -%d) ELSE '' END,"
+		    " CASE WHEN id IN (%s) THEN 1 ELSE 0 END"
+		    " FROM gc_task_log%s%s",
+		    cut.data, CUT_TEXT, cut.data, CUT_HEAD + CUT_TAIL, CUT_HEAD,
+		    cut.data, CUT_TEXT, cut.data, CUT_HEAD + CUT_TAIL, CUT_TAIL,
+		    cut.data, hint, where.data);
+	if (rc)
 		goto nomem;
 	if (gc__buf_puts(&sql, " ORDER BY start_time DESC, id DESC"
 			       " LIMIT ? OFFSET ?"))

@@ -213,8 +213,8 @@ out:
 /* The log at 0-based position `pos` of the list, alone: whole unless it
  * is over the service's reply budget by itself. NULL when that position
  * no longer holds run `id`. */
-static cJSON *log_at(ctl_client *c, const char *pid_s, int64_t pos,
-		     int64_t id, int64_t *total)
+static cJSON *log_at(ctl_client *c, const char *pid_s, int64_t pos, int64_t id,
+		     int64_t *total)
 {
 	char page_s[24];
 	ctl_param q[] = {{"project_id", pid_s},
@@ -291,10 +291,12 @@ static int find_log(ctl_client *c, int64_t pid, int64_t id, cJSON **found)
 				int64_t total = ctl_num(resp, "total");
 				*found = cJSON_DetachItemViaPointer(list, l);
 				cJSON_Delete(resp);
-				if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+				if (cJSON_IsTrue(
+					cJSON_GetObjectItemCaseSensitive(
 					    *found, "truncated")))
-					*found = log_whole(c, pid ? pid_s : NULL,
-							   *found, pos, total);
+					*found =
+					    log_whole(c, pid ? pid_s : NULL,
+						      *found, pos, total);
 				return CTL_OK;
 			}
 			pos++;
