@@ -376,30 +376,17 @@ void gc__etcd_conn_dispose(gc__etcd_conn *conn)
 	memset(conn, 0, sizeof(*conn));
 }
 
-static CURLcode conn_perform(gc__etcd_conn *conn, const char *url,
-			     const char *body, const char *token,
-			     long timeout_ms, long *status)
+CURLcode gc__etcd_conn_drive(gc__etcd_conn *conn, long *status)
 {
-	struct curl_slist *h = gc__etcd_headers(token);
 	CURLcode rc = CURLE_OK;
 	CURLMsg *msg;
 	int running = 1, left;
 	*status = 0;
-	if (!h)
-		return CURLE_OUT_OF_MEMORY;
 	gc__buf_reset(&conn->body);
 	conn->too_big = 0;
 	conn->errbuf[0] = '\0';
-	curl_easy_setopt(conn->easy, CURLOPT_URL, url);
-	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(conn->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-	if (curl_multi_add_handle(conn->multi, conn->easy) != CURLM_OK) {
-		curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, NULL);
-		curl_slist_free_all(h);
+	if (curl_multi_add_handle(conn->multi, conn->easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
-	}
 	while (running) {
 		if (curl_multi_perform(conn->multi, &running) != CURLM_OK) {
 			rc = CURLE_FAILED_INIT;
@@ -419,6 +406,24 @@ static CURLcode conn_perform(gc__etcd_conn *conn, const char *url,
 			rc = msg->data.result;
 	curl_easy_getinfo(conn->easy, CURLINFO_RESPONSE_CODE, status);
 	curl_multi_remove_handle(conn->multi, conn->easy);
+	return rc;
+}
+
+static CURLcode conn_perform(gc__etcd_conn *conn, const char *url,
+			     const char *body, const char *token,
+			     long timeout_ms, long *status)
+{
+	struct curl_slist *h = gc__etcd_headers(token);
+	CURLcode rc;
+	*status = 0;
+	if (!h)
+		return CURLE_OUT_OF_MEMORY;
+	curl_easy_setopt(conn->easy, CURLOPT_URL, url);
+	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(conn->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	rc = gc__etcd_conn_drive(conn, status);
 	curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(h);
@@ -516,7 +521,7 @@ int gc__etcd_token(gc_etcd *c, gc__etcd_conn *conn, char **token,
 
 /* ------------------------------------------------------ unary calls */
 
-static int curl_to_gc(CURLcode rc)
+int gc__etcd_curl_to_gc(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -531,8 +536,21 @@ static int curl_to_gc(CURLcode rc)
 	}
 }
 
-/* Move off endpoint `from` unless another caller already did. */
-static void advance_endpoint(gc_etcd *c, size_t from)
+/* A bad CA, certificate or key file is configuration, not an outage. */
+static int tls_config_error(CURLcode crc)
+{
+	return crc == CURLE_PEER_FAILED_VERIFICATION ||
+	       crc == CURLE_SSL_CERTPROBLEM ||
+	       crc == CURLE_SSL_CACERT_BADFILE || crc == CURLE_SSL_CRL_BADFILE;
+}
+
+int gc__etcd_failover_worthy(CURLcode crc)
+{
+	return crc != CURLE_OK && crc != CURLE_ABORTED_BY_CALLBACK &&
+	       gc__etcd_curl_to_gc(crc) != GC_ENOMEM && !tls_config_error(crc);
+}
+
+void gc__etcd_advance(gc_etcd *c, size_t from)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->cur == from)
@@ -575,18 +593,15 @@ static enum post_next classify_curl_error(struct post_call *pc, const char *url,
 					  CURLcode crc, int *rc, gc_error *err)
 {
 	gc__etcd_conn *conn = pc->conn;
-	*rc = curl_to_gc(crc);
+	*rc = gc__etcd_curl_to_gc(crc);
 	if (*rc == GC_ENOMEM) {
 		gc__seterr(err, *rc, "etcd %s: out of memory", url);
 		return POST_STOP;
 	}
 	gc__seterr(err, *rc, "etcd %s: %s%s%s", url, curl_easy_strerror(crc),
 		   conn->errbuf[0] ? ": " : "", conn->errbuf);
-	/* a bad CA, certificate or key file is configuration, not an
-	 * outage: say so at once */
-	if (crc == CURLE_PEER_FAILED_VERIFICATION ||
-	    crc == CURLE_SSL_CERTPROBLEM || crc == CURLE_SSL_CACERT_BADFILE ||
-	    crc == CURLE_SSL_CRL_BADFILE)
+	/* TLS configuration errors are not an outage: say so at once */
+	if (!gc__etcd_failover_worthy(crc))
 		return POST_STOP;
 	if (crc != CURLE_COULDNT_CONNECT && crc != CURLE_COULDNT_RESOLVE_HOST)
 		pc->maybe_applied = 1;
@@ -687,7 +702,7 @@ static int failover(struct post_call *pc, size_t ep, const char *url, int rc,
 	now = gc__mono_ms();
 	if (now >= pc->deadline)
 		return -1;
-	advance_endpoint(c, ep);
+	gc__etcd_advance(c, ep);
 	if (c->endpoints_count > 1)
 		gc__log(c->log, c->log_payload, GC_LOG_WARNING,
 			"etcd %s failed (%s); trying %s", url,
