@@ -10,6 +10,8 @@
 
 #include "test_etcd_util.h"
 
+#include "agent/clocksync.h"
+
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1187,26 +1189,68 @@ static int probe_child(const char *endpoint)
 	return 0;
 }
 
+/* Child mode (GC_TEST_SYNC_CHILD=endpoint): the agent's estimator driven
+ * by real probes for 5 s, printed as "offset_ns error_ns probes". */
+static int sync_child(const char *endpoint)
+{
+	gc_etcd *c = etu_client(endpoint);
+	gc__clocksync cs;
+	gc__clock_estimate e;
+	gc_etcd_clock_sample s;
+	gc_error err;
+	int64_t t_end = gc__mono_ns() + 5000000000LL;
+	int probes = 0;
+	gc__clocksync_init(&cs, NULL);
+	for (;;) {
+		int64_t next = gc__clocksync_next_probe(&cs, gc__mono_ns());
+		struct timespec ts = {(time_t)(next / 1000000000LL),
+				      (long)(next % 1000000000LL)};
+		if (next > t_end)
+			break;
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (gc_etcd_clock_probe(&s, c, &err)) {
+			fprintf(stderr, "probe: %s\n", err.msg);
+			return 1;
+		}
+		gc__clocksync_add(&cs, &s);
+		probes++;
+	}
+	gc__clocksync_estimate(&cs, gc__mono_ns(), gc__wall_ns(), &e);
+	printf("%lld %lld %d\n", (long long)e.offset_ns, (long long)e.error_ns,
+	       probes);
+	gc_etcd_free(c);
+	return 0;
+}
+
 #define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* Run this binary as a child under libfaketime (FAKETIME=fake, monotonic
+ * clock faked too) in mode `mode` (GC_TEST_PROBE_CHILD...); its first line
+ * of output into `line`. */
+static void faketime_child(const char *fake, const char *mode, char *line,
+			   size_t size)
+{
+	char self[512], cmd[1200];
+	ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *f;
+	assert_true(l > 0);
+	self[l] = '\0';
+	snprintf(cmd, sizeof(cmd), "LD_PRELOAD=%s FAKETIME='%s' %s='%s' '%s'",
+		 FAKETIME_LIB, fake, mode, gct_etcd_endpoint(g_etcd, 0), self);
+	assert_non_null(f = popen(cmd, "re"));
+	if (!fgets(line, (int)size, f))
+		line[0] = '\0';
+	assert_int_equal(pclose(f), 0);
+}
 
 /* A process whose clock is off by `fake` ("+3s") probes the member: its
  * sample must bracket the true offset (the opposite of the fake). */
 static void probe_under_faketime(const char *fake, int64_t want_offset_ns)
 {
-	char self[512], cmd[1200], line[256];
+	char line[256];
 	gc_etcd_clock_sample s;
 	long long sent, recv, server;
-	ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	FILE *f;
-	assert_true(l > 0);
-	self[l] = '\0';
-	snprintf(cmd, sizeof(cmd),
-		 "LD_PRELOAD=%s FAKETIME='%s' GC_TEST_PROBE_CHILD='%s' '%s'",
-		 FAKETIME_LIB, fake, gct_etcd_endpoint(g_etcd, 0), self);
-	assert_non_null(f = popen(cmd, "re"));
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	assert_int_equal(pclose(f), 0);
+	faketime_child(fake, "GC_TEST_PROBE_CHILD", line, sizeof(line));
 	assert_int_equal(sscanf(line, "%lld %lld %lld", &sent, &recv, &server),
 			 3);
 	memset(&s, 0, sizeof(s));
@@ -1232,6 +1276,34 @@ static void clock_probe_of_a_skewed_process_brackets_its_offset(void **state)
 	probe_under_faketime("+3s", -3000000000LL);
 	probe_under_faketime("-2s", 2000000000LL);
 	probe_under_faketime("+0.4s", -400000000LL);
+}
+
+/* End to end: the estimator fed by real probes from a process 3 s ahead
+ * finds -3 s to within a few ms in 5 s, its bound holding the truth. */
+static void estimator_finds_a_skewed_processs_offset_in_seconds(
+	void **state)
+{
+	static const struct {
+		const char *fake;
+		int64_t offset_ns;
+	} cases[] = {{"+3s", -3000000000LL}, {"-0.25s", 250000000LL}};
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		char line[256];
+		long long off, error;
+		int probes;
+		faketime_child(cases[i].fake, "GC_TEST_SYNC_CHILD", line,
+			       sizeof(line));
+		assert_int_equal(
+			sscanf(line, "%lld %lld %d", &off, &error, &probes), 3);
+		print_message("clock %s: offset %+.3f ms +- %.3f ms after %d "
+			      "probes in 5 s\n",
+			      cases[i].fake, off / 1e6, error / 1e6, probes);
+		assert_true(llabs(off - cases[i].offset_ns) <= error);
+		/* about the loopback round trip; 20 ms is what the agent's
+		 * start times may lose at most, even on a loaded machine */
+		assert_true(error <= 20000000);
+	}
 }
 
 static void clock_probe_fails_clearly_and_moves_off_a_dead_member(void **state)
@@ -1447,45 +1519,53 @@ static void no_descriptor_leaks_and_all_are_close_on_exec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(put_and_get_round_trip_binary_and_empty_values),
-	    cmocka_unit_test(get_of_a_missing_key_is_empty_not_an_error),
-	    cmocka_unit_test(
-		prefix_with_separator_does_not_match_longer_sibling),
-	    cmocka_unit_test(prefix_end_increments_the_last_byte_below_0xff),
-	    cmocka_unit_test(
-		get_options_limit_count_keys_only_sort_and_revision),
-	    cmocka_unit_test(put_prev_kv_ignore_flags_and_unknown_lease),
-	    cmocka_unit_test(delete_key_prefix_and_prev_kvs),
-	    cmocka_unit_test(txn_compares_every_target_and_result),
-	    cmocka_unit_test(txn_runs_the_branch_and_returns_each_response),
-	    cmocka_unit_test(claim_once_wins_then_reports_the_holder),
-	    cmocka_unit_test(lease_ids_round_trip_as_int64),
-	    cmocka_unit_test(
-		keeper_keeps_a_lease_alive_then_reports_its_revocation),
-	    cmocka_unit_test(
-		keeper_driven_by_the_caller_reports_an_unreachable_cluster),
-	    cmocka_unit_test(
-		watch_delivers_puts_deletes_prev_kv_and_txn_batches),
-	    cmocka_unit_test(many_watches_share_one_watcher_and_filters_apply),
-	    cmocka_unit_test(watch_runs_from_a_host_event_loop),
-	    cmocka_unit_test(watch_from_a_start_revision_replays_history),
-	    cmocka_unit_test(a_long_replay_arrives_complete_and_in_order),
-	    cmocka_unit_test(
-		compaction_past_the_watch_is_reported_and_relist_recovers),
-	    cmocka_unit_test(cancel_from_inside_a_callback_stops_delivery),
-	    cmocka_unit_test(a_dead_endpoint_is_skipped),
-	    cmocka_unit_test(all_endpoints_down_fails_within_the_retry_bound),
-	    cmocka_unit_test(answers_are_bounded),
-	    cmocka_unit_test(a_watch_etcd_refuses_stops_with_its_reason),
-	    cmocka_unit_test(raw_request_reaches_other_gateway_calls),
-	    cmocka_unit_test(no_descriptor_leaks_and_all_are_close_on_exec),
-	    cmocka_unit_test(clock_probe_brackets_the_members_second),
-	    cmocka_unit_test(
-		clock_probe_of_a_skewed_process_brackets_its_offset),
-	    cmocka_unit_test(
-		clock_probe_fails_clearly_and_moves_off_a_dead_member),
+		cmocka_unit_test(put_and_get_round_trip_binary_and_empty_values),
+		cmocka_unit_test(get_of_a_missing_key_is_empty_not_an_error),
+		cmocka_unit_test(
+			prefix_with_separator_does_not_match_longer_sibling),
+		cmocka_unit_test(
+			prefix_end_increments_the_last_byte_below_0xff),
+		cmocka_unit_test(
+			get_options_limit_count_keys_only_sort_and_revision),
+		cmocka_unit_test(put_prev_kv_ignore_flags_and_unknown_lease),
+		cmocka_unit_test(delete_key_prefix_and_prev_kvs),
+		cmocka_unit_test(txn_compares_every_target_and_result),
+		cmocka_unit_test(txn_runs_the_branch_and_returns_each_response),
+		cmocka_unit_test(claim_once_wins_then_reports_the_holder),
+		cmocka_unit_test(lease_ids_round_trip_as_int64),
+		cmocka_unit_test(
+			keeper_keeps_a_lease_alive_then_reports_its_revocation),
+		cmocka_unit_test(
+			keeper_driven_by_the_caller_reports_an_unreachable_cluster),
+		cmocka_unit_test(
+			watch_delivers_puts_deletes_prev_kv_and_txn_batches),
+		cmocka_unit_test(
+			many_watches_share_one_watcher_and_filters_apply),
+		cmocka_unit_test(watch_runs_from_a_host_event_loop),
+		cmocka_unit_test(watch_from_a_start_revision_replays_history),
+		cmocka_unit_test(a_long_replay_arrives_complete_and_in_order),
+		cmocka_unit_test(
+			compaction_past_the_watch_is_reported_and_relist_recovers),
+		cmocka_unit_test(cancel_from_inside_a_callback_stops_delivery),
+		cmocka_unit_test(a_dead_endpoint_is_skipped),
+		cmocka_unit_test(
+			all_endpoints_down_fails_within_the_retry_bound),
+		cmocka_unit_test(answers_are_bounded),
+		cmocka_unit_test(a_watch_etcd_refuses_stops_with_its_reason),
+		cmocka_unit_test(raw_request_reaches_other_gateway_calls),
+		cmocka_unit_test(
+			no_descriptor_leaks_and_all_are_close_on_exec),
+		cmocka_unit_test(clock_probe_brackets_the_members_second),
+		cmocka_unit_test(
+			clock_probe_of_a_skewed_process_brackets_its_offset),
+		cmocka_unit_test(
+			estimator_finds_a_skewed_processs_offset_in_seconds),
+		cmocka_unit_test(
+			clock_probe_fails_clearly_and_moves_off_a_dead_member),
 	};
 	if (getenv("GC_TEST_PROBE_CHILD"))
 		return probe_child(getenv("GC_TEST_PROBE_CHILD"));
+	if (getenv("GC_TEST_SYNC_CHILD"))
+		return sync_child(getenv("GC_TEST_SYNC_CHILD"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -250,10 +250,12 @@ static void clock_probe_over_https_reuses_the_tls_connection(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(kv_and_watch_over_https_with_a_client_certificate),
-	    cmocka_unit_test(bare_host_port_means_https_when_a_ca_is_set),
-	    cmocka_unit_test(no_client_certificate_is_refused_clearly),
-	    cmocka_unit_test(clock_probe_over_https_reuses_the_tls_connection),
+		cmocka_unit_test(
+			kv_and_watch_over_https_with_a_client_certificate),
+		cmocka_unit_test(bare_host_port_means_https_when_a_ca_is_set),
+		cmocka_unit_test(no_client_certificate_is_refused_clearly),
+		cmocka_unit_test(
+			clock_probe_over_https_reuses_the_tls_connection),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -591,22 +591,23 @@ static void other_date_forms_and_bad_fields_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(range_answer_decodes_kvs_count_more_and_member),
-	    cmocka_unit_test(absent_fields_mean_zero_false_and_empty),
-	    cmocka_unit_test(put_and_delete_answers_carry_previous_pairs),
-	    cmocka_unit_test(txn_won_and_lost_answers),
-	    cmocka_unit_test(int64_fields_are_exact_and_never_read_as_double),
-	    cmocka_unit_test(bad_input_is_a_protocol_error),
-	    cmocka_unit_test(lease_answers),
-	    cmocka_unit_test(error_bodies_unary_and_streaming),
-	    cmocka_unit_test(grpc_codes_map_to_library_errors),
-	    cmocka_unit_test(watch_created_events_prev_kv_and_deletes),
-	    cmocka_unit_test(watch_progress_compaction_cancel_and_errors),
-	    cmocka_unit_test(
-		requests_send_int64_as_strings_and_bytes_as_base64),
-	    cmocka_unit_test(txn_encodes_compares_and_both_branches),
-	    cmocka_unit_test(http_dates_in_imf_fixdate_form_give_unix_seconds),
-	    cmocka_unit_test(other_date_forms_and_bad_fields_are_refused),
+		cmocka_unit_test(range_answer_decodes_kvs_count_more_and_member),
+		cmocka_unit_test(absent_fields_mean_zero_false_and_empty),
+		cmocka_unit_test(put_and_delete_answers_carry_previous_pairs),
+		cmocka_unit_test(txn_won_and_lost_answers),
+		cmocka_unit_test(int64_fields_are_exact_and_never_read_as_double),
+		cmocka_unit_test(bad_input_is_a_protocol_error),
+		cmocka_unit_test(lease_answers),
+		cmocka_unit_test(error_bodies_unary_and_streaming),
+		cmocka_unit_test(grpc_codes_map_to_library_errors),
+		cmocka_unit_test(watch_created_events_prev_kv_and_deletes),
+		cmocka_unit_test(watch_progress_compaction_cancel_and_errors),
+		cmocka_unit_test(
+			requests_send_int64_as_strings_and_bytes_as_base64),
+		cmocka_unit_test(txn_encodes_compares_and_both_branches),
+		cmocka_unit_test(
+			http_dates_in_imf_fixdate_form_give_unix_seconds),
+		cmocka_unit_test(other_date_forms_and_bad_fields_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
