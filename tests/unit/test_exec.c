@@ -1049,8 +1049,8 @@ static void spawned_later_the_outcome_is_the_same(void **state)
 		"grep -E '^(SigBlk|SigIgn)' /proc/self/status",
 		"pwd",
 		"env | grep -E '^(GOPHERCRON_|FOO=|HOME=)' | sort",
-		"read a b c d pgrp sid rest < /proc/$$/stat; "
-		"[ $pgrp = $$ ] && [ $sid = $$ ] && echo own-session",
+		("read a b c d pgrp sid rest < /proc/$$/stat; "
+		 "[ $pgrp = $$ ] && [ $sid = $$ ] && echo own-session"),
 		"printf 'a\\000b\\377'",
 	};
 	const char *env[] = {"FOO=bar baz", "HOME=/overridden", NULL};
