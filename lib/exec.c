@@ -595,6 +595,7 @@ GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err)
 	struct epoll_event ev[64];
 	int n, rounds = 0;
 	int64_t now;
+	bool spawned = false;
 	if (!ex)
 		return gc__seterr(err, GC_EINVAL, "exec: NULL executor");
 	do {
@@ -611,7 +612,7 @@ GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err)
 			/* a run completed earlier in this batch is queued for
 			 * delivery and has no fds left: skip stale events */
 			if (w->kind == W_SPAWNED) {
-				continue; /* collected below */
+				spawned = true; /* collected below */
 			} else if (w->kind == W_OUT && r->outfd >= 0) {
 				read_output(ex, r, READS_PER_EVENT);
 				if (r->outfd < 0 && r->reaped)
@@ -623,8 +624,9 @@ GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err)
 			}
 		}
 	} while (n == (int)GC__ARRAY_LEN(ev) && ++rounds < 8);
-	/* spawns that finished (and, inline, those now due) */
-	if (ex->nqueued)
+	/* spawns that finished (and, inline, those now due); a readable
+	 * eventfd is drained even when its result was collected already */
+	if (ex->nqueued || spawned)
 		gc__exec_collect(ex, take_result);
 	now = gc__mono_ns();
 	for (struct gc__exec_run *r = ex->live, *next; r; r = next) {

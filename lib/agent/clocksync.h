@@ -45,7 +45,28 @@
  * when |offset| > max_offset_ns, UNCERTAIN while the error bound exceeds
  * max_error_ns, else OK. A caller that must never start before etcd's
  * clock reads T starts at the monotonic instant T - phi_lo_ns
- * (gc__clock_mono_at). */
+ * (gc__clock_mono_at).
+ *
+ * Use (a thread of its own with a gc_etcd handle of its own, so that a
+ * probe is sent at its instant and not after someone else's call):
+ *
+ *   gc__clocksync_init(&cs, &opts);
+ *   while (running) {
+ *       int64_t at = gc__clocksync_next_probe(&cs, gc__mono_ns());
+ *       sleep until `at` (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME))
+ *       if (gc_etcd_clock_probe(&s, own_handle, &err) == 0)
+ *           gc__clocksync_add(&cs, &s);     (log the RESET_* flags)
+ *       else
+ *           back off (e.g. 1 s): next_probe says "now" again
+ *       gc__clocksync_estimate(&cs, gc__mono_ns(), gc__wall_ns(), &e);
+ *       publish e (a mutex or a seqlock) for the agent thread
+ *   }
+ *
+ * The agent thread then reads etcd's clock as mono_now + phi (the
+ * midpoint of phi_lo_ns..phi_hi_ns of the published estimate), which does
+ * not depend on the wall clock at all, and arms its (monotonic) timers for
+ * gc__clock_mono_at(&e, planned_unix_ns) to never start early. A clock
+ * step reported by the agent's clockwatch needs no reset. */
 #ifndef GC_AGENT_CLOCKSYNC_H
 #define GC_AGENT_CLOCKSYNC_H
 
