@@ -1,17 +1,14 @@
 /* Process executor: posix_spawn'd shells in their own sessions, output
  * through one pipe, pidfds in an epoll set, deadlines driven by the
  * caller's loop (see include/gophercron/exec.h). */
-#include "internal.h"
+#include "exec_internal.h"
 
-#include <gophercron/exec.h>
-
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +17,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* Reads per readiness event and run: level-triggered epoll reports the
  * pipe again, so one chatty run cannot starve the others. */
@@ -32,66 +27,15 @@ extern char **environ;
 /* After the SIGKILL, how long processes that left the group (setsid'd
  * daemons) may keep the output pipe open before the run completes anyway. */
 #define GIVE_UP_MS 500
-#define MS (INT64_C(1000000))
+#define MS	   GC__EXEC_MS
+/* Most spawner threads an executor starts. */
+#define MAX_SPAWN_THREADS 64
 
-enum watch_kind { W_PIDFD = 1, W_OUT = 2 };
+#define W_PIDFD	  GC__W_PIDFD
+#define W_OUT	  GC__W_OUT
+#define W_SPAWNED GC__W_SPAWNED
 
-struct run;
-struct watch {
-	struct run *run;
-	enum watch_kind kind;
-};
-
-struct run {
-	struct run *next, *prev;
-	uint64_t handle;
-	void *userdata;
-	pid_t pid; /* = pgid */
-	int pidfd; /* -1 when polling or done */
-	int outfd; /* -1 after end of file */
-	struct watch w_pid, w_out;
-	bool exited;  /* the shell exited (status known) */
-	bool reaped;  /* and was waited for */
-	int wait_status;
-	bool have_reason;
-	gc_exec_reason reason;
-	bool term_sent, kill_sent;
-	int64_t grace_ns;
-	int64_t deadline;   /* mono ns: timeout (0 = none) */
-	int64_t kill_at;    /* mono ns: SIGKILL the group (0 = not armed) */
-	int64_t give_up;    /* mono ns: complete without end of file */
-	int64_t poll_at;    /* mono ns: next exit poll without pidfd */
-	/* output capture: head, then a ring holding the latest bytes */
-	size_t head_cap, tail_cap;
-	char *head;
-	size_t head_len, head_alloc;
-	char *tail;
-	size_t tail_pos, tail_len;
-	uint64_t total;
-	int64_t start_ns, end_ns;
-	gc_exec_outcome out; /* filled when the run completes */
-};
-
-/* A group whose shell is gone but which still had members: SIGKILL it at
- * `kill_at` if anything is left by then. */
-struct straggler {
-	pid_t pgid;
-	int64_t kill_at;
-};
-
-struct gc_exec {
-	int epfd;
-	char *scratch; /* READ_CHUNK bytes: off the stack of small threads */
-	bool have_pidfd;
-	gc_exec_options opts;
-	uint64_t next_handle;
-	struct run *live;       /* running or draining */
-	struct run *done_head;  /* completed, awaiting delivery (FIFO) */
-	struct run *done_tail;
-	size_t nlive, ndone;
-	struct straggler *strays;
-	size_t nstrays, strays_cap;
-};
+static void take_result(gc_exec *ex, struct gc__exec_run *r);
 
 static int sys_pidfd_open(pid_t pid)
 {
@@ -122,7 +66,7 @@ GC_EXTERN void gc_exec_request_init(gc_exec_request *req)
 {
 	if (req) {
 		memset(req, 0, sizeof(*req));
-		req->version = 1;
+		req->version = GC_EXEC_REQUEST_VERSION;
 	}
 }
 
@@ -130,7 +74,7 @@ GC_EXTERN void gc_exec_options_init(gc_exec_options *opts)
 {
 	if (opts) {
 		memset(opts, 0, sizeof(*opts));
-		opts->version = 1;
+		opts->version = GC_EXEC_OPTIONS_VERSION;
 	}
 }
 
@@ -142,18 +86,44 @@ GC_EXTERN void gc_exec_outcome_clear(gc_exec_outcome *o)
 	memset(o, 0, sizeof(*o));
 }
 
+/* Copy options of any version: only the fields that version has (version 0
+ * is read as 1, as before versions were checked). */
+static int copy_options(gc_exec *ex, const gc_exec_options *opts, gc_error *err)
+{
+	static const size_t size_of[GC_EXEC_OPTIONS_VERSION + 1] = {
+	    offsetof(gc_exec_options, spawn_threads),
+	    offsetof(gc_exec_options, spawn_threads), sizeof(gc_exec_options)};
+	int threads;
+	if (opts && opts->version > GC_EXEC_OPTIONS_VERSION)
+		return gc__seterr(err, GC_EINVAL,
+				  "exec: unknown options version %u",
+				  opts->version);
+	if (opts)
+		memcpy(&ex->opts, opts, size_of[opts->version]);
+	ex->opts.version = GC_EXEC_OPTIONS_VERSION;
+	threads = ex->opts.spawn_threads;
+	ex->spawn_threads = threads == 0  ? GC_EXEC_DEFAULT_SPAWN_THREADS
+			    : threads < 0 ? 0
+			    : threads > MAX_SPAWN_THREADS ? MAX_SPAWN_THREADS
+							  : threads;
+	return 0;
+}
+
 GC_EXTERN int gc_exec_new(gc_exec **out, const gc_exec_options *opts,
 			  gc_error *err)
 {
 	gc_exec *ex;
-	int probe;
+	int probe, rc;
 	if (!out)
 		return gc__seterr(err, GC_EINVAL, "exec: NULL out pointer");
 	*out = NULL;
 	if (!(ex = calloc(1, sizeof(*ex))))
 		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
-	if (opts)
-		ex->opts = *opts;
+	if ((rc = copy_options(ex, opts, err))) {
+		free(ex);
+		return rc;
+	}
+	ex->evfd = -1;
 	ex->next_handle = 1;
 	if (!(ex->scratch = malloc(READ_CHUNK))) {
 		free(ex);
@@ -188,7 +158,7 @@ GC_EXTERN int gc_exec_fd(const gc_exec *ex)
 
 /* ------------------------------------------------------------ capture */
 
-static int capture(struct run *r, const char *p, size_t n)
+static int capture(struct gc__exec_run *r, const char *p, size_t n)
 {
 	r->total += n;
 	if (r->head_len < r->head_cap) {
@@ -235,7 +205,7 @@ static int capture(struct run *r, const char *p, size_t n)
 }
 
 /* Head + marker + tail into one buffer (reusing the head's). */
-static int capture_finish(struct run *r, char **out, size_t *out_len)
+static int capture_finish(struct gc__exec_run *r, char **out, size_t *out_len)
 {
 	char marker[GC__OMITTED_MARKER_MAX];
 	size_t mlen = 0, len;
@@ -267,7 +237,7 @@ static int capture_finish(struct run *r, char **out, size_t *out_len)
 
 /* ---------------------------------------------------------- lifecycle */
 
-static void list_remove(gc_exec *ex, struct run *r)
+static void list_remove(gc_exec *ex, struct gc__exec_run *r)
 {
 	if (r->prev)
 		r->prev->next = r->next;
@@ -279,7 +249,7 @@ static void list_remove(gc_exec *ex, struct run *r)
 	ex->nlive--;
 }
 
-static void close_out(gc_exec *ex, struct run *r)
+static void close_out(gc_exec *ex, struct gc__exec_run *r)
 {
 	if (r->outfd >= 0) {
 		epoll_ctl(ex->epfd, EPOLL_CTL_DEL, r->outfd, NULL);
@@ -288,7 +258,7 @@ static void close_out(gc_exec *ex, struct run *r)
 	}
 }
 
-static void close_pidfd(gc_exec *ex, struct run *r)
+static void close_pidfd(gc_exec *ex, struct gc__exec_run *r)
 {
 	if (r->pidfd >= 0) {
 		epoll_ctl(ex->epfd, EPOLL_CTL_DEL, r->pidfd, NULL);
@@ -297,13 +267,14 @@ static void close_pidfd(gc_exec *ex, struct run *r)
 	}
 }
 
-static void run_free(struct run *r)
+static void run_free(struct gc__exec_run *r)
 {
 	if (!r)
 		return;
 	free(r->head);
 	free(r->tail);
 	free(r->out.output);
+	gc__exec_prep_free(r->prep);
 	free(r);
 }
 
@@ -311,7 +282,8 @@ static void add_straggler(gc_exec *ex, pid_t pgid, int64_t kill_at)
 {
 	if (ex->nstrays == ex->strays_cap) {
 		size_t cap = ex->strays_cap ? ex->strays_cap * 2 : 8;
-		struct straggler *s = realloc(ex->strays, cap * sizeof(*s));
+		struct gc__exec_straggler *s =
+		    realloc(ex->strays, cap * sizeof(*s));
 		if (!s) { /* cannot wait for the grace: kill now */
 			kill(-pgid, SIGKILL);
 			return;
@@ -324,8 +296,56 @@ static void add_straggler(gc_exec *ex, pid_t pgid, int64_t kill_at)
 	ex->nstrays++;
 }
 
+/* Off the live list, onto the delivery queue (FIFO). */
+static void queue_done(gc_exec *ex, struct gc__exec_run *r)
+{
+	list_remove(ex, r);
+	if (ex->done_tail)
+		ex->done_tail->next = r;
+	else
+		ex->done_head = r;
+	ex->done_tail = r;
+	ex->ndone++;
+}
+
+/* `text` into the outcome's error field; a longer one keeps its start
+ * ("fork/exec ") and its end (the path's end and the reason), with
+ * "..." between. */
+static void set_error_text(char out[GC_EXIT_TEXT_MAX], const char *text)
+{
+	size_t n = strlen(text), head = 10, tail = GC_EXIT_TEXT_MAX - 1 - 13;
+	if (n < GC_EXIT_TEXT_MAX) {
+		memcpy(out, text, n + 1);
+		return;
+	}
+	memcpy(out, text, head);
+	memcpy(out + head, "...", 3);
+	memcpy(out + head + 3, text + n - tail, tail + 1);
+}
+
+/* A run that never got a process (killed before its start_at, or its
+ * spawn failed): completes at once with `reason` and `text`. */
+static void complete_unstarted(gc_exec *ex, struct gc__exec_run *r,
+			       gc_exec_reason reason, const char *text)
+{
+	gc_exec_outcome *o = &r->out;
+	o->handle = r->handle;
+	o->userdata = r->userdata;
+	o->reason = reason;
+	o->exit_code = -1;
+	set_error_text(o->error, text);
+	o->end_ns = gc__wall_ns();
+	o->start_ns = r->result.start_ns ? r->result.start_ns : o->end_ns;
+	if (!(o->output = calloc(1, 1)))
+		xlog(ex, GC_LOG_ERR, "exec: run %" PRIu64 ": out of memory",
+		     r->handle);
+	gc__exec_prep_free(r->prep);
+	r->prep = NULL;
+	queue_done(ex, r);
+}
+
 /* Move a run whose shell is reaped to the delivery queue. */
-static void complete(gc_exec *ex, struct run *r)
+static void complete(gc_exec *ex, struct gc__exec_run *r)
 {
 	gc_exec_outcome *o = &r->out;
 	close_out(ex, r);
@@ -341,6 +361,7 @@ static void complete(gc_exec *ex, struct run *r)
 	o->pid = r->pid;
 	o->wait_status = r->wait_status;
 	o->start_ns = r->start_ns;
+	o->start_mono_ns = r->start_mono_ns;
 	o->end_ns = r->end_ns;
 	o->output_total = r->total;
 	o->exit_code = WIFEXITED(r->wait_status) ? WEXITSTATUS(r->wait_status)
@@ -366,16 +387,10 @@ static void complete(gc_exec *ex, struct run *r)
 				     "assembling its output",
 		     r->handle);
 	}
-	list_remove(ex, r);
-	if (ex->done_tail)
-		ex->done_tail->next = r;
-	else
-		ex->done_head = r;
-	ex->done_tail = r;
-	ex->ndone++;
+	queue_done(ex, r);
 }
 
-static void read_output(gc_exec *ex, struct run *r, int budget)
+static void read_output(gc_exec *ex, struct gc__exec_run *r, int budget)
 {
 	while (r->outfd >= 0 && budget-- > 0) {
 		ssize_t n = read(r->outfd, ex->scratch, READ_CHUNK);
@@ -399,16 +414,18 @@ static void read_output(gc_exec *ex, struct run *r, int budget)
 	}
 }
 
-static void signal_group(gc_exec *ex, struct run *r, int sig)
+static void signal_group(gc_exec *ex, struct gc__exec_run *r, int sig)
 {
 	/* safe until the shell is reaped: its zombie holds the pgid; after
 	 * that only while the group still has members (which also hold it) */
+	if (r->pid <= 0) /* never -0: that is our own group */
+		return;
 	if (kill(-r->pid, sig) < 0 && errno != ESRCH)
 		xlog(ex, GC_LOG_WARNING, "exec: kill(-%ld, %d): %s",
 		     (long)r->pid, sig, strerror(errno));
 }
 
-static void start_termination(gc_exec *ex, struct run *r, int64_t now)
+static void start_termination(gc_exec *ex, struct gc__exec_run *r, int64_t now)
 {
 	if (!r->term_sent) {
 		signal_group(ex, r, SIGTERM);
@@ -420,7 +437,7 @@ static void start_termination(gc_exec *ex, struct run *r, int64_t now)
 
 /* The shell exited: learn its status without reaping (the zombie keeps
  * the pgid ours while we signal the group), TERM the group, then reap. */
-static void on_shell_exit(gc_exec *ex, struct run *r)
+static void on_shell_exit(gc_exec *ex, struct gc__exec_run *r)
 {
 	siginfo_t si;
 	int st;
@@ -465,7 +482,7 @@ static void on_shell_exit(gc_exec *ex, struct run *r)
 		complete(ex, r);
 }
 
-static void on_deadlines(gc_exec *ex, struct run *r, int64_t now)
+static void on_deadlines(gc_exec *ex, struct gc__exec_run *r, int64_t now)
 {
 	if (!r->exited && r->deadline && now >= r->deadline &&
 	    !r->have_reason) {
@@ -494,7 +511,7 @@ static void on_deadlines(gc_exec *ex, struct run *r, int64_t now)
 	}
 }
 
-static int64_t run_next_timer(const struct run *r)
+static int64_t run_next_timer(const struct gc__exec_run *r)
 {
 	int64_t t = INT64_MAX;
 	if (!r->exited && r->deadline && !r->have_reason)
@@ -515,7 +532,7 @@ GC_EXTERN int gc_exec_timeout_ms(const gc_exec *ex)
 		return -1;
 	if (ex->ndone)
 		return 0;
-	for (const struct run *r = ex->live; r; r = r->next) {
+	for (const struct gc__exec_run *r = ex->live; r; r = r->next) {
 		int64_t x = run_next_timer(r);
 		if (x < t)
 			t = x;
@@ -523,6 +540,11 @@ GC_EXTERN int gc_exec_timeout_ms(const gc_exec *ex)
 	for (size_t i = 0; i < ex->nstrays; i++)
 		if (ex->strays[i].kill_at < t)
 			t = ex->strays[i].kill_at;
+	if (ex->nqueued) { /* inline mode: the next start_at to spawn */
+		int64_t x = gc__exec_next_start((gc_exec *)ex);
+		if (x < t)
+			t = x;
+	}
 	if (t == INT64_MAX)
 		return -1;
 	now = gc__mono_ns();
@@ -536,7 +558,7 @@ static void handle_strays(gc_exec *ex, int64_t now)
 {
 	size_t i = 0;
 	while (i < ex->nstrays) {
-		struct straggler *s = &ex->strays[i];
+		struct gc__exec_straggler *s = &ex->strays[i];
 		if (now < s->kill_at) {
 			i++;
 			continue;
@@ -551,7 +573,7 @@ static void handle_strays(gc_exec *ex, int64_t now)
 static int deliver(gc_exec *ex)
 {
 	int n = 0;
-	struct run *r;
+	struct gc__exec_run *r;
 	while ((r = ex->done_head)) {
 		ex->done_head = r->next;
 		if (!ex->done_head)
@@ -571,6 +593,7 @@ GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err)
 	struct epoll_event ev[64];
 	int n, rounds = 0;
 	int64_t now;
+	bool spawned = false;
 	if (!ex)
 		return gc__seterr(err, GC_EINVAL, "exec: NULL executor");
 	do {
@@ -582,11 +605,13 @@ GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err)
 						"exec: epoll_wait");
 		}
 		for (int i = 0; i < n; i++) {
-			struct watch *w = ev[i].data.ptr;
-			struct run *r = w->run;
+			struct gc__exec_watch *w = ev[i].data.ptr;
+			struct gc__exec_run *r = w->run;
 			/* a run completed earlier in this batch is queued for
 			 * delivery and has no fds left: skip stale events */
-			if (w->kind == W_OUT && r->outfd >= 0) {
+			if (w->kind == W_SPAWNED) {
+				spawned = true; /* collected below */
+			} else if (w->kind == W_OUT && r->outfd >= 0) {
 				read_output(ex, r, READS_PER_EVENT);
 				if (r->outfd < 0 && r->reaped)
 					complete(ex, r);
@@ -597,8 +622,12 @@ GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err)
 			}
 		}
 	} while (n == (int)GC__ARRAY_LEN(ev) && ++rounds < 8);
+	/* spawns that finished (and, inline, those now due); a readable
+	 * eventfd is drained even when its result was collected already */
+	if (ex->nqueued || spawned)
+		gc__exec_collect(ex, take_result);
 	now = gc__mono_ns();
-	for (struct run *r = ex->live, *next; r; r = next) {
+	for (struct gc__exec_run *r = ex->live, *next; r; r = next) {
 		next = r->next;
 		if (run_next_timer(r) <= now)
 			on_deadlines(ex, r, now);
@@ -624,196 +653,109 @@ GC_EXTERN int gc_exec_poll(gc_exec *ex, int max_wait_ms, gc_error *err)
 	return gc_exec_step(ex, err);
 }
 
-/* ------------------------------------------------------------- spawn */
+/* ------------------------------------------------------------- start */
 
-/* Is `name=...` (or exactly `name` up to '=') overridden by our list? */
-static bool env_overridden(const char *entry, char *const *ours, size_t n)
+/* Register a spawned run's output pipe and pidfd in the epoll set and arm
+ * its timers. On failure the process is killed and reaped. */
+static int watch_run(gc_exec *ex, struct gc__exec_run *r, gc_error *err)
 {
-	const char *eq = strchr(entry, '=');
-	size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(ours[i], entry, len) == 0 && ours[i][len] == '=')
-			return true;
-	return false;
-}
-
-struct envbuild {
-	char **ours; /* malloc'd "NAME=value" strings we add */
-	size_t nours;
-	char **envp; /* inherited pointers + ours, NULL-terminated */
-};
-
-static void env_free(struct envbuild *e)
-{
-	for (size_t i = 0; i < e->nours; i++)
-		free(e->ours[i]);
-	free(e->ours);
-	free(e->envp);
-}
-
-static int env_add(struct envbuild *e, char *s)
-{
-	if (!s)
-		return GC_ENOMEM;
-	e->ours[e->nours++] = s;
-	return 0;
-}
-
-static int env_build(const gc_exec_request *req, struct envbuild *e,
-		     gc_error *err)
-{
-	size_t nextra = 0, ninh = 0, k = 0;
-	int rc = 0;
-	memset(e, 0, sizeof(*e));
-	if (req->env)
-		while (req->env[nextra])
-			nextra++;
-	if (environ)
-		while (environ[ninh])
-			ninh++;
-	if (!(e->ours = calloc(nextra + 8, sizeof(char *))))
-		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
-	for (size_t i = 0; !rc && i < nextra; i++) {
-		if (!strchr(req->env[i], '=') || req->env[i][0] == '=') {
-			env_free(e);
-			return gc__seterr(err, GC_EINVAL,
-					  "exec: environment entry \"%.60s\" is "
-					  "not NAME=value",
-					  req->env[i]);
-		}
-		rc = env_add(e, gc__strdup(req->env[i]));
-	}
-	if (!rc && req->project_id)
-		rc = env_add(e, gc__sprintf("GOPHERCRON_PROJECT_ID=%" PRId64,
-					    req->project_id));
-	if (!rc && req->task_id)
-		rc = env_add(e, gc__sprintf("GOPHERCRON_TASK_ID=%s",
-					    req->task_id));
-	if (!rc && req->task_name)
-		rc = env_add(e, gc__sprintf("GOPHERCRON_TASK_NAME=%s",
-					    req->task_name));
-	if (!rc && req->plan_unix)
-		rc = env_add(e, gc__sprintf("GOPHERCRON_PLAN_TIME=%" PRId64,
-					    req->plan_unix));
-	if (!rc && req->agent_ip)
-		rc = env_add(e, gc__sprintf("GOPHERCRON_AGENT_IP=%s",
-					    req->agent_ip));
-	if (!rc && req->run_id)
-		rc = env_add(e, gc__sprintf("GOPHERCRON_RUN_ID=%s",
-					    req->run_id));
-	if (!rc && req->fencing_token)
-		rc = env_add(e, gc__sprintf("GOPHERCRON_FENCING_TOKEN=%s",
-					    req->fencing_token));
-	if (!rc && !(e->envp = calloc(ninh + e->nours + 1, sizeof(char *))))
-		rc = GC_ENOMEM;
-	if (rc) {
-		env_free(e);
-		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
-	}
-	for (size_t i = 0; i < ninh; i++)
-		if (!env_overridden(environ[i], e->ours, e->nours))
-			e->envp[k++] = environ[i];
-	for (size_t i = 0; i < e->nours; i++)
-		e->envp[k++] = e->ours[i];
-	e->envp[k] = NULL;
-	return 0;
-}
-
-/* Go's errno texts are the C library's with a lower-case first letter. */
-static void go_errstr(int e, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s", strerror(e));
-	if (buf[0])
-		buf[0] = (char)tolower((unsigned char)buf[0]);
-}
-
-/* Keep our pipe ends off 0-2 so the child's dup2/open of 0,1,2 cannot
- * clobber them when the host runs with a standard fd closed. */
-static int fd_above_stdio(int fd)
-{
-	int nfd;
-	if (fd > 2)
-		return fd;
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return nfd;
-}
-
-static int spawn_shell(const gc_exec_request *req, const char *shell,
-		       int wfd, char *const *envp, pid_t *pid, gc_error *err)
-{
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
-	sigset_t none, all;
-	char *argv[4];
-	char ebuf[128];
-	int rc;
-	argv[0] = (char *)shell;
-	argv[1] = (char *)"-c";
-	argv[2] = (char *)req->command;
-	argv[3] = NULL;
-	sigemptyset(&none);
-	sigfillset(&all);
-	if (posix_spawnattr_init(&attr))
-		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
-	if (posix_spawn_file_actions_init(&fa)) {
-		posix_spawnattr_destroy(&attr);
-		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
-	}
-	rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-						     POSIX_SPAWN_SETSIGMASK |
-						     POSIX_SPAWN_SETSIGDEF);
-	rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
-	rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
-	rc = rc ? rc : posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-							O_RDONLY, 0);
-	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, wfd, 1);
-	rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, wfd, 2);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-	/* descriptors a host or another library opened without O_CLOEXEC
-	 * must not reach tasks either */
-	rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-	if (!rc && req->workdir)
-		rc = posix_spawn_file_actions_addchdir_np(&fa, req->workdir);
-	if (!rc)
-		rc = posix_spawn(pid, shell, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (rc) {
-		go_errstr(rc, ebuf, sizeof(ebuf));
-		return gc__seterr(err, GC_ESYS, "fork/exec %s: %s", shell, ebuf);
-	}
-	return 0;
-}
-
-GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
-			    uint64_t *handle, gc_error *err)
-{
-	const char *shell;
-	struct envbuild env;
-	struct run *r;
 	struct epoll_event ev;
+	int e, rc;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &r->w_out;
+	if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, r->outfd, &ev) < 0)
+		goto fail;
+	if (ex->have_pidfd) {
+		r->pidfd = sys_pidfd_open(r->pid);
+		if (r->pidfd < 0 && errno != ESRCH)
+			goto fail;
+		if (r->pidfd >= 0) {
+			ev.events = EPOLLIN;
+			ev.data.ptr = &r->w_pid;
+			if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, r->pidfd, &ev) <
+			    0)
+				goto fail;
+		}
+	}
+	if (r->pidfd < 0)
+		r->poll_at = gc__mono_ns() + POLL_EXIT_MS * MS;
+	if (r->timeout_ns)
+		r->deadline = r->start_mono_ns + r->timeout_ns;
+	return 0;
+fail:
+	e = errno;
+	rc = gc__seterr_errno(err, GC_ESYS, e, "exec: watching pid %ld",
+			      (long)r->pid);
+	kill(-r->pid, SIGKILL);
+	waitpid(r->pid, NULL, 0);
+	r->exited = r->reaped = true;
+	close_pidfd(ex, r);
+	close_out(ex, r);
+	return rc;
+}
+
+/* The process of a spawn that succeeded becomes the run's. */
+static void adopt_process(struct gc__exec_run *r)
+{
+	r->pid = r->result.pid;
+	r->outfd = r->result.outfd;
+	r->start_ns = r->result.start_ns;
+	r->start_mono_ns = r->result.start_mono_ns;
+	r->spawned = true;
+}
+
+/* A start_at run is back from its spawner (executor thread). */
+static void take_result(gc_exec *ex, struct gc__exec_run *r)
+{
+	gc_error e = {0, ""};
+	if (r->result.canceled ||
+	    (r->result.err && r->have_reason)) { /* killed before the start */
+		complete_unstarted(ex, r, GC_EXEC_KILLED, GC_RUN_ERR_KILLED);
+		return;
+	}
+	if (r->result.err) {
+		gc__exec_spawn_error(&r->result, r->prep->shell, &e);
+		xlog(ex, GC_LOG_ERR, "exec: run %" PRIu64 ": %s", r->handle,
+		     e.msg);
+		complete_unstarted(ex, r, GC_EXEC_START_FAILED, e.msg);
+		return;
+	}
+	adopt_process(r);
+	gc__exec_prep_free(r->prep);
+	r->prep = NULL;
+	if (watch_run(ex, r, &e)) {
+		xlog(ex, GC_LOG_ERR, "exec: run %" PRIu64 ": %s", r->handle,
+		     e.msg);
+		r->pid = 0; /* reaped: no pid to report or signal */
+		complete_unstarted(ex, r, GC_EXEC_START_FAILED, e.msg);
+		return;
+	}
+	if (r->have_reason) /* killed while it was being spawned */
+		start_termination(ex, r, gc__mono_ns());
+}
+
+/* Check a request; *shell and *limit receive the effective values. */
+static int check_request(const gc_exec_request *req, const char **shell,
+			 size_t *limit, gc_error *err)
+{
 	struct stat sb;
-	int p[2], rc;
-	size_t limit;
-	if (handle)
-		*handle = 0;
-	if (!ex || !req)
-		return gc__seterr(err, GC_EINVAL, "exec: NULL argument");
 	if (!req->command)
 		return gc__seterr(err, GC_EINVAL, "exec: no command given");
 	if (req->timeout_ms < 0 || req->kill_grace_ms < 0)
 		return gc__seterr(err, GC_EINVAL,
 				  "exec: negative timeout or kill grace");
-	shell = req->shell && *req->shell ? req->shell : GC_EXEC_DEFAULT_SHELL;
-	limit = req->output_limit ? req->output_limit
-				  : GC_EXEC_DEFAULT_OUTPUT_LIMIT;
-	if (limit < GC_EXEC_MIN_OUTPUT_LIMIT)
+	if (req->version > GC_EXEC_REQUEST_VERSION)
+		return gc__seterr(err, GC_EINVAL,
+				  "exec: unknown request version %u",
+				  req->version);
+	*shell = req->shell && *req->shell ? req->shell : GC_EXEC_DEFAULT_SHELL;
+	*limit = req->output_limit ? req->output_limit
+				   : GC_EXEC_DEFAULT_OUTPUT_LIMIT;
+	if (*limit < GC_EXEC_MIN_OUTPUT_LIMIT)
 		return gc__seterr(err, GC_EINVAL,
 				  "exec: output limit %zu is below the minimum "
 				  "of %d bytes",
-				  limit, GC_EXEC_MIN_OUTPUT_LIMIT);
+				  *limit, GC_EXEC_MIN_OUTPUT_LIMIT);
 	if (req->workdir) {
 		/* checked here so the message can name the directory */
 		int e = stat(req->workdir, &sb) < 0 ? errno
@@ -821,107 +763,137 @@ GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
 						    : 0;
 		if (e) {
 			char ebuf[128];
-			go_errstr(e, ebuf, sizeof(ebuf));
+			gc__exec_go_errstr(e, ebuf, sizeof(ebuf));
 			return gc__seterr(err, GC_ESYS, "chdir %s: %s",
 					  req->workdir, ebuf);
 		}
 	}
-	if (!(r = calloc(1, sizeof(*r))))
-		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	return 0;
+}
+
+static struct gc__exec_run *run_new(const gc_exec_request *req, size_t limit)
+{
+	struct gc__exec_run *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
 	r->pidfd = r->outfd = -1;
+	r->result.outfd = -1;
 	r->head_cap = limit / 2;
 	r->tail_cap = limit - r->head_cap;
 	r->grace_ns = (req->kill_grace_ms ? req->kill_grace_ms
 					  : GC_EXEC_DEFAULT_KILL_GRACE_MS) *
 		      MS;
+	r->timeout_ns = req->timeout_ms * MS;
 	r->userdata = req->userdata;
 	r->w_pid.run = r->w_out.run = r;
 	r->w_pid.kind = W_PIDFD;
 	r->w_out.kind = W_OUT;
-	if ((rc = env_build(req, &env, err))) {
-		free(r);
-		return rc;
-	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		rc = gc__seterr_errno(err, GC_ESYS, errno, "exec: pipe2");
-		goto fail_env;
-	}
-	p[0] = fd_above_stdio(p[0]);
-	p[1] = fd_above_stdio(p[1]);
-	if (p[0] < 0 || p[1] < 0) {
-		rc = gc__seterr_errno(err, GC_ESYS, errno, "exec: fcntl");
-		if (p[0] >= 0)
-			close(p[0]);
-		if (p[1] >= 0)
-			close(p[1]);
-		goto fail_env;
-	}
-	r->start_ns = gc__wall_ns();
-	rc = spawn_shell(req, shell, p[1], env.envp, &r->pid, err);
-	close(p[1]);
-	env_free(&env);
-	if (rc) {
-		close(p[0]);
-		free(r);
-		return rc;
-	}
-	r->outfd = p[0];
-	fcntl(r->outfd, F_SETFL, fcntl(r->outfd, F_GETFL) | O_NONBLOCK);
-	ev.events = EPOLLIN;
-	ev.data.ptr = &r->w_out;
-	if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, r->outfd, &ev) < 0)
-		goto fail_running;
-	if (ex->have_pidfd) {
-		r->pidfd = sys_pidfd_open(r->pid);
-		if (r->pidfd < 0 && errno != ESRCH)
-			goto fail_running;
-		if (r->pidfd >= 0) {
-			ev.events = EPOLLIN;
-			ev.data.ptr = &r->w_pid;
-			if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, r->pidfd, &ev) < 0)
-				goto fail_running;
-		}
-	}
-	if (r->pidfd < 0)
-		r->poll_at = gc__mono_ns() + POLL_EXIT_MS * MS;
-	if (req->timeout_ms)
-		r->deadline = gc__mono_ns() + req->timeout_ms * MS;
+	atomic_init(&r->cancel, false);
+	return r;
+}
+
+static void link_live(gc_exec *ex, struct gc__exec_run *r)
+{
 	r->handle = ex->next_handle++;
 	r->next = ex->live;
 	if (ex->live)
 		ex->live->prev = r;
 	ex->live = r;
 	ex->nlive++;
-	if (handle)
-		*handle = r->handle;
-	return 0;
+}
 
-fail_running:
-	rc = gc__seterr_errno(err, GC_ESYS, errno, "exec: watching pid %ld",
-			      (long)r->pid);
-	kill(-r->pid, SIGKILL);
-	waitpid(r->pid, NULL, 0);
-	close_pidfd(ex, r);
-	close_out(ex, r);
-	free(r);
-	return rc;
-fail_env:
-	env_free(&env);
-	free(r);
+/* Spawn now, on this thread. */
+static int start_now(gc_exec *ex, const gc_exec_request *req, const char *shell,
+		     struct gc__exec_run *r, gc_error *err)
+{
+	struct gc__exec_env env;
+	int rc;
+	if ((rc = gc__exec_env_build(req, false, &env, err)))
+		return rc;
+	gc__exec_spawn(shell, req->command, req->workdir, env.envp, &r->result);
+	gc__exec_env_free(&env);
+	if (r->result.err)
+		return gc__exec_spawn_error(&r->result, shell, err);
+	adopt_process(r);
+	return watch_run(ex, r, err);
+}
+
+/* Prepare for a spawner: private copies of everything the spawn needs. */
+static int start_later(gc_exec *ex, const gc_exec_request *req,
+		       const char *shell, struct gc__exec_run *r, gc_error *err)
+{
+	struct gc__exec_prep *p;
+	int rc;
+	if ((rc = gc__exec_shell_check(shell, err)))
+		return rc;
+	if (!(p = r->prep = calloc(1, sizeof(*p))) ||
+	    !(p->shell = gc__strdup(shell)) ||
+	    !(p->command = gc__strdup(req->command)) ||
+	    (req->workdir && !(p->workdir = gc__strdup(req->workdir))))
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	if ((rc = gc__exec_env_build(req, true, &p->env, err)))
+		return rc;
+	r->start_at = req->start_at;
+	link_live(ex, r);
+	if ((rc = gc__exec_queue(ex, r, err)))
+		list_remove(ex, r);
 	return rc;
 }
 
-static struct run *find_run(const gc_exec *ex, uint64_t handle)
+GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
+			    uint64_t *handle, gc_error *err)
 {
-	for (struct run *r = ex->live; r; r = r->next)
+	const char *shell;
+	struct gc__exec_run *r;
+	size_t limit;
+	int rc;
+	if (handle)
+		*handle = 0;
+	if (!ex || !req)
+		return gc__seterr(err, GC_EINVAL, "exec: NULL argument");
+	if ((rc = check_request(req, &shell, &limit, err)))
+		return rc;
+	if (!(r = run_new(req, limit)))
+		return gc__seterr(err, GC_ENOMEM, "exec: out of memory");
+	if (req->version >= 2 && req->start_at) {
+		rc = start_later(ex, req, shell, r, err);
+	} else {
+		rc = start_now(ex, req, shell, r, err);
+		if (!rc)
+			link_live(ex, r);
+	}
+	if (rc) {
+		run_free(r);
+		return rc;
+	}
+	if (handle)
+		*handle = r->handle;
+	return 0;
+}
+
+static struct gc__exec_run *find_run(const gc_exec *ex, uint64_t handle)
+{
+	for (struct gc__exec_run *r = ex->live; r; r = r->next)
 		if (r->handle == handle)
 			return r;
 	return NULL;
 }
 
-static void kill_run(gc_exec *ex, struct run *r)
+static void kill_run(gc_exec *ex, struct gc__exec_run *r)
 {
 	int64_t now = gc__mono_ns();
+	if (!r->spawned) {
+		/* waiting for its start_at: cancel it (or, when its spawn is
+		 * under way, it is terminated as soon as it comes back) */
+		if (gc__exec_unqueue(ex, r)) {
+			complete_unstarted(ex, r, GC_EXEC_KILLED,
+					   GC_RUN_ERR_KILLED);
+		} else if (!r->have_reason) {
+			r->have_reason = true;
+			r->reason = GC_EXEC_KILLED;
+		}
+		return;
+	}
 	if (r->exited) {
 		/* only stragglers are left: no need to wait the grace */
 		if (!r->kill_sent) {
@@ -939,7 +911,7 @@ static void kill_run(gc_exec *ex, struct run *r)
 
 GC_EXTERN int gc_exec_kill(gc_exec *ex, uint64_t handle)
 {
-	struct run *r;
+	struct gc__exec_run *r;
 	if (!ex || !(r = find_run(ex, handle)))
 		return GC_ENOTFOUND;
 	kill_run(ex, r);
@@ -951,7 +923,7 @@ GC_EXTERN size_t gc_exec_kill_all(gc_exec *ex)
 	size_t n = 0;
 	if (!ex)
 		return 0;
-	for (struct run *r = ex->live, *next; r; r = next) {
+	for (struct gc__exec_run *r = ex->live, *next; r; r = next) {
 		next = r->next; /* kill_run may complete a draining run */
 		kill_run(ex, r);
 		n++;
@@ -966,20 +938,32 @@ GC_EXTERN size_t gc_exec_running(const gc_exec *ex)
 
 GC_EXTERN int64_t gc_exec_pid(const gc_exec *ex, uint64_t handle)
 {
-	const struct run *r = ex ? find_run(ex, handle) : NULL;
+	/* pid stays 0 until the executor took a spawner's result */
+	const struct gc__exec_run *r = ex ? find_run(ex, handle) : NULL;
 	if (!r && ex)
 		for (r = ex->done_head; r && r->handle != handle; r = r->next)
 			;
 	return r ? (int64_t)r->pid : -1;
 }
 
+/* gc_exec_free: a run a spawner started is killed with the others. */
+static void adopt_for_free(gc_exec *ex, struct gc__exec_run *r)
+{
+	(void)ex;
+	if (!r->result.canceled && !r->result.err)
+		adopt_process(r);
+}
+
 GC_EXTERN void gc_exec_free(gc_exec *ex)
 {
-	struct run *r;
+	struct gc__exec_run *r;
 	if (!ex)
 		return;
+	gc__exec_pool_stop(ex, adopt_for_free);
 	while ((r = ex->live)) {
-		if (!r->reaped) {
+		if (!r->spawned) {
+			/* never started */
+		} else if (!r->reaped) {
 			kill(-r->pid, SIGKILL);
 			while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
 				;

@@ -532,6 +532,55 @@ GC_EXTERN void gc_etcd_watcher_wakeup(gc_etcd_watcher *w);
 /* Number of watches (running or stopped, not yet cancelled). */
 GC_EXTERN size_t gc_etcd_watcher_count(gc_etcd_watcher *w);
 
+/* ------------------------------------------------------- clock probe
+ *
+ * etcd's clock as a shared time reference. Every answer of an etcd member
+ * carries an HTTP Date header (whole seconds, from the member's clock,
+ * read while the member handled the request). gc_etcd_clock_probe sends
+ * GET /version (no authentication, no Raft round, answered by the member
+ * itself) to the member the client currently uses, on the client's own
+ * keep-alive connection (so the round trip is one request on an open
+ * connection, ~0.1-1 ms on a LAN), and timestamps the exchange tightly:
+ *   sent      just before the request is written (after any connect or
+ *             TLS handshake: libcurl's pre-request callback);
+ *   received  as soon as the answer's first bytes were read (the first
+ *             header callback).
+ * The member read its clock at some instant between sent and received,
+ * and it read a time in [server_s, server_s + 1). Hence the offset
+ * (member clock - local clock) lies in
+ *   [server_s - received_ns/1e9, server_s + 1 - sent_ns/1e9],
+ * and intersecting such intervals from probes timed around the member's
+ * second boundaries narrows it to about the round trip (the agent's
+ * estimator does that). Each member has its own clock: keep probing one
+ * member (compare endpoint_index) or restart the estimate when it
+ * changes; etcd members are expected to be NTP-synchronised.
+ *
+ * Works the same over https with client certificates and on clusters
+ * with authentication on (/version needs no token). */
+typedef struct gc_etcd_clock_sample {
+	int64_t sent_ns;      /* CLOCK_REALTIME: request about to go */
+	int64_t received_ns;  /* CLOCK_REALTIME: answer arriving */
+	int64_t sent_mono_ns; /* CLOCK_MONOTONIC at the same instants */
+	int64_t received_mono_ns;
+	int64_t server_s;      /* the Date header, unix seconds */
+	size_t endpoint_index; /* which of the client's endpoints */
+	const char *endpoint;  /* its URL (valid while the client lives) */
+	/* 1 when this probe opened the connection (connect and any TLS
+	 * handshake happened before `sent`), 0 when it reused one. */
+	int connected;
+} gc_etcd_clock_sample;
+
+/* One probe of the current member's clock (see above): one attempt,
+ * bounded by the request timeout, not retried. The Date header must be
+ * an RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"); other forms
+ * fail with GC_EPROTO, as do a status other than 200 or a missing Date.
+ * After a connection-level failure the client moves to its next endpoint
+ * (as a failed unary call does), so the next probe asks another member.
+ * Serialised with the handle's unary calls (same connection): a thread
+ * that probes at precise instants uses a handle of its own. */
+GC_EXTERN int gc_etcd_clock_probe(gc_etcd_clock_sample *out, gc_etcd *c,
+				  gc_error *err);
+
 /* ---------------------------------------------------------- helpers */
 
 /* The range end covering every key that starts with `prefix` (the prefix

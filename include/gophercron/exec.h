@@ -41,9 +41,30 @@
  *    are kept and the cut is marked with "\n... [N bytes omitted] ...\n".
  *    Memory per run never exceeds the cap plus the marker.
  *
+ *  - Starting at an instant, and in parallel: a request with start_at
+ *    (CLOCK_MONOTONIC ns) is prepared by gc_exec_start (checked, its
+ *    environment built, every string copied) and spawned at that instant
+ *    by one of the executor's spawner threads (options.spawn_threads,
+ *    default 2, started on the first such request), which sleeps with
+ *    clock_nanosleep(TIMER_ABSTIME) until then; bursts of such runs are
+ *    spawned by all spawners at once. The spawn's outcome comes back
+ *    through gc_exec_fd; the executor's loop keeps owning the capture,
+ *    timeouts, kills and reaping. The timeout counts from the spawn. A
+ *    kill before the spawn cancels the run: it completes with reason
+ *    GC_EXEC_KILLED and pid 0, and no process is started. A spawn that
+ *    fails then (the shell was checked by gc_exec_start: this is rare,
+ *    e.g. the process limit) completes with GC_EXEC_START_FAILED and
+ *    Go's "fork/exec ..." text. outcome.start_ns/start_mono_ns are the
+ *    actual spawn instant. Without start_at (0) the run is spawned inside
+ *    gc_exec_start on the calling thread, as always.
+ *    Spawner threads only call pipe2(O_CLOEXEC), posix_spawn (with dup2
+ *    file actions, which clear close-on-exec on the child's 1 and 2 only)
+ *    and close: no descriptor of one run reaches another's process.
+ *
  * No global state, no signal handlers. A gc_exec is used by one thread at
  * a time; callbacks run inside gc_exec_step on that thread and may call
- * gc_exec_start/gc_exec_kill (not gc_exec_free).
+ * gc_exec_start/gc_exec_kill (not gc_exec_free). The spawner threads are
+ * internal (every signal blocked) and never run callbacks.
  */
 #ifndef GOPHERCRON_EXEC_H
 #define GOPHERCRON_EXEC_H
@@ -68,12 +89,20 @@ typedef enum gc_exec_reason {
 	GC_EXEC_EXITED = 0,   /* the shell exited; see exit_code */
 	GC_EXEC_SIGNALED = 1, /* the shell died by a signal we did not send */
 	GC_EXEC_TIMEOUT = 2,  /* timeout_ms passed; the group was killed */
-	GC_EXEC_KILLED = 3    /* gc_exec_kill / gc_exec_kill_all */
+	GC_EXEC_KILLED = 3,   /* gc_exec_kill / gc_exec_kill_all (pid 0 when
+			       * killed before a start_at spawn) */
+	GC_EXEC_START_FAILED = 4 /* a start_at run could not be spawned; see
+				  * error ("fork/exec /bin/sh: ...") */
 } gc_exec_reason;
+
+#define GC_EXEC_REQUEST_VERSION 2
+/* gc_exec_request.start_at for "as soon as a spawner thread is free" (an
+ * instant long past). */
+#define GC_EXEC_ASAP 1
 
 /* One run. Strings are copied by gc_exec_start; zero means default. */
 typedef struct gc_exec_request {
-	unsigned version;      /* 1 */
+	unsigned version;      /* GC_EXEC_REQUEST_VERSION (1: no start_at) */
 	const char *shell;     /* NULL = "/bin/sh"; run as SHELL -c COMMAND */
 	const char *command;   /* required */
 	int64_t timeout_ms;    /* 0 = none (task timeouts are seconds*1000) */
@@ -94,11 +123,17 @@ typedef struct gc_exec_request {
 	const char *run_id;
 	const char *fencing_token;
 	void *userdata; /* handed back in the outcome */
+	/* Version 2. CLOCK_MONOTONIC instant (ns) at which a spawner thread
+	 * starts the run (see "Starting at an instant" above); an instant
+	 * already past (e.g. GC_EXEC_ASAP) means at once, on a spawner.
+	 * 0 = spawn inside gc_exec_start on the calling thread. */
+	int64_t start_at;
 } gc_exec_request;
 
 #define GC_EXEC_REQUEST_INIT                                                \
-	{1, NULL, NULL, 0, 0, 0, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL,  \
-	 NULL, NULL}
+	{GC_EXEC_REQUEST_VERSION, NULL, NULL, 0, 0, 0, NULL, NULL, 0, NULL,  \
+	 NULL, 0, NULL, NULL, NULL, NULL, 0}
+/* Zero `req` and set its version to GC_EXEC_REQUEST_VERSION. */
 GC_EXTERN void gc_exec_request_init(gc_exec_request *req);
 
 typedef struct gc_exec_outcome {
@@ -114,9 +149,11 @@ typedef struct gc_exec_outcome {
 	char *output;       /* malloc'd capture, NUL-terminated; may hold NULs */
 	size_t output_len;
 	uint64_t output_total; /* bytes the run wrote (including cut ones) */
-	int64_t pid;           /* the shell's pid (= its pgid) */
+	int64_t pid;           /* the shell's pid (= its pgid); 0 when no
+				  process was started */
 	int64_t start_ns;      /* wall clock: spawned */
 	int64_t end_ns;        /* wall clock: shell exited */
+	int64_t start_mono_ns; /* CLOCK_MONOTONIC: spawned (0: not started) */
 } gc_exec_outcome;
 
 /* Free the output and zero the outcome. */
@@ -134,22 +171,38 @@ enum {
 	GC_EXEC_POLL_EXITS = 1
 };
 
+#define GC_EXEC_OPTIONS_VERSION 2
+#define GC_EXEC_DEFAULT_SPAWN_THREADS 2
+/* gc_exec_options.spawn_threads: no threads; start_at runs are spawned on
+ * the caller's thread by gc_exec_step when due (gc_exec_timeout_ms counts
+ * their start_at), one after another. */
+#define GC_EXEC_SPAWN_INLINE (-1)
+
 typedef struct gc_exec_options {
-	unsigned version;       /* 1 */
+	unsigned version;       /* GC_EXEC_OPTIONS_VERSION (1: up to flags) */
 	gc_exec_done_fn on_done;
 	void *payload;          /* for on_done */
 	gc_log_fn log;          /* NULL = silent */
 	void *log_payload;
 	unsigned flags;         /* GC_EXEC_* flags above, 0 = none */
+	/* Version 2. Threads spawning start_at runs (started on the first
+	 * one): 0 = GC_EXEC_DEFAULT_SPAWN_THREADS, at most 64, or
+	 * GC_EXEC_SPAWN_INLINE. */
+	int spawn_threads;
 } gc_exec_options;
 
-#define GC_EXEC_OPTIONS_INIT {1, NULL, NULL, NULL, NULL, 0}
+#define GC_EXEC_OPTIONS_INIT {GC_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0}
+/* Zero `opts` and set its version to GC_EXEC_OPTIONS_VERSION. */
 GC_EXTERN void gc_exec_options_init(gc_exec_options *opts);
 
+/* Options of any version from 1 to GC_EXEC_OPTIONS_VERSION are accepted
+ * (only the fields that version has are read); a newer one is
+ * GC_EINVAL. */
 GC_EXTERN int gc_exec_new(gc_exec **out, const gc_exec_options *opts,
 			  gc_error *err);
-/* Kill every run's group with SIGKILL, reap the shells, free. No callbacks
- * are delivered. NULL is harmless. */
+/* Stop the spawner threads, kill every run's group with SIGKILL, reap the
+ * shells, free. Runs not yet spawned are dropped. No callbacks are
+ * delivered. NULL is harmless. */
 GC_EXTERN void gc_exec_free(gc_exec *ex);
 
 /* Descriptor to poll for input (an epoll fd). */
@@ -165,10 +218,11 @@ GC_EXTERN int gc_exec_step(gc_exec *ex, gc_error *err);
  * the next deadline, then gc_exec_step. For simple loops and tests. */
 GC_EXTERN int gc_exec_poll(gc_exec *ex, int max_wait_ms, gc_error *err);
 
-/* Start a run. On success *handle (never 0) identifies it. Returns
- * GC_EINVAL for a bad request, GC_ESYS when the shell cannot be started
- * (message "fork/exec /bin/nosuch: no such file or directory"), and then
- * no callback follows. */
+/* Start a run (or, with start_at, prepare it for its instant). On success
+ * *handle (never 0) identifies it. Returns GC_EINVAL for a bad request,
+ * GC_ESYS when the shell cannot be started (message "fork/exec
+ * /bin/nosuch: no such file or directory"; checked up front for start_at
+ * runs), and then no callback follows. */
 GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
 			    uint64_t *handle, gc_error *err);
 /* Kill a run: SIGTERM to its group now, SIGKILL after the grace; it
@@ -177,9 +231,10 @@ GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
 GC_EXTERN int gc_exec_kill(gc_exec *ex, uint64_t handle);
 /* gc_exec_kill for every run; returns how many were signalled. */
 GC_EXTERN size_t gc_exec_kill_all(gc_exec *ex);
-/* Runs started and not yet delivered. */
+/* Runs started (or waiting for their start_at) and not yet delivered. */
 GC_EXTERN size_t gc_exec_running(const gc_exec *ex);
-/* The shell's pid (= pgid) of a run, or -1 for an unknown handle. */
+/* The shell's pid (= pgid) of a run, 0 while it waits for its start_at,
+ * or -1 for an unknown handle. */
 GC_EXTERN int64_t gc_exec_pid(const gc_exec *ex, uint64_t handle);
 
 /* Run one request to completion on a private executor (blocking). On

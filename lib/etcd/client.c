@@ -53,23 +53,12 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
-GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
-			  gc_error *err)
+/* Normalised copies of the configured endpoints (default 127.0.0.1:2379). */
+static int copy_endpoints(gc_etcd *c, const gc_etcd_options *o, gc_error *err)
 {
-	gc_etcd *c;
-	size_t n = 0, i;
-	int rc;
 	static const char *const default_ep[] = {"127.0.0.1:2379", NULL};
-	const char *const *eps;
-
-	if (!out)
-		return gc__seterr(err, GC_EINVAL, "etcd: out is NULL");
-	*out = NULL;
-	if (o && o->version > GC_ETCD_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "etcd: unknown options version %u",
-				  o->version);
-	eps = o && o->endpoints ? o->endpoints : default_ep;
+	const char *const *eps = o && o->endpoints ? o->endpoints : default_ep;
+	size_t n = 0, i;
 	if (o && o->endpoints && o->endpoints_count)
 		n = o->endpoints_count;
 	else
@@ -77,32 +66,29 @@ GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
 			n++;
 	if (n == 0)
 		return gc__seterr(err, GC_EINVAL, "etcd: no endpoints given");
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
 	c->endpoints = calloc(n, sizeof(char *));
-	if (!c->endpoints) {
-		free(c);
+	if (!c->endpoints)
 		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
-	}
 	c->endpoints_count = n;
 	for (i = 0; i < n; i++) {
-		if (!eps[i] ||
-		    !(c->endpoints[i] = normalise_endpoint(
-			      eps[i], o && o->tls_ca_file))) {
-			rc = gc__seterr(err, GC_EINVAL,
-					"etcd: endpoint #%zu is empty", i + 1);
-			goto fail;
-		}
+		if (!eps[i] || !(c->endpoints[i] = normalise_endpoint(
+				     eps[i], o && o->tls_ca_file)))
+			return gc__seterr(err, GC_EINVAL,
+					  "etcd: endpoint #%zu is empty",
+					  i + 1);
 		if (strncmp(c->endpoints[i], "http://", 7) != 0 &&
-		    strncmp(c->endpoints[i], "https://", 8) != 0) {
-			rc = gc__seterr(err, GC_EINVAL,
-					"etcd: endpoint \"%s\" is neither "
-					"http:// nor https://",
-					c->endpoints[i]);
-			goto fail;
-		}
+		    strncmp(c->endpoints[i], "https://", 8) != 0)
+			return gc__seterr(err, GC_EINVAL,
+					  "etcd: endpoint \"%s\" is neither "
+					  "http:// nor https://",
+					  c->endpoints[i]);
 	}
+	return 0;
+}
+
+/* Timeouts, limits and the log callback, defaults for zeroes. */
+static void copy_settings(gc_etcd *c, const gc_etcd_options *o)
+{
 	c->connect_timeout_ms = o && o->connect_timeout_ms > 0
 					? o->connect_timeout_ms
 					: GC__ETCD_DEFAULT_CONNECT_MS;
@@ -121,19 +107,61 @@ GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
 	if (o) {
 		c->log = o->log;
 		c->log_payload = o->log_payload;
-		if ((o->username && !(c->username = gc__strdup(o->username))) ||
-		    (o->username && !(c->password = gc__strdup(
-					      o->password ? o->password : ""))) ||
-		    (o->tls_ca_file &&
-		     !(c->tls_ca_file = gc__strdup(o->tls_ca_file))) ||
-		    (o->tls_cert_file &&
-		     !(c->tls_cert_file = gc__strdup(o->tls_cert_file))) ||
-		    (o->tls_key_file &&
-		     !(c->tls_key_file = gc__strdup(o->tls_key_file)))) {
-			rc = gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
-			goto fail;
-		}
 	}
+}
+
+/* Copies of the credentials and TLS file names. */
+static int copy_credentials(gc_etcd *c, const gc_etcd_options *o, gc_error *err)
+{
+	if (!o)
+		return 0;
+	if ((o->username && !(c->username = gc__strdup(o->username))) ||
+	    (o->username &&
+	     !(c->password = gc__strdup(o->password ? o->password : ""))) ||
+	    (o->tls_ca_file &&
+	     !(c->tls_ca_file = gc__strdup(o->tls_ca_file))) ||
+	    (o->tls_cert_file &&
+	     !(c->tls_cert_file = gc__strdup(o->tls_cert_file))) ||
+	    (o->tls_key_file &&
+	     !(c->tls_key_file = gc__strdup(o->tls_key_file))))
+		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
+	return 0;
+}
+
+/* Free what the copies above allocated, then the client. */
+static void client_free(gc_etcd *c)
+{
+	gc__strv_free(c->endpoints, c->endpoints_count);
+	free(c->username);
+	gc__secret_free(c->password);
+	gc__secret_free(c->token);
+	free(c->tls_ca_file);
+	free(c->tls_cert_file);
+	free(c->tls_key_file);
+	free(c);
+}
+
+GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
+			  gc_error *err)
+{
+	gc_etcd *c;
+	int rc;
+
+	if (!out)
+		return gc__seterr(err, GC_EINVAL, "etcd: out is NULL");
+	*out = NULL;
+	if (o && o->version > GC_ETCD_OPTIONS_VERSION)
+		return gc__seterr(err, GC_EINVAL,
+				  "etcd: unknown options version %u",
+				  o->version);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
+	if ((rc = copy_endpoints(c, o, err)))
+		goto fail;
+	copy_settings(c, o);
+	if ((rc = copy_credentials(c, o, err)))
+		goto fail;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->call_lock, NULL);
 	rc = gc__etcd_conn_init(c, &c->conn, err);
@@ -145,13 +173,7 @@ GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
 	*out = c;
 	return 0;
 fail:
-	gc__strv_free(c->endpoints, c->endpoints_count);
-	free(c->username);
-	gc__secret_free(c->password);
-	free(c->tls_ca_file);
-	free(c->tls_cert_file);
-	free(c->tls_key_file);
-	free(c);
+	client_free(c);
 	return rc;
 }
 
@@ -162,14 +184,7 @@ GC_EXTERN void gc_etcd_free(gc_etcd *c)
 	gc__etcd_conn_dispose(&c->conn);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->call_lock);
-	gc__strv_free(c->endpoints, c->endpoints_count);
-	free(c->username);
-	gc__secret_free(c->password);
-	gc__secret_free(c->token);
-	free(c->tls_ca_file);
-	free(c->tls_cert_file);
-	free(c->tls_key_file);
-	free(c);
+	client_free(c);
 }
 
 size_t gc__etcd_current(gc_etcd *c)
@@ -361,30 +376,17 @@ void gc__etcd_conn_dispose(gc__etcd_conn *conn)
 	memset(conn, 0, sizeof(*conn));
 }
 
-static CURLcode conn_perform(gc__etcd_conn *conn, const char *url,
-			     const char *body, const char *token,
-			     long timeout_ms, long *status)
+CURLcode gc__etcd_conn_drive(gc__etcd_conn *conn, long *status)
 {
-	struct curl_slist *h = gc__etcd_headers(token);
 	CURLcode rc = CURLE_OK;
 	CURLMsg *msg;
 	int running = 1, left;
 	*status = 0;
-	if (!h)
-		return CURLE_OUT_OF_MEMORY;
 	gc__buf_reset(&conn->body);
 	conn->too_big = 0;
 	conn->errbuf[0] = '\0';
-	curl_easy_setopt(conn->easy, CURLOPT_URL, url);
-	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(conn->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-	if (curl_multi_add_handle(conn->multi, conn->easy) != CURLM_OK) {
-		curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, NULL);
-		curl_slist_free_all(h);
+	if (curl_multi_add_handle(conn->multi, conn->easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
-	}
 	while (running) {
 		if (curl_multi_perform(conn->multi, &running) != CURLM_OK) {
 			rc = CURLE_FAILED_INIT;
@@ -404,6 +406,24 @@ static CURLcode conn_perform(gc__etcd_conn *conn, const char *url,
 			rc = msg->data.result;
 	curl_easy_getinfo(conn->easy, CURLINFO_RESPONSE_CODE, status);
 	curl_multi_remove_handle(conn->multi, conn->easy);
+	return rc;
+}
+
+static CURLcode conn_perform(gc__etcd_conn *conn, const char *url,
+			     const char *body, const char *token,
+			     long timeout_ms, long *status)
+{
+	struct curl_slist *h = gc__etcd_headers(token);
+	CURLcode rc;
+	*status = 0;
+	if (!h)
+		return CURLE_OUT_OF_MEMORY;
+	curl_easy_setopt(conn->easy, CURLOPT_URL, url);
+	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(conn->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	rc = gc__etcd_conn_drive(conn, status);
 	curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(h);
@@ -501,7 +521,7 @@ int gc__etcd_token(gc_etcd *c, gc__etcd_conn *conn, char **token,
 
 /* ------------------------------------------------------ unary calls */
 
-static int curl_to_gc(CURLcode rc)
+int gc__etcd_curl_to_gc(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -516,8 +536,21 @@ static int curl_to_gc(CURLcode rc)
 	}
 }
 
-/* Move off endpoint `from` unless another caller already did. */
-static void advance_endpoint(gc_etcd *c, size_t from)
+/* A bad CA, certificate or key file is configuration, not an outage. */
+static int tls_config_error(CURLcode crc)
+{
+	return crc == CURLE_PEER_FAILED_VERIFICATION ||
+	       crc == CURLE_SSL_CERTPROBLEM ||
+	       crc == CURLE_SSL_CACERT_BADFILE || crc == CURLE_SSL_CRL_BADFILE;
+}
+
+int gc__etcd_failover_worthy(CURLcode crc)
+{
+	return crc != CURLE_OK && crc != CURLE_ABORTED_BY_CALLBACK &&
+	       gc__etcd_curl_to_gc(crc) != GC_ENOMEM && !tls_config_error(crc);
+}
+
+void gc__etcd_advance(gc_etcd *c, size_t from)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->cur == from)
@@ -525,171 +558,242 @@ static void advance_endpoint(gc_etcd *c, size_t from)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* State of one gc__etcd_post call across its attempts. */
+struct post_call {
+	gc_etcd *c;
+	gc__etcd_conn *conn;
+	const char *path;
+	const char *body;
+	int no_auth;
+	char *token; /* NULL when auth is off */
+	uint64_t gen;
+	int reauthed;	   /* the token was renewed once already */
+	int maybe_applied; /* an earlier attempt may have been applied */
+	size_t attempts;
+	int64_t backoff;  /* ms, after each full round of endpoints */
+	int64_t deadline; /* mono ms */
+};
+
+/* What to do after a failed attempt. */
+enum post_next { POST_STOP, POST_FAILOVER, POST_REAUTH };
+
+/* Timeout of the next attempt: the request timeout, cut to what is left of
+ * the retry budget (but at least 500 ms). */
+static long attempt_timeout(const struct post_call *pc)
+{
+	int64_t left = pc->deadline - gc__mono_ms();
+	long tmo = pc->c->request_timeout_ms;
+	if (left < tmo)
+		tmo = left > 500 ? (long)left : 500;
+	return tmo;
+}
+
+/* A transfer that failed below HTTP (connect, TLS, timeout, reset). */
+static enum post_next classify_curl_error(struct post_call *pc, const char *url,
+					  CURLcode crc, int *rc, gc_error *err)
+{
+	gc__etcd_conn *conn = pc->conn;
+	*rc = gc__etcd_curl_to_gc(crc);
+	if (*rc == GC_ENOMEM) {
+		gc__seterr(err, *rc, "etcd %s: out of memory", url);
+		return POST_STOP;
+	}
+	gc__seterr(err, *rc, "etcd %s: %s%s%s", url, curl_easy_strerror(crc),
+		   conn->errbuf[0] ? ": " : "", conn->errbuf);
+	/* TLS configuration errors are not an outage: say so at once */
+	if (!gc__etcd_failover_worthy(crc))
+		return POST_STOP;
+	if (crc != CURLE_COULDNT_CONNECT && crc != CURLE_COULDNT_RESOLVE_HOST)
+		pc->maybe_applied = 1;
+	return POST_FAILOVER;
+}
+
+/* etcd's message of an error answer (its JSON error, else the first 200
+ * bytes of a text body), without trailing newlines; malloc'd or NULL. */
+static char *error_message(const gc__etcd_conn *conn, int *grpc)
+{
+	char *msg = NULL;
+	size_t l;
+	if (gc__etcd_decode_error(conn->body.data, conn->body.len, grpc,
+				  &msg) != 0) {
+		/* text/plain (404 page not found, 405) */
+		free(msg);
+		msg = gc__strndup(conn->body.data ? conn->body.data : "",
+				  conn->body.len > 200 ? 200 : conn->body.len);
+		*grpc = 0;
+	}
+	if (!msg)
+		return NULL;
+	l = strlen(msg);
+	while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == '\r'))
+		msg[--l] = '\0';
+	return msg;
+}
+
+/* An HTTP answer other than 200. */
+static enum post_next classify_http_error(struct post_call *pc, const char *url,
+					  long status, int *rc, gc_error *err)
+{
+	gc_etcd *c = pc->c;
+	enum post_next next = POST_STOP;
+	int grpc = 0;
+	char *msg = error_message(pc->conn, &grpc);
+	if (status == 503 ||
+	    (status == 500 && msg && strstr(msg, "deadline exceeded"))) {
+		next = POST_FAILOVER;
+		*rc = GC_EUNAVAIL;
+		if (!msg || !strstr(msg, "no leader"))
+			pc->maybe_applied = 1;
+	} else if (status == 401 && grpc == 16 && c->username && !pc->no_auth &&
+		   !pc->reauthed) {
+		free(msg);
+		return POST_REAUTH;
+	} else if (grpc) {
+		*rc = gc__etcd_grpc_to_gc(grpc, msg);
+	} else {
+		*rc = status == 404 || status == 405 ? GC_EPROTO : GC_EIO;
+	}
+	if (*rc == GC_EPERM)
+		gc__seterr(err, *rc,
+			   "etcd %s: HTTP %ld: %s (user \"%s\" has no "
+			   "permission for this)",
+			   url, status, msg ? msg : "",
+			   c->username ? c->username : "");
+	else
+		gc__seterr(err, *rc, "etcd %s: HTTP %ld: %s", url, status,
+			   msg ? msg : "");
+	free(msg);
+	return next;
+}
+
+/* The token was rejected: authenticate again (once per call) and take the
+ * new token. */
+static int renew_token(struct post_call *pc, const char *url, gc_error *err)
+{
+	gc_etcd *c = pc->c;
+	int rc;
+	pc->reauthed = 1;
+	gc__log(c->log, c->log_payload, GC_LOG_INFO,
+		"etcd %s: token rejected, authenticating again", url);
+	rc = gc__etcd_reauth(c, pc->conn, pc->gen, err);
+	if (rc)
+		return rc;
+	gc__secret_free(pc->token);
+	return gc__etcd_token(c, pc->conn, &pc->token, &pc->gen, err);
+}
+
+/* Sleep `ms`, in slices, unless the call is aborted. */
+static void backoff_sleep(const gc__etcd_conn *conn, int64_t ms)
+{
+	while (ms > 0 && !(conn->abort && atomic_load(conn->abort))) {
+		sleep_ms(ms > 50 ? 50 : ms);
+		ms -= 50;
+	}
+}
+
+/* After a failed attempt on endpoint `ep`: move to the next endpoint, and
+ * back off after each full round. 0 = try again, -1 = out of time. */
+static int failover(struct post_call *pc, size_t ep, const char *url, int rc,
+		    gc_error *err)
+{
+	gc_etcd *c = pc->c;
+	int64_t now;
+	pc->attempts++;
+	now = gc__mono_ms();
+	if (now >= pc->deadline)
+		return -1;
+	gc__etcd_advance(c, ep);
+	if (c->endpoints_count > 1)
+		gc__log(c->log, c->log_payload, GC_LOG_WARNING,
+			"etcd %s failed (%s); trying %s", url,
+			err ? err->msg : gc_strerror(rc),
+			c->endpoints[gc__etcd_current(c)]);
+	if (pc->attempts % c->endpoints_count == 0) {
+		backoff_sleep(pc->conn, pc->backoff < pc->deadline - now
+					    ? pc->backoff
+					    : pc->deadline - now);
+		pc->backoff = pc->backoff * 2 > 1000 ? 1000 : pc->backoff * 2;
+	}
+	return 0;
+}
+
+/* One attempt on the current endpoint. Returns 0 with *out set on success,
+ * else an error code and in *next what to do about it. */
+static int post_attempt(struct post_call *pc, size_t ep, char *url,
+			size_t url_size, cJSON **out, enum post_next *next,
+			gc_error *err)
+{
+	gc__etcd_conn *conn = pc->conn;
+	long status;
+	CURLcode crc;
+	int rc = 0;
+	*next = POST_STOP;
+	snprintf(url, url_size, "%s%s", pc->c->endpoints[ep], pc->path);
+	crc = conn_perform(conn, url, pc->body, pc->token, attempt_timeout(pc),
+			   &status);
+	if (crc == CURLE_OK && status == 200) {
+		rc = gc__etcd_parse(conn->body.data, conn->body.len, out, err);
+		if (rc)
+			gc__err_prefix(err, "etcd %s", url);
+		return rc;
+	}
+	if (crc == CURLE_ABORTED_BY_CALLBACK)
+		return gc__seterr(err, GC_ECANCELED, "etcd %s: canceled", url);
+	if (conn->too_big)
+		return gc__seterr(err, GC_ETOOBIG,
+				  "etcd %s: answer larger than %zu bytes", url,
+				  conn->max);
+	if (crc != CURLE_OK)
+		*next = classify_curl_error(pc, url, crc, &rc, err);
+	else
+		*next = classify_http_error(pc, url, status, &rc, err);
+	return rc;
+}
+
 int gc__etcd_post(gc_etcd *c, gc__etcd_conn *conn, const char *path,
 		  const char *body, const gc__etcd_post_opts *po, cJSON **out,
 		  int *ambiguous, gc_error *err)
 {
-	int64_t deadline, now;
+	struct post_call pc;
 	int retry_ms = po && po->retry_timeout_ms > 0 ? po->retry_timeout_ms
 						      : c->retry_timeout_ms;
-	int no_auth = po && po->no_auth;
-	size_t attempts = 0;
-	int64_t backoff = 50;
-	int reauthed = 0, maybe_applied = 0, rc;
-	char *token = NULL;
-	uint64_t gen = 0;
+	int rc;
 
+	memset(&pc, 0, sizeof(pc));
+	pc.c = c;
+	pc.conn = conn;
+	pc.path = path;
+	pc.body = body;
+	pc.no_auth = po && po->no_auth;
+	pc.backoff = 50;
 	*out = NULL;
 	if (ambiguous)
 		*ambiguous = 0;
-	if (!no_auth && c->username) {
-		rc = gc__etcd_token(c, conn, &token, &gen, err);
+	if (!pc.no_auth && c->username) {
+		rc = gc__etcd_token(c, conn, &pc.token, &pc.gen, err);
 		if (rc)
 			return rc;
 	}
-	deadline = gc__mono_ms() + retry_ms;
+	pc.deadline = gc__mono_ms() + retry_ms;
 	for (;;) {
 		size_t ep = gc__etcd_current(c);
-		const char *base = c->endpoints[ep];
 		char url[1024];
-		long status, tmo;
-		CURLcode crc;
-		char *msg = NULL;
-		int grpc = 0, failover = 0;
-
-		now = gc__mono_ms();
-		tmo = c->request_timeout_ms;
-		if (deadline - now < tmo)
-			tmo = deadline - now > 500 ? (long)(deadline - now) : 500;
-		snprintf(url, sizeof(url), "%s%s", base, path);
-		crc = conn_perform(conn, url, body, token, tmo, &status);
-		if (crc == CURLE_OK && status == 200) {
-			rc = gc__etcd_parse(conn->body.data, conn->body.len,
-					    out, err);
-			if (rc)
-				gc__err_prefix(err, "etcd %s", url);
-			else if (ambiguous)
-				*ambiguous = maybe_applied;
-			break;
-		}
-		if (crc == CURLE_ABORTED_BY_CALLBACK) {
-			rc = gc__seterr(err, GC_ECANCELED,
-					"etcd %s: canceled", url);
-			break;
-		}
-		if (conn->too_big) {
-			rc = gc__seterr(err, GC_ETOOBIG,
-					"etcd %s: answer larger than %zu bytes",
-					url, conn->max);
-			break;
-		}
-		if (crc != CURLE_OK) {
-			rc = curl_to_gc(crc);
-			if (rc == GC_ENOMEM) {
-				gc__seterr(err, rc, "etcd %s: out of memory",
-					   url);
+		enum post_next next;
+		rc = post_attempt(&pc, ep, url, sizeof(url), out, &next, err);
+		if (next == POST_REAUTH) {
+			if ((rc = renew_token(&pc, url, err)))
 				break;
-			}
-			gc__seterr(err, rc, "etcd %s: %s%s%s", url,
-				   curl_easy_strerror(crc),
-				   conn->errbuf[0] ? ": " : "", conn->errbuf);
-			/* a bad CA, certificate or key file is configuration,
-			 * not an outage: say so at once */
-			if (crc == CURLE_PEER_FAILED_VERIFICATION ||
-			    crc == CURLE_SSL_CERTPROBLEM ||
-			    crc == CURLE_SSL_CACERT_BADFILE ||
-			    crc == CURLE_SSL_CRL_BADFILE)
-				break;
-			failover = 1;
-			if (crc != CURLE_COULDNT_CONNECT &&
-			    crc != CURLE_COULDNT_RESOLVE_HOST)
-				maybe_applied = 1;
-		} else {
-			if (gc__etcd_decode_error(conn->body.data,
-						  conn->body.len, &grpc,
-						  &msg) != 0) {
-				/* text/plain (404 page not found, 405) */
-				free(msg);
-				msg = gc__strndup(conn->body.data
-							  ? conn->body.data
-							  : "",
-						  conn->body.len > 200
-							  ? 200
-							  : conn->body.len);
-				grpc = 0;
-			}
-			if (msg) {
-				size_t l = strlen(msg);
-				while (l > 0 && (msg[l - 1] == '\n' ||
-						 msg[l - 1] == '\r'))
-					msg[--l] = '\0';
-			}
-			if (status == 503 ||
-			    (status == 500 && msg &&
-			     strstr(msg, "deadline exceeded"))) {
-				failover = 1;
-				rc = GC_EUNAVAIL;
-				if (!msg || !strstr(msg, "no leader"))
-					maybe_applied = 1;
-			} else if (status == 401 && grpc == 16 &&
-				   c->username && !no_auth && !reauthed) {
-				free(msg);
-				reauthed = 1;
-				gc__log(c->log, c->log_payload, GC_LOG_INFO,
-					"etcd %s: token rejected, "
-					"authenticating again",
-					url);
-				rc = gc__etcd_reauth(c, conn, gen, err);
-				if (rc)
-					break;
-				gc__secret_free(token);
-				rc = gc__etcd_token(c, conn, &token, &gen, err);
-				if (rc)
-					break;
-				continue;
-			} else if (grpc) {
-				rc = gc__etcd_grpc_to_gc(grpc, msg);
-			} else {
-				rc = status == 404 || status == 405
-					     ? GC_EPROTO
-					     : GC_EIO;
-			}
-			if (rc == GC_EPERM)
-				gc__seterr(err, rc,
-					   "etcd %s: HTTP %ld: %s (user \"%s\" "
-					   "has no permission for this)",
-					   url, status, msg ? msg : "",
-					   c->username ? c->username : "");
-			else
-				gc__seterr(err, rc, "etcd %s: HTTP %ld: %s",
-					   url, status, msg ? msg : "");
-			free(msg);
-			if (!failover)
-				break;
+			continue;
 		}
-		attempts++;
-		now = gc__mono_ms();
-		if (now >= deadline)
+		if (rc == 0) {
+			if (ambiguous)
+				*ambiguous = pc.maybe_applied;
 			break;
-		advance_endpoint(c, ep);
-		if (c->endpoints_count > 1)
-			gc__log(c->log, c->log_payload, GC_LOG_WARNING,
-				"etcd %s failed (%s); trying %s", url,
-				err ? err->msg : gc_strerror(rc),
-				c->endpoints[gc__etcd_current(c)]);
-		if (attempts % c->endpoints_count == 0) {
-			int64_t wait = backoff;
-			if (wait > deadline - now)
-				wait = deadline - now;
-			while (wait > 0 &&
-			       !(conn->abort && atomic_load(conn->abort))) {
-				sleep_ms(wait > 50 ? 50 : wait);
-				wait -= 50;
-			}
-			backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
 		}
+		if (next == POST_STOP || failover(&pc, ep, url, rc, err))
+			break;
 	}
-	gc__secret_free(token);
+	gc__secret_free(pc.token);
 	return rc;
 }
 
@@ -987,6 +1091,100 @@ GC_EXTERN void gc_etcd_claim_result_dispose(gc_etcd_claim_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The claim's txn: "key absent" plus the extra compares; put of the key
+ * plus the extra ops; a read of the key on failure. cmp and ops are
+ * calloc'd here (the caller frees them, also on failure). */
+static int claim_txn_build(gc_etcd_txn_request *t, gc_etcd_compare **cmp_out,
+			   gc_etcd_op **ops_out, gc_etcd_op *fail_op,
+			   const gc_etcd_claim *cl, gc_error *err)
+{
+	gc_etcd_compare *cmp;
+	gc_etcd_op *ops;
+	*cmp_out = cmp = calloc(cl->compare_count + 1, sizeof(*cmp));
+	*ops_out = ops = calloc(cl->ops_count + 1, sizeof(*ops));
+	if (!cmp || !ops)
+		return gc__seterr(err, GC_ENOMEM, "etcd claim: out of memory");
+	cmp[0].key = cl->key;
+	cmp[0].target = GC_ETCD_CMP_CREATE;
+	cmp[0].result = GC_ETCD_CMP_EQUAL;
+	cmp[0].number = 0; /* create_revision 0: the key does not exist */
+	if (cl->compare_count)
+		memcpy(cmp + 1, cl->compare, cl->compare_count * sizeof(*cmp));
+	ops[0].type = GC_ETCD_OP_PUT;
+	ops[0].key = cl->key;
+	ops[0].value = cl->value;
+	ops[0].value_len = cl->value_len;
+	ops[0].lease = cl->lease;
+	if (cl->ops_count)
+		memcpy(ops + 1, cl->ops, cl->ops_count * sizeof(*ops));
+	memset(fail_op, 0, sizeof(*fail_op));
+	fail_op->type = GC_ETCD_OP_RANGE;
+	fail_op->key = cl->key;
+
+	memset(t, 0, sizeof(*t));
+	t->compare = cmp;
+	t->compare_count = cl->compare_count + 1;
+	t->success = ops;
+	t->success_count = cl->ops_count + 1;
+	t->failure = fail_op;
+	t->failure_count = 1;
+	return 0;
+}
+
+/* Won: the fencing token, and the extra ops' responses handed over. */
+static void claim_won(gc_etcd_claim_result *res, gc_etcd_txn_result *r)
+{
+	res->create_revision =
+	    r->responses_count ? r->responses[0].revision : r->revision;
+	if (!res->create_revision)
+		res->create_revision = r->revision;
+	if (r->responses_count > 1) {
+		res->responses_count = r->responses_count - 1;
+		gc_etcd_response_dispose(&r->responses[0]);
+		memmove(r->responses, r->responses + 1,
+			res->responses_count * sizeof(*r->responses));
+		res->responses = r->responses;
+		r->responses = NULL;
+		r->responses_count = 0;
+	}
+}
+
+/* Lost: describe the holder (moved out of `r`). An earlier attempt may
+ * have been applied (`ambiguous`): if the holder is exactly us, the claim
+ * is ours (0); otherwise GC_ECONFLICT. */
+static int claim_lost(gc_etcd_claim_result *res, gc_etcd_txn_result *r,
+		      gc_etcd *c, const gc_etcd_claim *cl, int ambiguous,
+		      gc_error *err)
+{
+	const gc_etcd_response *fr =
+	    r->responses_count ? &r->responses[0] : NULL;
+	if (fr && fr->kvs_count) {
+		gc_etcd_kv *h = &fr->kvs[0];
+		res->holder_present = 1;
+		res->create_revision = h->create_revision;
+		res->holder_mod_revision = h->mod_revision;
+		res->holder_lease = h->lease;
+		res->holder_value_len = h->value_len;
+		res->holder_value = h->value;
+		h->value = NULL;
+	}
+	if (ambiguous && res->holder_present &&
+	    res->holder_lease == cl->lease &&
+	    res->holder_value_len == cl->value_len &&
+	    (cl->value_len == 0 ||
+	     memcmp(res->holder_value, cl->value, cl->value_len) == 0)) {
+		gc__log(c->log, c->log_payload, GC_LOG_INFO,
+			"etcd claim " KEY_FMT ": an earlier attempt was "
+			"applied; the claim is ours",
+			cl->key);
+		return 0;
+	}
+	return gc__seterr(err, GC_ECONFLICT, "claim " KEY_FMT ": %s", cl->key,
+			  res->holder_present
+			      ? "already held"
+			      : "a condition of the claim failed");
+}
+
 GC_EXTERN int gc_etcd_claim_key(gc_etcd_claim_result *out, gc_etcd *c,
 				const gc_etcd_claim *cl, gc_error *err)
 {
@@ -1009,101 +1207,23 @@ GC_EXTERN int gc_etcd_claim_key(gc_etcd_claim_result *out, gc_etcd *c,
 	if (cl->compare_count > 1000 || cl->ops_count > 1000)
 		return gc__seterr(err, GC_EINVAL,
 				  "etcd claim: too many compares or ops");
-	cmp = calloc(cl->compare_count + 1, sizeof(*cmp));
-	ops = calloc(cl->ops_count + 1, sizeof(*ops));
-	if (!cmp || !ops) {
-		rc = gc__seterr(err, GC_ENOMEM, "etcd claim: out of memory");
-		goto done;
-	}
-	cmp[0].key = cl->key;
-	cmp[0].target = GC_ETCD_CMP_CREATE;
-	cmp[0].result = GC_ETCD_CMP_EQUAL;
-	cmp[0].number = 0; /* create_revision 0: the key does not exist */
-	if (cl->compare_count)
-		memcpy(cmp + 1, cl->compare,
-		       cl->compare_count * sizeof(*cmp));
-	ops[0].type = GC_ETCD_OP_PUT;
-	ops[0].key = cl->key;
-	ops[0].value = cl->value;
-	ops[0].value_len = cl->value_len;
-	ops[0].lease = cl->lease;
-	if (cl->ops_count)
-		memcpy(ops + 1, cl->ops, cl->ops_count * sizeof(*ops));
-	memset(&fail_op, 0, sizeof(fail_op));
-	fail_op.type = GC_ETCD_OP_RANGE;
-	fail_op.key = cl->key;
-
-	memset(&t, 0, sizeof(t));
-	t.compare = cmp;
-	t.compare_count = cl->compare_count + 1;
-	t.success = ops;
-	t.success_count = cl->ops_count + 1;
-	t.failure = &fail_op;
-	t.failure_count = 1;
-	rc = txn_call(&r, c, &t, &ambiguous, err);
-	if (rc) {
+	rc = claim_txn_build(&t, &cmp, &ops, &fail_op, cl, err);
+	if (!rc && (rc = txn_call(&r, c, &t, &ambiguous, err)))
 		gc__err_prefix(err, "claim " KEY_FMT, cl->key);
-		goto done;
-	}
+	free(cmp);
+	free(ops);
+	if (rc)
+		return rc;
 	res.revision = r.revision;
-	if (r.succeeded) {
-		res.create_revision =
-			r.responses_count ? r.responses[0].revision : r.revision;
-		if (!res.create_revision)
-			res.create_revision = r.revision;
-		if (r.responses_count > 1) {
-			/* hand over the extra ops' responses */
-			res.responses_count = r.responses_count - 1;
-			gc_etcd_response_dispose(&r.responses[0]);
-			memmove(r.responses, r.responses + 1,
-				res.responses_count * sizeof(*r.responses));
-			res.responses = r.responses;
-			r.responses = NULL;
-			r.responses_count = 0;
-		}
-		rc = 0;
-	} else {
-		const gc_etcd_response *fr =
-			r.responses_count ? &r.responses[0] : NULL;
-		if (fr && fr->kvs_count) {
-			gc_etcd_kv *h = &fr->kvs[0];
-			res.holder_present = 1;
-			res.create_revision = h->create_revision;
-			res.holder_mod_revision = h->mod_revision;
-			res.holder_lease = h->lease;
-			res.holder_value_len = h->value_len;
-			res.holder_value = h->value;
-			h->value = NULL;
-		}
-		rc = GC_ECONFLICT;
-		/* An earlier attempt may have been applied: if the holder is
-		 * exactly us, the claim is ours. */
-		if (ambiguous && res.holder_present &&
-		    res.holder_lease == cl->lease &&
-		    res.holder_value_len == cl->value_len &&
-		    (cl->value_len == 0 ||
-		     memcmp(res.holder_value, cl->value, cl->value_len) == 0)) {
-			gc__log(c->log, c->log_payload, GC_LOG_INFO,
-				"etcd claim " KEY_FMT ": an earlier attempt was "
-				"applied; the claim is ours",
-				cl->key);
-			rc = 0;
-		} else {
-			gc__seterr(err, GC_ECONFLICT,
-				   "claim " KEY_FMT ": %s", cl->key,
-				   res.holder_present
-					   ? "already held"
-					   : "a condition of the claim failed");
-		}
-	}
+	if (r.succeeded)
+		claim_won(&res, &r);
+	else
+		rc = claim_lost(&res, &r, c, cl, ambiguous, err);
 	gc_etcd_txn_result_dispose(&r);
 	if (out)
 		*out = res;
 	else
 		gc_etcd_claim_result_dispose(&res);
-done:
-	free(cmp);
-	free(ops);
 	return rc;
 }
 

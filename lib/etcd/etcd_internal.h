@@ -69,6 +69,17 @@ CURLM *gc__etcd_multi_init(void);
 void gc__etcd_easy_setup(gc_etcd *c, CURL *easy);
 /* Header list for a request: JSON, hasleader, token (may be NULL). */
 struct curl_slist *gc__etcd_headers(const char *token);
+/* Run the transfer set up on conn->easy to its end (abortable through
+ * conn->abort), the body into conn->body; *status = HTTP status (0 when
+ * none). */
+CURLcode gc__etcd_conn_drive(gc__etcd_conn *conn, long *status);
+/* curl result -> GC_E* (timeout, out of memory, unreachable, else EIO). */
+int gc__etcd_curl_to_gc(CURLcode rc);
+/* A failed transfer after which calls move to the next endpoint (not a
+ * cancel, out of memory, or a TLS configuration error). */
+int gc__etcd_failover_worthy(CURLcode crc);
+/* Move off endpoint `from` unless another caller already did. */
+void gc__etcd_advance(gc_etcd *c, size_t from);
 
 /* POST body to path with failover and authentication; on HTTP 200 the
  * parsed JSON object goes to *out (caller frees with cJSON_Delete).
@@ -159,6 +170,11 @@ typedef struct gc__etcd_watch_msg {
 int gc__etcd_decode_watch_msg(const char *line, size_t len,
 			      gc__etcd_watch_msg *out, gc_error *err);
 void gc__etcd_watch_msg_dispose(gc__etcd_watch_msg *m);
+
+/* An HTTP Date value in RFC 7231 IMF-fixdate form ("Sun, 06 Nov 1994
+ * 08:49:37 GMT", exactly; weekday checked) -> unix seconds. GC_EINVAL for
+ * anything else, including the obsolete RFC 850 and asctime forms. */
+int gc__etcd_parse_http_date(const char *s, size_t len, int64_t *unix_s);
 
 /* gRPC status code -> GC_E* (message decides a few). */
 int gc__etcd_grpc_to_gc(int grpc_code, const char *message);

@@ -114,6 +114,51 @@ bench_exec() {
 	' <<<"$out"
 }
 
+# ---------------------------------------------------------------- spawn
+# Lateness of SPAWN_BENCH_N runs due at the same instant, by the real clock
+# of each child (`SHELL -c 'date +%s%N'`): the floor (bare threads
+# posix_spawning the same children as fast as they can, from the same
+# number of threads) against gc_exec with start_at and its spawner
+# threads, and gc_exec spawning inline on the caller's thread; rounds
+# interleaved, medians of the rounds; see tests/bench/bench_exec.c.
+#   SPAWN_BENCH_ROUNDS (5), SPAWN_BENCH_N (500), SPAWN_BENCH_THREADS (2),
+#   SPAWN_BENCH_SHELLS ("/bin/sh /bin/bash")
+sections+=(spawn)
+bench_spawn() {
+	local rounds=${SPAWN_BENCH_ROUNDS:-5} n=${SPAWN_BENCH_N:-500}
+	local threads=${SPAWN_BENCH_THREADS:-2} bin=$BUILD/tests/bench/bench_exec out
+	local shells
+	read -ra shells <<<"${SPAWN_BENCH_SHELLS:-/bin/sh /bin/bash}"
+	if [[ ! -x $bin ]]; then
+		echo "bench spawn: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Spawn burst: $n runs due at one instant, lateness of each child's start by the real clock (ms), median of $rounds rounds, $threads spawner threads"
+	machine
+	echo "shells: $(for s in "${shells[@]}"; do printf '%s -> %s; ' "$s" "$(readlink -f "$s")"; done)"
+	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$("$bin" burst "$rounds" "$n" "$threads" "${shells[@]}") || return 1
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	awk -F'\t' '
+		{ k = $1 SUBSEP $2; p50[k] = $3; p99[k] = $4; mx[k] = $5; lo[k] = $6; hi[k] = $7
+		  if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+		END {
+			printf "%-10s %-34s %8s %8s %8s %17s\n", "shell", "variant", "p50", "p99", "max", "(round p99s)"
+			for (i = 1; i <= n; i++) {
+				s = order[i]
+				row(s, "floor", "floor: bare threads, posix_spawn")
+				row(s, "exec", "gc_exec, start_at, spawner threads")
+				row(s, "exec_inline", "gc_exec, start_at, inline spawns")
+				f = s SUBSEP "floor"; e = s SUBSEP "exec"
+				printf "%-10s %-34s %7.2fx %7.2fx %7.2fx\n", s, "ratio gc_exec / floor", p50[e] / p50[f], p99[e] / p99[f], mx[e] / mx[f]
+			}
+		}
+		function row(s, v, label) {
+			k = s SUBSEP v
+			printf "%-10s %-34s %8.1f %8.1f %8.1f %8.1f..%-8.1f\n", s, label, p50[k], p99[k], mx[k], lo[k], hi[k]
+		}' <<<"$out"
+}
+
 # ---------------------------------------------------------------- etcd
 # etcd client latency on loopback against a harness-started single member
 # (etcd-server, fsync on the local disk): put, range, claim txn, put start

@@ -10,6 +10,8 @@
 
 #include "test_etcd_util.h"
 
+#include "agent/clocksync.h"
+
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1117,6 +1119,217 @@ static void cancel_from_inside_a_callback_stops_delivery(void **state)
 	gc_etcd_watcher_free(w);
 }
 
+/* -------------------------------------------------------- clock probe */
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The member runs on this machine, so its clock is ours: every sample must
+ * put offset 0 inside its interval. */
+static void clock_probe_brackets_the_members_second(void **state)
+{
+	gc_etcd *c = etu_client(gct_etcd_endpoints(g_etcd));
+	gc_etcd_clock_sample s;
+	gc_error err;
+	int64_t t0, first = 0, rtt[1000];
+	int n = 0, boundaries = 0;
+	(void)state;
+	assert_int_equal(gc_etcd_clock_probe(&s, c, &err), 0);
+	assert_true(s.connected); /* a new client connects first */
+	assert_true(etu_sample_brackets(&s, 0));
+	assert_string_equal(s.endpoint, gct_etcd_endpoint(g_etcd, 0));
+	assert_int_equal(s.endpoint_index, 0);
+	/* back to back for a little over a second: at least one of the
+	 * member's second boundaries passes, every probe reuses the
+	 * connection and brackets the member's clock */
+	first = s.server_s;
+	for (t0 = gc__mono_ms(); gc__mono_ms() - t0 < 1200 && n < 1000; n++) {
+		int64_t prev = s.server_s;
+		if (gc_etcd_clock_probe(&s, c, &err))
+			fail_msg("probe %d: %s", n, err.msg);
+		if (s.connected)
+			fail_msg("probe %d opened a new connection", n);
+		if (!etu_sample_brackets(&s, 0))
+			fail_msg("probe %d does not bracket the clock", n);
+		rtt[n] = s.received_mono_ns - s.sent_mono_ns;
+		boundaries += s.server_s != prev;
+		/* a gap between probes must not let a second slip by */
+		gct_sleep_ms(2);
+	}
+	assert_true(boundaries >= 1 && s.server_s > first);
+	qsort(rtt, (size_t)n, sizeof(rtt[0]), cmp_int64);
+	print_message("clock probe: %d probes on one connection, round trip "
+		      "median %.3f ms, max %.3f ms\n",
+		      n, rtt[n / 2] / 1e6, rtt[n - 1] / 1e6);
+	/* unary calls on the same connection still work (POST again) */
+	put_s("/clock/after-probe", "1");
+	assert_int_equal(gc_etcd_clock_probe(NULL, c, &err), GC_EINVAL);
+	assert_int_equal(gc_etcd_clock_probe(&s, NULL, &err), GC_EINVAL);
+	gc_etcd_free(c);
+}
+
+/* Child mode (GC_TEST_PROBE_CHILD=endpoint): one probe, printed as
+ * "sent received server_s". Run under libfaketime by the test below. */
+static int probe_child(const char *endpoint)
+{
+	gc_etcd *c = etu_client(endpoint);
+	gc_etcd_clock_sample s;
+	gc_error err;
+	if (!c || gc_etcd_clock_probe(&s, c, &err) ||
+	    gc_etcd_clock_probe(&s, c, &err)) {
+		fprintf(stderr, "probe: %s\n", c ? err.msg : "no client");
+		return 1;
+	}
+	printf("%lld %lld %lld\n", (long long)s.sent_ns,
+	       (long long)s.received_ns, (long long)s.server_s);
+	gc_etcd_free(c);
+	return 0;
+}
+
+/* Child mode (GC_TEST_SYNC_CHILD=endpoint): the agent's estimator driven
+ * by real probes for 5 s, printed as "offset_ns error_ns probes". */
+static int sync_child(const char *endpoint)
+{
+	gc_etcd *c = etu_client(endpoint);
+	gc__clocksync cs;
+	gc__clock_estimate e;
+	gc_etcd_clock_sample s;
+	gc_error err;
+	int64_t t_end = gc__mono_ns() + 5000000000LL;
+	int probes = 0;
+	gc__clocksync_init(&cs, NULL);
+	for (;;) {
+		int64_t next = gc__clocksync_next_probe(&cs, gc__mono_ns());
+		struct timespec ts = {(time_t)(next / 1000000000LL),
+				      (long)(next % 1000000000LL)};
+		if (next > t_end)
+			break;
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (gc_etcd_clock_probe(&s, c, &err)) {
+			fprintf(stderr, "probe: %s\n", err.msg);
+			return 1;
+		}
+		gc__clocksync_add(&cs, &s);
+		probes++;
+	}
+	gc__clocksync_estimate(&cs, gc__mono_ns(), gc__wall_ns(), &e);
+	printf("%lld %lld %d\n", (long long)e.offset_ns, (long long)e.error_ns,
+	       probes);
+	gc_etcd_free(c);
+	return 0;
+}
+
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+/* Run this binary as a child under libfaketime (FAKETIME=fake, monotonic
+ * clock faked too) in mode `mode` (GC_TEST_PROBE_CHILD...); its first line
+ * of output into `line`. */
+static void faketime_child(const char *fake, const char *mode, char *line,
+			   size_t size)
+{
+	char self[512], cmd[1200];
+	ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *f;
+	assert_true(l > 0);
+	self[l] = '\0';
+	/* (an ASan build accepts the preload only after the runtime) */
+	snprintf(cmd, sizeof(cmd),
+		 "ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD=%s "
+		 "FAKETIME='%s' %s='%s' '%s'",
+		 FAKETIME_LIB, fake, mode, gct_etcd_endpoint(g_etcd, 0), self);
+	assert_non_null(f = popen(cmd, "re"));
+	if (!fgets(line, (int)size, f))
+		line[0] = '\0';
+	assert_int_equal(pclose(f), 0);
+}
+
+/* A process whose clock is off by `fake` ("+3s") probes the member: its
+ * sample must bracket the true offset (the opposite of the fake). */
+static void probe_under_faketime(const char *fake, int64_t want_offset_ns)
+{
+	char line[256];
+	gc_etcd_clock_sample s;
+	long long sent, recv, server;
+	faketime_child(fake, "GC_TEST_PROBE_CHILD", line, sizeof(line));
+	assert_int_equal(sscanf(line, "%lld %lld %lld", &sent, &recv, &server),
+			 3);
+	memset(&s, 0, sizeof(s));
+	s.sent_ns = sent;
+	s.received_ns = recv;
+	s.server_s = server;
+	print_message("clock %s: offset in [%.3f, %.3f] s\n", fake,
+		      (server * 1e9 - (double)recv) / 1e9,
+		      ((server + 1) * 1e9 - (double)sent) / 1e9);
+	assert_true(etu_sample_brackets(&s, want_offset_ns));
+	/* a sample spans a second plus the round trip: one of a process
+	 * more than that off does not bracket a clock that is right */
+	if (want_offset_ns > 1100000000LL || want_offset_ns < -1100000000LL)
+		assert_false(server * 1000000000LL - recv <= 0 &&
+			     (server + 1) * 1000000000LL - sent >= 0);
+}
+
+static void clock_probe_of_a_skewed_process_brackets_its_offset(void **state)
+{
+	(void)state;
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		fail_msg("%s missing (apt-get install faketime)", FAKETIME_LIB);
+	probe_under_faketime("+3s", -3000000000LL);
+	probe_under_faketime("-2s", 2000000000LL);
+	probe_under_faketime("+0.4s", -400000000LL);
+}
+
+/* End to end: the estimator fed by real probes from a process 3 s ahead
+ * finds -3 s to within a few ms in 5 s, its bound holding the truth. */
+static void estimator_finds_a_skewed_processs_offset_in_seconds(
+	void **state)
+{
+	static const struct {
+		const char *fake;
+		int64_t offset_ns;
+	} cases[] = {{"+3s", -3000000000LL}, {"-0.25s", 250000000LL}};
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		char line[256];
+		long long off, error;
+		int probes;
+		faketime_child(cases[i].fake, "GC_TEST_SYNC_CHILD", line,
+			       sizeof(line));
+		assert_int_equal(
+			sscanf(line, "%lld %lld %d", &off, &error, &probes), 3);
+		print_message("clock %s: offset %+.3f ms +- %.3f ms after %d "
+			      "probes in 5 s\n",
+			      cases[i].fake, off / 1e6, error / 1e6, probes);
+		assert_true(llabs(off - cases[i].offset_ns) <= error);
+		/* about the loopback round trip; 20 ms is what the agent's
+		 * start times may lose at most, even on a loaded machine */
+		assert_true(error <= 20000000);
+	}
+}
+
+static void clock_probe_fails_clearly_and_moves_off_a_dead_member(void **state)
+{
+	char eps[256];
+	gc_etcd *c;
+	gc_etcd_clock_sample s;
+	gc_error err;
+	int port = gct_free_port();
+	(void)state;
+	snprintf(eps, sizeof(eps), "http://127.0.0.1:%d,%s", port,
+		 gct_etcd_endpoint(g_etcd, 0));
+	c = etu_client(eps);
+	assert_int_equal(gc_etcd_clock_probe(&s, c, &err), GC_EUNAVAIL);
+	assert_non_null(strstr(err.msg, "/version"));
+	assert_non_null(strstr(err.msg, "onnect"));
+	/* the next probe asks the next member */
+	assert_int_equal(gc_etcd_clock_probe(&s, c, &err), 0);
+	assert_int_equal(s.endpoint_index, 1);
+	assert_true(etu_sample_brackets(&s, 0));
+	gc_etcd_free(c);
+}
+
 /* ----------------------------------------------------------- failover */
 
 static void a_dead_endpoint_is_skipped(void **state)
@@ -1345,6 +1558,17 @@ int main(void)
 		cmocka_unit_test(raw_request_reaches_other_gateway_calls),
 		cmocka_unit_test(
 			no_descriptor_leaks_and_all_are_close_on_exec),
+		cmocka_unit_test(clock_probe_brackets_the_members_second),
+		cmocka_unit_test(
+			clock_probe_of_a_skewed_process_brackets_its_offset),
+		cmocka_unit_test(
+			estimator_finds_a_skewed_processs_offset_in_seconds),
+		cmocka_unit_test(
+			clock_probe_fails_clearly_and_moves_off_a_dead_member),
 	};
+	if (getenv("GC_TEST_PROBE_CHILD"))
+		return probe_child(getenv("GC_TEST_PROBE_CHILD"));
+	if (getenv("GC_TEST_SYNC_CHILD"))
+		return sync_child(getenv("GC_TEST_SYNC_CHILD"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -453,6 +453,19 @@ static void auth_tokens_renew_and_permissions_are_clear(void **state)
 
 	/* a wrong password is an authentication error */
 	bad = auth_client(e, "cron", "wrong");
+	/* ...but the clock probe needs no token at all: it works with and
+	 * without valid credentials and authenticates nobody */
+	{
+		gc_etcd_clock_sample cs;
+		gc_etcd *fresh = auth_client(e, "cron", "cronpw");
+		n_auth = g_auth_count;
+		if (gc_etcd_clock_probe(&cs, bad, &err) ||
+		    gc_etcd_clock_probe(&cs, fresh, &err))
+			fail_msg("clock probe with auth on: %s", err.msg);
+		assert_true(etu_sample_brackets(&cs, 0));
+		assert_int_equal(g_auth_count, n_auth);
+		gc_etcd_free(fresh);
+	}
 	assert_int_equal(gc_etcd_get(&r, bad, "/cron/a", NULL, &err), GC_EAUTH);
 	assert_non_null(strstr(err.msg, "authentication failed"));
 	assert_non_null(strstr(err.msg, "\"cron\""));

@@ -216,6 +216,37 @@ static void no_client_certificate_is_refused_clearly(void **state)
 	gc_etcd_free(plain);
 }
 
+/* The clock probe over https with a client certificate: the handshake
+ * happens before `sent` on the first probe; later probes reuse the TLS
+ * connection; unary calls keep working on it. */
+static void clock_probe_over_https_reuses_the_tls_connection(void **state)
+{
+	gc_etcd *c = tls_client(g_ep, 1);
+	gc_etcd_clock_sample s;
+	gc_etcd_response r;
+	gc_error err;
+	(void)state;
+	if (gc_etcd_clock_probe(&s, c, &err))
+		fail_msg("probe: %s", err.msg);
+	assert_true(s.connected);
+	assert_true(etu_sample_brackets(&s, 0));
+	assert_string_equal(s.endpoint, g_ep);
+	for (int i = 0; i < 20; i++) {
+		if (gc_etcd_clock_probe(&s, c, &err))
+			fail_msg("probe %d: %s", i, err.msg);
+		assert_false(s.connected);
+		assert_true(etu_sample_brackets(&s, 0));
+	}
+	assert_int_equal(gc_etcd_get(&r, c, "/tls/a", NULL, &err), 0);
+	gc_etcd_response_dispose(&r);
+	gc_etcd_free(c);
+	/* without a client certificate the member refuses the handshake */
+	c = tls_client(g_ep, 0);
+	assert_int_not_equal(gc_etcd_clock_probe(&s, c, &err), 0);
+	assert_non_null(strstr(err.msg, "/version"));
+	gc_etcd_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +254,8 @@ int main(void)
 			kv_and_watch_over_https_with_a_client_certificate),
 		cmocka_unit_test(bare_host_port_means_https_when_a_ca_is_set),
 		cmocka_unit_test(no_client_certificate_is_refused_clearly),
+		cmocka_unit_test(
+			clock_probe_over_https_reuses_the_tls_connection),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -81,4 +81,26 @@ static inline int etu_fd_count(int *not_cloexec)
 	return n;
 }
 
+/* Does the offset interval of a clock sample, [server_s - received,
+ * server_s + 1 - sent], contain `offset_ns` (the member's clock minus the
+ * local one)? */
+static inline int etu_sample_brackets(const gc_etcd_clock_sample *s,
+				      int64_t offset_ns)
+{
+	int64_t lo = s->server_s * 1000000000LL - s->received_ns;
+	int64_t hi = (s->server_s + 1) * 1000000000LL - s->sent_ns;
+	if (s->sent_ns > s->received_ns ||
+	    s->sent_mono_ns > s->received_mono_ns || lo > offset_ns ||
+	    hi < offset_ns) {
+		fprintf(stderr,
+			"sample sent %lld received %lld Date %lld: offset "
+			"in [%lld, %lld] ns, expected %lld\n",
+			(long long)s->sent_ns, (long long)s->received_ns,
+			(long long)s->server_s, (long long)lo, (long long)hi,
+			(long long)offset_ns);
+		return 0;
+	}
+	return 1;
+}
+
 #endif

@@ -514,6 +514,80 @@ static void txn_encodes_compares_and_both_branches(void **state)
 	assert_null(gc__etcd_encode_txn(&bad));
 }
 
+/* ------------------------------------------------------ Date header */
+
+static int64_t date_of(const char *s)
+{
+	int64_t t = -1;
+	if (gc__etcd_parse_http_date(s, strlen(s), &t))
+		return -1;
+	return t;
+}
+
+static void http_dates_in_imf_fixdate_form_give_unix_seconds(void **state)
+{
+	(void)state;
+	/* RFC 7231's own example, and what etcd 3.4 sent */
+	assert_int_equal(date_of("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+	assert_int_equal(date_of("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+	assert_int_equal(date_of("Sun, 06 Dec 2026 19:42:05 GMT"),
+			 INT64_C(1796586125));
+	/* leap days, the year 2000 and far years */
+	assert_int_equal(date_of("Tue, 29 Feb 2000 12:00:00 GMT"), 951825600);
+	assert_int_equal(date_of("Thu, 29 Feb 2024 23:59:59 GMT"),
+			 INT64_C(1709251199));
+	assert_int_equal(date_of("Fri, 31 Dec 9999 23:59:59 GMT"),
+			 INT64_C(253402300799));
+	/* a leap second reads as the next minute's first second */
+	assert_int_equal(date_of("Sat, 31 Dec 2016 23:59:60 GMT"),
+			 INT64_C(1483228800));
+	/* the length bounds the read: no NUL needed after 29 bytes */
+	assert_int_equal(
+	    gc__etcd_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMTxyz", 29,
+				     &(int64_t){0}),
+	    0);
+}
+
+static void other_date_forms_and_bad_fields_are_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850 */
+	    "Sun Nov  6 08:49:37 1994",	      /* asctime */
+	    "Sun, 6 Nov 1994 08:49:37 GMT",   /* one-digit day */
+	    "Sun, 06 Nov 1994 08:49:37 UTC",  /* zone must be GMT */
+	    "Sun, 06 Nov 1994 08:49:37 gmt",
+	    "sun, 06 Nov 1994 08:49:37 GMT", /* names are case-sensitive */
+	    "Sun, 06 nov 1994 08:49:37 GMT",
+	    "Mon, 06 Nov 1994 08:49:37 GMT",  /* wrong weekday */
+	    "Sun, 06 Nov 1994 08:49:37 GMT ", /* trailing byte */
+	    " Sun, 06 Nov 1994 08:49:37 GMT",
+	    "Sun,  06 Nov 1994 08:49:37 GMT",
+	    "Tue, 29 Feb 2100 00:00:00 GMT", /* 2100 is no leap year */
+	    "Mon, 31 Apr 2023 00:00:00 GMT",
+	    "Sun, 00 Nov 1994 08:49:37 GMT",
+	    "Sun, 06 Nov 1994 24:00:00 GMT",
+	    "Sun, 06 Nov 1994 08:60:00 GMT",
+	    "Sun, 06 Nov 1994 08:49:61 GMT",
+	    "Sun, 06 Nov 1994 08:49:3a GMT",
+	    "Sun, 06 Nov 1994 08-49-37 GMT",
+	    "Sun, 06 Xyz 1994 08:49:37 GMT",
+	    "Sun, 06 Nov -994 08:49:37 GMT",
+	    "",
+	};
+	int64_t t = 42;
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (gc__etcd_parse_http_date(bad[i], strlen(bad[i]), &t) !=
+		    GC_EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+	assert_int_equal(t, 42); /* untouched */
+	/* a cut value is refused whatever follows in memory */
+	assert_int_equal(
+	    gc__etcd_parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 28, &t),
+	    GC_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +605,9 @@ int main(void)
 		cmocka_unit_test(
 			requests_send_int64_as_strings_and_bytes_as_base64),
 		cmocka_unit_test(txn_encodes_compares_and_both_branches),
+		cmocka_unit_test(
+			http_dates_in_imf_fixdate_form_give_unix_seconds),
+		cmocka_unit_test(other_date_forms_and_bad_fields_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "harness.h"
 #include "internal.h"
 
 #include <gophercron.h>
@@ -21,6 +22,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@
 extern char **environ;
 
 #define LINGER_MS 10000
+#define MS_NS INT64_C(1000000)
 
 /* Members of process group `pgid` that are alive (not zombies). */
 static int group_alive(pid_t pgid)
@@ -890,6 +893,509 @@ static void outcome_becomes_a_result(void **state)
 	gc_exec_outcome_clear(&o);
 }
 
+/* ------------------------------------------------------ start_at, spawners */
+
+/* Threads of this process (/proc/self/task). */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC now (ns), to compare a child's `date`
+ * with a start_at. */
+static int64_t wall_minus_mono(void)
+{
+	int64_t best = INT64_MAX, off = 0;
+	for (int i = 0; i < 5; i++) {
+		int64_t m0 = gc__mono_ns(), w = gc__wall_ns(),
+			m1 = gc__mono_ns();
+		if (m1 - m0 < best) {
+			best = m1 - m0;
+			off = w - (m0 + (m1 - m0) / 2);
+		}
+	}
+	return off;
+}
+
+struct burst {
+	int n, bad;
+	int64_t start_at, wall_off;
+	int64_t *spawned; /* start_mono_ns per run (index = userdata) */
+	int64_t *child;   /* the child's own `date +%s%N`, as mono */
+	char why[256];
+};
+
+static void burst_done(gc_exec_outcome *o, void *payload)
+{
+	struct burst *b = payload;
+	long i = (long)(intptr_t)o->userdata;
+	long long wall = 0;
+	b->n++;
+	if (o->reason != GC_EXEC_EXITED || o->exit_code != 0 || o->pid <= 0 ||
+	    !o->output || sscanf(o->output, "%lld", &wall) != 1) {
+		if (!b->bad++)
+			snprintf(b->why, sizeof(b->why),
+				 "run %ld: reason %d exit %d error \"%s\" "
+				 "output \"%.60s\"",
+				 i, o->reason, o->exit_code, o->error,
+				 o->output ? o->output : "");
+		return;
+	}
+	b->spawned[i] = o->start_mono_ns;
+	b->child[i] = wall - b->wall_off;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* 500 runs prepared for the same instant: every one runs and is reaped,
+ * none is spawned (or starts, by its own clock) before the instant; the
+ * spawner threads exist only once needed. */
+static void five_hundred_runs_at_one_instant_none_early(void **state)
+{
+	const int total = 500;
+	struct burst b;
+	gc_exec_options opts = GC_EXEC_OPTIONS_INIT;
+	gc_exec *ex;
+	char before[4096], after[4096];
+	int nfd0, threads0;
+	int64_t t0, late[500];
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	b.spawned = calloc(total, sizeof(int64_t));
+	b.child = calloc(total, sizeof(int64_t));
+	nfd0 = count_fds(before, sizeof(before));
+	threads0 = thread_count();
+	opts.on_done = burst_done;
+	opts.payload = &b;
+	opts.flags = exec_flags;
+	assert_int_equal(gc_exec_new(&ex, &opts, NULL), 0);
+	assert_int_equal(thread_count(), threads0); /* lazily */
+	b.wall_off = wall_minus_mono();
+	b.start_at = gc__mono_ns() + 1500 * MS_NS;
+	t0 = gc__mono_ns();
+	for (int i = 0; i < total; i++) {
+		gc_exec_request req = GC_EXEC_REQUEST_INIT;
+		gc_error err = {0, ""};
+		uint64_t h;
+		req.command = "date +%s%N";
+		req.start_at = b.start_at;
+		req.userdata = (void *)(intptr_t)i;
+		if (gc_exec_start(ex, &req, &h, &err))
+			fail_msg("start %d: %s", i, err.msg);
+		assert_int_equal(gc_exec_pid(ex, h), 0); /* not yet */
+	}
+	print_message("500 runs prepared in %.1f ms\n",
+		      (gc__mono_ns() - t0) / 1e6);
+	assert_true(gc__mono_ns() < b.start_at); /* else the test is moot */
+	assert_int_equal(thread_count(),
+			 threads0 + GC_EXEC_DEFAULT_SPAWN_THREADS);
+	assert_int_equal(gc_exec_running(ex), total);
+	t0 = gc__mono_ms();
+	while (b.n < total) {
+		assert_true(gc_exec_poll(ex, 100, NULL) >= 0);
+		if (gc__mono_ms() - t0 > 180000)
+			fail_msg("only %d of %d done", b.n, total);
+	}
+	if (b.bad)
+		fail_msg("%d bad runs, first: %s", b.bad, b.why);
+	for (int i = 0; i < total; i++) {
+		if (b.spawned[i] < b.start_at)
+			fail_msg("run %d spawned %lld ns before its start_at", i,
+				 (long long)(b.start_at - b.spawned[i]));
+		if (b.child[i] < b.start_at)
+			fail_msg("run %d's child read its clock %lld ns before "
+				 "the start_at",
+				 i, (long long)(b.start_at - b.child[i]));
+		late[i] = b.child[i] - b.start_at;
+	}
+	qsort(late, total, sizeof(late[0]), cmp_i64);
+	print_message("child start after start_at: first %.1f ms, p50 %.1f ms,"
+		      " max %.1f ms\n",
+		      late[0] / 1e6, late[total / 2] / 1e6,
+		      late[total - 1] / 1e6);
+	assert_int_equal(gc_exec_running(ex), 0);
+	/* once everything is delivered the executor's descriptor is quiet
+	 * after a step (no stale spawn notice keeps a host loop busy) */
+	assert_int_equal(gc_exec_step(ex, NULL), 0);
+	{
+		struct pollfd pfd = {gc_exec_fd(ex), POLLIN, 0};
+		assert_int_equal(poll(&pfd, 1, 0), 0);
+	}
+	assert_int_equal(gc_exec_timeout_ms(ex), -1);
+	gc_exec_free(ex);
+	assert_int_equal(thread_count(), threads0);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(count_fds(after, sizeof(after)), nfd0);
+	assert_string_equal(before, after);
+	free(b.spawned);
+	free(b.child);
+}
+
+/* The same request gives the same outcome spawned now or by a spawner. */
+static void spawned_later_the_outcome_is_the_same(void **state)
+{
+	static const char *const cmds[] = {
+		"echo hello",
+		"echo before-fail; echo to-stderr >&2; exit 3",
+		"no_such_cmd_xyz",
+		"echo dying; kill -9 $$",
+		"readlink /proc/self/fd/0; cat; echo rc=$?",
+		"ls /proc/$$/fd",
+		"grep -E '^(SigBlk|SigIgn)' /proc/self/status",
+		"pwd",
+		"env | grep -E '^(GOPHERCRON_|FOO=|HOME=)' | sort",
+		("read a b c d pgrp sid rest < /proc/$$/stat; "
+		 "[ $pgrp = $$ ] && [ $sid = $$ ] && echo own-session"),
+		"printf 'a\\000b\\377'",
+	};
+	const char *env[] = {"FOO=bar baz", "HOME=/overridden", NULL};
+	(void)state;
+	for (size_t i = 0; i < GC__ARRAY_LEN(cmds); i++) {
+		gc_exec_outcome o[2];
+		for (int later = 0; later < 2; later++) {
+			struct sink s;
+			gc_exec *ex = new_exec(&s);
+			gc_exec_request req = GC_EXEC_REQUEST_INIT;
+			gc_error err = {0, ""};
+			req.command = cmds[i];
+			req.env = env;
+			req.workdir = "/tmp";
+			req.project_id = 7;
+			req.task_id = "1131477035089137664";
+			req.task_name = "sched exit3";
+			req.plan_unix = 1795470684;
+			req.run_id = "7-1131477035089137664-1795470684-x";
+			req.start_at = later ? GC_EXEC_ASAP : 0;
+			if (gc_exec_start(ex, &req, NULL, &err))
+				fail_msg("%s: %s", cmds[i], err.msg);
+			wait_done(ex, &s, 1, 10000);
+			o[later] = s.last;
+			memset(&s.last, 0, sizeof(s.last));
+			gc_exec_free(ex);
+		}
+		assert_int_equal(o[1].reason, o[0].reason);
+		assert_int_equal(o[1].exit_code, o[0].exit_code);
+		assert_int_equal(o[1].term_signal, o[0].term_signal);
+		assert_string_equal(o[1].error, o[0].error);
+		assert_int_equal(o[1].output_len, o[0].output_len);
+		assert_memory_equal(o[1].output, o[0].output, o[0].output_len);
+		assert_true(o[1].start_mono_ns > 0 && o[1].pid > 0);
+		gc_exec_outcome_clear(&o[0]);
+		gc_exec_outcome_clear(&o[1]);
+	}
+}
+
+/* A kill before the start cancels the run: it completes as killed, with
+ * no pid, and its command never runs; so do kill_all and free. */
+static void kill_before_the_start_cancels_the_run(void **state)
+{
+	struct sink s;
+	gc_exec *ex = new_exec(&s);
+	gc_exec_request req = GC_EXEC_REQUEST_INIT;
+	char *dir = gct_tmpdir("exec-cancel"), cmd[600], path[600];
+	uint64_t h, h2;
+	int64_t start_at = gc__mono_ns() + 700 * MS_NS;
+	(void)state;
+	assert_non_null(dir);
+	snprintf(cmd, sizeof(cmd), "touch '%s'/ran-$GOPHERCRON_RUN_ID", dir);
+	req.command = cmd;
+	req.start_at = start_at;
+	req.run_id = "a";
+	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	req.run_id = "b";
+	assert_int_equal(gc_exec_start(ex, &req, &h2, NULL), 0);
+	assert_int_equal(gc_exec_pid(ex, h), 0);
+	assert_int_equal(gc_exec_kill(ex, h), 0);
+	wait_done(ex, &s, 1, 1000);
+	assert_true(gc__mono_ns() < start_at);
+	assert_int_equal(s.last.reason, GC_EXEC_KILLED);
+	assert_string_equal(s.last.error, "killed");
+	assert_int_equal(s.last.pid, 0);
+	assert_int_equal(s.last.start_mono_ns, 0);
+	assert_int_equal(s.last.exit_code, -1);
+	assert_string_equal(s.last.output, "");
+	assert_int_equal(gc_exec_kill(ex, h), GC_ENOTFOUND);
+	/* the other one runs at its time */
+	wait_done(ex, &s, 2, 10000);
+	assert_int_equal(s.last.reason, GC_EXEC_EXITED);
+	assert_true(s.last.start_mono_ns >= start_at);
+	snprintf(path, sizeof(path), "%s/ran-a", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/ran-b", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	/* kill_all, then free with runs still waiting */
+	start_at = gc__mono_ns() + 500 * MS_NS;
+	req.start_at = start_at;
+	req.run_id = "c";
+	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	req.run_id = "d";
+	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	assert_int_equal(gc_exec_kill_all(ex), 2);
+	wait_done(ex, &s, 4, 1000);
+	assert_int_equal(s.last.reason, GC_EXEC_KILLED);
+	req.run_id = "e";
+	req.start_at = gc__mono_ns() + 300 * MS_NS;
+	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	gc_exec_free(ex);
+	assert_int_equal(s.n, 4);
+	gct_sleep_ms(600);
+	snprintf(path, sizeof(path), "%s/ran-c", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/ran-e", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	gc_exec_outcome_clear(&s.last);
+	gct_rmrf(dir);
+	free(dir);
+}
+
+/* A kill while the spawner is spawning (start_at now): the run is
+ * terminated as soon as it is back, and reported as killed. */
+static void kill_during_the_spawn_terminates_it(void **state)
+{
+	struct sink s;
+	gc_exec *ex = new_exec(&s);
+	gc_exec_request req = GC_EXEC_REQUEST_INIT;
+	uint64_t h;
+	int64_t t0;
+	(void)state;
+	req.command = "sleep 100";
+	req.start_at = GC_EXEC_ASAP;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+		/* at once, or after the spawn came back */
+		if (i % 2)
+			while (gc_exec_pid(ex, h) == 0)
+				gc_exec_poll(ex, 5, NULL);
+		assert_int_equal(gc_exec_kill(ex, h), 0);
+	}
+	t0 = gc__mono_ms();
+	wait_done(ex, &s, 20, 10000);
+	assert_true(gc__mono_ms() - t0 < 5000);
+	assert_int_equal(s.last.reason, GC_EXEC_KILLED);
+	gc_exec_outcome_clear(&s.last);
+	gc_exec_free(ex);
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* Children spawned concurrently by several spawners see only 0, 1, 2
+ * (not another run's pipe, nor a host descriptor left inheritable), each
+ * writes into its own capture, and nothing is left open afterwards. */
+static void fds_done(gc_exec_outcome *o, void *payload)
+{
+	struct many *m = payload;
+	char *rest = NULL;
+	long v = strtol(o->output ? o->output : "", &rest, 10);
+	m->done++;
+	if (o->reason != GC_EXEC_EXITED || o->exit_code != 0 ||
+	    (long)(intptr_t)o->userdata != v || !rest ||
+	    strcmp(rest, "\n0\n1\n2\n") != 0) {
+		if (!m->bad++)
+			fprintf(stderr, "run %ld: \"%s\"\n",
+				(long)(intptr_t)o->userdata,
+				o->output ? o->output : "");
+	}
+	m->sum += v;
+}
+
+static void concurrent_spawns_leak_no_descriptor(void **state)
+{
+	const int total = 200;
+	gc_exec_options opts = GC_EXEC_OPTIONS_INIT;
+	struct many m = {0, 0, 0};
+	gc_exec *ex;
+	char before[4096], after[4096];
+	int nfd0, leaky;
+	int64_t at = gc__mono_ns() + 400 * MS_NS;
+	(void)state;
+	leaky = open("/dev/null", O_RDONLY); /* no O_CLOEXEC */
+	assert_true(leaky > 2);
+	nfd0 = count_fds(before, sizeof(before));
+	opts.on_done = fds_done;
+	opts.payload = &m;
+	opts.spawn_threads = 4;
+	opts.flags = exec_flags;
+	assert_int_equal(gc_exec_new(&ex, &opts, NULL), 0);
+	for (int i = 0; i < total; i++) {
+		gc_exec_request req = GC_EXEC_REQUEST_INIT;
+		char cmd[80];
+		snprintf(cmd, sizeof(cmd), "echo %d; ls /proc/$$/fd",
+			 i);
+		req.command = cmd;
+		req.userdata = (void *)(intptr_t)i;
+		/* half at one instant, half as soon as possible */
+		req.start_at = i % 2 ? at : GC_EXEC_ASAP;
+		assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	}
+	while (m.done < total)
+		assert_true(gc_exec_poll(ex, 100, NULL) >= 0);
+	assert_int_equal(m.bad, 0);
+	assert_int_equal(m.sum, (int64_t)total * (total - 1) / 2);
+	gc_exec_free(ex);
+	assert_int_equal(count_fds(after, sizeof(after)), nfd0);
+	assert_string_equal(before, after);
+	close(leaky);
+}
+
+/* GC_EXEC_SPAWN_INLINE: no thread; gc_exec_step spawns the run when its
+ * start_at is due (gc_exec_timeout_ms counts it). */
+static void inline_mode_spawns_from_the_step(void **state)
+{
+	struct sink s;
+	gc_exec_options opts = GC_EXEC_OPTIONS_INIT;
+	gc_exec_request req = GC_EXEC_REQUEST_INIT;
+	gc_exec *ex;
+	int threads0 = thread_count(), t;
+	int64_t start_at = gc__mono_ns() + 300 * MS_NS;
+	uint64_t h;
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	opts.on_done = on_done;
+	opts.payload = &s;
+	opts.spawn_threads = GC_EXEC_SPAWN_INLINE;
+	assert_int_equal(gc_exec_new(&ex, &opts, NULL), 0);
+	req.command = "echo inline";
+	req.start_at = start_at;
+	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(thread_count(), threads0);
+	t = gc_exec_timeout_ms(ex);
+	assert_true(t > 200 && t <= 300);
+	assert_int_equal(gc_exec_step(ex, NULL), 0);
+	assert_int_equal(gc_exec_pid(ex, h), 0);
+	wait_done(ex, &s, 1, 5000);
+	assert_true(s.last.start_mono_ns >= start_at);
+	assert_string_equal(s.last.output, "inline\n");
+	assert_int_equal(thread_count(), threads0);
+	gc_exec_outcome_clear(&s.last);
+	gc_exec_free(ex);
+}
+
+/* Start failures: a missing shell is refused by gc_exec_start at once; a
+ * shell the kernel cannot execute is found by the spawn, reported through
+ * the callback with Go's text. */
+static void start_at_failures_are_reported(void **state)
+{
+	struct sink s;
+	gc_exec *ex = new_exec(&s);
+	gc_exec_request req = GC_EXEC_REQUEST_INIT;
+	gc_error err = {0, ""};
+	char *dir = gct_tmpdir("exec-badshell"), bad[600];
+	uint64_t h = 9;
+	FILE *f;
+	(void)state;
+	req.command = "true";
+	req.start_at = GC_EXEC_ASAP;
+	req.shell = "/bin/nosuch";
+	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_string_equal(err.msg,
+			    "fork/exec /bin/nosuch: no such file or directory");
+	assert_int_equal(h, 0);
+	req.shell = "/etc/passwd";
+	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_string_equal(err.msg, "fork/exec /etc/passwd: permission denied");
+	req.shell = "/tmp";
+	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_string_equal(err.msg, "fork/exec /tmp: permission denied");
+	assert_int_equal(gc_exec_running(ex), 0);
+	/* executable, but not a program: only exec finds out */
+	snprintf(bad, sizeof(bad), "%s/not-a-program", dir);
+	assert_non_null(f = fopen(bad, "we"));
+	fputs("no shebang here\n", f);
+	fclose(f);
+	chmod(bad, 0755);
+	req.shell = bad;
+	assert_int_equal(gc_exec_start(ex, &req, &h, &err), 0);
+	wait_done(ex, &s, 1, 5000);
+	assert_int_equal(s.last.reason, GC_EXEC_START_FAILED);
+	assert_int_equal(s.last.pid, 0);
+	/* the outcome's 64 bytes keep the start and the end of Go's text */
+	assert_true(strstr(s.last.error, "fork/exec ...") == s.last.error);
+	assert_true(strlen(s.last.error) == GC_EXIT_TEXT_MAX - 1);
+	if (!strstr(s.last.error, "/not-a-program: exec format error"))
+		fail_msg("error \"%s\"", s.last.error);
+	/* the same spawned now fails in gc_exec_start with the whole text */
+	req.start_at = 0;
+	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_true(strncmp(err.msg, "fork/exec /", 11) == 0);
+	assert_non_null(strstr(err.msg, "/not-a-program: exec format error"));
+	gc_exec_outcome_clear(&s.last);
+	gc_exec_free(ex);
+	gct_rmrf(dir);
+	free(dir);
+}
+
+/* The timeout counts from the spawn, not from gc_exec_start. */
+static void timeout_counts_from_the_spawn(void **state)
+{
+	struct sink s;
+	gc_exec *ex = new_exec(&s);
+	gc_exec_request req = GC_EXEC_REQUEST_INIT;
+	int64_t start_at = gc__mono_ns() + 600 * MS_NS, done;
+	(void)state;
+	req.command = "sleep 30";
+	req.timeout_ms = 400;
+	req.start_at = start_at;
+	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	wait_done(ex, &s, 1, 10000);
+	done = gc__mono_ns();
+	assert_int_equal(s.last.reason, GC_EXEC_TIMEOUT);
+	assert_true(s.last.start_mono_ns >= start_at);
+	assert_true(done >= s.last.start_mono_ns + 400 * MS_NS);
+	gc_exec_outcome_clear(&s.last);
+	gc_exec_free(ex);
+}
+
+/* Older callers: version-1 options (no spawn_threads) and requests (no
+ * start_at) are read as such; newer versions are refused. */
+static void older_options_and_requests_are_read_by_their_version(
+	void **state)
+{
+	struct sink s;
+	gc_exec_options opts = GC_EXEC_OPTIONS_INIT;
+	gc_exec_request req = GC_EXEC_REQUEST_INIT;
+	gc_exec *ex = NULL;
+	gc_error err = {0, ""};
+	uint64_t h;
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	opts.version = 3;
+	assert_int_equal(gc_exec_new(&ex, &opts, &err), GC_EINVAL);
+	assert_non_null(strstr(err.msg, "version 3"));
+	opts.version = 1;
+	opts.on_done = on_done;
+	opts.payload = &s;
+	opts.spawn_threads = -12345; /* not a field of version 1 */
+	assert_int_equal(gc_exec_new(&ex, &opts, &err), 0);
+	req.version = 1;
+	req.command = "echo v1";
+	req.start_at = gc__mono_ns() + 10 * 1000 * MS_NS; /* not in v1 */
+	assert_int_equal(gc_exec_start(ex, &req, &h, &err), 0);
+	assert_true(gc_exec_pid(ex, h) > 0); /* spawned at once */
+	wait_done(ex, &s, 1, 5000);
+	assert_string_equal(s.last.output, "v1\n");
+	req.version = 3;
+	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_EINVAL);
+	gc_exec_outcome_clear(&s.last);
+	gc_exec_free(ex);
+}
+
 /* The same behaviour where pidfds are unavailable (exits polled). */
 static int polling_on(void **state)
 {
@@ -942,6 +1448,18 @@ int main(void)
 		POLLING(leftover_background_job_does_not_hold_the_run),
 		POLLING(leftover_ignoring_sigterm_is_killed_after_the_grace),
 		POLLING(thousand_concurrent_runs_leave_no_zombie_or_fd),
+		cmocka_unit_test(five_hundred_runs_at_one_instant_none_early),
+		cmocka_unit_test(spawned_later_the_outcome_is_the_same),
+		cmocka_unit_test(kill_before_the_start_cancels_the_run),
+		cmocka_unit_test(kill_during_the_spawn_terminates_it),
+		cmocka_unit_test(concurrent_spawns_leak_no_descriptor),
+		cmocka_unit_test(inline_mode_spawns_from_the_step),
+		cmocka_unit_test(start_at_failures_are_reported),
+		cmocka_unit_test(timeout_counts_from_the_spawn),
+		cmocka_unit_test(
+			older_options_and_requests_are_read_by_their_version),
+		POLLING(five_hundred_runs_at_one_instant_none_early),
+		POLLING(kill_during_the_spawn_terminates_it),
 	};
 	return cmocka_run_group_tests_name("exec", tests, NULL, NULL);
 }
