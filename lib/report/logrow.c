@@ -7,6 +7,7 @@
 #include <gophercron/report.h>
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,106 +138,52 @@ GC_EXTERN int gc_result_to_store_log_limit(const gc_result *res,
 
 /* ------------------------------------------------- rows cut for a list */
 
-/* The JSON string body at p (just after its opening quote) decoded into b
- * (NULL: skipped) up to its closing quote; returns the position after that
- * quote, or NULL when the text ends first (an escape cut by `end` is
- * dropped). Accepts every escape JSON has, so rows the original wrote
- * (\u003c and friends) decode like ours. */
+/* The JSON string body at p (just after its opening quote), up to its
+ * closing quote, decoded into b (NULL: skipped) with gc__json_unquote, so
+ * rows the original wrote (\u003c and friends) decode like ours. When the
+ * piece ends first, what it holds up to its last whole escape is decoded
+ * (a surrogate pair counts as one) and NULL is returned; else the position
+ * after the closing quote. */
 static const char *str_body(const char *p, const char *end, gc__buf *b)
 {
-	while (p < end) {
-		const char *q = p;
-		char u8[4];
-		size_t n = 0;
-		uint32_t cp;
-		while (q < end && *q != '"' && *q != '\\')
+	const char *q = p;
+	while (q < end && *q != '"') {
+		ptrdiff_t need = 2;
+		if (*q != '\\') {
 			q++;
-		if (b && q > p && gc__buf_append(b, p, (size_t)(q - p)))
-			return NULL;
-		p = q;
-		if (p >= end)
-			return NULL;
-		if (*p == '"')
-			return p + 1;
-		if (end - p < 2)
-			return NULL;
-		switch (p[1]) {
-		case 'b':
-			u8[n++] = '\b';
-			break;
-		case 'f':
-			u8[n++] = '\f';
-			break;
-		case 'n':
-			u8[n++] = '\n';
-			break;
-		case 'r':
-			u8[n++] = '\r';
-			break;
-		case 't':
-			u8[n++] = '\t';
-			break;
-		case 'u':
-			break;
-		default:
-			u8[n++] = p[1];
-			break; /* \" \\ \/ */
+			continue;
 		}
-		if (n) {
-			p += 2;
-		} else {
-			int h[8];
-			if (end - p < 6)
-				return NULL;
-			for (int i = 0; i < 4; i++)
-				h[i] = gc__hexval((unsigned char)p[2 + i]);
-			if (h[0] < 0 || h[1] < 0 || h[2] < 0 || h[3] < 0)
-				return NULL; /* not JSON: stop here */
-			cp = (uint32_t)(h[0] << 12 | h[1] << 8 | h[2] << 4 |
-					h[3]);
-			p += 6;
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				/* a pair: the low half must follow */
-				if (end - p < 6)
-					return NULL;
-				for (int i = 0; i < 4; i++)
-					h[4 + i] =
-					    gc__hexval((unsigned char)p[2 + i]);
-				if (p[0] == '\\' && p[1] == 'u' && h[4] >= 0 &&
-				    h[5] >= 0 && h[6] >= 0 && h[7] >= 0) {
-					uint32_t lo =
-					    (uint32_t)(h[4] << 12 | h[5] << 8 |
-						       h[6] << 4 | h[7]);
-					if (lo >= 0xdc00 && lo <= 0xdfff) {
-						cp = 0x10000 +
-						     ((cp - 0xd800) << 10) +
-						     (lo - 0xdc00);
-						p += 6;
-					}
-				}
-			}
-			if (cp >= 0xd800 && cp <= 0xdfff)
-				cp = 0xfffd; /* a lone half */
-			if (cp < 0x80) {
-				u8[n++] = (char)cp;
-			} else if (cp < 0x800) {
-				u8[n++] = (char)(0xc0 | cp >> 6);
-				u8[n++] = (char)(0x80 | (cp & 0x3f));
-			} else if (cp < 0x10000) {
-				u8[n++] = (char)(0xe0 | cp >> 12);
-				u8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u8[n++] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				u8[n++] = (char)(0xf0 | cp >> 18);
-				u8[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				u8[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u8[n++] = (char)(0x80 | (cp & 0x3f));
-			}
+		if (end - q >= 2 && q[1] == 'u') {
+			int h =
+			    end - q >= 4 ? gc__hexval((unsigned char)q[3]) : -1;
+			/* \uD800-\uDBFF: its low half must come along */
+			need = (q + 2 < end && (q[2] | 0x20) == 'd' && h >= 8 &&
+				h <= 0xb)
+				   ? 12
+				   : 6;
 		}
-		if (b && gc__buf_append(b, u8, n))
+		if (end - q < need)
+			break;
+		q += need == 12 ? 6 : need;
+	}
+	if (b && q > p) {
+		gc__buf quoted = GC__BUF_INIT;
+		char *text = NULL;
+		size_t len = 0;
+		int rc = gc__buf_append(&quoted, "\"", 1) |
+			 gc__buf_append(&quoted, p, (size_t)(q - p)) |
+			 gc__buf_append(&quoted, "\"", 1);
+		if (rc == 0)
+			rc = gc__json_unquote(quoted.data, quoted.len, &text,
+					      &len);
+		if (rc == 0)
+			rc = gc__buf_append(b, text, len);
+		free(text);
+		gc__buf_free(&quoted);
+		if (rc)
 			return NULL;
 	}
-	return NULL;
+	return q < end && *q == '"' ? q + 1 : NULL;
 }
 
 static const char *skip_ws(const char *p, const char *end)
