@@ -134,7 +134,7 @@ void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)
 	if (!fn)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	gc__log_vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	fn(level, line, payload);
 }

@@ -463,6 +463,9 @@ static const field service_fields[] = {
 	FLD("report", "token", F_OPT, 20, gc_service_config, report.token),
 	FLDR("log", "retention_days", F_INT, 21, gc_service_config,
 	     log.retention_days, 0, 36500),
+	/* id 40: away from the ids the tables add in sequence */
+	FLDR("log", "output_limit", F_SIZE, 40, gc_service_config,
+	     log.output_limit, 256, INT64_C(64) << 20),
 };
 
 static const char *const agent_sections[] = {"etcd", "mysql", "deploy",
@@ -1435,6 +1438,7 @@ GC_EXTERN int gc_service_config_init(gc_service_config *cfg)
 	cfg->deploy.timeout_s = 5;
 	cfg->mysql.port = 3306;
 	cfg->jwt.exp_hours = 168;
+	cfg->log.output_limit = 1024 * 1024;
 	cfg->deploy.environment = gc__strdup("release");
 	cfg->deploy.hosts = calloc(1, sizeof(*cfg->deploy.hosts));
 	if (cfg->deploy.hosts) {

@@ -57,7 +57,7 @@ static void xlog(gc_exec *ex, int level, const char *fmt, ...)
 	if (!ex->opts.log)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	gc__log_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	ex->opts.log(level, msg, ex->opts.log_payload);
 }
@@ -207,14 +207,12 @@ static int capture(struct gc__exec_run *r, const char *p, size_t n)
 /* Head + marker + tail into one buffer (reusing the head's). */
 static int capture_finish(struct gc__exec_run *r, char **out, size_t *out_len)
 {
-	char marker[80];
+	char marker[GC__OMITTED_MARKER_MAX];
 	size_t mlen = 0, len;
 	uint64_t omitted = r->total - r->head_len - r->tail_len;
 	char *buf;
 	if (omitted)
-		mlen = (size_t)snprintf(marker, sizeof(marker),
-					"\n... [%" PRIu64 " bytes omitted] ...\n",
-					omitted);
+		mlen = gc__omitted_marker(marker, sizeof(marker), omitted);
 	len = r->head_len + mlen + r->tail_len;
 	if (!(buf = realloc(r->head, len + 1)))
 		return GC_ENOMEM;

@@ -98,6 +98,36 @@ int gc__write_full(int fd, const void *buf, size_t len);
 int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
 		     size_t *len);
 
+/* Length (1..4) of the valid UTF-8 sequence at s (n bytes available) with
+ * its code point in *cp, or 0 when it is not valid UTF-8 (overlong forms,
+ * surrogates and code points beyond U+10FFFF are not). */
+size_t gc__utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Captured output is capped the same way everywhere (executor, handlers,
+ * the service's ingest, the reporter's SQL sink): the first limit/2 bytes,
+ * the marker "\n... [N bytes omitted] ...\n", the last limit - limit/2
+ * bytes. gc__omitted_marker writes the marker (at most
+ * GC__OMITTED_MARKER_MAX bytes with its NUL) and returns its length. */
+#define GC__OMITTED_MARKER_MAX 64
+size_t gc__omitted_marker(char *buf, size_t len, uint64_t omitted);
+/* Cap a whole output src[0..len) into dst (room for the smaller of len
+ * and limit + GC__OMITTED_MARKER_MAX bytes, plus a NUL; may be src itself)
+ * and return the new length. An output of at most limit +
+ * GC__OMITTED_MARKER_MAX bytes is kept as it is, so one already capped at
+ * the same limit (marker included) is not cut again. */
+size_t gc__output_cap(char *dst, const char *src, size_t len, size_t limit);
+
+/* Every log line the library emits goes through this: copy `in` into `out`
+ * (outlen bytes, always NUL-terminated, cut between characters) with
+ * \n \r \t written as the two characters "\n" "\r" "\t", and other C0
+ * controls, DEL, C1 controls and bytes that are not UTF-8 as "\xNN", so a
+ * value in a message (an account name, a warning's data) can never start
+ * a line of its own or send escape sequences to a terminal. */
+void gc__log_escape(char *out, size_t outlen, const char *in);
+/* vsnprintf, then gc__log_escape. */
+void gc__log_vformat(char *out, size_t outlen, const char *fmt, va_list ap)
+	GC__PRINTF(3, 0);
+
 /* ------------------------------------------------------------------ JSON
  * JSON from outside the process (lib/json.c). cJSON decodes recursively and
  * allows 1000 levels; jansson, inside libjwt, 2048: a few hundred nested

@@ -22,43 +22,9 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c;
-	size_t len, i;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	*cp = c;
-	return len;
-}
-
-int gc__json_gostr(gc__buf *b, const char *str, size_t len)
+/* html: Go's escaping of < > & and of invalid UTF-8 as \ufffd; without it
+ * those are written as they are (invalid bytes as a raw U+FFFD). */
+static int json_escape(gc__buf *b, const char *str, size_t len, bool html)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, run = 0;
@@ -73,7 +39,7 @@ int gc__json_gostr(gc__buf *b, const char *str, size_t len)
 		size_t elen = 0, adv = 1;
 		uint32_t cp;
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' &&
-		    c != '<' && c != '>' && c != '&') {
+		    (!html || (c != '<' && c != '>' && c != '&'))) {
 			i++;
 			run++;
 			continue;
@@ -97,10 +63,12 @@ int gc__json_gostr(gc__buf *b, const char *str, size_t len)
 			}
 			rc = gc__buf_append(b, esc, elen);
 		} else {
-			adv = utf8_seq(s + i, len - i, &cp);
+			adv = gc__utf8_seq(s + i, len - i, &cp);
 			if (adv == 0) {
 				adv = 1;
-				rc = gc__buf_append(b, "\\ufffd", 6);
+				rc = html
+					 ? gc__buf_append(b, "\\ufffd", 6)
+					 : gc__buf_append(b, "\xef\xbf\xbd", 3);
 			} else if (cp == 0x2028 || cp == 0x2029) {
 				rc = gc__buf_append(b, cp == 0x2028 ? "\\u2028"
 								    : "\\u2029",
@@ -116,6 +84,16 @@ int gc__json_gostr(gc__buf *b, const char *str, size_t len)
 	if (run && (rc = gc__buf_append(b, s + i - run, run)))
 		return rc;
 	return gc__buf_append(b, "\"", 1);
+}
+
+int gc__json_gostr(gc__buf *b, const char *s, size_t len)
+{
+	return json_escape(b, s, len, true);
+}
+
+int gc__json_str(gc__buf *b, const char *s, size_t len)
+{
+	return json_escape(b, s, len, false);
 }
 
 static int json_str(gc__buf *b, const char *s)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -450,4 +451,120 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+size_t gc__utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c;
+	size_t len, i;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* ------------------------------------------------------------- output */
+
+size_t gc__omitted_marker(char *buf, size_t len, uint64_t omitted)
+{
+	int n = snprintf(buf, len, "\n... [%" PRIu64 " bytes omitted] ...\n",
+			 omitted);
+	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+size_t gc__output_cap(char *dst, const char *src, size_t len, size_t limit)
+{
+	char marker[GC__OMITTED_MARKER_MAX];
+	size_t head = limit / 2, tail = limit - head, mlen;
+	if (len <= limit + GC__OMITTED_MARKER_MAX) {
+		if (dst != src)
+			memmove(dst, src, len);
+		dst[len] = '\0';
+		return len;
+	}
+	mlen = gc__omitted_marker(marker, sizeof(marker), len - limit);
+	if (dst != src)
+		memcpy(dst, src, head);
+	/* in place, head + marker + tail < len: the tail moves to the front */
+	memmove(dst + head + mlen, src + len - tail, tail);
+	memcpy(dst + head, marker, mlen);
+	dst[head + mlen + tail] = '\0';
+	return head + mlen + tail;
+}
+
+/* ---------------------------------------------------------------- logs */
+
+void gc__log_escape(char *out, size_t outlen, const char *in)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n = strlen(in), i = 0, o = 0;
+	if (!outlen)
+		return;
+	while (i < n) {
+		char esc[16];
+		size_t elen = 0, adv = 1, k;
+		uint32_t cp = 0;
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			/* plain ASCII: the common case, copied as it is */
+			esc[0] = (char)s[i];
+			elen = 1;
+		} else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+			esc[0] = '\\';
+			esc[1] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't';
+			elen = 2;
+		} else if (s[i] >= 0x80 &&
+			   (adv = gc__utf8_seq(s + i, n - i, &cp)) &&
+			   !(cp >= 0x80 && cp <= 0x9f)) {
+			memcpy(esc, s + i, adv); /* valid, not a C1 control */
+			elen = adv;
+		} else {
+			/* C0, DEL, C1 controls and bytes that are not UTF-8 */
+			adv = adv ? adv : 1;
+			for (k = 0; k < adv; k++) {
+				esc[elen++] = '\\';
+				esc[elen++] = 'x';
+				esc[elen++] = hex[s[i + k] >> 4];
+				esc[elen++] = hex[s[i + k] & 15];
+			}
+		}
+		if (o + elen >= outlen)
+			break; /* cut before a character, never inside one */
+		memcpy(out + o, esc, elen);
+		o += elen;
+		i += adv;
+	}
+	out[o] = '\0';
+}
+
+void gc__log_vformat(char *out, size_t outlen, const char *fmt, va_list ap)
+{
+	char raw[2048];
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	gc__log_escape(out, outlen, raw);
 }

@@ -115,6 +115,9 @@ typedef struct gc_service_config {
 	struct {
 		int64_t retention_days; /* delete task logs older than this;
 					 * 0 (default) = keep forever */
+		int64_t output_limit;   /* bytes of a run's output kept in its
+					 * log row, default 1 MiB (the agents'
+					 * default), 256 B..64 MiB */
 	} log;
 } gc_service_config;
 

@@ -26,6 +26,11 @@ extern "C" {
 #define GC_TASK_ID_MAX 128
 /* Size of the buffer gc_task_id_new() fills (ids are 19-20 digits). */
 #define GC_TASK_ID_BUF 37
+/* Largest TaskInfo JSON, in bytes, a task may have: the service refuses
+ * to save a bigger task, and an agent skips (with a warning) a task key
+ * whose value is bigger. A task's command or name longer than this cannot
+ * come from a real task: stored run logs keep at most this much of them. */
+#define GC_TASK_MAX_BYTES (1024 * 1024)
 
 /* Unknown JSON members of a task, kept for read-modify-write. Opaque. */
 struct gc_task_extra;

@@ -133,11 +133,16 @@ typedef struct gc_reporter_options {
 	void *log_payload;
 	/* Lines above this level are not produced at all; 0 = GC_LOG_INFO. */
 	int log_level;
+
+	/* SQL sink: bytes of a run's output (and error text) kept in its row,
+	 * capped as the executor caps it (see gc_result_to_store_log_limit);
+	 * 0 = GC_EXEC_DEFAULT_OUTPUT_LIMIT (1 MiB). */
+	int64_t output_limit;
 } gc_reporter_options;
 
 #define GC_REPORTER_OPTIONS_INIT                                            \
 	{GC_REPORTER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0,  \
-	 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0}
+	 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0, 0}
 
 GC_EXTERN int gc_reporter_options_init(gc_reporter_options *o,
 				       unsigned version);
@@ -156,10 +161,10 @@ GC_EXTERN int gc_reporter_new(gc_reporter **out,
 /* A reporter for an agent configuration: the HTTP sink when report_addr
  * is set, else the SQL sink on [mysql] (when `service` is set) or
  * [sqlite] path, which it opens itself and closes in gc_reporter_free.
- * Uses report_token, spool_dir and client_ip (as agent_ip). The database
- * is opened on the sender thread and retried like a failed delivery while
- * it is unreachable, so an agent starts (and spools) with its database
- * down. Every log line is handed to `log`, which filters by level.
+ * Uses report_token, spool_dir, client_ip (as agent_ip) and output_limit.
+ * The database is opened on the sender thread and retried like a failed
+ * delivery while it is unreachable, so an agent starts (and spools) with
+ * its database down. Every log line is handed to `log`, which filters by level.
  * GC_ENOTFOUND when the configuration names no sink at all. */
 GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
 					  const gc_agent_config *cfg,
@@ -245,18 +250,31 @@ GC_EXTERN void gc_reporter_free(gc_reporter *r);
  * service's ingest so both write identical rows:
  *   project_id, task_id, name, command from the task; project =
  *   project_title (NULL -> ""); result = {"result":OUTPUT,
- *   "system_error":ERROR,"error":""} (Go's JSON escaping); start_time,
- *   end_time, plan_time in unix seconds; with_error = error non-empty;
- *   client_ip = agent = the task's client_ip, else `fallback_ip`; run_id =
- *   the result's run id, else "<pid>-<tid>-<plan_unix>-<ip>-<start_ns>"
- *   (a body from an original agent, still stable across re-sends).
+ *   "system_error":ERROR,"error":""} (JSON as Go writes it, but with < > &
+ *   left unescaped: valid for the original's readers, and one byte per
+ *   byte of ordinary output); start_time, end_time, plan_time in unix
+ *   seconds; with_error = error non-empty; client_ip = agent = the task's
+ *   client_ip, else `fallback_ip`; run_id = the result's run id, else
+ *   "<pid>-<tid>-<plan_unix>-<ip>-<start_ns>" (a body from an original
+ *   agent, still stable across re-sends).
+ * Sizes are bounded whatever the result holds: OUTPUT and ERROR are capped
+ * at `output_limit` bytes with the executor's rule (the first half, the
+ * marker "\n... [N bytes omitted] ...\n", the last half; an output already
+ * capped at that limit is kept as it is), 0 = GC_EXEC_DEFAULT_OUTPUT_LIMIT
+ * (1 MiB), at least GC_EXEC_MIN_OUTPUT_LIMIT; name and command at
+ * GC_TASK_MAX_BYTES. gc_result_to_store_log uses the default limit.
  * `out` (zero it first) receives malloc'd strings; release it with
  * gc_store_log_clear. GC_EINVAL when the result has no project_id or
- * task_id, GC_ENOMEM. */
+ * task_id or a client_ip longer than GC_KEY_PART_MAX, GC_ENOMEM. */
 GC_EXTERN int gc_result_to_store_log(const gc_result *res,
 				     const char *fallback_ip,
 				     const char *project_title,
 				     gc_store_log *out, gc_error *err);
+GC_EXTERN int gc_result_to_store_log_limit(const gc_result *res,
+					   const char *fallback_ip,
+					   const char *project_title,
+					   size_t output_limit,
+					   gc_store_log *out, gc_error *err);
 
 #ifdef __cplusplus
 }

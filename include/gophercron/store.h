@@ -256,6 +256,9 @@ typedef struct gc_store_log {
 	int64_t plan_time;  /* unix seconds of the planned tick, 0 = unknown */
 	char *run_id;       /* unique per run; NULL/"" on insert = generated */
 	char *agent;        /* agent identity, e.g. "host (ip) v1.10.100" */
+	/* Read only: 1 when a list with max_bytes returned this row
+	 * shortened (see gc_store_log_query). */
+	int truncated;
 } gc_store_log;
 
 typedef struct gc_store_logs {
@@ -284,6 +287,17 @@ typedef struct gc_store_log_query {
 	int errors_only;     /* 1 = only with_error != 0 */
 	int page;            /* 1-based, 0 = 1 */
 	int page_size;       /* 0 = 20, capped at 1000 */
+	/* 0 = rows come whole. Otherwise a budget, in bytes, for the rows'
+	 * result, command and name: in list order, a row comes whole while
+	 * it and the whole rows before it stay within max_bytes (so the
+	 * first row does whenever it alone fits); every other row comes
+	 * shortened, flagged `truncated`: result rebuilt from its first and
+	 * last few KiB (still {"result":...,"system_error":...,"error":...},
+	 * the output's start, a marker, its end, and the error texts),
+	 * command and name cut at a few hundred bytes. The store never
+	 * reads those rows whole, so a page of any size costs at most about
+	 * max_bytes + page_size * 16 KiB, however big the rows are. */
+	size_t max_bytes;
 } gc_store_log_query;
 
 /* Newest first (start_time descending, then id descending). */

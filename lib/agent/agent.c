@@ -29,7 +29,7 @@ void gc__agent_log(gc_agent *a, int level, const char *fmt, ...)
 	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	gc__log_vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	a->opts.log(level, line, a->opts.log_payload);
 }

@@ -79,6 +79,20 @@ enum {
 	GC__PROJ_RELISTING    /* watch compacted: listing again */
 };
 
+/* A key of a project the agent does not load (a value over
+ * GC_TASK_MAX_BYTES or one it cannot read, not a task), remembered so it is
+ * warned about once per revision, not on every listing. */
+typedef struct gc__skipped {
+	char *key;       /* the etcd key */
+	int64_t mod_rev; /* the revision warned about */
+	uint32_t gen;    /* listing generation it was last seen in */
+} gc__skipped;
+
+/* Largest answer (a listing page, a watch message) the agent's etcd
+ * clients read: a page with a key whose value is bigger is read again in
+ * smaller pages, and that key alone is skipped. */
+#define GC__AGENT_ETCD_MAX_RESPONSE ((size_t)16 << 20)
+
 struct gc__project {
 	gc__project *next;
 	gc_agent *agent;
@@ -98,6 +112,8 @@ struct gc__project {
 			    * session lease, -1 = write in flight, 0 = no */
 	int64_t reg_retry_at_ms;  /* mono time to retry a failed register */
 	int64_t list_retry_at_ms; /* mono time to retry a failed listing */
+	gc__skipped *skipped;     /* keys not loaded (see gc__skipped) */
+	size_t n_skipped;
 };
 
 /* ------------------------------------------------------------ tasks */

@@ -158,10 +158,12 @@ static char *out_build(struct gc__hjob *j, size_t *len)
 	gc__buf b = GC__BUF_INIT;
 	size_t cap = j->limit - j->limit / 2;
 	uint64_t kept = j->head_len + j->tail_len;
+	char marker[GC__OMITTED_MARKER_MAX];
 	int rc = gc__buf_append(&b, j->head, j->head_len);
 	if (!rc && j->total > kept)
-		rc = gc__buf_printf(&b, "\n... [%llu bytes omitted] ...\n",
-				    (unsigned long long)(j->total - kept));
+		rc = gc__buf_append(&b, marker,
+				    gc__omitted_marker(marker, sizeof(marker),
+						       j->total - kept));
 	if (!rc && j->tail_len) {
 		/* Oldest byte of the ring first. */
 		size_t start = j->tail_len < cap ? 0 : j->tail_pos;

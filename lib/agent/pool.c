@@ -66,6 +66,7 @@ static int etcd_client_new(gc_agent *a, gc_etcd **out, gc_error *err)
 	o.tls_ca_file = a->tls_ca;
 	o.tls_cert_file = a->tls_cert;
 	o.tls_key_file = a->tls_key;
+	o.max_response_bytes = GC__AGENT_ETCD_MAX_RESPONSE;
 	o.log = a->opts.log;
 	o.log_payload = a->opts.log_payload;
 	return gc_etcd_new(out, &o, err);

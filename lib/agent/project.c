@@ -6,6 +6,7 @@
  * watch P/agent/<ip>/. */
 #include "agent/agent_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,11 @@ typedef struct list_job {
 	char *prefix;
 	char *range_end;
 	char *start_key; /* NULL: first page */
+	int start_seen;	 /* start_key is the last key of the previous page
+			    (applied already), else the first key to read */
 	int64_t rev;     /* revision the listing is pinned at (0: latest) */
+	int64_t limit;	 /* keys in this page */
+	int probe;	 /* keys only: which key is too big to read */
 	size_t keys;     /* keys applied so far */
 	gc_etcd_response resp;
 } list_job;
@@ -31,6 +36,66 @@ typedef struct cmd_job {
 } cmd_job;
 
 static void list_start(gc_agent *a, gc__project *p);
+
+/* ---------------------------------------------------- skipped keys */
+
+/* Remember that `key` at `mod_rev` is not loaded. Returns 1 when that is
+ * news (warn about it), 0 when this revision was warned about already. */
+static int skip_note(gc__project *p, const char *key, int64_t mod_rev)
+{
+	for (size_t i = 0; i < p->n_skipped; i++) {
+		gc__skipped *s = &p->skipped[i];
+		if (strcmp(s->key, key) != 0)
+			continue;
+		s->gen = p->gen;
+		if (s->mod_rev == mod_rev)
+			return 0;
+		s->mod_rev = mod_rev;
+		return 1;
+	}
+	gc__skipped *v = realloc(p->skipped, (p->n_skipped + 1) * sizeof(*v));
+	if (v) {
+		p->skipped = v;
+		v[p->n_skipped].key = gc__strdup(key);
+		v[p->n_skipped].mod_rev = mod_rev;
+		v[p->n_skipped].gen = p->gen;
+		if (v[p->n_skipped].key)
+			p->n_skipped++;
+	}
+	return 1;
+}
+
+static void skip_drop(gc__project *p, size_t i)
+{
+	free(p->skipped[i].key);
+	p->skipped[i] = p->skipped[--p->n_skipped];
+}
+
+/* The key was loaded or deleted: a later skip of it is news again. */
+static void skip_forget(gc__project *p, const char *key)
+{
+	for (size_t i = 0; i < p->n_skipped; i++)
+		if (strcmp(p->skipped[i].key, key) == 0) {
+			skip_drop(p, i);
+			return;
+		}
+}
+
+/* After a listing: keys it did not see are gone. */
+static void skip_sweep(gc__project *p)
+{
+	for (size_t i = p->n_skipped; i-- > 0;)
+		if (p->skipped[i].gen != p->gen)
+			skip_drop(p, i);
+}
+
+static void skip_free(gc__project *p)
+{
+	while (p->n_skipped)
+		skip_drop(p, p->n_skipped - 1);
+	free(p->skipped);
+	p->skipped = NULL;
+}
 
 /* ------------------------------------------------------------ tasks */
 
@@ -70,6 +135,32 @@ static int task_key(char *buf, size_t len, int64_t pid, const char *tid)
 	return n > 0 && (size_t)n < len ? n : -1;
 }
 
+/* A task key that is not loaded (its task, if one ran under that key, is
+ * removed): warned about in the log and as a "system" warning report, once
+ * per key and revision. */
+static void task_skip(gc_agent *a, gc__project *p, const char *etcd_key,
+		      int64_t mod_rev, const char *task_id, const char *fmt,
+		      ...) GC__PRINTF(6, 7);
+static void task_skip(gc_agent *a, gc__project *p, const char *etcd_key,
+		      int64_t mod_rev, const char *task_id, const char *fmt,
+		      ...)
+{
+	char key[GC_KEY_PART_MAX + 32], why[512];
+	va_list ap;
+	if (task_key(key, sizeof(key), p->id, task_id) > 0)
+		task_remove(a, key);
+	if (!skip_note(p, etcd_key, mod_rev))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	gc__agent_log(a, GC_LOG_WARNING,
+		      "agent: task key=%s revision=%lld not loaded: %s",
+		      etcd_key, (long long)mod_rev, why);
+	gc__agent_emit_warning(a, "system", task_id, p->id,
+			       "task %s not loaded: %s", task_id, why);
+}
+
 /* Add or change a task from its etcd pair. */
 static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 			const gc_key_info *info)
@@ -86,17 +177,19 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 
 	gc_task t = GC_TASK_INIT;
 	gc_error err;
-	if (gc_task_from_json(&t, kv->value, kv->value_len, &err)) {
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: ignoring task key=%s: %s", kv->key,
-			      err.msg);
-		if (!old || old->mod_rev != kv->mod_revision)
-			gc__agent_emit_warning(a, "system", info->task_id, p->id,
-					       "task %s: %s", info->task_id,
-					       err.msg);
-		task_remove(a, key);
+	if (kv->value_len > GC_TASK_MAX_BYTES) {
+		task_skip(a, p, kv->key, kv->mod_revision, info->task_id,
+			  "its value is %zu bytes, over the %d bytes a task "
+			  "may have",
+			  kv->value_len, GC_TASK_MAX_BYTES);
 		return;
 	}
+	if (gc_task_from_json(&t, kv->value, kv->value_len, &err)) {
+		task_skip(a, p, kv->key, kv->mod_revision, info->task_id, "%s",
+			  err.msg);
+		return;
+	}
+	skip_forget(p, kv->key);
 
 	gc__atask *n = calloc(1, sizeof(*n) + (size_t)klen + 1);
 	if (!n || kv->value_len > UINT32_MAX) {
@@ -221,6 +314,7 @@ static void apply_pair(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 			return;
 		if (deleted) {
 			char key[GC_KEY_PART_MAX + 32];
+			skip_forget(p, kv->key);
 			if (task_key(key, sizeof(key), p->id, info.task_id) > 0)
 				task_remove(a, key);
 		} else {
@@ -326,16 +420,23 @@ static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
 
 /* A project is listed in pages of LIST_PAGE keys, all read at the
  * revision of the first page, so 100,000 tasks never need one giant
- * response; the watch then starts right after that revision. */
+ * response; the watch then starts right after that revision. A page
+ * larger than the client reads (GC__AGENT_ETCD_MAX_RESPONSE) is read
+ * again LIST_SHRINK times smaller, down to the one key that is too big:
+ * that key alone is skipped (found with a keys-only read), and the pages
+ * grow back. */
 #define LIST_PAGE 1000
+#define LIST_SHRINK 8
 
 static void list_run(gc__ajob *job, gc__worker *w)
 {
 	list_job *j = (list_job *)job;
 	gc_etcd_get_options o = GC_ETCD_GET_OPTIONS_INIT;
 	o.range_end = j->range_end;
-	o.limit = LIST_PAGE;
+	o.limit = j->limit;
 	o.revision = j->rev;
+	if (j->probe)
+		o.flags |= GC_ETCD_KEYS_ONLY;
 	o.sort_target = GC_ETCD_SORT_KEY;
 	o.sort_order = GC_ETCD_SORT_ASCEND;
 	job->rc = gc_etcd_get(&j->resp, w->etcd,
@@ -385,12 +486,14 @@ static void list_job_free(list_job *j)
 }
 
 static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
-			const char *start_key);
+			const char *start_key, int start_seen, int64_t limit,
+			int probe);
 
 static void list_finish(gc_agent *a, gc__project *p, int64_t rev,
 			size_t keys)
 {
 	tasks_sweep(a, p, 1, p->gen);
+	skip_sweep(p);
 	p->listed_rev = rev;
 	gc_error err;
 	if (watches_start(a, p, rev + 1, &err)) {
@@ -409,6 +512,55 @@ static void list_finish(gc_agent *a, gc__project *p, int64_t rev,
 		      gc__sched_count(&a->sched));
 }
 
+/* Is kv the start key a page repeats from the previous page? */
+static int seen_before(const list_job *j, const gc_etcd_kv *kv)
+{
+	return j->start_key && j->start_seen &&
+	       strcmp(kv->key, j->start_key) == 0;
+}
+
+/* A keys-only probe found the key too big to read: skip it, go on after
+ * it with full pages. */
+static void list_skip_big(gc_agent *a, gc__project *p, list_job *j)
+{
+	const gc_etcd_kv *big = NULL;
+	gc_key_info info;
+	char *after;
+	for (size_t i = 0; i < j->resp.kvs_count && !big; i++)
+		if (!seen_before(j, &j->resp.kvs[i]))
+			big = &j->resp.kvs[i];
+	if (!big) { /* nothing there after all */
+		list_finish(a, p, j->rev, j->keys);
+		return;
+	}
+	if (gc_key_parse(a->prefix, big->key, big->key_len, &info) ==
+		GC_KEY_TASK &&
+	    info.project_id == p->id) {
+		task_skip(a, p, big->key, big->mod_revision, info.task_id,
+			  "its value is larger than the %zu bytes the agent "
+			  "reads in one etcd answer (a task may have %d)",
+			  GC__AGENT_ETCD_MAX_RESPONSE, GC_TASK_MAX_BYTES);
+	} else if (skip_note(p, big->key, big->mod_revision)) {
+		gc__agent_log(a, GC_LOG_WARNING,
+			      "agent: key=%s revision=%lld ignored: its value "
+			      "is larger than the %zu bytes the agent reads "
+			      "in one etcd answer",
+			      big->key, (long long)big->mod_revision,
+			      GC__AGENT_ETCD_MAX_RESPONSE);
+	}
+	j->keys++;
+	p->list_keys = j->keys;
+	/* The next key after it: no key of ours holds a NUL byte, so
+	 * big + "\x01" is where the rest starts. */
+	after = gc__sprintf("%s\x01", big->key);
+	if (!after) {
+		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
+		return;
+	}
+	list_submit(a, p, j->rev, after, 0, LIST_PAGE, 0);
+	free(after);
+}
+
 static void list_done(gc_agent *a, gc__ajob *job)
 {
 	list_job *j = (list_job *)job;
@@ -421,29 +573,50 @@ static void list_done(gc_agent *a, gc__ajob *job)
 			j->rev = j->resp.revision;
 			j->keys = 0;
 		}
+		if (j->probe) {
+			list_skip_big(a, p, j);
+			goto out;
+		}
 		int more = j->resp.more && j->resp.kvs_count;
 		size_t page = 0;
 		for (size_t i = 0; i < j->resp.kvs_count; i++)
-			page += !(j->start_key &&
-				  strcmp(j->resp.kvs[i].key, j->start_key) == 0);
+			page += !seen_before(j, &j->resp.kvs[i]);
 		if (more) {
-			/* Fetch the next page while this one is applied. */
+			/* Fetch the next page while this one is applied;
+			 * pages cut short by a big key grow back. */
+			int64_t next =
+			    j->limit < LIST_PAGE / 2 ? j->limit * 2 : LIST_PAGE;
 			p->list_keys = j->keys + page;
 			list_submit(a, p, j->rev,
-				    j->resp.kvs[j->resp.kvs_count - 1].key);
+				    j->resp.kvs[j->resp.kvs_count - 1].key, 1,
+				    next < 2 ? 2 : next, 0);
 		}
 		for (size_t i = 0; i < j->resp.kvs_count; i++) {
 			const gc_etcd_kv *kv = &j->resp.kvs[i];
-			if (j->start_key && strcmp(kv->key, j->start_key) == 0)
+			if (seen_before(j, kv))
 				continue; /* the previous page's last key */
 			apply_pair(a, p, kv, 0, 1);
 		}
 		j->keys += page;
 		if (!more)
 			list_finish(a, p, j->rev, j->keys);
+	} else if (job->rc == GC_ETOOBIG && !j->probe && !p->removed) {
+		/* A value in this page is bigger than the client reads:
+		 * smaller pages, down to that key alone, which is skipped. A
+		 * page after a seen key needs 2 (that key and the next). */
+		int64_t least = j->start_seen ? 2 : 1;
+		if (j->limit > least)
+			list_submit(a, p, j->rev, j->start_key, j->start_seen,
+				    j->limit / LIST_SHRINK > least
+					? j->limit / LIST_SHRINK
+					: least,
+				    0);
+		else
+			list_submit(a, p, j->rev, j->start_key, j->start_seen,
+				    least, 1);
 	} else if (job->rc == GC_ECOMPACTED && j->start_key && !p->removed) {
 		/* The pinned revision went away mid-listing: start over. */
-		list_submit(a, p, 0, NULL);
+		list_submit(a, p, 0, NULL, 0, LIST_PAGE, 0);
 	} else if (job->rc && job->rc != GC_ECANCELED && !p->removed) {
 		GC__STAT(a, etcd_errors, 1);
 		gc__agent_log(a, GC_LOG_WARNING,
@@ -451,12 +624,14 @@ static void list_done(gc_agent *a, gc__ajob *job)
 			      (long long)p->id, job->err.msg);
 		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
 	}
+out:
 	list_job_free(j);
 	gc__project_unref(a, p);
 }
 
 static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
-			const char *start_key)
+			const char *start_key, int start_seen, int64_t limit,
+			int probe)
 {
 	list_job *j = calloc(1, sizeof(*j));
 	size_t end_len;
@@ -477,6 +652,9 @@ static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
 	j->base.done = list_done;
 	j->proj = p;
 	j->rev = rev;
+	j->start_seen = start_seen;
+	j->limit = limit;
+	j->probe = probe;
 	j->keys = start_key ? p->list_keys : 0;
 	p->refs++;
 	p->list_retry_at_ms = 0;
@@ -485,7 +663,7 @@ static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
 
 static void list_start(gc_agent *a, gc__project *p)
 {
-	list_submit(a, p, 0, NULL);
+	list_submit(a, p, 0, NULL, 0, LIST_PAGE, 0);
 }
 
 void gc__projects_tick(gc_agent *a, int64_t now_ms)
@@ -500,6 +678,7 @@ void gc__projects_tick(gc_agent *a, int64_t now_ms)
 
 static void project_free(gc__project *p)
 {
+	skip_free(p);
 	free(p->prefix);
 	free(p->kill_prefix);
 	free(p->register_key);

@@ -36,6 +36,7 @@ struct gc_reporter {
 	char *report_addr, *agent_ip;
 	int64_t retry_min_ms, retry_max_ms;
 	int max_reject, batch_max, log_level;
+	size_t output_limit; /* SQL sink: output kept per row */
 	gc_log_fn log;
 	void *log_payload;
 
@@ -579,9 +580,9 @@ static void sql_loop(gc_reporter *r)
 						   b.res[i].task.project_id, &t,
 						   &err);
 			if (rc == 0)
-				rc = gc_result_to_store_log(&b.res[i],
-							    r->agent_ip, t,
-							    &b.rows[i], &err);
+				rc = gc_result_to_store_log_limit(
+				    &b.res[i], r->agent_ip, t, r->output_limit,
+				    &b.rows[i], &err);
 			if (rc == GC_EINVAL && i > 0) {
 				n = i;
 				rc = 0;
@@ -743,6 +744,7 @@ static int reporter_create(gc_reporter **out, const gc_reporter_options *o,
 	r->batch_max = o->batch_max > 0 ? o->batch_max : 256;
 	if (r->batch_max > BATCH_LIMIT)
 		r->batch_max = BATCH_LIMIT;
+	r->output_limit = o->output_limit > 0 ? (size_t)o->output_limit : 0;
 	r->log = o->log;
 	r->log_payload = o->log_payload;
 	r->log_level = o->log_level > 0 ? o->log_level : GC_LOG_INFO;
@@ -828,6 +830,7 @@ GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
 	o.report_addr = cfg->report_addr;
 	o.report_token = cfg->report_token;
 	o.agent_ip = cfg->client_ip;
+	o.output_limit = cfg->output_limit;
 	o.spool_dir = cfg->spool_dir;
 	o.log = log;
 	o.log_payload = log_payload;

@@ -82,8 +82,10 @@ static void ingest_result(gc__ctx *c)
 		goto out;
 	}
 	/* The same row the agents' SQL sink writes (run id derived the same
-	 * way for bodies without one). */
-	rc = gc_result_to_store_log(&r, c->remote, p.title, &row, &err);
+	 * way for bodies without one), its output capped at [log]
+	 * output_limit as the agents cap it. */
+	rc = gc_result_to_store_log_limit(&r, c->remote, p.title,
+					  svc->output_limit, &row, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_OTHER, rc, &err);
 		goto out;
@@ -95,6 +97,17 @@ static void ingest_result(gc__ctx *c)
 		goto out;
 	}
 	if (inserted) {
+		/* Said once per stored run: an agent whose output_limit is
+		 * above the service's loses the middle of its outputs. */
+		if (r.output_len > svc->output_limit + GC__OMITTED_MARKER_MAX)
+			gc__svc_log(
+			    svc, GC_LOG_WARNING,
+			    "report: run %.128s of task %.128s (project "
+			    "%" PRId64
+			    ") from %.64s: output of %zu bytes stored cut to "
+			    "[log] output_limit (%zu bytes)",
+			    row.run_id, r.task.task_id, r.task.project_id,
+			    row.client_ip, r.output_len, svc->output_limit);
 		gc__metrics_inc(svc->metrics, GC__M_INGEST_RESULTS);
 		gc__metrics_result(svc->metrics, r.task.project_id,
 				   outcome_of(r.error),

@@ -42,25 +42,42 @@ oom:
 	return -1;
 }
 
-static cJSON *json_log(const gc_store_log *l)
+/* Smallest reply budget of log/list, in bytes of stored log text. */
+#define LIST_BUDGET_MIN (4u << 20)
+
+static int json_member(gc__buf *b, const char *name, const char *s)
 {
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	cJSON_AddNumberToObject(o, "id", (double)l->id);
-	cJSON_AddNumberToObject(o, "project_id", (double)l->project_id);
-	cJSON_AddStringToObject(o, "task_id", l->task_id ? l->task_id : "");
-	cJSON_AddStringToObject(o, "project", l->project ? l->project : "");
-	cJSON_AddStringToObject(o, "name", l->name ? l->name : "");
-	cJSON_AddStringToObject(o, "result", l->result ? l->result : "");
-	cJSON_AddNumberToObject(o, "start_time", (double)l->start_time);
-	cJSON_AddNumberToObject(o, "end_time", (double)l->end_time);
-	cJSON_AddStringToObject(o, "command", l->command ? l->command : "");
-	cJSON_AddNumberToObject(o, "with_error", l->with_error);
-	cJSON_AddStringToObject(o, "client_ip", l->client_ip ? l->client_ip : "");
-	cJSON_AddNumberToObject(o, "plan_time", (double)l->plan_time);
-	cJSON_AddStringToObject(o, "run_id", l->run_id ? l->run_id : "");
-	return o;
+	if (!s)
+		s = "";
+	return gc__buf_printf(b, ",\"%s\":", name) |
+	       gc__json_quote(b, s, strlen(s));
+}
+
+/* One TaskLog, written straight into the reply (the rows are the bulk of
+ * it: no second copy in a cJSON tree). Same members and order as the
+ * original's, plus plan_time and run_id, and "truncated": true on a row
+ * the budget shortened. */
+static int json_log(gc__buf *b, const gc_store_log *l)
+{
+	int rc =
+	    gc__buf_printf(b, "{\"id\":%" PRId64 ",\"project_id\":%" PRId64,
+			   l->id, l->project_id);
+	rc |= json_member(b, "task_id", l->task_id);
+	rc |= json_member(b, "project", l->project);
+	rc |= json_member(b, "name", l->name);
+	rc |= json_member(b, "result", l->result);
+	rc |= gc__buf_printf(
+	    b, ",\"start_time\":%" PRId64 ",\"end_time\":%" PRId64,
+	    l->start_time, l->end_time);
+	rc |= json_member(b, "command", l->command);
+	rc |= gc__buf_printf(b, ",\"with_error\":%d", l->with_error);
+	rc |= json_member(b, "client_ip", l->client_ip);
+	rc |= gc__buf_printf(b, ",\"plan_time\":%" PRId64, l->plan_time);
+	rc |= json_member(b, "run_id", l->run_id);
+	if (l->truncated)
+		rc |= gc__buf_puts(b, ",\"truncated\":true");
+	rc |= gc__buf_puts(b, "}");
+	return rc;
 }
 
 void gc__h_log_list(gc__ctx *c, const gc__arg *a)
@@ -68,9 +85,9 @@ void gc__h_log_list(gc__ctx *c, const gc__arg *a)
 	gc_error err = {0, ""};
 	gc_store_log_query q;
 	gc_store_logs l = {0};
+	gc__buf b = GC__BUF_INIT;
 	int64_t *ids;
-	size_t n;
-	cJSON *o, *arr;
+	size_t n, cut = 0;
 	int rc;
 
 	if (log_scope(c, &a[0], &ids, &n) != 0)
@@ -82,25 +99,41 @@ void gc__h_log_list(gc__ctx *c, const gc__arg *a)
 	q.page = a[2].present ? (int)a[2].i : 1;
 	q.page_size = a[3].present ? (int)a[3].i : 20;
 	q.errors_only = a[4].present ? (int)a[4].i : 0;
+	/* A bounded reply whatever the page size and the rows' sizes: the
+	 * rows past the budget come shortened. The budget holds a run's
+	 * output at [log] output_limit whole even when every byte of it was
+	 * stored escaped (6 bytes), so a run listed alone is always whole. */
+	q.max_bytes = c->svc->output_limit * 8;
+	if (q.max_bytes < LIST_BUDGET_MIN)
+		q.max_bytes = LIST_BUDGET_MIN;
 	rc = gc_store_log_list(c->svc->store, &q, &l, &err);
 	free(ids);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	o = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(o, "list");
-	if (!o || !arr) {
-		cJSON_Delete(o);
-		gc_store_logs_clear(&l);
-		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
-		return;
+	rc = gc__buf_puts(&b, "{\"list\":[");
+	for (size_t i = 0; i < l.count; i++) {
+		if (i)
+			rc |= gc__buf_puts(&b, ",");
+		rc |= json_log(&b, &l.items[i]);
+		cut += l.items[i].truncated != 0;
+		gc_store_log_clear(&l.items[i]); /* written: let it go */
 	}
-	for (size_t i = 0; i < l.count; i++)
-		cJSON_AddItemToArray(arr, json_log(&l.items[i]));
-	cJSON_AddNumberToObject(o, "total", (double)l.total);
+	rc |= gc__buf_printf(&b, "],\"total\":%" PRId64, l.total);
+	/* Said only when it happened: answers stay as the original's. */
+	if (cut)
+		rc |= gc__buf_printf(&b,
+				     ",\"truncated\":true,"
+				     "\"truncated_rows\":%zu",
+				     cut);
+	rc |= gc__buf_puts(&b, "}");
 	gc_store_logs_clear(&l);
-	gc__reply_ok(c, o);
+	if (rc)
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+	else
+		gc__reply_json_text(c, b.data);
+	gc__buf_free(&b);
 }
 
 void gc__h_log_clean(gc__ctx *c, const gc__arg *a)

@@ -214,6 +214,17 @@ void gc__h_task_save(gc__ctx *c, const gc__arg *a)
 			gc__reply_err(c, GC__C_INTERNAL, "out of memory");
 			break;
 		}
+		/* Agents skip a bigger task: refuse to store one. */
+		if (strlen(json) > GC_TASK_MAX_BYTES) {
+			gc__reply_err(c, GC__C_BAD_REQUEST,
+				      "task is %zu bytes as stored (TaskInfo "
+				      "JSON), over the %d bytes a task may "
+				      "have: shorten its command or remark",
+				      strlen(json), GC_TASK_MAX_BYTES);
+			free(json);
+			gc_etcd_response_dispose(&old);
+			break;
+		}
 		memset(&put, 0, sizeof(put));
 		put.type = GC_ETCD_OP_PUT;
 		put.key = key;

@@ -32,7 +32,7 @@ void gc__svc_log(const struct gc_service *svc, int level, const char *fmt, ...)
 	if (!svc->opts.log || level > svc->opts.log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	gc__log_vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	svc->opts.log(level, line, svc->opts.log_payload);
 }
@@ -948,6 +948,9 @@ static int copy_config(gc_service *svc, const gc_service_config *cfg,
 		copy_strv(cfg->etcd.endpoints, cfg->etcd.n_endpoints);
 	svc->n_etcd_endpoints = cfg->etcd.n_endpoints;
 	svc->report_token = dup_opt(cfg->report.token);
+	svc->output_limit = cfg->log.output_limit > 0
+				    ? (size_t)cfg->log.output_limit
+				    : (size_t)1 << 20;
 	svc->view_path = dup_opt(cfg->deploy.view_path);
 	svc->etcd_username = dup_opt(cfg->etcd.username);
 	svc->etcd_password = dup_opt(cfg->etcd.password);

@@ -222,6 +222,7 @@ struct gc_service {
 	size_t jwt_secret_len;
 	int64_t jwt_lifetime_s;
 	char *report_token; /* NULL = ingest open */
+	size_t output_limit; /* [log] output_limit: output kept per log row */
 	char *view_path;    /* NULL = embedded page only */
 	char **hosts;
 	size_t n_hosts;

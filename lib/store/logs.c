@@ -2,7 +2,10 @@
  * cleanup and retention. */
 #include "store_internal.h"
 
+#include "job_internal.h"
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -24,6 +27,13 @@
 #define INSERT_MAX_BYTES (8u << 20)
 /* Rows per DELETE statement in cleanup and retention. */
 #define DELETE_CHUNK 5000
+/* A list with a byte budget (gc_store_log_query.max_bytes) reads the rows
+ * past it shortened: the result's first CUT_HEAD and last CUT_TAIL
+ * characters (SQLite counts characters, MySQL bytes of the longblob; at
+ * most 4 bytes a character either way), name and command cut at CUT_TEXT. */
+#define CUT_HEAD 2048
+#define CUT_TAIL 1024
+#define CUT_TEXT 512
 
 void gc_store_log_clear(gc_store_log *l)
 {
@@ -308,11 +318,75 @@ typedef struct list_ctx {
 	gc_store_logs *out;
 } list_ctx;
 
+/* With a budget: the ids of the page's rows that do not fit, as SQL text
+ * ("3,7,12"; the ids are numbers read from the table), by the bytes of
+ * their result, command and name in list order. A row fits while the
+ * rows fitted so far and it stay within max_bytes. */
+static int cut_ids(gc__tx *t, const list_ctx *c, const char *hint,
+		   const char *where, gc__dbparam *p, size_t np, gc__buf *ids,
+		   gc_error *err)
+{
+	gc__buf sql = GC__BUF_INIT;
+	gc__dbrows r = {0};
+	uint64_t used = 0;
+	int rc;
+	/* SQLite's length() counts characters of a TEXT; its bytes are the
+	 * BLOB's length. MySQL's LENGTH() counts bytes. */
+	if (gc__buf_printf(
+		&sql,
+		t->s->backend == GC_STORE_MYSQL
+		    ? "SELECT id, LENGTH(result) + LENGTH(command) +"
+		      " LENGTH(name) FROM gc_task_log%s%s"
+		    : "SELECT id, length(CAST(result AS BLOB)) +"
+		      " length(CAST(command AS BLOB)) +"
+		      " length(CAST(name AS BLOB)) FROM gc_task_log%s%s",
+		hint, where) ||
+	    gc__buf_puts(&sql, " ORDER BY start_time DESC, id DESC"
+			       " LIMIT ? OFFSET ?"))
+		return gc__seterr(err, GC_ENOMEM, "out of memory");
+	p[np] = gc__pint(c->limit);
+	p[np + 1] = gc__pint(c->offset);
+	rc = gc__tx_exec(t, sql.data, p, np + 2, &r, NULL, NULL, err);
+	for (size_t i = 0; rc == 0 && i < r.nrows; i++) {
+		int64_t bytes = gc__dbrows_int(&r, i, 1);
+		if (bytes >= 0 && used + (uint64_t)bytes <= c->q->max_bytes) {
+			used += (uint64_t)bytes;
+			continue;
+		}
+		if (gc__buf_printf(ids, "%s%" PRId64, ids->len ? "," : "",
+				   gc__dbrows_int(&r, i, 0)))
+			rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+	}
+	gc__dbrows_free(&r);
+	gc__buf_free(&sql);
+	return rc;
+}
+
+/* A row read shortened: flag it, and rebuild its result from the head and
+ * tail read (columns 5 and 14) when the middle is missing. */
+static int log_cut(gc__dbrows *r, size_t row, gc_store_log *l, gc_error *err)
+{
+	gc__buf b = GC__BUF_INIT;
+	l->truncated = 1;
+	if (r->len[row * r->ncols + 14] == 0)
+		return 0; /* the result came whole */
+	if (gc__log_result_cut(l->result, strlen(l->result),
+			       r->cell[row * r->ncols + 14],
+			       r->len[row * r->ncols + 14], &b)) {
+		gc__buf_free(&b);
+		return gc__seterr(err, GC_ENOMEM, "out of memory");
+	}
+	free(l->result);
+	l->result = gc__buf_detach(&b);
+	return 0;
+}
+
 static int list_op(gc__tx *t, void *vctx, gc_error *err)
 {
 	list_ctx *c = vctx;
 	const gc_store_log_query *q = c->q;
 	gc__buf where = GC__BUF_INIT, sql = GC__BUF_INIT;
+	gc__buf cut = GC__BUF_INIT;
 	size_t maxp = q->n_project_ids + 4, np = 0;
 	gc__dbparam *p = calloc(maxp, sizeof(*p));
 	gc__dbrows r = {0};
@@ -343,12 +417,39 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 	if (c->out->total <= c->offset)
 		goto out;
 
+	if (q->max_bytes &&
+	    (rc = cut_ids(t, c, hint, where.data, p, np, &cut, err)))
+		goto out;
 	gc__buf_reset(&sql);
-	if (gc__buf_printf(&sql,
-			   "SELECT " LOG_COLS " FROM gc_task_log%s%s"
-			   " ORDER BY start_time DESC, id DESC"
-			   " LIMIT ? OFFSET ?",
-			   hint, where.data))
+	if (!cut.len)
+		rc = gc__buf_printf(&sql,
+				    "SELECT " LOG_COLS " FROM gc_task_log%s%s",
+				    hint, where.data);
+	else /* Rows past the budget: short pieces, cut in SQL, so they are
+	      * never read whole. A row stored meanwhile is read whole: its
+	      * output was capped when it was stored. */
+		rc = gc__buf_printf(
+		    &sql,
+		    "SELECT id, project_id, task_id, project,"
+		    " CASE WHEN id IN (%s) THEN substr(name, 1, %d)"
+		    "  ELSE name END,"
+		    " CASE WHEN id IN (%s) AND length(result) > %d"
+		    "  THEN substr(result, 1, %d) ELSE result END,"
+		    " start_time, end_time,"
+		    " CASE WHEN id IN (%s) THEN substr(command, 1, %d)"
+		    "  ELSE command END,"
+		    " with_error, client_ip, plan_time, run_id, agent,"
+		    " CASE WHEN id IN (%s) AND length(result) > %d"
+		    "  THEN substr(result, -%d) ELSE '' END,"
+		    " CASE WHEN id IN (%s) THEN 1 ELSE 0 END"
+		    " FROM gc_task_log%s%s",
+		    cut.data, CUT_TEXT, cut.data, CUT_HEAD + CUT_TAIL, CUT_HEAD,
+		    cut.data, CUT_TEXT, cut.data, CUT_HEAD + CUT_TAIL, CUT_TAIL,
+		    cut.data, hint, where.data);
+	if (rc)
+		goto nomem;
+	if (gc__buf_puts(&sql, " ORDER BY start_time DESC, id DESC"
+			       " LIMIT ? OFFSET ?"))
 		goto nomem;
 	p[np++] = gc__pint(c->limit);
 	p[np++] = gc__pint(c->offset);
@@ -358,9 +459,12 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 		if (!c->out->items)
 			goto nomem;
 		for (size_t i = 0; rc == 0 && i < r.nrows; i++) {
-			rc = log_from_row(&r, i, &c->out->items[i], err);
+			gc_store_log *l = &c->out->items[i];
+			rc = log_from_row(&r, i, l, err);
 			if (rc == 0)
 				c->out->count++;
+			if (rc == 0 && cut.len && gc__dbrows_int(&r, i, 15))
+				rc = log_cut(&r, i, l, err);
 		}
 	}
 	goto out;
@@ -370,6 +474,7 @@ out:
 	gc__dbrows_free(&r);
 	gc__buf_free(&where);
 	gc__buf_free(&sql);
+	gc__buf_free(&cut);
 	free(p);
 	return rc;
 }
@@ -377,7 +482,7 @@ out:
 int gc_store_log_list(gc_store *s, const gc_store_log_query *q,
 		      gc_store_logs *out, gc_error *err)
 {
-	gc_store_log_query all = {NULL, 0, NULL, 0, 0, 0};
+	gc_store_log_query all = {NULL, 0, NULL, 0, 0, 0, 0};
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL,
 				  "list task logs: NULL argument");

@@ -245,6 +245,16 @@ bench_api() {
 	BUILD=$BUILD bash tests/bench/bench_api.sh
 }
 
+# ---------------------------------------------------------------- output
+# Peak memory of gcron-service storing big outputs and listing them; see
+# tests/bench/bench_output.sh (OUTPUT_BENCH_BASELINE: another build's
+# gcron-service, measured in the same run).
+#   OUTPUT_BENCH_MIB (15), OUTPUT_BENCH_REPORTS (4), OUTPUT_BENCH_RUNS (3)
+sections+=(output)
+bench_output() {
+	BUILD=$BUILD bash tests/bench/bench_output.sh
+}
+
 # ---------------------------------------------------------------- report
 # Results per second the reporter delivers (submit -> spool -> sender ->
 # sink, timed from the first submit until flush returns) to a local HTTP

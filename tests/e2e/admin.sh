@@ -129,7 +129,7 @@ build/bin/gcron-agent -c "$tmp/agent.toml" >"$ART/agent.log" 2>&1 &
 pids+=($!)
 
 GC_E2E_BASE=$base GC_E2E_ARTIFACTS=$ART GC_E2E_AGENT_IP=$agent_ip GC_E2E_PROJECT=$project_id \
-	node tests/e2e/admin.test.js
+	GC_E2E_REPORT_TOKEN=$report_token node tests/e2e/admin.test.js
 rc=$?
 if ((rc != 0)); then
 	echo "service log: $ART/service.log, agent log: $ART/agent.log"

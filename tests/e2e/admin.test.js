@@ -20,6 +20,7 @@ const BASE = process.env.GC_E2E_BASE;
 const ART = process.env.GC_E2E_ARTIFACTS || path.join(__dirname, "../../build/e2e-artifacts");
 const AGENT_IP = process.env.GC_E2E_AGENT_IP || "127.0.0.1";
 const PROJECT_ID = Number(process.env.GC_E2E_PROJECT || 1);
+const REPORT_TOKEN = process.env.GC_E2E_REPORT_TOKEN || "";
 /* Generous bounds: the machine is shared and slow at times; a bound here is
  * "it happens at all", not a performance assertion. */
 const WAIT_MS = 30000;
@@ -351,6 +352,43 @@ async function main() {
 		await heading(`Logs of ${HELLO}`);
 		await page.check("#logs-errors-only");
 		await until("empty errors-only list", async () => (await page.locator("#logs-box .empty").count()) === 1);
+	});
+
+	await step("a run the log list shortens still shows its whole output", async () => {
+		/* Ten runs of 1000 KiB output, ten days old (after the task's own
+		 * runs, outside the dashboard's week): a page of them is over the
+		 * service's answer budget (8 MiB), so the oldest come shortened. */
+		const m = /#\/projects\/(\d+)\/tasks\/([^/?]+)\/logs/.exec(page.url());
+		check(m, `not on a logs page: ${page.url()}`);
+		const tid = decodeURIComponent(m[2]);
+		const line = (i, n) => `run ${i} line ${String(n).padStart(6, "0")} <&>\n`;
+		const output = (i) => Array.from({ length: 50000 }, (_, n) => line(i, n)).join("").slice(0, 1000 * 1024);
+		const old = Math.floor(Date.now() / 1000) - 10 * 86400;
+		for (let i = 0; i < 10; i++) {
+			const t = new Date((old + i) * 1000).toISOString();
+			const body = {
+				execute_info: { task: { task_id: tid, name: HELLO, project_id: PROJECT_ID, command: "big", cron: "* * * * *", client_ip: AGENT_IP },
+					plan_time: t, real_time: t },
+				output: output(i), error: "", start_time: t, end_time: t, run_id: `e2e-big-${tag}-${i}`,
+			};
+			const res = await fetch(`${BASE}/api/v1/report`, {
+				method: "POST", body: JSON.stringify(body),
+				headers: { "Content-Type": "application/json", "Report-Type": "report_task_result", Authorization: `Bearer ${REPORT_TOKEN}` },
+			});
+			check(res.status === 200, `report ${i}: HTTP ${res.status}`);
+		}
+		await page.uncheck("#logs-errors-only");
+		await until("errors-only off", async () => !page.url().includes("errors=1"));
+		const rows = page.locator("#logs-table tbody tr");
+		await until("the big runs listed", async () => (await rows.count()) >= 10);
+		/* The last row is the oldest big run (run 0), shortened in the list. */
+		await rows.last().locator("[data-action=output]").click();
+		await visible("#dlg-output");
+		const want = output(0);
+		await until("the whole output", async () => ((await page.locator("#output-text").textContent()) || "") === want);
+		const size = await text("#output-size");
+		check(!/shortened/.test(size), `size line "${size}"`);
+		await page.keyboard.press("Escape");
 	});
 
 	await step("the node list shows the agent's IP and version", async () => {

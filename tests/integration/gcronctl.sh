@@ -500,6 +500,44 @@ jcheck "log clean removed the job's logs" "j['total'] == 0"
 check "log clean needs -p" 2 "" "missing -p" -- log clean
 check "log clean project" 0 "Deleted 4 logs of every job" "" -- log clean -p demo
 
+# log show of a run a page of logs lists shortened: the service answers
+# log/list within a byte budget (8 MiB here), so of ten 1000 KiB outputs
+# the two oldest come cut in a page of 1000; log show still prints one
+# whole, byte for byte.
+"$PY" - "$tmp" <<'EOF2'
+import json, sys
+for i in range(10):
+    out = "".join("run %d line %06d <&>\n" % (i, n) for n in range(50000))[:1000 * 1024]
+    body = {"execute_info": {"task": {"task_id": "4242", "name": "big", "project_id": 1,
+                                      "command": "big", "cron": "* * * * *",
+                                      "client_ip": "127.0.0.1"},
+                             "plan_time": "2026-01-01T00:00:00Z", "real_time": "2026-01-01T00:00:00Z"},
+            "output": out, "error": "", "start_time": "2026-01-01T00:00:%02dZ" % i,
+            "end_time": "2026-01-01T00:00:%02dZ" % i, "run_id": "big-%d" % i}
+    open("%s/big-%d.json" % (sys.argv[1], i), "w").write(json.dumps(body))
+    if i == 0:
+        open("%s/big-0.out" % sys.argv[1], "w").write(out)
+EOF2
+posted=0
+for i in $(seq 0 9); do
+	curl -fsS -o /dev/null -H "Authorization: Bearer $report_token" \
+		-H 'Content-Type: application/json' -H 'Report-Type: report_task_result' \
+		--data-binary "@$tmp/big-$i.json" "$S/api/v1/report" && posted=$((posted + 1))
+done
+((posted == 10)) && ok "ten 1000 KiB results stored" || bad "ten 1000 KiB results stored" "$posted of 10"
+run --json log ls -p demo --limit 1000
+jcheck "log ls: the page over the budget comes shortened" "j['total'] == 10 and len(j['list']) == 10 and [l.get('truncated', False) for l in j['list']] == [False] * 7 + [True] * 3 and j['truncated_rows'] == 3"
+BIG_ID=$(jget "j['list'][9]['id']")
+"$G" log show "$BIG_ID" >"$tmp/big-shown" 2>"$tmp/big-show.err"
+rc=$?
+if ((rc == 0)) && cmp -s "$tmp/big-0.out" "$tmp/big-shown"; then
+	ok "log show prints a shortened run whole"
+else
+	bad "log show prints a shortened run whole" "rc $rc; $(cmp "$tmp/big-0.out" "$tmp/big-shown" 2>&1; cat "$tmp/big-show.err")"
+fi
+check "log ls: says runs were shortened" 0 "" "3 runs on this page shortened" -- log ls -p demo --limit 1000
+check "log clean after the big runs" 0 "Deleted 10 logs" "" -- log clean -p demo
+
 # ------------------------------------------------------------------ errors
 check "unreachable server (connection refused)" 3 "" "cannot reach http://127.0.0.1:1" -- -s http://127.0.0.1:1 project ls
 GCRON_TIMEOUT=5 check "unreachable server (DNS)" 3 "" "cannot reach" -- -s http://no-such-host.invalid project ls

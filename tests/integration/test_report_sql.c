@@ -15,6 +15,7 @@
 
 #include <gophercron.h>
 
+#include <cJSON.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <inttypes.h>
@@ -521,6 +522,70 @@ static void a_burst_is_stored_in_batches_once_each(void **state)
 	gc_store_close(db);
 }
 
+/* Rows written straight to the store are bounded as the service's are:
+ * the output capped at the reporter's output_limit (1 MiB by default) with
+ * the executor's head + marker + tail rule, stored once without Go's
+ * \u003c escapes. */
+static void sql_sink_caps_output_as_the_service_does(void **state)
+{
+	gc_store *db = open_sqlite("cap.db");
+	gc_reporter *dflt = sql_reporter(db, "spool-cap");
+	gc_reporter_options o = GC_REPORTER_OPTIONS_INIT;
+	gc_reporter *small = NULL;
+	gc_store_logs l;
+	gc_error err;
+	char dir[700], marker[64];
+	int64_t pid = make_project(db);
+	gc_result r[NRES];
+	const size_t big = 3u << 20;
+	(void)state;
+
+	snprintf(dir, sizeof(dir), "%s/spool-cap-small", F.dir);
+	o.store = db;
+	o.spool_dir = dir;
+	o.output_limit = 4096;
+	assert_int_equal(gc_reporter_new(&small, &o, &err), 0);
+	make_results(r, pid, 1795700000);
+	for (int i = 0; i < 2; i++) {
+		free(r[i].output);
+		r[i].output = malloc(big + 1);
+		memset(r[i].output, '<', big);
+		memcpy(r[i].output + big - 4, "END\n", 4);
+		r[i].output[big] = '\0';
+		r[i].output_len = big;
+		assert_int_equal(gc_reporter_submit_result(i ? small : dflt,
+							   &r[i], &err),
+				 0);
+	}
+	assert_int_equal(gc_reporter_flush(dflt, 30000), 0);
+	assert_int_equal(gc_reporter_flush(small, 30000), 0);
+	list_logs(db, &l);
+	assert_int_equal(l.count, 2);
+	for (size_t i = 0; i < l.count; i++) {
+		const gc_store_log *row = &l.items[i];
+		int is_small = strcmp(row->run_id, r[1].run_id) == 0;
+		size_t limit = is_small ? 4096 : 1u << 20;
+		cJSON *res = cJSON_Parse(row->result);
+		const char *out;
+		assert_null(strstr(row->result, "\\u003c"));
+		assert_non_null(res);
+		out = cJSON_GetObjectItem(res, "result")->valuestring;
+		snprintf(marker, sizeof(marker),
+			 "\n... [%zu bytes omitted] ...\n", big - limit);
+		assert_int_equal(strlen(out), limit + strlen(marker));
+		assert_int_equal(strspn(out, "<"), limit / 2);
+		assert_memory_equal(out + limit / 2, marker, strlen(marker));
+		assert_string_equal(out + strlen(out) - 4, "END\n");
+		cJSON_Delete(res);
+	}
+	gc_store_logs_clear(&l);
+	for (int i = 0; i < NRES; i++)
+		gc_result_clear(&r[i]);
+	gc_reporter_free(dflt);
+	gc_reporter_free(small);
+	gc_store_close(db);
+}
+
 /* Files in <spool>/running/ whose name ends with `suffix`. */
 static int running_files(const char *spool, const char *suffix)
 {
@@ -691,6 +756,7 @@ int main(void)
 		T(a_database_restart_loses_and_duplicates_nothing),
 		T(a_result_no_store_can_take_is_dead_lettered),
 		T(a_burst_is_stored_in_batches_once_each),
+		T(sql_sink_caps_output_as_the_service_does),
 		T(a_run_whose_agent_died_is_reported_as_interrupted),
 		T(a_config_without_any_sink_says_so),
 	};

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "logbuf.h"
 #include "service/svc.h"
 
 #include <curl/curl.h>
@@ -35,6 +36,8 @@ static struct fixture {
 	int port;
 	gc_etcd *ec;       /* direct etcd access for checks */
 	char *admin_tok;
+	gct_logbuf log;    /* every line the services logged */
+	int log_controls;  /* lines holding a control character */
 } F;
 
 typedef struct resp {
@@ -327,6 +330,13 @@ static int etcd_count(const char *prefix)
 static void quiet_log(int level, const char *m, void *p)
 {
 	(void)p;
+	gct_logbuf_fn(level, m, &F.log);
+	for (const char *s = m; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			__atomic_add_fetch(&F.log_controls, 1,
+					   __ATOMIC_SEQ_CST);
+			break;
+		}
 	if (level <= GC_LOG_WARNING && getenv("GC_TEST_VERBOSE"))
 		fprintf(stderr, "service: %s\n", m);
 	else if (level <= GC_LOG_ERR)
@@ -359,6 +369,7 @@ static int setup_common(int mysql)
 
 	curl_global_init(CURL_GLOBAL_ALL);
 	memset(&F, 0, sizeof(F));
+	gct_logbuf_init(&F.log);
 	if (gct_etcd_start(&F.etcd, 1, NULL) != 0)
 		return -1;
 	F.dir = gct_tmpdir("svc");
@@ -430,6 +441,7 @@ static int teardown(void **state)
 	free(F.dir);
 	free(F.prefix);
 	free(F.admin_tok);
+	gct_logbuf_free(&F.log);
 	memset(&F, 0, sizeof(F));
 	return 0;
 }
@@ -2086,6 +2098,357 @@ static void short_jwt_secret_is_refused_by_the_service(void **state)
 	assert_non_null(strstr(err.msg, "at least 32"));
 }
 
+/* ------------------------------------ output sizes, list budget, log lines */
+
+/* POST a report body of `len` bytes; returns the answer's meta.code. */
+static int post_report(const char *type, const char *body, size_t len)
+{
+	resp r;
+	char th[64];
+	const char *h[] = {"Authorization: Bearer " REPORT_TOKEN, th, NULL};
+	int rc;
+	snprintf(th, sizeof(th), "Report-Type: %s", type);
+	http_port(&r, F.port, "POST", "/api/v1/report", NULL,
+		  "application/json", body, len, h);
+	rc = code(&r);
+	resp_free(&r);
+	return rc;
+}
+
+/* A result of task `tid` whose output is `n` bytes of `fill` (written raw
+ * in the JSON, as JSON allows and a careless agent may), then `end`. */
+static char *big_result(int64_t pid, const char *tid, const char *run_id,
+			const char *fill, size_t n, const char *end,
+			const char *error, size_t *len)
+{
+	char head[1024], tail[512];
+	size_t hl, tl, fl = strlen(fill);
+	char *b;
+	hl = (size_t)snprintf(
+		head, sizeof(head),
+		"{\"execute_info\":{\"task\":{\"task_id\":\"%s\",\"name\":"
+		"\"big\",\"project_id\":%" PRId64 ",\"command\":\"echo big\","
+		"\"cron\":\"* * * * *\",\"client_ip\":\"192.0.2.2\"},"
+		"\"plan_time\":\"2026-11-23T21:52:27Z\",\"real_time\":"
+		"\"2026-11-23T21:52:27Z\"},\"output\":\"",
+		tid, pid);
+	tl = (size_t)snprintf(tail, sizeof(tail),
+			      "%s\",\"error\":\"%s\",\"start_time\":"
+			      "\"2026-11-23T21:52:27Z\",\"end_time\":"
+			      "\"2026-11-23T21:52:28Z\",\"run_id\":\"%s\"}",
+			      end, error, run_id);
+	b = malloc(hl + n * fl + tl + 1);
+	assert_non_null(b);
+	memcpy(b, head, hl);
+	for (size_t i = 0; i < n; i++)
+		memcpy(b + hl + i * fl, fill, fl);
+	memcpy(b + hl + n * fl, tail, tl + 1);
+	*len = hl + n * fl + tl;
+	return b;
+}
+
+/* The listed rows of project `pid` (page, pagesize); r keeps the answer. */
+static cJSON *list_logs(resp *r, int64_t pid, int page, int pagesize)
+{
+	get(r, F.admin_tok,
+	    "/api/v1/log/list?project_id=%" PRId64 "&page=%d&pagesize=%d", pid,
+	    page, pagesize);
+	expect_code(r, 0);
+	return cJSON_GetObjectItem(payload(r), "list");
+}
+
+/* A listed row's result text, decoded: output (malloc'd, *len bytes) and
+ * system_error (malloc'd). */
+static char *row_output(const cJSON *row, size_t *len, char **syserr)
+{
+	const char *text = cJSON_GetObjectItem(row, "result")->valuestring;
+	cJSON *res = cJSON_Parse(text);
+	char *out;
+	assert_non_null(res);
+	out = strdup(cJSON_GetObjectItem(res, "result")->valuestring);
+	*len = strlen(out);
+	if (syserr)
+		*syserr = strdup(
+			cJSON_GetObjectItem(res, "system_error")->valuestring);
+	cJSON_Delete(res);
+	return out;
+}
+
+static int row_truncated(const cJSON *row)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItem(row, "truncated"));
+}
+
+/* A 3 MiB output of '<' used to become an 18 MiB row (Go's \u003c, six
+ * bytes each): now it is stored once, unescaped, and capped at [log]
+ * output_limit (1 MiB by default) with the executor's head + marker +
+ * tail rule; an output an agent already capped at that limit is kept. */
+static void report_output_is_stored_once_and_capped(void **state)
+{
+	resp r;
+	int64_t pid = create_project("bigout");
+	size_t len, olen;
+	char *body, *out, marker[64];
+	const cJSON *row;
+	const char *text;
+	(void)state;
+
+	body = big_result(pid, "901", "cap-1", "<", 3u << 20, "END\\n", "",
+			  &len);
+	assert_int_equal(post_report("report_task_result", body, len), 0);
+	free(body);
+	row = cJSON_GetArrayItem(list_logs(&r, pid, 1, 1), 0);
+	assert_false(row_truncated(row));
+	text = cJSON_GetObjectItem(row, "result")->valuestring;
+	assert_null(strstr(text, "\\u003c")); /* stored as it is */
+	assert_true(strlen(text) < (1u << 20) + 256);
+	out = row_output(row, &olen, NULL);
+	/* said in the log, once */
+	assert_int_equal(gct_logbuf_count(&F.log, "run cap-1 of task 901 ("),
+			 1);
+	assert_int_equal(gct_logbuf_count(&F.log, "output of 3145732 bytes "
+						  "stored cut to [log] "
+						  "output_limit (1048576 "
+						  "bytes)"),
+			 1);
+	snprintf(marker, sizeof(marker), "\n... [%u bytes omitted] ...\n",
+		 (3u << 20) + 4 - (1u << 20));
+	assert_int_equal(olen, (1u << 20) + strlen(marker));
+	assert_int_equal(strspn(out, "<"), 512u * 1024);
+	assert_memory_equal(out + 512 * 1024, marker, strlen(marker));
+	assert_string_equal(out + olen - 4, "END\n");
+	free(out);
+	resp_free(&r);
+
+	/* An agent's capped output (1 MiB and its marker) stays as it is. */
+	{
+		static const char agent_marker[] =
+			"\\n... [777 bytes omitted] ...\\n";
+		size_t half = 512u * 1024;
+		body = big_result(pid, "901", "cap-2", "a", half, agent_marker,
+				  "", &len);
+		/* the tail: half a MiB of 'b' after the marker */
+		char *b2 = malloc(len + half + 1);
+		char *q = strstr(body, agent_marker) + strlen(agent_marker);
+		size_t pre = (size_t)(q - body);
+		memcpy(b2, body, pre);
+		memset(b2 + pre, 'b', half);
+		memcpy(b2 + pre + half, q, len - pre + 1);
+		assert_int_equal(post_report("report_task_result", b2,
+					     len + half),
+				 0);
+		free(body);
+		free(b2);
+	}
+	row = cJSON_GetArrayItem(list_logs(&r, pid, 1, 1), 0);
+	out = row_output(row, &olen, NULL);
+	assert_int_equal(olen, (1u << 20) + strlen("\n... [777 bytes "
+						   "omitted] ...\n"));
+	assert_int_equal(strspn(out, "a"), 512u * 1024);
+	assert_non_null(strstr(out, "\n... [777 bytes omitted] ...\n"));
+	assert_int_equal(strspn(out + olen - 512 * 1024, "b"), 512u * 1024);
+	free(out);
+	resp_free(&r);
+}
+
+/* log/list answers within a budget whatever the page size and the rows'
+ * sizes: rows past it come shortened, say so, and come whole alone. A row
+ * the original wrote (Go's \u003c escapes, 12 MiB) is cut and decoded. */
+static void log_list_reply_is_bounded_and_says_so(void **state)
+{
+	resp r;
+	int64_t pid = create_project("biglist");
+	const size_t out_len = 1000u * 1024;
+	int whole = 0, cut = 0;
+	cJSON *list;
+	(void)state;
+
+	for (int i = 0; i < 12; i++) {
+		char rid[32], end[32];
+		size_t len;
+		char *body;
+		snprintf(rid, sizeof(rid), "list-%d", i);
+		snprintf(end, sizeof(end), "tail-%d\\n", i);
+		body = big_result(pid, "902", rid, "x", out_len, end,
+				  "exit status 3", &len);
+		assert_int_equal(post_report("report_task_result", body, len),
+				 0);
+		free(body);
+	}
+	/* The original's row: newest, so it is the first listed. */
+	{
+		gc_store_log old = {0};
+		gc_error err;
+		gc__buf t = GC__BUF_INIT;
+		size_t inserted = 0;
+		assert_int_equal(gc__buf_puts(&t, "{\"result\":\""), 0);
+		for (int i = 0; i < 2 * 1024 * 1024; i++)
+			assert_int_equal(gc__buf_puts(&t, "\\u003c"), 0);
+		assert_int_equal(gc__buf_puts(&t, "TAILEND\",\"system_error\":"
+						  "\"exit status 9\",\"error\":"
+						  "\"\"}"),
+				 0);
+		old.project_id = pid;
+		old.task_id = (char *)"903";
+		old.name = (char *)"old";
+		old.command = (char *)"echo old";
+		old.result = t.data;
+		old.start_time = (int64_t)time(NULL) + 3600;
+		old.end_time = old.start_time;
+		old.with_error = 1;
+		old.run_id = (char *)"original-1";
+		assert_int_equal(gc_store_log_insert(F.svc->store, &old, 1,
+						     &inserted, &err),
+				 0);
+		assert_int_equal(inserted, 1);
+		gc__buf_free(&t);
+	}
+
+	list = list_logs(&r, pid, 1, 1000);
+	/* 8 MiB of rows (8 x [log] output_limit) and 5 short pieces */
+	assert_true(r.len < (8u << 20) + (256u << 10));
+	assert_int_equal(cJSON_GetArraySize(list), 13);
+	assert_int_equal(cJSON_GetObjectItem(payload(&r), "total")->valueint,
+			 13);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(payload(&r), "truncated")));
+	for (int i = 0; i < 13; i++) {
+		const cJSON *row = cJSON_GetArrayItem(list, i);
+		char *err = NULL, *out;
+		size_t olen;
+		out = row_output(row, &olen, &err);
+		if (i == 0) { /* the original's row, alone over the budget */
+			assert_true(row_truncated(row));
+			assert_true(olen < 16 * 1024);
+			/* the first 2048 bytes: {"result":" and 339
+			 * whole \u003c of 6 bytes */
+			assert_int_equal(strspn(out, "<"), 339);
+			assert_non_null(strstr(out, "output cut"));
+			assert_string_equal(out + olen - 7, "TAILEND");
+			assert_string_equal(err, "exit status 9");
+		} else if (row_truncated(row)) {
+			char end[32];
+			cut++;
+			snprintf(end, sizeof(end), "tail-%d\n", 12 - i);
+			assert_true(olen < 16 * 1024);
+			assert_true(strspn(out, "x") > 1000);
+			assert_non_null(strstr(out, "output cut"));
+			assert_string_equal(out + olen - strlen(end), end);
+			assert_string_equal(err, "exit status 3");
+		} else {
+			char end[32];
+			whole++;
+			snprintf(end, sizeof(end), "tail-%d\n", 12 - i);
+			assert_int_equal(olen, out_len + strlen(end));
+			assert_string_equal(out + out_len, end);
+			assert_string_equal(err, "exit status 3");
+		}
+		free(out);
+		free(err);
+	}
+	assert_int_equal(whole, 8);
+	assert_int_equal(cut, 4);
+	assert_int_equal(
+		cJSON_GetObjectItem(payload(&r), "truncated_rows")->valueint,
+		5);
+	resp_free(&r);
+
+	/* Alone, a shortened row comes whole (the last one listed: the
+	 * oldest), and the original's 12 MiB row still comes bounded. */
+	list = list_logs(&r, pid, 13, 1);
+	{
+		const cJSON *row = cJSON_GetArrayItem(list, 0);
+		size_t olen;
+		char *out = row_output(row, &olen, NULL);
+		assert_false(row_truncated(row));
+		assert_null(cJSON_GetObjectItem(payload(&r), "truncated"));
+		assert_int_equal(olen, out_len + strlen("tail-0\n"));
+		assert_string_equal(out + olen - 7, "tail-0\n");
+		free(out);
+	}
+	resp_free(&r);
+	list = list_logs(&r, pid, 1, 1);
+	assert_true(row_truncated(cJSON_GetArrayItem(list, 0)));
+	assert_true(r.len < 64 * 1024);
+	resp_free(&r);
+}
+
+/* A task is refused when its stored JSON would be over GC_TASK_MAX_BYTES
+ * (agents skip such a task). The REST parameters cannot get there alone;
+ * an update keeps the JSON members it does not know, which a value written
+ * to etcd directly may bring: 1.1 MiB of them here. */
+static void task_save_refuses_a_task_over_the_size_limit(void **state)
+{
+	resp r;
+	int64_t pid = create_project("bigtask");
+	char *tid = create_task(F.admin_tok, pid, "grows", "0 0 1 1 *", 0);
+	char *k = key("/%" PRId64 "/%s", pid, tid), *v, *now;
+	size_t n = 1100u * 1024;
+	gc__buf b = GC__BUF_INIT;
+	(void)state;
+	assert_int_equal(gc__buf_printf(&b,
+					"{\"task_id\":\"%s\",\"name\":\"grows\","
+					"\"project_id\":%" PRId64
+					",\"command\":\"true\",\"cron\":\"0 0 1 "
+					"1 *\",\"status\":1,\"blob\":\"",
+					tid, pid),
+			 0);
+	v = malloc(n + 1);
+	memset(v, 'x', n);
+	v[n] = '\0';
+	assert_int_equal(gc__buf_puts(&b, v), 0);
+	assert_int_equal(gc__buf_puts(&b, "\"}"), 0);
+	free(v);
+	etcd_put(k, b.data);
+	post(&r, F.admin_tok, "/api/v1/crontab/save",
+	     "project_id=%" PRId64 "&task_id=%s&name=grows&command=echo+hi"
+	     "&cron=0+0+1+1+*",
+	     pid, tid);
+	expect_code(&r, 400);
+	expect_msg_has(&r, "over the 1048576 bytes a task may have");
+	resp_free(&r);
+	now = etcd_value(k, NULL); /* left as it was */
+	assert_non_null(now);
+	assert_string_equal(now, b.data);
+	free(now);
+	gc__buf_free(&b);
+	free(k);
+	free(tid);
+}
+
+/* A newline in a login account or in a warning's data cannot write a
+ * line of its own into the service's log. */
+static void log_lines_cannot_be_forged(void **state)
+{
+	resp r;
+	(void)state;
+	post(&r, NULL, "/api/v1/user/login",
+	     "account=x%%0A2026-01-01T00:00:00Z+err+forged-login&password=p");
+	expect_code(&r, GC__C_USER_NOT_FOUND);
+	resp_free(&r);
+	assert_int_equal(
+		post_report("report_warning",
+			    "{\"data\":\"boom\\n2026-01-01T00:00:00Z err "
+			    "forged-warning\\r\\n\\u001b[2J\",\"type\":\"task\","
+			    "\"agent_ip\":\"192.0.2.2\",\"task_name\":\"t\\nx\","
+			    "\"project_id\":1}",
+			    strlen("{\"data\":\"boom\\n2026-01-01T00:00:00Z err "
+				   "forged-warning\\r\\n\\u001b[2J\",\"type\":"
+				   "\"task\",\"agent_ip\":\"192.0.2.2\","
+				   "\"task_name\":\"t\\nx\",\"project_id\":1}")),
+		0);
+	assert_int_equal(__atomic_load_n(&F.log_controls, __ATOMIC_SEQ_CST),
+			 0);
+	assert_int_equal(gct_logbuf_count(&F.log, "\n2026-01-01T00:00:00Z"), 0);
+	assert_int_equal(
+		gct_logbuf_count(&F.log, "account \"x\\n2026-01-01T00:00:00Z "
+					 "err forged-login\""),
+		1);
+	assert_int_equal(gct_logbuf_count(&F.log, "task \"t\\nx\"): boom\\n"
+						  "2026-01-01T00:00:00Z err "
+						  "forged-warning\\r\\n\\x1b[2J"),
+			 1);
+}
+
 #define COMMON_TESTS                                                         \
 	cmocka_unit_test(version_has_the_envelope_and_cors),                 \
 	cmocka_unit_test(login_answers_token_and_codes_like_the_original),   \
@@ -2104,7 +2467,11 @@ static void short_jwt_secret_is_refused_by_the_service(void **state)
 	cmocka_unit_test(change_password_checks_the_old_one),                \
 	cmocka_unit_test(password_change_and_reset_revoke_older_tokens),    \
 	cmocka_unit_test(new_passwords_need_8_characters),                  \
-	cmocka_unit_test(second_service_shares_etcd_and_store)
+	cmocka_unit_test(second_service_shares_etcd_and_store),              \
+	cmocka_unit_test(report_output_is_stored_once_and_capped),           \
+	cmocka_unit_test(log_list_reply_is_bounded_and_says_so),             \
+	cmocka_unit_test(task_save_refuses_a_task_over_the_size_limit),      \
+	cmocka_unit_test(log_lines_cannot_be_forged)
 
 int main(void)
 {

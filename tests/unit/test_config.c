@@ -265,6 +265,7 @@ static void original_service_file_loads_with_its_own_secret(void **state)
 	assert_string_equal(c.sqlite.path, "gophercron.db");
 	assert_null(c.report.token);
 	assert_int_equal(c.log.retention_days, 0);
+	assert_int_equal(c.log.output_limit, 1024 * 1024);
 	assert_int_equal(lc.warnings, 0);
 	gc_service_config_clear(&c);
 	drop_copy(p);
@@ -344,6 +345,7 @@ static void service_full_sample_sets_every_key(void **state)
 	assert_int_equal(c.jwt.exp_hours, 24);
 	assert_string_equal(c.report.token, "agents-token");
 	assert_int_equal(c.log.retention_days, 30);
+	assert_int_equal(c.log.output_limit, 256 * 1024);
 	assert_int_equal(lc.warnings, 0);
 	gc_service_config_clear(&c);
 	drop_copy(p);
@@ -853,6 +855,8 @@ static void service_errors_name_file_line_and_key(void **state)
 		      "s.toml:2: key \"sqlite.path\": must not be empty");
 	service_fails("[log]\nretention_days = -1\n",
 		      "s.toml:2: key \"log.retention_days\": -1 is out of range");
+	service_fails("[log]\noutput_limit = \"100\"\n",
+		      "s.toml:2: key \"log.output_limit\": 100 is out of range");
 	service_fails("[report]\ntoken = 5\n",
 		      "s.toml:2: key \"report.token\": expected a quoted string");
 	service_fails("[jwt]\nlog_level = \"info\"\n",

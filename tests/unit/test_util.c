@@ -96,6 +96,73 @@ static void error_messages_are_prefixed(void **state)
 	assert_int_equal(gc__seterr(NULL, GC_EIO, "x"), GC_EIO);
 }
 
+/* Log lines: no value can start a line of its own or reach a terminal as
+ * an escape sequence; text, UTF-8 and backslashes stay readable. */
+static void log_escape_makes_controls_visible(void **state)
+{
+	(void)state;
+	char out[256];
+	gc__log_escape(out, sizeof(out),
+		       "failed login for \"x\n2026-01-01 [err] forged\r\t\"");
+	assert_string_equal(out, "failed login for \"x\\n2026-01-01 [err] "
+				 "forged\\r\\t\"");
+	gc__log_escape(out, sizeof(out), "esc \x1b[31mred\x7f bell\x07");
+	assert_string_equal(out, "esc \\x1b[31mred\\x7f bell\\x07");
+	/* UTF-8 and backslashes as they are; C1 controls and stray bytes
+	 * escaped byte by byte */
+	gc__log_escape(out, sizeof(out), "caf\xc3\xa9 C:\\x \xc2\x9b \xff\xc3");
+	assert_string_equal(out, "caf\xc3\xa9 C:\\x \\xc2\\x9b \\xff\\xc3");
+	/* escaping twice changes nothing */
+	char again[256];
+	gc__log_escape(again, sizeof(again), out);
+	assert_string_equal(again, out);
+}
+
+static void log_escape_cuts_between_characters(void **state)
+{
+	(void)state;
+	char out[8];
+	gc__log_escape(out, sizeof(out), "abcde\nf");
+	assert_string_equal(out, "abcde\\n"); /* 7 bytes and the NUL */
+	gc__log_escape(out, sizeof(out), "abcdef\ng");
+	assert_string_equal(out, "abcdef"); /* "\\n" would not fit whole */
+	gc__log_escape(out, sizeof(out), "ab\xe2\x82\xac\xe2\x82\xac");
+	assert_string_equal(out, "ab\xe2\x82\xac"); /* never half a euro */
+	gc__log_escape(out, 1, "abc");
+	assert_string_equal(out, "");
+}
+
+/* The executor's rule for a whole buffer: head, marker, tail; an output
+ * already capped at the same limit (marker included) is kept. */
+static void output_cap_keeps_head_and_tail(void **state)
+{
+	(void)state;
+	char buf[2048], marker[GC__OMITTED_MARKER_MAX];
+	size_t len = 1000;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)('a' + i % 26);
+	buf[len] = '\0';
+	char orig[2048];
+	memcpy(orig, buf, len + 1);
+	len = gc__output_cap(buf, buf, len, 256); /* in place */
+	size_t mlen = gc__omitted_marker(marker, sizeof(marker), 1000 - 256);
+	assert_string_equal(marker, "\n... [744 bytes omitted] ...\n");
+	assert_int_equal(len, 256 + mlen);
+	char copy[512];
+	assert_int_equal(gc__output_cap(copy, orig, 1000, 256), len);
+	assert_memory_equal(copy, buf, len + 1); /* same into another buffer */
+	assert_memory_equal(buf, orig, 128);
+	assert_memory_equal(buf + 128, marker, mlen);
+	assert_memory_equal(buf + 128 + mlen, orig + 1000 - 128, 128);
+	assert_int_equal(buf[len], '\0');
+	/* cutting the result again at the same limit changes nothing */
+	assert_int_equal(gc__output_cap(copy, buf, len, 256), len);
+	assert_memory_equal(copy, buf, len + 1);
+	/* short outputs stay */
+	assert_int_equal(gc__output_cap(copy, orig, 300, 256), 300);
+	assert_memory_equal(copy, orig, 300);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +172,9 @@ int main(void)
 		cmocka_unit_test(buf_grows_and_consumes),
 		cmocka_unit_test(rfc3339_formats_nanoseconds_in_utc),
 		cmocka_unit_test(error_messages_are_prefixed),
+		cmocka_unit_test(log_escape_makes_controls_visible),
+		cmocka_unit_test(log_escape_cuts_between_characters),
+		cmocka_unit_test(output_cap_keeps_head_and_tail),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

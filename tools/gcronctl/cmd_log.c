@@ -40,7 +40,8 @@ void cmd_log_help(FILE *out)
 		"one of its jobs)\n"
 		"\n"
 		"--json output:\n"
-		"  ls     {\"list\": [LOG], \"total\", \"page\", \"limit\"}\n"
+		"  ls     {\"list\": [LOG], \"total\", \"page\", \"limit\"} "
+		"(+ \"truncated_rows\")\n"
 		"  show   LOG\n"
 		"  clean  {\"project_id\", \"task_id\", \"deleted\"}\n"
 		"LOG: {\"id\", \"project_id\", \"task_id\", \"project\", "
@@ -48,7 +49,9 @@ void cmd_log_help(FILE *out)
 		"  \"client_ip\", \"start_time\", \"end_time\", \"plan_time\" "
 		"(unix s), \"with_error\" (0/1),\n"
 		"  \"run_id\", \"result\" (the stored JSON text), \"output\", "
-		"\"error\" (decoded)}\n",
+		"\"error\" (decoded),\n"
+		"  \"truncated\": true when a page too large for one answer "
+		"came with it shortened}\n",
 		LIMIT_MAX);
 }
 
@@ -88,7 +91,7 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	};
 	ctl_pos pos;
 	long long page = 1, limit = 20;
-	int64_t pid = 0, total;
+	int64_t pid = 0, total, cut;
 	char pid_s[24], page_b[24], limit_b[24], *task_id = NULL;
 	cJSON *resp = NULL, *list, *l;
 	ctl_table *t = NULL;
@@ -130,6 +133,8 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		goto out;
 	list = cJSON_GetObjectItemCaseSensitive(resp, "list");
 	total = ctl_num(resp, "total");
+	/* Rows the service shortened to keep its answer bounded. */
+	cut = ctl_num(resp, "truncated_rows");
 	if (g->json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON *arr = cJSON_DetachItemViaPointer(resp, list);
@@ -142,6 +147,9 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		cJSON_AddNumberToObject(o, "total", (double)total);
 		cJSON_AddNumberToObject(o, "page", (double)page);
 		cJSON_AddNumberToObject(o, "limit", (double)limit);
+		if (cut)
+			cJSON_AddNumberToObject(o, "truncated_rows",
+						(double)cut);
 		ctl_json_print(o);
 		cJSON_Delete(o);
 		goto out;
@@ -183,6 +191,13 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 				"page %lld of %" PRId64 " (%" PRId64
 				" runs); --page %lld for more\n",
 				page, pages, total, page + 1);
+		if (cut)
+			fprintf(stderr,
+				"%" PRId64 " run%s on this page shortened "
+				"(the page is over the size the service "
+				"answers); gcronctl log show ID prints one "
+				"whole\n",
+				cut, cut == 1 ? "" : "s");
 	} else {
 		fprintf(stderr, "No runs%s.\n",
 			page > 1 && total ? " on this page" : "");
@@ -193,6 +208,60 @@ out:
 	cJSON_Delete(resp);
 	ctl_pos_free(&pos);
 	return rc;
+}
+
+/* The log at 0-based position `pos` of the list, alone: whole unless it
+ * is over the service's reply budget by itself. NULL when that position
+ * no longer holds run `id`. */
+static cJSON *log_at(ctl_client *c, const char *pid_s, int64_t pos, int64_t id,
+		     int64_t *total)
+{
+	char page_s[24];
+	ctl_param q[] = {{"project_id", pid_s},
+			 {"page", page_s},
+			 {"pagesize", "1"},
+			 {NULL, NULL}};
+	cJSON *resp = NULL, *list, *l, *found = NULL;
+	if (pos < 0)
+		return NULL;
+	snprintf(page_s, sizeof(page_s), "%" PRId64, pos + 1);
+	if (ctl_call(c, "GET", "log/list", q, &resp))
+		return NULL;
+	list = cJSON_GetObjectItemCaseSensitive(resp, "list");
+	l = cJSON_GetArrayItem(list, 0);
+	if (l && ctl_num(l, "id") == id)
+		found = cJSON_DetachItemViaPointer(list, l);
+	*total = ctl_num(resp, "total");
+	cJSON_Delete(resp);
+	return found;
+}
+
+/* A run a page of SCAN_PAGE logs listed shortened (the page was over the
+ * service's reply budget): ask for it alone, at the position it had, or
+ * as far off as the number of logs changed meanwhile. */
+static cJSON *log_whole(ctl_client *c, const char *pid_s, cJSON *cut,
+			int64_t pos, int64_t total)
+{
+	int64_t id = ctl_num(cut, "id"), now = total, moved;
+	cJSON *l = log_at(c, pid_s, pos, id, &now);
+	if (!l && now != total) {
+		moved = now - total;
+		l = log_at(c, pid_s, pos + moved, id, &now);
+	}
+	if (!l) {
+		tool_err("gcronctl",
+			 "log show: run %" PRId64 " moved while it was read; "
+			 "showing what the list had",
+			 id);
+		return cut;
+	}
+	cJSON_Delete(cut);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "truncated")))
+		tool_err("gcronctl",
+			 "log show: run %" PRId64 " is larger than the "
+			 "service answers at once: its output is shortened",
+			 id);
+	return l;
 }
 
 /* Page through log/list until run `id` turns up. The API has no lookup by
@@ -215,13 +284,22 @@ static int find_log(ctl_client *c, int64_t pid, int64_t id, cJSON **found)
 		if (rc)
 			return rc;
 		list = cJSON_GetObjectItemCaseSensitive(resp, "list");
+		int64_t pos = (page - 1) * SCAN_PAGE;
 		cJSON_ArrayForEach(l, list)
 		{
 			if (ctl_num(l, "id") == id) {
+				int64_t total = ctl_num(resp, "total");
 				*found = cJSON_DetachItemViaPointer(list, l);
 				cJSON_Delete(resp);
+				if (cJSON_IsTrue(
+					cJSON_GetObjectItemCaseSensitive(
+					    *found, "truncated")))
+					*found =
+					    log_whole(c, pid ? pid_s : NULL,
+						      *found, pos, total);
 				return CTL_OK;
 			}
+			pos++;
 		}
 		bool last = cJSON_GetArraySize(list) < SCAN_PAGE ||
 			    page * SCAN_PAGE >= ctl_num(resp, "total");

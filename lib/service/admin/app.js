@@ -1463,6 +1463,17 @@
 					h("span", { class: "btn btn-small", "aria-disabled": "true" }, "Older ›"));
 		};
 
+		/* A run the service listed shortened (the page was over the size
+		 * it answers at once), asked for alone: whole, unless it is too
+		 * large even alone. null when its position moved meanwhile. */
+		const logAlone = async (i, id) => {
+			const params = { project_id: pid, task_id: tid, page: (page - 1) * pagesize + i + 1, pagesize: 1 };
+			if (errorsOnly) params.errors_only = 1;
+			const res = await api("GET", "/log/list", params);
+			const l = res && res.list && res.list[0];
+			return l && Number(l.id) === Number(id) ? l : null;
+		};
+
 		function renderLogs(list) {
 			if (!list.length) {
 				put(listBox, h("p", { class: "empty" }, errorsOnly ? "No failed runs on this page." : "No runs logged yet."));
@@ -1474,7 +1485,7 @@
 					h("th", { scope: "col" }, "Planned"), h("th", { scope: "col" }, "Started"), h("th", { scope: "col" }, "Ended"),
 					h("th", { scope: "col", class: "num" }, "Duration"), h("th", { scope: "col" }, "Agent"),
 					h("th", { scope: "col" }, "Result"), h("th", { scope: "col" }, "Output"))),
-				h("tbody", null, list.map((log) => {
+				h("tbody", null, list.map((log, i) => {
 					const r = parseResult(log);
 					const failed = logFailed(log);
 					const dur = logDuration(log);
@@ -1491,7 +1502,7 @@
 						h("td", { "data-label": "Output", class: "out-cell" },
 							firstLine ? h("code", { class: "out-peek" }, firstLine.slice(0, 120)) : h("span", { class: "muted small" }, "(no output)"),
 							button(["View output", h("span", { class: "sr-only" }, ` of the run started ${fmtTime(log.start_time)}`)],
-								() => showOutput(log, taskName), "btn-small", { "data-action": "output" })));
+								() => showOutput(log, taskName, () => logAlone(i, log.id)), "btn-small", { "data-action": "output" })));
 				}))));
 		}
 
@@ -1499,7 +1510,14 @@
 		if (page === 1) ctx.every(POLL_SLOW_MS / 2, load);
 	}
 
-	function showOutput(log, taskName) {
+	async function showOutput(log, taskName, alone) {
+		if (log.truncated && alone) {
+			try {
+				log = (await alone()) || log;
+			} catch (e) {
+				/* show what the list had */
+			}
+		}
 		const r = parseResult(log);
 		const dlg = $("#dlg-output");
 		$("#dlg-output-title").textContent = `Output of ${taskName}`;
@@ -1517,7 +1535,8 @@
 		pre.textContent = r.output || "(no output)";
 		pre.classList.toggle("empty-out", !r.output);
 		const lines = r.output ? r.output.split("\n").length - (r.output.endsWith("\n") ? 1 : 0) : 0;
-		$("#output-size").textContent = `${fmtBytes(new TextEncoder().encode(r.output).length)} · ${lines} line${lines === 1 ? "" : "s"}`;
+		$("#output-size").textContent = `${fmtBytes(new TextEncoder().encode(r.output).length)} · ${lines} line${lines === 1 ? "" : "s"}` +
+			(log.truncated ? " · shortened: too large to show whole" : "");
 		const wrap = $("#output-wrap");
 		pre.classList.toggle("nowrap", !wrap.checked);
 		wrap.onchange = () => pre.classList.toggle("nowrap", !wrap.checked);
