@@ -20,60 +20,9 @@
 #define DEFAULT_HANDLER_THREADS 2
 #define CLOSE_TIMEOUT_MS 10000
 
-/* ------------------------------------------------------------ logging */
-
-void gc__agent_log(gc_agent *a, int level, const char *fmt, ...)
-{
-	if (!GC__AGENT_LOGGABLE(a, level))
-		return;
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	gc__log_vformat(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	a->opts.log(level, line, a->opts.log_payload);
-}
-
-void gc__agent_emit_warning(gc_agent *a, const char *type,
-			    const char *task_name, int64_t project_id,
-			    const char *fmt, ...)
-{
-	char data[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(data, sizeof(data), fmt, ap);
-	va_end(ap);
-	if (!a->opts.on_warning) {
-		gc__agent_log(a, GC_LOG_WARNING, "agent: warning type=%s %s",
-			      type, data);
-		return;
-	}
-	gc_warning w = GC_WARNING_INIT;
-	w.data = data;
-	w.type = (char *)type;
-	w.agent_ip = a->client_ip;
-	w.task_name = (char *)(task_name ? task_name : "");
-	w.project_id = project_id;
-	a->opts.on_warning(&w, a->opts.payload);
-}
-
-void gc__agent_stat_add(gc_agent *a, size_t off, int64_t delta)
-{
-	pthread_mutex_lock(&a->stats_mu);
-	if (off == offsetof(gc_agent_stats, running)) {
-		a->stats.running += (size_t)delta;
-	} else {
-		uint64_t *p = (uint64_t *)(void *)((char *)&a->stats + off);
-		*p += (uint64_t)delta;
-	}
-	pthread_mutex_unlock(&a->stats_mu);
-}
-
 GC_EXTERN void gc_agent_get_stats(gc_agent *agent, gc_agent_stats *out)
 {
-	pthread_mutex_lock(&agent->stats_mu);
-	*out = agent->stats;
-	pthread_mutex_unlock(&agent->stats_mu);
+	gc__astats_get(&agent->stats, out);
 }
 
 /* ------------------------------------------------------- construction */
@@ -144,7 +93,7 @@ GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
 	pthread_cond_init(&a->q_cv, NULL);
 	pthread_mutex_init(&a->lease_mu, NULL);
 	pthread_mutex_init(&a->grant_mu, NULL);
-	pthread_mutex_init(&a->stats_mu, NULL);
+	gc__astats_init(&a->stats);
 	gc__sched_init(&a->sched);
 	atomic_init(&a->stop_requested, 0);
 	atomic_init(&a->reload_requested, 0);
@@ -166,10 +115,14 @@ GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
 		a->opts.handler_threads = DEFAULT_HANDLER_THREADS;
 	a->opts.config_path = NULL; /* our copy lives in a->config_path */
 	a->n_workers = a->opts.etcd_threads;
-	a->log_level = a->opts.log_level > 0 ? a->opts.log_level
-					     : cfg->log_level;
-	if (a->log_level <= 0)
-		a->log_level = GC_LOG_INFO;
+	a->log.level =
+	    a->opts.log_level > 0 ? a->opts.log_level : cfg->log_level;
+	if (a->log.level <= 0)
+		a->log.level = GC_LOG_INFO;
+	a->log.fn = a->opts.log;
+	a->log.payload = a->opts.log_payload;
+	a->log.on_warning = a->opts.on_warning;
+	a->log.warning_payload = a->opts.payload;
 	a->cron_flags = a->opts.cron_utc ? GC_CRON_UTC : GC_CRON_LOCAL;
 
 	a->claim_ttl_s = cfg->claim_ttl_s > 0 ? cfg->claim_ttl_s : 60;
@@ -195,6 +148,7 @@ GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
 	a->prefix = gc__strdup(cfg->etcd.prefix ? cfg->etcd.prefix
 						: "/gopher_cron");
 	a->client_ip = gc__strdup(cfg->client_ip);
+	a->log.client_ip = a->client_ip;
 	a->shell = gc__strdup(cfg->shell ? cfg->shell : GC_EXEC_DEFAULT_SHELL);
 	a->config_path = dup_opt(opts ? opts->config_path : NULL);
 	a->etcd_user = dup_opt(cfg->etcd.username);
@@ -311,12 +265,12 @@ static int agent_begin(gc_agent *a, gc_error *err)
 	arm_clockfd(a);
 	a->state = GC__AGENT_RUNNING;
 	gc__clockwatch_step(&a->clock, gc__wall_ns(), gc__mono_ns());
-	gc__agent_log(a, GC_LOG_INFO,
-		      "agent: started client_ip=%s projects=%zu prefix=%s "
-		      "claim_ttl=%llds grace=%lldms",
-		      a->client_ip, a->n_want, a->prefix,
-		      (long long)a->claim_ttl_s,
-		      (long long)a->opts.late_grace_ms);
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: started client_ip=%s projects=%zu prefix=%s "
+		     "claim_ttl=%llds grace=%lldms",
+		     a->client_ip, a->n_want, a->prefix,
+		     (long long)a->claim_ttl_s,
+		     (long long)a->opts.late_grace_ms);
 	gc__session_begin(a);
 	return gc__projects_apply(a);
 }
@@ -356,15 +310,15 @@ static void clock_check(gc_agent *a, int64_t wall_ns, int64_t mono_ns)
 	int64_t step = gc__clockwatch_step(&a->clock, wall_ns, mono_ns);
 	if (!step)
 		return;
-	GC__STAT(a, clock_steps, 1);
+	GC__STAT(&a->stats, clock_steps, 1);
 	int64_t now_s = wall_ns / 1000000000LL;
-	gc__agent_log(a, GC_LOG_WARNING,
-		      "agent: wall clock stepped %s by %.3f s; recomputing "
-		      "next run times (ticks already attempted are not "
-		      "repeated, ticks older than %lld ms are skipped)",
-		      step > 0 ? "forward" : "backward",
-		      (double)(step > 0 ? step : -step) / 1e9,
-		      (long long)a->opts.late_grace_ms);
+	gc__alog_msg(&a->log, GC_LOG_WARNING,
+		     "agent: wall clock stepped %s by %.3f s; recomputing "
+		     "next run times (ticks already attempted are not "
+		     "repeated, ticks older than %lld ms are skipped)",
+		     step > 0 ? "forward" : "backward",
+		     (double)(step > 0 ? step : -step) / 1e9,
+		     (long long)a->opts.late_grace_ms);
 	int64_t ctx[2] = {(int64_t)(intptr_t)a, now_s};
 	gc__sched_recompute(&a->sched, recompute_due, ctx);
 }
@@ -393,12 +347,12 @@ static void run_due(gc_agent *a, int64_t wall_ns)
 	}
 	gc__tick_flush(a);
 	if (late) {
-		GC__STAT(a, late_skipped, (int64_t)late);
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: %zu tick(s) skipped, up to %lld ms past "
-			      "their planned time (grace %lld ms)",
-			      late, (long long)late_max_ms,
-			      (long long)a->opts.late_grace_ms);
+		GC__STAT(&a->stats, late_skipped, (int64_t)late);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: %zu tick(s) skipped, up to %lld ms past "
+			     "their planned time (grace %lld ms)",
+			     late, (long long)late_max_ms,
+			     (long long)a->opts.late_grace_ms);
 	}
 }
 
@@ -411,31 +365,32 @@ static void do_reload(gc_agent *a)
 		return;
 	}
 	if (!a->config_path) {
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: reload requested, but there is no "
-			      "configuration file to re-read");
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: reload requested, but there is no "
+			     "configuration file to re-read");
 		return;
 	}
 	gc_agent_config cfg;
 	gc_error err;
 	if (gc_agent_config_init(&cfg)) {
-		gc__agent_log(a, GC_LOG_ERR, "agent: reload: out of memory");
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: reload: out of memory");
 		return;
 	}
 	if (gc_agent_config_load(&cfg, a->config_path, a->opts.log,
 				 a->opts.log_payload, &err)) {
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: reload failed, keeping the running "
-			      "project list: %s",
-			      err.msg);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: reload failed, keeping the running "
+			     "project list: %s",
+			     err.msg);
 	} else if (gc_agent_set_projects(a, cfg.projects, cfg.n_projects,
 					 &err)) {
-		gc__agent_log(a, GC_LOG_ERR, "agent: reload: %s", err.msg);
+		gc__alog_msg(&a->log, GC_LOG_ERR, "agent: reload: %s", err.msg);
 	} else {
-		gc__agent_log(a, GC_LOG_INFO,
-			      "agent: configuration reloaded from %s "
-			      "projects=%zu",
-			      a->config_path, cfg.n_projects);
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: configuration reloaded from %s "
+			     "projects=%zu",
+			     a->config_path, cfg.n_projects);
 	}
 	gc_agent_config_clear(&cfg);
 }
@@ -487,10 +442,10 @@ static void advance_stop(gc_agent *a, int64_t mono_ms)
 		if (a->n_runs == 0 && a->claims_in_flight == 0)
 			break;
 		if (mono_ms >= a->drain_deadline_ms) {
-			gc__agent_log(a, GC_LOG_WARNING,
-				      "agent: stop grace over, killing %zu "
-				      "run(s)",
-				      a->n_runs);
+			gc__alog_msg(&a->log, GC_LOG_WARNING,
+				     "agent: stop grace over, killing %zu "
+				     "run(s)",
+				     a->n_runs);
 			gc__runs_cancel_all(a);
 			a->state = GC__AGENT_KILLING;
 		}
@@ -504,7 +459,7 @@ static void advance_stop(gc_agent *a, int64_t mono_ms)
 		    mono_ms >= a->close_deadline_ms) {
 			stop_threads(a);
 			a->state = GC__AGENT_STOPPED;
-			gc__agent_log(a, GC_LOG_INFO, "agent: stopped");
+			gc__alog_msg(&a->log, GC_LOG_INFO, "agent: stopped");
 		}
 		return;
 	default:
@@ -543,8 +498,9 @@ GC_EXTERN int gc_agent_step(gc_agent *a, gc_error *err)
 	if (a->state == GC__AGENT_NEW) {
 		int rc = agent_begin(a, err);
 		if (rc) {
-			gc__agent_log(a, GC_LOG_ERR, "agent: cannot start: %s",
-				      err ? err->msg : gc_strerror(rc));
+			gc__alog_msg(&a->log, GC_LOG_ERR,
+				     "agent: cannot start: %s",
+				     err ? err->msg : gc_strerror(rc));
 			stop_threads(a);
 			a->state = GC__AGENT_STOPPED;
 			return rc;
@@ -563,10 +519,10 @@ GC_EXTERN int gc_agent_step(gc_agent *a, gc_error *err)
 	if (atomic_load(&a->stop_requested) && a->state == GC__AGENT_RUNNING) {
 		a->state = GC__AGENT_DRAINING;
 		a->drain_deadline_ms = mono_ms + a->opts.stop_grace_ms;
-		gc__agent_log(a, GC_LOG_INFO,
-			      "agent: stopping: no new ticks, waiting up to "
-			      "%lld ms for %zu run(s)",
-			      (long long)a->opts.stop_grace_ms, a->n_runs);
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: stopping: no new ticks, waiting up to "
+			     "%lld ms for %zu run(s)",
+			     (long long)a->opts.stop_grace_ms, a->n_runs);
 	}
 	if (atomic_exchange(&a->reload_requested, 0) &&
 	    a->state == GC__AGENT_RUNNING)
@@ -579,12 +535,13 @@ GC_EXTERN int gc_agent_step(gc_agent *a, gc_error *err)
 	gc_error e2;
 	int rc = gc_exec_step(a->exec, &e2);
 	if (rc < 0)
-		gc__agent_log(a, GC_LOG_ERR, "agent: executor: %s", e2.msg);
+		gc__alog_msg(&a->log, GC_LOG_ERR, "agent: executor: %s",
+			     e2.msg);
 	if (a->watcher && a->state < GC__AGENT_STOPPED) {
 		rc = gc_etcd_watcher_poll(a->watcher, 0, &e2);
 		if (rc < 0)
-			gc__agent_log(a, GC_LOG_ERR, "agent: watcher: %s",
-				      e2.msg);
+			gc__alog_msg(&a->log, GC_LOG_ERR, "agent: watcher: %s",
+				     e2.msg);
 	}
 	gc__pool_drain(a);
 	gc__runs_check_deadlines(a, mono_ms);
@@ -595,14 +552,14 @@ GC_EXTERN int gc_agent_step(gc_agent *a, gc_error *err)
 	if (a->state != GC__AGENT_STOPPED)
 		gc__agent_rearm(a);
 
-	pthread_mutex_lock(&a->stats_mu);
-	a->stats.tasks = gc__sched_count(&a->sched);
-	a->stats.scheduled = gc__sched_scheduled(&a->sched);
 	size_t loaded = 0;
 	for (gc__project *p = a->projects; p; p = p->next)
 		loaded += !p->removed && p->listed_rev > 0;
-	a->stats.projects_loaded = loaded;
-	pthread_mutex_unlock(&a->stats_mu);
+	pthread_mutex_lock(&a->stats.mu);
+	a->stats.s.tasks = gc__sched_count(&a->sched);
+	a->stats.s.scheduled = gc__sched_scheduled(&a->sched);
+	a->stats.s.projects_loaded = loaded;
+	pthread_mutex_unlock(&a->stats.mu);
 	return a->state == GC__AGENT_STOPPED ? 1 : 0;
 }
 
@@ -681,8 +638,8 @@ GC_EXTERN int gc_agent_run(gc_agent *a, gc_error *err)
 		if (n < 0 && errno != EINTR) {
 			int e = errno;
 			gc_agent_stop(a);
-			gc__agent_log(a, GC_LOG_ERR, "agent: epoll_wait: %s",
-				      strerror(e));
+			gc__alog_msg(&a->log, GC_LOG_ERR,
+				     "agent: epoll_wait: %s", strerror(e));
 		}
 	}
 }
@@ -794,7 +751,7 @@ static void agent_release(gc_agent *a)
 	pthread_cond_destroy(&a->q_cv);
 	pthread_mutex_destroy(&a->lease_mu);
 	pthread_mutex_destroy(&a->grant_mu);
-	pthread_mutex_destroy(&a->stats_mu);
+	gc__astats_destroy(&a->stats);
 	free(a);
 }
 

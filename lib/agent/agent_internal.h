@@ -21,6 +21,7 @@
 #include <gophercron/etcd.h>
 #include <gophercron/exec.h>
 
+#include "agent/log.h"
 #include "agent/sched.h"
 #include "agent/timing.h"
 #include "internal.h"
@@ -199,7 +200,6 @@ struct gc_agent {
 	int64_t claim_ttl_s;
 	int64_t window_s;   /* claim lease rotation period */
 	gc_agent_options opts;
-	int log_level;
 	unsigned cron_flags;
 
 	int state;
@@ -261,21 +261,12 @@ struct gc_agent {
 	int thread_rc;
 	gc_error thread_err;
 
-	pthread_mutex_t stats_mu;
-	gc_agent_stats stats;
+	gc__alog log;
+	gc__astats stats;
 };
 
 /* agent.c */
-void gc__agent_log(gc_agent *a, int level, const char *fmt, ...)
-	GC__PRINTF(3, 4);
-#define GC__AGENT_LOGGABLE(a, lvl) ((a)->opts.log && (lvl) <= (a)->log_level)
-void gc__agent_stat_add(gc_agent *a, size_t off, int64_t delta);
-#define GC__STAT(a, field, d) \
-	gc__agent_stat_add((a), offsetof(gc_agent_stats, field), (d))
 void gc__agent_rearm(gc_agent *a);
-void gc__agent_emit_warning(gc_agent *a, const char *type,
-			    const char *task_name, int64_t project_id,
-			    const char *fmt, ...) GC__PRINTF(5, 6);
 
 /* pool.c */
 int gc__pool_start(gc_agent *a, gc_error *err);

@@ -377,8 +377,8 @@ static void hjob_done(gc_agent *a, gc__ajob *job)
 	r->deadline_ms = 0;
 	hjob_free(j);
 	if (!res.output || !res.error || !res.run_id)
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: out of memory for a handler result");
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: out of memory for a handler result");
 	gc__run_finish(a, r, &res);
 	gc_result_clear(&res);
 }

@@ -198,10 +198,10 @@ int gc__lease_window(gc__worker *w, int64_t *lease, gc_error *err)
 		a->window_born_ms = now;
 		pthread_mutex_unlock(&a->lease_mu);
 		*lease = id;
-		gc__agent_log(a, GC_LOG_DEBUG,
-			      "agent: claim lease granted lease=%lld ttl=%lld",
-			      (long long)id,
-			      (long long)(a->claim_ttl_s + a->window_s));
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: claim lease granted lease=%lld ttl=%lld",
+			     (long long)id,
+			     (long long)(a->claim_ttl_s + a->window_s));
 	}
 	pthread_mutex_unlock(&a->grant_mu);
 	return rc;

@@ -123,8 +123,8 @@ static void task_remove(gc_agent *a, const char *key)
 {
 	void *data = NULL;
 	if (gc__sched_remove(&a->sched, key, &data) == 0) {
-		gc__agent_log(a, GC_LOG_DEBUG, "agent: task removed key=%s",
-			      key);
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: task removed key=%s", key);
 		gc__task_free(a, data);
 	}
 }
@@ -154,11 +154,11 @@ static void task_skip(gc_agent *a, gc__project *p, const char *etcd_key,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	gc__agent_log(a, GC_LOG_WARNING,
-		      "agent: task key=%s revision=%lld not loaded: %s",
-		      etcd_key, (long long)mod_rev, why);
-	gc__agent_emit_warning(a, "system", task_id, p->id,
-			       "task %s not loaded: %s", task_id, why);
+	gc__alog_msg(&a->log, GC_LOG_WARNING,
+		     "agent: task key=%s revision=%lld not loaded: %s",
+		     etcd_key, (long long)mod_rev, why);
+	gc__alog_warning(&a->log, "system", task_id, p->id,
+			 "task %s not loaded: %s", task_id, why);
 }
 
 /* Add or change a task from its etcd pair. */
@@ -195,8 +195,8 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 	if (!n || kv->value_len > UINT32_MAX) {
 		free(n);
 		gc_task_clear(&t);
-		gc__agent_log(a, GC_LOG_ERR, "agent: out of memory for task %s",
-			      key);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: out of memory for task %s", key);
 		return;
 	}
 	memcpy(n->key, key, (size_t)klen + 1);
@@ -221,12 +221,12 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 	}
 	if (gc__croncache_get(&a->crons, t.cron, &n->cron, &err)) {
 		n->cron = NULL;
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: task not scheduled key=%s: cron %s",
-			      kv->key, err.msg);
-		gc__agent_emit_warning(a, "system", t.name, p->id,
-				       "task %s (%s): bad cron expression: %s",
-				       info->task_id, t.name, err.msg);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: task not scheduled key=%s: cron %s",
+			     kv->key, err.msg);
+		gc__alog_warning(&a->log, "system", t.name, p->id,
+				 "task %s (%s): bad cron expression: %s",
+				 info->task_id, t.name, err.msg);
 	}
 	if (!n->json) {
 		gc_task_clear(&t);
@@ -235,20 +235,20 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 	}
 	int64_t due = gc__task_next(a, n, now_s);
 	if (gc__sched_set(&a->sched, n->key, due, n)) {
-		gc__agent_log(a, GC_LOG_ERR, "agent: out of memory for task %s",
-			      key);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: out of memory for task %s", key);
 		gc_task_clear(&t);
 		gc__task_free(a, n);
 		return;
 	}
 	gc__task_free(a, old);
-	if (GC__AGENT_LOGGABLE(a, GC_LOG_DEBUG))
-		gc__agent_log(a, GC_LOG_DEBUG,
-			      "agent: task %s key=%s cron=\"%s\" status=%d "
-			      "noseize=%d exclusion=%d next=%lld",
-			      old ? "changed" : "added", key, t.cron, n->status,
-			      n->noseize, n->exclusion,
-			      due == GC__SCHED_NEVER ? -1LL : (long long)due);
+	if (GC__ALOG_ON(&a->log, GC_LOG_DEBUG))
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: task %s key=%s cron=\"%s\" status=%d "
+			     "noseize=%d exclusion=%d next=%lld",
+			     old ? "changed" : "added", key, t.cron, n->status,
+			     n->noseize, n->exclusion,
+			     due == GC__SCHED_NEVER ? -1LL : (long long)due);
 	gc_task_clear(&t);
 }
 
@@ -296,9 +296,9 @@ static void tasks_sweep(gc_agent *a, gc__project *p, int by_gen,
 		gc__task_free(a, t);
 	}
 	if (c.n)
-		gc__agent_log(a, GC_LOG_DEBUG,
-			      "agent: %zu task(s) of project %lld removed", c.n,
-			      (long long)p->id);
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: %zu task(s) of project %lld removed", c.n,
+			     (long long)p->id);
 	free(c.v);
 }
 
@@ -352,10 +352,10 @@ static void project_compacted(gc_etcd_watch *watch, int64_t compact_rev,
 {
 	(void)watch;
 	gc__project *p = payload;
-	gc__agent_log(p->agent, GC_LOG_WARNING,
-		      "agent: watch of project %lld compacted at %lld; "
-		      "listing again",
-		      (long long)p->id, (long long)compact_rev);
+	gc__alog_msg(&p->agent->log, GC_LOG_WARNING,
+		     "agent: watch of project %lld compacted at %lld; "
+		     "listing again",
+		     (long long)p->id, (long long)compact_rev);
 	p->state = GC__PROJ_RELISTING;
 	list_start(p->agent, p);
 }
@@ -365,12 +365,12 @@ static void project_watch_error(gc_etcd_watch *watch, int code,
 {
 	(void)watch;
 	gc__project *p = payload;
-	GC__STAT(p->agent, etcd_errors, 1);
-	gc__agent_log(p->agent, GC_LOG_ERR,
-		      "agent: watch of project %lld stopped (%s: %s); "
-		      "retrying in %d s",
-		      (long long)p->id, gc_strerror(code), msg,
-		      WATCH_ERROR_RETRY_MS / 1000);
+	GC__STAT(&p->agent->stats, etcd_errors, 1);
+	gc__alog_msg(&p->agent->log, GC_LOG_ERR,
+		     "agent: watch of project %lld stopped (%s: %s); "
+		     "retrying in %d s",
+		     (long long)p->id, gc_strerror(code), msg,
+		     WATCH_ERROR_RETRY_MS / 1000);
 	p->state = GC__PROJ_RELISTING;
 	p->list_retry_at_ms = gc__mono_ms() + WATCH_ERROR_RETRY_MS;
 }
@@ -399,9 +399,9 @@ static void kill_compacted(gc_etcd_watch *watch, int64_t compact_rev,
 	gc_error err;
 	/* Kill requests lost to the compaction are moot by now. */
 	if (gc_etcd_watch_resume(watch, compact_rev + 1, &err))
-		gc__agent_log(p->agent, GC_LOG_ERR,
-			      "agent: kill watch of project %lld: %s",
-			      (long long)p->id, err.msg);
+		gc__alog_msg(&p->agent->log, GC_LOG_ERR,
+			     "agent: kill watch of project %lld: %s",
+			     (long long)p->id, err.msg);
 }
 
 static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
@@ -409,10 +409,10 @@ static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
 {
 	(void)watch;
 	gc__project *p = payload;
-	GC__STAT(p->agent, etcd_errors, 1);
-	gc__agent_log(p->agent, GC_LOG_ERR,
-		      "agent: kill watch of project %lld stopped (%s: %s)",
-		      (long long)p->id, gc_strerror(code), msg);
+	GC__STAT(&p->agent->stats, etcd_errors, 1);
+	gc__alog_msg(&p->agent->log, GC_LOG_ERR,
+		     "agent: kill watch of project %lld stopped (%s: %s)",
+		     (long long)p->id, gc_strerror(code), msg);
 	p->list_retry_at_ms = gc__mono_ms() + WATCH_ERROR_RETRY_MS;
 }
 
@@ -497,19 +497,19 @@ static void list_finish(gc_agent *a, gc__project *p, int64_t rev,
 	p->listed_rev = rev;
 	gc_error err;
 	if (watches_start(a, p, rev + 1, &err)) {
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: cannot watch project %lld: %s",
-			      (long long)p->id, err.msg);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: cannot watch project %lld: %s",
+			     (long long)p->id, err.msg);
 		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
 		return;
 	}
 	p->state = GC__PROJ_WATCHING;
 	p->list_retry_at_ms = 0;
-	gc__agent_log(a, GC_LOG_INFO,
-		      "agent: project %lld loaded keys=%zu revision=%lld "
-		      "tasks=%zu",
-		      (long long)p->id, keys, (long long)rev,
-		      gc__sched_count(&a->sched));
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: project %lld loaded keys=%zu revision=%lld "
+		     "tasks=%zu",
+		     (long long)p->id, keys, (long long)rev,
+		     gc__sched_count(&a->sched));
 }
 
 /* Is kv the start key a page repeats from the previous page? */
@@ -541,12 +541,12 @@ static void list_skip_big(gc_agent *a, gc__project *p, list_job *j)
 			  "reads in one etcd answer (a task may have %d)",
 			  GC__AGENT_ETCD_MAX_RESPONSE, GC_TASK_MAX_BYTES);
 	} else if (skip_note(p, big->key, big->mod_revision)) {
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: key=%s revision=%lld ignored: its value "
-			      "is larger than the %zu bytes the agent reads "
-			      "in one etcd answer",
-			      big->key, (long long)big->mod_revision,
-			      GC__AGENT_ETCD_MAX_RESPONSE);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: key=%s revision=%lld ignored: its value "
+			     "is larger than the %zu bytes the agent reads "
+			     "in one etcd answer",
+			     big->key, (long long)big->mod_revision,
+			     GC__AGENT_ETCD_MAX_RESPONSE);
 	}
 	j->keys++;
 	p->list_keys = j->keys;
@@ -618,10 +618,10 @@ static void list_done(gc_agent *a, gc__ajob *job)
 		/* The pinned revision went away mid-listing: start over. */
 		list_submit(a, p, 0, NULL, 0, LIST_PAGE, 0);
 	} else if (job->rc && job->rc != GC_ECANCELED && !p->removed) {
-		GC__STAT(a, etcd_errors, 1);
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: listing project %lld failed, retrying: %s",
-			      (long long)p->id, job->err.msg);
+		GC__STAT(&a->stats, etcd_errors, 1);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: listing project %lld failed, retrying: %s",
+			     (long long)p->id, job->err.msg);
 		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
 	}
 out:
@@ -725,8 +725,8 @@ static void project_remove(gc_agent *a, gc__project *p)
 	tasks_sweep(a, p, 0, 0);
 	if (p->registered)
 		gc__session_unregister(a, p);
-	gc__agent_log(a, GC_LOG_INFO, "agent: project %lld no longer served",
-		      (long long)p->id);
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: project %lld no longer served", (long long)p->id);
 	gc__project_unref(a, p);
 }
 
@@ -762,17 +762,15 @@ int gc__projects_apply(gc_agent *a)
 		}
 		p->next = a->projects;
 		a->projects = p;
-		gc__agent_log(a, GC_LOG_INFO, "agent: serving project %lld",
-			      (long long)id);
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: serving project %lld", (long long)id);
 		list_start(a, p);
 		gc__session_register(a, p);
 	}
 	size_t n = 0;
 	for (gc__project *p = a->projects; p; p = p->next)
 		n += !p->removed;
-	pthread_mutex_lock(&a->stats_mu);
-	a->stats.projects = n;
-	pthread_mutex_unlock(&a->stats_mu);
+	GC__STAT_SET(&a->stats, projects, n);
 	return rc;
 }
 
@@ -813,9 +811,9 @@ static void cmd_delete_done(gc_agent *a, gc__ajob *job)
 {
 	cmd_job *j = (cmd_job *)job;
 	if (job->rc && job->rc != GC_ECANCELED)
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: could not delete command key %s: %s",
-			      j->key, job->err.msg);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: could not delete command key %s: %s",
+			     j->key, job->err.msg);
 	free(j->key);
 	free(j);
 }
@@ -834,13 +832,13 @@ static void cmd_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
 		    strcmp(info.ip, a->client_ip) != 0)
 			continue;
 		if (strcmp(info.command, "reload_config") == 0) {
-			gc__agent_log(a, GC_LOG_INFO,
-				      "agent: reload_config received");
+			gc__alog_msg(&a->log, GC_LOG_INFO,
+				     "agent: reload_config received");
 			atomic_store(&a->reload_requested, 1);
 		} else {
-			gc__agent_log(a, GC_LOG_WARNING,
-				      "agent: unknown command \"%s\" ignored",
-				      info.command);
+			gc__alog_msg(&a->log, GC_LOG_WARNING,
+				     "agent: unknown command \"%s\" ignored",
+				     info.command);
 		}
 		/* Consume the command so it is not seen again. */
 		cmd_job *j = calloc(1, sizeof(*j));
@@ -861,8 +859,8 @@ static void cmd_compacted(gc_etcd_watch *watch, int64_t compact_rev,
 	gc_agent *a = payload;
 	gc_error err;
 	if (gc_etcd_watch_resume(watch, compact_rev + 1, &err))
-		gc__agent_log(a, GC_LOG_ERR, "agent: command watch: %s",
-			      err.msg);
+		gc__alog_msg(&a->log, GC_LOG_ERR, "agent: command watch: %s",
+			     err.msg);
 }
 
 static void cmd_error(gc_etcd_watch *watch, int code, const char *msg,
@@ -870,9 +868,10 @@ static void cmd_error(gc_etcd_watch *watch, int code, const char *msg,
 {
 	(void)watch;
 	gc_agent *a = payload;
-	GC__STAT(a, etcd_errors, 1);
-	gc__agent_log(a, GC_LOG_ERR, "agent: command watch stopped (%s: %s)",
-		      gc_strerror(code), msg);
+	GC__STAT(&a->stats, etcd_errors, 1);
+	gc__alog_msg(&a->log, GC_LOG_ERR,
+		     "agent: command watch stopped (%s: %s)", gc_strerror(code),
+		     msg);
 }
 
 int gc__cmd_watch_start(gc_agent *a, gc_error *err)

@@ -145,24 +145,22 @@ static void deliver(gc_agent *a, gc_result *res)
 		gc_warning w = GC_WARNING_INIT;
 		gc_error err;
 		if (gc_warning_for_result(&w, res, a->client_ip, &err) == 0) {
-			if (a->opts.on_warning)
-				a->opts.on_warning(&w, a->opts.payload);
+			gc__alog_report(&a->log, &w);
 			gc_warning_clear(&w);
 		}
 	}
-	gc__agent_log(a, res->error && res->error[0] ? GC_LOG_NOTICE
-						     : GC_LOG_INFO,
-		      "agent: run finished project=%lld task=%s plan=%lld "
-		      "run_id=%s error=\"%s\" duration_ms=%lld output_bytes=%zu",
-		      (long long)res->task.project_id, res->task.task_id,
-		      (long long)(res->plan_time_ns / 1000000000LL),
-		      res->run_id ? res->run_id : "", res->error ? res->error : "",
-		      (long long)((res->end_time_ns - res->start_time_ns) /
-				  1000000),
-		      res->output_len);
+	gc__alog_msg(
+	    &a->log, res->error && res->error[0] ? GC_LOG_NOTICE : GC_LOG_INFO,
+	    "agent: run finished project=%lld task=%s plan=%lld "
+	    "run_id=%s error=\"%s\" duration_ms=%lld output_bytes=%zu",
+	    (long long)res->task.project_id, res->task.task_id,
+	    (long long)(res->plan_time_ns / 1000000000LL),
+	    res->run_id ? res->run_id : "", res->error ? res->error : "",
+	    (long long)((res->end_time_ns - res->start_time_ns) / 1000000),
+	    res->output_len);
 	if (a->opts.on_result)
 		a->opts.on_result(res, a->opts.payload);
-	GC__STAT(a, runs, 1);
+	GC__STAT(&a->stats, runs, 1);
 }
 
 /* A result for a tick that did not run (skipped, or not startable). */
@@ -253,11 +251,11 @@ static void status_done(gc_agent *a, gc__ajob *job)
 	gc__run *r = j->run;
 	if (job->rc && job->rc != GC_ECANCELED &&
 	    !(job->rc == GC_ECONFLICT && j->kind != STATUS_PUT)) {
-		GC__STAT(a, etcd_errors, 1);
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: t_status update failed key=%s: %s "
-			      "(it expires with the session lease)",
-			      j->key, job->err.msg);
+		GC__STAT(&a->stats, etcd_errors, 1);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: t_status update failed key=%s: %s "
+			     "(it expires with the session lease)",
+			     j->key, job->err.msg);
 	}
 	if (j->kind == STATUS_END) {
 		a->status_jobs--;
@@ -464,7 +462,7 @@ static void claim_outcome(gc_agent *a, claim_job *j, const gc_error *err)
 {
 	switch (j->outcome) {
 	case CLAIM_WON:
-		GC__STAT(a, claims_won, 1);
+		GC__STAT(&a->stats, claims_won, 1);
 		if (a->state >= GC__AGENT_KILLING) {
 			/* Ours, but the agent is going down: say so rather
 			 * than leave the tick silently unrun. */
@@ -481,14 +479,14 @@ static void claim_outcome(gc_agent *a, claim_job *j, const gc_error *err)
 		run_start(a, j, j->fence, j->status_rev);
 		break;
 	case CLAIM_SKIPPED: {
-		GC__STAT(a, skipped, 1);
+		GC__STAT(&a->stats, skipped, 1);
 		char *rid = make_run_id(a, j->project_id, j->task_id, j->plan_s,
 					j->run_now, j->now_rev);
-		gc__agent_log(a, GC_LOG_NOTICE,
-			      "agent: tick skipped, previous run still "
-			      "running project=%lld task=%s plan=%lld",
-			      (long long)j->project_id, j->task_id,
-			      (long long)j->plan_s);
+		gc__alog_msg(&a->log, GC_LOG_NOTICE,
+			     "agent: tick skipped, previous run still "
+			     "running project=%lld task=%s plan=%lld",
+			     (long long)j->project_id, j->task_id,
+			     (long long)j->plan_s);
 		report_not_run(a, j->json, j->json_len, j->project_id,
 			       j->task_id, j->plan_ns, rid, SKIP_ERROR);
 		free(rid);
@@ -496,31 +494,31 @@ static void claim_outcome(gc_agent *a, claim_job *j, const gc_error *err)
 	}
 	case CLAIM_LOST:
 	case CLAIM_SKIP_LOST:
-		GC__STAT(a, claims_lost, 1);
-		gc__agent_log(a, GC_LOG_DEBUG,
-			      "agent: tick taken by another agent project=%lld "
-			      "task=%s plan=%lld",
-			      (long long)j->project_id, j->task_id,
-			      (long long)j->plan_s);
+		GC__STAT(&a->stats, claims_lost, 1);
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: tick taken by another agent project=%lld "
+			     "task=%s plan=%lld",
+			     (long long)j->project_id, j->task_id,
+			     (long long)j->plan_s);
 		break;
 	case CLAIM_LATE:
-		GC__STAT(a, late_skipped, 1);
-		GC__STAT(a, etcd_errors, 1);
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: tick not run, etcd unreachable until "
-			      "past the grace window project=%lld task=%s "
-			      "plan=%lld: %s",
-			      (long long)j->project_id, j->task_id,
-			      (long long)j->plan_s,
-			      err->msg[0] ? err->msg : "no attempt in time");
+		GC__STAT(&a->stats, late_skipped, 1);
+		GC__STAT(&a->stats, etcd_errors, 1);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: tick not run, etcd unreachable until "
+			     "past the grace window project=%lld task=%s "
+			     "plan=%lld: %s",
+			     (long long)j->project_id, j->task_id,
+			     (long long)j->plan_s,
+			     err->msg[0] ? err->msg : "no attempt in time");
 		break;
 	case CLAIM_FAILED:
-		GC__STAT(a, etcd_errors, 1);
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: claim refused by etcd project=%lld "
-			      "task=%s plan=%lld: %s",
-			      (long long)j->project_id, j->task_id,
-			      (long long)j->plan_s, err->msg);
+		GC__STAT(&a->stats, etcd_errors, 1);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: claim refused by etcd project=%lld "
+			     "task=%s plan=%lld: %s",
+			     (long long)j->project_id, j->task_id,
+			     (long long)j->plan_s, err->msg);
 		break;
 	default:
 		break;
@@ -678,10 +676,11 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 			/* etcd refused the batch as a whole (a limit, a bad
 			 * key): claim what is left one by one, so that one bad
 			 * tick cannot cost the others theirs. */
-			gc__agent_log(a, GC_LOG_WARNING,
-				      "agent: batched claim of %zu ticks refused "
-				      "(%s); claiming them one by one",
-				      m, job->err.msg);
+			gc__alog_msg(
+			    &a->log, GC_LOG_WARNING,
+			    "agent: batched claim of %zu ticks refused "
+			    "(%s); claiming them one by one",
+			    m, job->err.msg);
 			for (size_t k = 0; k < m; k++) {
 				pend[k]->base.err.msg[0] = '\0';
 				claim_run(&pend[k]->base, w);
@@ -778,15 +777,15 @@ void gc__tick(gc_agent *a, gc__atask *t, int64_t plan_s)
 {
 	if (a->state != GC__AGENT_RUNNING)
 		return;
-	GC__STAT(a, ticks, 1);
+	GC__STAT(&a->stats, ticks, 1);
 	const char *tid = strchr(t->key, '/') + 1;
 	int64_t plan_ns = plan_s * 1000000000LL;
 	claim_job *j = claim_job_new(a, t->proj->id, tid, t->json, t->json_len,
 				     plan_s, plan_ns, 0, 0);
 	if (!j) {
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: out of memory, tick lost key=%s plan=%lld",
-			      t->key, (long long)plan_s);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: out of memory, tick lost key=%s plan=%lld",
+			     t->key, (long long)plan_s);
 		return;
 	}
 	j->sched_key = gc__strdup(t->key);
@@ -811,7 +810,7 @@ void gc__tick(gc_agent *a, gc__atask *t, int64_t plan_s)
 	}
 	/* noseize: every agent runs every tick; exclusion is per agent. */
 	if (t->exclusion && t->running) {
-		GC__STAT(a, skipped, 1);
+		GC__STAT(&a->stats, skipped, 1);
 		char *rid = make_run_id(a, j->project_id, tid, plan_s, 0, 0);
 		report_not_run(a, j->json, j->json_len, j->project_id, tid,
 			       plan_ns, rid, SKIP_ERROR);
@@ -832,9 +831,9 @@ void gc__run_now(gc_agent *a, gc__project *p, const gc_etcd_kv *kv)
 	gc_task t = GC_TASK_INIT;
 	gc_error err;
 	if (gc_task_from_json(&t, kv->value, kv->value_len, &err)) {
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: ignoring run-now request %s: %s", kv->key,
-			      err.msg);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: ignoring run-now request %s: %s", kv->key,
+			     err.msg);
 		return;
 	}
 	int64_t now_ns = gc__wall_ns();
@@ -848,11 +847,11 @@ void gc__run_now(gc_agent *a, gc__project *p, const gc_etcd_kv *kv)
 		snprintf(key, sizeof(key), "%lld/%s", (long long)p->id,
 			 info.task_id);
 		j->sched_key = gc__strdup(key);
-		gc__agent_log(a, GC_LOG_INFO,
-			      "agent: run-now request project=%lld task=%s "
-			      "revision=%lld",
-			      (long long)p->id, info.task_id,
-			      (long long)kv->mod_revision);
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: run-now request project=%lld task=%s "
+			     "revision=%lld",
+			     (long long)p->id, info.task_id,
+			     (long long)kv->mod_revision);
 		claim_submit(a, j);
 	}
 	gc_task_clear(&t);
@@ -871,7 +870,7 @@ static void run_link(gc_agent *a, gc__run *r)
 	gc__atask *t = task_of(a, r->sched_key);
 	if (t)
 		t->running++;
-	GC__STAT(a, running, 1);
+	GC__STAT(&a->stats, running, 1);
 }
 
 static void run_unlink(gc_agent *a, gc__run *r)
@@ -887,7 +886,7 @@ static void run_unlink(gc_agent *a, gc__run *r)
 	gc__atask *t = task_of(a, r->sched_key);
 	if (t && t->running)
 		t->running--;
-	GC__STAT(a, running, -1);
+	GC__STAT(&a->stats, running, -1);
 }
 
 /* Build and deliver the result of a run that failed before starting. */
@@ -947,8 +946,8 @@ static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 	if (!r->task_id || !r->sched_key || !r->status_key || !r->run_id)
 		goto oom;
 	if (gc_task_from_json(&r->task, cj->json, cj->json_len, &err)) {
-		gc__agent_log(a, GC_LOG_ERR, "agent: task %s: %s", cj->task_id,
-			      err.msg);
+		gc__alog_msg(&a->log, GC_LOG_ERR, "agent: task %s: %s",
+			     cj->task_id, err.msg);
 		run_free(r);
 		return;
 	}
@@ -969,14 +968,14 @@ static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 	if (fence)
 		snprintf(fence_str, sizeof(fence_str), "%lld",
 			 (long long)fence);
-	gc__agent_log(a, GC_LOG_INFO,
-		      "agent: run started project=%lld task=%s name=\"%s\" "
-		      "plan=%lld late_ms=%lld token=%s run_id=%s%s",
-		      (long long)r->project_id, r->task_id, r->task.name,
-		      (long long)r->plan_s,
-		      (long long)((r->real_ns - r->plan_ns) / 1000000),
-		      fence ? fence_str : "-", r->run_id,
-		      r->run_now ? " run_now=1" : "");
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: run started project=%lld task=%s name=\"%s\" "
+		     "plan=%lld late_ms=%lld token=%s run_id=%s%s",
+		     (long long)r->project_id, r->task_id, r->task.name,
+		     (long long)r->plan_s,
+		     (long long)((r->real_ns - r->plan_ns) / 1000000),
+		     fence ? fence_str : "-", r->run_id,
+		     r->run_now ? " run_now=1" : "");
 	if (r->noseize)
 		status_put_submit(a, r, STATUS_PUT);
 	announce_start(a, r);
@@ -1019,15 +1018,15 @@ static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 	req.userdata = r;
 	if (gc_exec_start(a->exec, &req, &r->exec_handle, &err)) {
 		r->exec_handle = 0;
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: cannot start task %s: %s", r->task_id,
-			      err.msg);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: cannot start task %s: %s", r->task_id,
+			     err.msg);
 		run_fail_early(a, r, err.msg);
 	}
 	return;
 oom:
-	gc__agent_log(a, GC_LOG_ERR, "agent: out of memory starting %s",
-		      cj->task_id);
+	gc__alog_msg(&a->log, GC_LOG_ERR, "agent: out of memory starting %s",
+		     cj->task_id);
 	if (r)
 		run_free(r);
 }
@@ -1057,9 +1056,9 @@ void gc__exec_done(gc_exec_outcome *o, void *payload)
 	res.real_time_ns = r->real_ns;
 	res.run_id = gc__strdup(r->run_id);
 	if (gc_result_take_outcome(&res, o) || !res.run_id) {
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: out of memory for the result of %s",
-			      r->task_id);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: out of memory for the result of %s",
+			     r->task_id);
 	}
 	r->exec_handle = 0;
 	gc__run_finish(a, r, &res);
@@ -1078,9 +1077,9 @@ void gc__kill_task(gc_agent *a, int64_t project_id, const char *task_id)
 		else if (r->hjob)
 			gc__hjob_cancel(r->hjob, GC_EXEC_KILLED);
 	}
-	gc__agent_log(a, n ? GC_LOG_NOTICE : GC_LOG_DEBUG,
-		      "agent: kill request project=%lld task=%s runs=%d",
-		      (long long)project_id, task_id, n);
+	gc__alog_msg(&a->log, n ? GC_LOG_NOTICE : GC_LOG_DEBUG,
+		     "agent: kill request project=%lld task=%s runs=%d",
+		     (long long)project_id, task_id, n);
 }
 
 int gc__runs_timeout_ms(gc_agent *a, int64_t now_ms)

@@ -46,9 +46,7 @@ static void set_registered_stat(gc_agent *a)
 	for (gc__project *p = a->projects; p; p = p->next)
 		if (!p->removed && p->registered != 1)
 			all = 0;
-	pthread_mutex_lock(&a->stats_mu);
-	a->stats.registered = all;
-	pthread_mutex_unlock(&a->stats_mu);
+	GC__STAT_SET(&a->stats, registered, all);
 }
 
 /* ------------------------------------------------------------ grant */
@@ -69,10 +67,10 @@ static void grant_done(gc_agent *a, gc__ajob *job)
 		return;
 	}
 	if (job->rc) {
-		GC__STAT(a, etcd_errors, 1);
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: session lease grant failed, retrying: %s",
-			      job->err.msg);
+		GC__STAT(&a->stats, etcd_errors, 1);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: session lease grant failed, retrying: %s",
+			     job->err.msg);
 		a->session_retry_at_ms = gc__mono_ms() + SESSION_RETRY_MS;
 		sjob_free(j);
 		return;
@@ -88,12 +86,12 @@ static void grant_done(gc_agent *a, gc__ajob *job)
 	pthread_mutex_unlock(&a->lease_mu);
 	gc_error err;
 	if (gc_etcd_lease_keeper_add(a->keeper, j->lease, j->ttl, &err))
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: cannot keep the session lease alive: %s",
-			      err.msg);
-	gc__agent_log(a, GC_LOG_INFO,
-		      "agent: session lease granted lease=%lld ttl=%lld",
-		      (long long)j->lease, (long long)j->ttl);
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: cannot keep the session lease alive: %s",
+			     err.msg);
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: session lease granted lease=%lld ttl=%lld",
+		     (long long)j->lease, (long long)j->ttl);
 	sjob_free(j);
 	for (gc__project *p = a->projects; p; p = p->next) {
 		p->registered = 0;
@@ -132,13 +130,13 @@ static void session_lost(gc_agent *a, const char *why)
 	for (gc__project *p = a->projects; p; p = p->next)
 		p->registered = 0;
 	set_registered_stat(a);
-	gc__agent_log(a, GC_LOG_WARNING,
-		      "agent: session lease lost lease=%lld (%s); "
-		      "re-granting and re-registering",
-		      (long long)lease, why);
-	gc__agent_emit_warning(a, "system", "", 0,
-			       "agent %s lost its etcd session lease (%s)",
-			       a->client_ip, why);
+	gc__alog_msg(&a->log, GC_LOG_WARNING,
+		     "agent: session lease lost lease=%lld (%s); "
+		     "re-granting and re-registering",
+		     (long long)lease, why);
+	gc__alog_warning(&a->log, "system", "", 0,
+			 "agent %s lost its etcd session lease (%s)",
+			 a->client_ip, why);
 	gc__session_begin(a);
 }
 
@@ -175,17 +173,17 @@ static void register_done(gc_agent *a, gc__ajob *job)
 	p->registered = 0;
 	if (job->rc == 0 && j->lease == gc__lease_session(a) && !p->removed) {
 		p->registered = 1;
-		gc__agent_log(a, GC_LOG_INFO,
-			      "agent: registered project=%lld key=%s",
-			      (long long)p->id, j->key);
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: registered project=%lld key=%s",
+			     (long long)p->id, j->key);
 	} else if (job->rc == GC_ENOTFOUND && j->lease == gc__lease_session(a)) {
 		session_lost(a, "etcd no longer knows it");
 	} else if (job->rc && job->rc != GC_ECANCELED) {
-		GC__STAT(a, etcd_errors, 1);
+		GC__STAT(&a->stats, etcd_errors, 1);
 		p->reg_retry_at_ms = gc__mono_ms() + SESSION_RETRY_MS;
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: registration failed project=%lld: %s",
-			      (long long)p->id, job->err.msg);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: registration failed project=%lld: %s",
+			     (long long)p->id, job->err.msg);
 	}
 	set_registered_stat(a);
 	sjob_free(j);
@@ -231,10 +229,10 @@ static void unregister_done(gc_agent *a, gc__ajob *job)
 {
 	session_job *j = (session_job *)job;
 	if (job->rc && job->rc != GC_ECANCELED)
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: removing registration %s failed "
-			      "(it expires with the session lease): %s",
-			      j->key, job->err.msg);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: removing registration %s failed "
+			     "(it expires with the session lease): %s",
+			     j->key, job->err.msg);
 	gc__project *p = j->proj;
 	sjob_free(j);
 	gc__project_unref(a, p);
@@ -272,14 +270,14 @@ static void revoke_done(gc_agent *a, gc__ajob *job)
 {
 	session_job *j = (session_job *)job;
 	if (job->rc && job->rc != GC_ENOTFOUND && job->rc != GC_ECANCELED)
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: revoking the session lease failed "
-			      "(it expires by itself): %s",
-			      job->err.msg);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: revoking the session lease failed "
+			     "(it expires by itself): %s",
+			     job->err.msg);
 	else if (job->rc == 0)
-		gc__agent_log(a, GC_LOG_INFO,
-			      "agent: session lease revoked lease=%lld",
-			      (long long)j->lease);
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: session lease revoked lease=%lld",
+			     (long long)j->lease);
 	sjob_free(j);
 	a->session_granting = 0; /* reused as "revoke in flight" */
 }
