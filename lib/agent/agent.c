@@ -89,15 +89,11 @@ GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
 	if (!a)
 		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
 	a->epfd = a->evfd = a->timerfd = a->clockfd = -1;
-	pthread_mutex_init(&a->q_mu, NULL);
-	pthread_cond_init(&a->q_cv, NULL);
-	pthread_mutex_init(&a->lease_mu, NULL);
-	pthread_mutex_init(&a->grant_mu, NULL);
+	gc__leases_init(&a->leases, 0, 0, &a->log);
 	gc__astats_init(&a->stats);
 	gc__sched_init(&a->sched);
 	atomic_init(&a->stop_requested, 0);
 	atomic_init(&a->reload_requested, 0);
-	atomic_init(&a->session_lost, 0);
 
 	if (opts)
 		a->opts = *opts;
@@ -114,7 +110,6 @@ GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
 	if (a->opts.handler_threads <= 0)
 		a->opts.handler_threads = DEFAULT_HANDLER_THREADS;
 	a->opts.config_path = NULL; /* our copy lives in a->config_path */
-	a->n_workers = a->opts.etcd_threads;
 	a->log.level =
 	    a->opts.log_level > 0 ? a->opts.log_level : cfg->log_level;
 	if (a->log.level <= 0)
@@ -127,6 +122,8 @@ GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
 
 	a->claim_ttl_s = cfg->claim_ttl_s > 0 ? cfg->claim_ttl_s : 60;
 	a->window_s = a->claim_ttl_s / 2 > 0 ? a->claim_ttl_s / 2 : 1;
+	a->leases.claim_ttl_s = a->claim_ttl_s;
+	a->leases.window_s = a->window_s;
 	a->output_limit = cfg->output_limit >= GC_EXEC_MIN_OUTPUT_LIMIT
 				  ? cfg->output_limit
 				  : GC_EXEC_DEFAULT_OUTPUT_LIMIT;
@@ -231,18 +228,47 @@ static void keeper_lost(int64_t lease, int code, const char *reason,
 	(void)reason;
 	gc_agent *a = payload;
 	/* Keeper thread: hand it to the agent thread. */
-	atomic_store(&a->session_lost, (long long)lease);
+	gc__leases_report_lost(&a->leases, lease);
 	gc_agent_wakeup(a);
 }
 
-static int agent_begin(gc_agent *a, gc_error *err)
+static void etcd_options(const gc_agent *a, gc_etcd_options *o)
 {
-	sigset_t old;
-	int rc;
-	block_signals(&old);
-	rc = gc__pool_start(a, err);
+	gc_etcd_options d = GC_ETCD_OPTIONS_INIT;
+	*o = d;
+	o->endpoints = (const char *const *)a->endpoints;
+	o->endpoints_count = a->n_endpoints;
+	o->username = a->etcd_user;
+	o->password = a->etcd_pass;
+	if (a->dial_timeout_ms > 0 && a->dial_timeout_ms < 1000)
+		o->connect_timeout_ms = (int)a->dial_timeout_ms;
+	o->tls_ca_file = a->tls_ca;
+	o->tls_cert_file = a->tls_cert;
+	o->tls_key_file = a->tls_key;
+	o->max_response_bytes = GC__AGENT_ETCD_MAX_RESPONSE;
+	o->log = a->opts.log;
+	o->log_payload = a->opts.log_payload;
+}
+
+/* The etcd client of the agent thread (watcher, keeper), the etcd
+ * workers and the handler threads. */
+static int start_threads(gc_agent *a, gc_error *err)
+{
+	gc_etcd_options eo;
+	etcd_options(a, &eo);
+	int rc = gc_etcd_new(&a->etcd, &eo, err);
 	if (!rc)
-		rc = gc__hpool_start(a, err);
+		rc =
+		    gc__pool_new_etcd(&a->pool, &eo, a->opts.etcd_threads, err);
+	if (!rc && epoll_add(a->epfd, gc__pool_fd(a->pool), 6))
+		rc = gc__seterr_errno(err, GC_ESYS, errno,
+				      "agent: watching the etcd workers");
+	if (!rc)
+		rc = gc__hrunner_new(&a->hrunner, a->opts.handler_threads,
+				     gc__handler_done, a, err);
+	if (!rc && epoll_add(a->epfd, gc__hrunner_fd(a->hrunner), 7))
+		rc = gc__seterr_errno(err, GC_ESYS, errno,
+				      "agent: watching the handler threads");
 	if (!rc) {
 		gc_etcd_keeper_options ko = GC_ETCD_KEEPER_OPTIONS_INIT;
 		ko.own_thread = 1;
@@ -250,7 +276,12 @@ static int agent_begin(gc_agent *a, gc_error *err)
 		ko.payload = a;
 		rc = gc_etcd_lease_keeper_new(&a->keeper, a->etcd, &ko, err);
 	}
-	restore_signals(&old);
+	return rc;
+}
+
+static int agent_begin(gc_agent *a, gc_error *err)
+{
+	int rc = start_threads(a, err);
 	if (rc)
 		return rc;
 	rc = gc_etcd_watcher_new(&a->watcher, a->etcd, err);
@@ -429,8 +460,9 @@ GC_EXTERN int gc_agent_set_projects(gc_agent *agent, const int64_t *ids,
 static void stop_threads(gc_agent *a)
 {
 	gc__runs_cancel_all(a);
-	gc__hpool_stop(a);
-	gc__pool_stop(a);
+	gc__hrunner_stop(a->hrunner);
+	if (a->pool)
+		gc__pool_stop(a->pool, false);
 	gc_etcd_lease_keeper_free(a->keeper);
 	a->keeper = NULL;
 }
@@ -481,6 +513,12 @@ static void advance_stop(gc_agent *a, int64_t mono_ms)
 }
 
 /* ---------------------------------------------------------- driving */
+
+void gc__agent_submit(gc_agent *a, gc__pool_job *job)
+{
+	job->data = a;
+	gc__pool_submit(a->pool, job);
+}
 
 static void drain_fd(int fd)
 {
@@ -543,8 +581,12 @@ GC_EXTERN int gc_agent_step(gc_agent *a, gc_error *err)
 			gc__alog_msg(&a->log, GC_LOG_ERR, "agent: watcher: %s",
 				     e2.msg);
 	}
-	gc__pool_drain(a);
-	gc__runs_check_deadlines(a, mono_ms);
+	if (a->pool)
+		gc__pool_drain(a->pool);
+	if (a->hrunner) {
+		gc__hrunner_drain(a->hrunner);
+		gc__hrunner_expire(a->hrunner, mono_ms);
+	}
 
 	if (a->state == GC__AGENT_RUNNING)
 		run_due(a, gc__wall_ns());
@@ -590,8 +632,8 @@ GC_EXTERN int gc_agent_timeout_ms(gc_agent *a)
 	int t = gc_exec_timeout_ms(a->exec);
 	if (a->watcher)
 		t = min_timeout(t, gc_etcd_watcher_timeout_ms(a->watcher));
-	t = min_timeout(t, gc__runs_timeout_ms(a, now));
-	if (!gc__lease_session(a) && !a->session_granting)
+	t = min_timeout(t, gc__hrunner_timeout_ms(a->hrunner, now));
+	if (!gc__leases_session(&a->leases) && !a->session_granting)
 		t = min_timeout(t, ms_until(a->session_retry_at_ms
 						    ? a->session_retry_at_ms
 						    : now,
@@ -600,7 +642,7 @@ GC_EXTERN int gc_agent_timeout_ms(gc_agent *a)
 		if (p->removed)
 			continue;
 		t = min_timeout(t, ms_until(p->list_retry_at_ms, now));
-		if (!p->registered && gc__lease_session(a))
+		if (!p->registered && gc__leases_session(&a->leases))
 			t = min_timeout(t, ms_until(p->reg_retry_at_ms
 							    ? p->reg_retry_at_ms
 							    : now,
@@ -722,12 +764,9 @@ static void agent_release(gc_agent *a)
 	gc_exec_free(a->exec);
 	gc__runs_free(a);
 	gc_etcd_free(a->etcd);
-	while (a->handlers) {
-		gc__handler *h = a->handlers;
-		a->handlers = h->next;
-		free(h->name);
-		free(h);
-	}
+	gc__hrunner_free(a->hrunner);
+	gc__pool_free(a->pool);
+	gc__handlers_free(a->handlers);
 	if (a->epfd >= 0)
 		close(a->epfd);
 	if (a->evfd >= 0)
@@ -747,10 +786,7 @@ static void agent_release(gc_agent *a)
 	free(a->tls_cert);
 	free(a->tls_key);
 	free(a->want_projects);
-	pthread_mutex_destroy(&a->q_mu);
-	pthread_cond_destroy(&a->q_cv);
-	pthread_mutex_destroy(&a->lease_mu);
-	pthread_mutex_destroy(&a->grant_mu);
+	gc__leases_destroy(&a->leases);
 	gc__astats_destroy(&a->stats);
 	free(a);
 }

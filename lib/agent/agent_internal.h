@@ -22,6 +22,7 @@
 #include <gophercron/exec.h>
 
 #include "agent/log.h"
+#include "agent/pool.h"
 #include "agent/sched.h"
 #include "agent/timing.h"
 #include "internal.h"
@@ -29,14 +30,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-typedef struct gc__ajob gc__ajob;
-typedef struct gc__worker gc__worker;
 typedef struct gc__project gc__project;
 typedef struct gc__atask gc__atask;
 typedef struct gc__run gc__run;
-typedef struct gc__hpool gc__hpool;
 typedef struct gc__cronref gc__cronref;
 typedef struct gc__claim gc__claim;
+typedef struct gc__hjob gc__hjob;
 
 /* Ticks due together are claimed this many per etcd txn (each needs a
  * compare and two puts; etcd allows 128 operations per txn). */
@@ -49,28 +48,49 @@ typedef struct gc__croncache {
 	size_t count;
 } gc__croncache;
 
-/* ------------------------------------------------------------ jobs */
+/* ------------------------------------------------------------ leases */
 
-/* Runs on a worker thread with that worker's etcd handle. */
-typedef void (*gc__ajob_run_fn)(gc__ajob *job, gc__worker *w);
-/* Runs on the agent thread once the job is back; frees the job. */
-typedef void (*gc__ajob_done_fn)(gc_agent *a, gc__ajob *job);
+/* The leases the etcd workers use (lease.c). The session lease holds the
+ * registrations and t_status keys: granted, lost and revoked by the agent
+ * thread (session.c), read by the workers. The claim-window lease holds
+ * the claims: granted by the first worker that needs one in a window
+ * (one grant at a time), used for window_s, then replaced. Any thread. */
+typedef struct gc__leases {
+	pthread_mutex_t mu;	  /* guards session, window, window_born_ms */
+	pthread_mutex_t grant_mu; /* one window grant at a time */
+	int64_t session;	  /* 0 = none */
+	int64_t window;		  /* 0 = none */
+	int64_t window_born_ms;	  /* mono time its grant was sent */
+	int64_t claim_ttl_s;	  /* set once */
+	int64_t window_s;	  /* set once */
+	atomic_llong lost;	  /* session lease reported lost, 0 = none */
+	const gc__alog *log;
+} gc__leases;
 
-struct gc__ajob {
-	gc__ajob *next;
-	gc__ajob_run_fn run;   /* NULL for handler completions */
-	gc__ajob_done_fn done;
-	gc_agent *agent;
-	int rc;
-	gc_error err;
-};
-
-struct gc__worker {
-	gc_agent *agent;
-	gc_etcd *etcd;
-	pthread_t thread;
-	int started;
-};
+void gc__leases_init(gc__leases *l, int64_t claim_ttl_s, int64_t window_s,
+		     const gc__alog *log);
+void gc__leases_destroy(gc__leases *l);
+/* Worker: the claim-window lease, granting a new one when the current
+ * window is over. 0 or an error. */
+int gc__leases_window(gc__leases *l, gc_etcd *etcd, int64_t *lease,
+		      gc_error *err);
+void gc__leases_window_drop(gc__leases *l, int64_t lease);
+int64_t gc__leases_session(gc__leases *l);
+void gc__leases_session_set(gc__leases *l, int64_t lease);
+/* Worker: a claim was refused for a lease etcd does not know: the claim
+ * window lease (expired early after an etcd restart?) or the session
+ * lease. Drops the window lease; if a fresh one still fails (second
+ * strike), the session is the culprit: reported lost and dropped. */
+void gc__leases_unknown(gc__leases *l, int64_t window, int64_t session,
+			int strikes);
+/* The keeper's thread: the session lease `lease` is gone. */
+void gc__leases_report_lost(gc__leases *l, int64_t lease);
+/* Agent thread: the lease reported lost since the last call, or 0. */
+int64_t gc__leases_take_lost(gc__leases *l);
+/* Worker: delete `key` only while its compare `target` (GC_ETCD_CMP_MOD,
+ * _LEASE..) still equals `number`; a failed compare is not an error. */
+int gc__etcd_delete_if(gc_etcd *etcd, const char *key, int target,
+		       int64_t number, gc_error *err);
 
 /* -------------------------------------------------------- projects */
 
@@ -157,20 +177,78 @@ struct gc__run {
 	int status_pending;  /* status put in flight (noseize) */
 	int end_pending;     /* run ended while the status put was in flight */
 	uint64_t exec_handle;/* shell run (0 = none) */
-	struct gc__hjob *hjob; /* handler run */
-	int kill_reason;     /* 0, or GC_EXEC_KILLED / GC_EXEC_TIMEOUT */
-	int64_t deadline_ms; /* handler timeout (mono), 0 = none */
+	gc__hjob *hjob;	     /* handler run */
 	int done;            /* outcome delivered, only status clean-up left */
 };
 
 /* ----------------------------------------------------------- handlers */
 
+/* handler.c: the registry of in-process handlers, and their runner. */
 typedef struct gc__handler {
 	struct gc__handler *next;
 	char *name;
 	gc_agent_handler_fn fn;
 	void *payload;
 } gc__handler;
+
+int gc__handler_is_call(const char *command);
+/* The handler a "@handler:NAME ARGS" command names (NULL if none), its
+ * ARGS, and NAME copied into `name`. */
+const gc__handler *gc__handler_find(const gc__handler *list,
+				    const char *command, const char **args,
+				    char *name, size_t name_len);
+void gc__handlers_free(gc__handler *list);
+
+typedef struct gc__hrunner gc__hrunner;
+
+/* What a handler job needs; every pointer is borrowed only by
+ * gc__hjob_start, except `task`, which must stay valid until the job's
+ * outcome is delivered. */
+typedef struct gc__hjob_request {
+	const gc__handler *handler;
+	const char *args;
+	const gc_task *task;
+	int64_t plan_s;
+	int64_t fence; /* 0: none */
+	const char *run_id;
+	size_t output_limit;
+	int64_t timeout_ms; /* 0: none */
+	void *userdata;
+} gc__hjob_request;
+
+/* A finished handler job. `output` (malloc'd, NULL when out of memory) may
+ * be taken by the callback (set it to NULL); the rest is borrowed. */
+typedef struct gc__hjob_outcome {
+	void *userdata;
+	const char *error; /* "" = success */
+	char *output;
+	size_t output_len;
+	int64_t start_ns, end_ns;
+} gc__hjob_outcome;
+
+/* Owner thread (gc__hrunner_drain, gc__hrunner_stop): once per job. */
+typedef void (*gc__hjob_done_fn)(gc__hjob_outcome *o, void *payload);
+
+int gc__hrunner_new(gc__hrunner **out, int threads, gc__hjob_done_fn done,
+		    void *payload, gc_error *err);
+/* Readable while outcomes wait for gc__hrunner_drain. */
+int gc__hrunner_fd(const gc__hrunner *r);
+void gc__hrunner_drain(gc__hrunner *r);
+/* Milliseconds until the next job timeout, -1 for none. */
+int gc__hrunner_timeout_ms(const gc__hrunner *r, int64_t now_ms);
+/* Cancel (GC_EXEC_TIMEOUT) the jobs past their timeout. */
+void gc__hrunner_expire(gc__hrunner *r, int64_t now_ms);
+/* Cancel (GC_EXEC_KILLED) every job. */
+void gc__hrunner_cancel_all(gc__hrunner *r);
+/* Jobs not started are cancelled (killed), running ones waited for:
+ * every outcome is delivered when it returns. */
+void gc__hrunner_stop(gc__hrunner *r);
+void gc__hrunner_free(gc__hrunner *r);
+int gc__hjob_start(gc__hjob **out, gc__hrunner *r, const gc__hjob_request *req,
+		   gc_error *err);
+/* Ask the job to stop (GC_EXEC_KILLED or GC_EXEC_TIMEOUT); the first
+ * reason given is the one reported. */
+void gc__hjob_cancel(gc__hjob *j, int reason);
 
 /* ------------------------------------------------------------ agent */
 
@@ -206,28 +284,14 @@ struct gc_agent {
 	int epfd, evfd, timerfd, clockfd;
 	atomic_int stop_requested;
 	atomic_int reload_requested;
-	atomic_llong session_lost; /* lease id reported lost by the keeper */
 
 	/* etcd */
 	gc_etcd *etcd;          /* for the watcher and keeper */
 	gc_etcd_watcher *watcher;
 	gc_etcd_lease_keeper *keeper;
 	gc_etcd_watch *cmd_watch;
-	gc__worker *workers;
-	int n_workers;
-	pthread_mutex_t q_mu;
-	pthread_cond_t q_cv;
-	gc__ajob *q_head, *q_tail; /* pending worker jobs */
-	int q_stop;
-	gc__ajob *done_head, *done_tail; /* finished jobs (q_mu) */
-	int jobs_in_flight;
-
-	/* leases: read by workers (lease_mu); grants serialised by grant_mu */
-	pthread_mutex_t lease_mu;
-	pthread_mutex_t grant_mu;
-	int64_t session_lease;  /* 0 = none */
-	int64_t window_lease;   /* claim lease of the current window */
-	int64_t window_born_ms; /* mono time the grant was sent */
+	gc__pool *pool; /* etcd workers */
+	gc__leases leases;
 	int session_granting;
 	int64_t session_retry_at_ms;
 
@@ -246,7 +310,7 @@ struct gc_agent {
 	size_t claims_in_flight;
 	gc__claim *pending[GC__CLAIM_BATCH]; /* ticks not yet submitted */
 	size_t n_pending;
-	gc__hpool *hpool;
+	gc__hrunner *hrunner;
 	gc__handler *handlers;
 
 	/* time */
@@ -267,24 +331,8 @@ struct gc_agent {
 
 /* agent.c */
 void gc__agent_rearm(gc_agent *a);
-
-/* pool.c */
-int gc__pool_start(gc_agent *a, gc_error *err);
-void gc__pool_stop(gc_agent *a);
-void gc__pool_submit(gc_agent *a, gc__ajob *job);
-/* Hand a finished job to the agent thread (any thread). */
-void gc__pool_complete(gc_agent *a, gc__ajob *job);
-/* Agent thread: run `done` of every finished job. */
-void gc__pool_drain(gc_agent *a);
-/* Worker side: the window (claim) lease, granting a new one when the
- * current window is over. 0 or an error. */
-int gc__lease_window(gc__worker *w, int64_t *lease, gc_error *err);
-void gc__lease_window_drop(gc_agent *a, int64_t lease);
-int64_t gc__lease_session(gc_agent *a);
-/* Worker side: delete `key` only while its compare `target` (GC_ETCD_CMP_MOD,
- * _LEASE..) still equals `number`; a failed compare is not an error. */
-int gc__etcd_delete_if(gc__worker *w, const char *key, int target,
-		       int64_t number, gc_error *err);
+/* Queue an etcd job of the agent: its `data` is set to the agent. */
+void gc__agent_submit(gc_agent *a, gc__pool_job *job);
 
 /* project.c */
 int gc__projects_apply(gc_agent *a);
@@ -310,11 +358,11 @@ void gc__run_now(gc_agent *a, gc__project *p, const gc_etcd_kv *kv);
 void gc__kill_task(gc_agent *a, int64_t project_id, const char *task_id);
 void gc__exec_done(gc_exec_outcome *o, void *payload);
 void gc__runs_reassert_status(gc_agent *a);
-int gc__runs_timeout_ms(gc_agent *a, int64_t now_ms);
-void gc__runs_check_deadlines(gc_agent *a, int64_t now_ms);
 void gc__runs_cancel_all(gc_agent *a);
 void gc__runs_free(gc_agent *a);
 void gc__run_finish(gc_agent *a, gc__run *r, gc_result *res);
+/* The handler runner's done callback (payload: the agent). */
+void gc__handler_done(gc__hjob_outcome *o, void *payload);
 
 /* croncache.c */
 int gc__croncache_get(gc__croncache *cc, const char *expr, gc__cronref **out,
@@ -322,16 +370,5 @@ int gc__croncache_get(gc__croncache *cc, const char *expr, gc__cronref **out,
 const gc_cron *gc__cronref_cron(const gc__cronref *r);
 void gc__croncache_put(gc__croncache *cc, gc__cronref *ref);
 void gc__croncache_clear(gc__croncache *cc);
-
-/* handler.c */
-int gc__hpool_start(gc_agent *a, gc_error *err);
-void gc__hpool_stop(gc_agent *a);
-const gc__handler *gc__handler_find(gc_agent *a, const char *command,
-				    const char **args, char *name,
-				    size_t name_len);
-int gc__handler_is_call(const char *command);
-int gc__hjob_start(gc_agent *a, gc__run *r, const gc__handler *h,
-		   const char *args, gc_error *err);
-void gc__hjob_cancel(struct gc__hjob *j, int reason);
 
 #endif

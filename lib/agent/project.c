@@ -15,7 +15,7 @@
 #define WATCH_ERROR_RETRY_MS 5000
 
 typedef struct list_job {
-	gc__ajob base;
+	gc__pool_job base;
 	gc__project *proj;
 	char *prefix;
 	char *range_end;
@@ -30,7 +30,7 @@ typedef struct list_job {
 } list_job;
 
 typedef struct cmd_job {
-	gc__ajob base;
+	gc__pool_job base;
 	char *key;
 	int64_t mod_rev;
 } cmd_job;
@@ -428,7 +428,7 @@ static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
 #define LIST_PAGE 1000
 #define LIST_SHRINK 8
 
-static void list_run(gc__ajob *job, gc__worker *w)
+static void list_run(gc__pool_job *job, void *etcd)
 {
 	list_job *j = (list_job *)job;
 	gc_etcd_get_options o = GC_ETCD_GET_OPTIONS_INIT;
@@ -439,9 +439,9 @@ static void list_run(gc__ajob *job, gc__worker *w)
 		o.flags |= GC_ETCD_KEYS_ONLY;
 	o.sort_target = GC_ETCD_SORT_KEY;
 	o.sort_order = GC_ETCD_SORT_ASCEND;
-	job->rc = gc_etcd_get(&j->resp, w->etcd,
-			      j->start_key ? j->start_key : j->prefix, &o,
-			      &job->err);
+	job->rc =
+	    gc_etcd_get(&j->resp, etcd, j->start_key ? j->start_key : j->prefix,
+			&o, &job->err);
 }
 
 /* Resume a stopped watch from `from`, or add it when there is none. */
@@ -561,8 +561,9 @@ static void list_skip_big(gc_agent *a, gc__project *p, list_job *j)
 	free(after);
 }
 
-static void list_done(gc_agent *a, gc__ajob *job)
+static void list_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	list_job *j = (list_job *)job;
 	gc__project *p = j->proj;
 	if (job->rc == 0 && !p->removed) {
@@ -658,7 +659,7 @@ static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
 	j->keys = start_key ? p->list_keys : 0;
 	p->refs++;
 	p->list_retry_at_ms = 0;
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 static void list_start(gc_agent *a, gc__project *p)
@@ -800,15 +801,16 @@ void gc__projects_free(gc_agent *a)
 
 /* ------------------------------------------------- command watch */
 
-static void cmd_delete_run(gc__ajob *job, gc__worker *w)
+static void cmd_delete_run(gc__pool_job *job, void *etcd)
 {
 	cmd_job *j = (cmd_job *)job;
-	job->rc = gc__etcd_delete_if(w, j->key, GC_ETCD_CMP_MOD, j->mod_rev,
+	job->rc = gc__etcd_delete_if(etcd, j->key, GC_ETCD_CMP_MOD, j->mod_rev,
 				     &job->err);
 }
 
-static void cmd_delete_done(gc_agent *a, gc__ajob *job)
+static void cmd_delete_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	cmd_job *j = (cmd_job *)job;
 	if (job->rc && job->rc != GC_ECANCELED)
 		gc__alog_msg(&a->log, GC_LOG_WARNING,
@@ -846,7 +848,7 @@ static void cmd_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
 			j->base.run = cmd_delete_run;
 			j->base.done = cmd_delete_done;
 			j->mod_rev = ev[i].kv.mod_revision;
-			gc__pool_submit(a, &j->base);
+			gc__agent_submit(a, &j->base);
 		} else {
 			free(j);
 		}

@@ -43,7 +43,7 @@ enum {
 };
 
 struct gc__claim {
-	gc__ajob base;
+	gc__pool_job base;
 	char *sched_key;
 	char *claim_key;
 	char *status_key;
@@ -66,7 +66,7 @@ struct gc__claim {
 typedef struct gc__claim claim_job;
 
 typedef struct status_job {
-	gc__ajob base;
+	gc__pool_job base;
 	char *key;
 	int64_t rev;      /* end: delete only if mod_revision == rev */
 	int64_t lease;
@@ -199,14 +199,14 @@ static void report_not_run(gc_agent *a, const char *json, size_t json_len,
 
 /* ---------------------------------------------------------- status */
 
-static void status_run(gc__ajob *job, gc__worker *w)
+static void status_run(gc__pool_job *job, void *etcd)
 {
 	status_job *j = (status_job *)job;
 	gc_etcd_txn_result res = {0};
 	if (j->kind == STATUS_PUT) {
 		gc_etcd_response r = {0};
-		job->rc = gc_etcd_put(&r, w->etcd, j->key, "running", 7,
-				      j->lease, 0, &job->err);
+		job->rc = gc_etcd_put(&r, etcd, j->key, "running", 7, j->lease,
+				      0, &job->err);
 		j->rev = r.revision;
 		gc_etcd_response_dispose(&r);
 		return;
@@ -226,7 +226,7 @@ static void status_run(gc__ajob *job, gc__worker *w)
 		op.lease = j->lease;
 	}
 	gc_etcd_txn_request txn = {&cmp, 1, &op, 1, NULL, 0};
-	job->rc = gc_etcd_txn(&res, w->etcd, &txn, &job->err);
+	job->rc = gc_etcd_txn(&res, etcd, &txn, &job->err);
 	if (job->rc == 0 && !res.succeeded)
 		job->rc = GC_ECONFLICT;
 	j->rev = res.revision;
@@ -245,8 +245,9 @@ static void run_free(gc__run *r)
 	free(r);
 }
 
-static void status_done(gc_agent *a, gc__ajob *job)
+static void status_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	status_job *j = (status_job *)job;
 	gc__run *r = j->run;
 	if (job->rc && job->rc != GC_ECANCELED &&
@@ -288,12 +289,12 @@ static void status_end_submit(gc_agent *a, const char *key, int64_t rev)
 	j->kind = STATUS_END;
 	j->rev = rev;
 	a->status_jobs++;
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 static void status_put_submit(gc_agent *a, gc__run *r, int kind)
 {
-	int64_t lease = gc__lease_session(a);
+	int64_t lease = gc__leases_session(&a->leases);
 	if (!lease)
 		return; /* re-asserted once the session is back */
 	status_job *j = calloc(1, sizeof(*j));
@@ -309,7 +310,7 @@ static void status_put_submit(gc_agent *a, gc__run *r, int kind)
 	j->lease = lease;
 	j->run = r;
 	r->status_pending = 1;
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 void gc__runs_reassert_status(gc_agent *a)
@@ -334,27 +335,10 @@ static void sleep_ms(int ms)
 		;
 }
 
-/* A claim was refused for a lease etcd does not know: the claim window
- * lease (expired early after an etcd restart?) or the session lease. Drop
- * the window lease; if a fresh one still fails (second strike), the
- * session is the culprit. Worker side. */
-static void lease_unknown(gc_agent *a, int64_t window, int64_t session,
-			  int strikes)
-{
-	gc__lease_window_drop(a, window);
-	if (strikes < 2 || !session)
-		return;
-	atomic_store(&a->session_lost, session);
-	pthread_mutex_lock(&a->lease_mu);
-	if (a->session_lease == session)
-		a->session_lease = 0;
-	pthread_mutex_unlock(&a->lease_mu);
-}
-
-static void claim_run(gc__ajob *job, gc__worker *w)
+static void claim_run(gc__pool_job *job, void *etcd)
 {
 	claim_job *j = (claim_job *)job;
-	gc_agent *a = w->agent;
+	gc_agent *a = job->data;
 	int exclusion = j->exclusion;
 	int skip_attempt = 0;    /* racing to report an exclusion skip */
 	int64_t status_mod = 0;  /* legacy empty t_status accepted at rev */
@@ -370,7 +354,8 @@ static void claim_run(gc__ajob *job, gc__worker *w)
 			return;
 		}
 		int64_t window = 0;
-		int rc = gc__lease_window(w, &window, &job->err);
+		int rc =
+		    gc__leases_window(&a->leases, etcd, &window, &job->err);
 		if (rc) {
 			if (!transient(rc)) {
 				j->outcome = CLAIM_FAILED;
@@ -380,7 +365,7 @@ static void claim_run(gc__ajob *job, gc__worker *w)
 			sleep_ms(CLAIM_RETRY_MS);
 			continue;
 		}
-		int64_t session = gc__lease_session(a);
+		int64_t session = gc__leases_session(&a->leases);
 		gc_etcd_compare cmp = {j->status_key, GC_ETCD_CMP_CREATE,
 				       GC_ETCD_CMP_EQUAL, 0, NULL, 0};
 		if (status_mod) {
@@ -408,7 +393,7 @@ static void claim_run(gc__ajob *job, gc__worker *w)
 			}
 		}
 		gc_etcd_claim_result res = {0};
-		rc = gc_etcd_claim_key(&res, w->etcd, &c, &job->err);
+		rc = gc_etcd_claim_key(&res, etcd, &c, &job->err);
 		if (rc == 0) {
 			j->outcome = skip_attempt ? CLAIM_SKIPPED : CLAIM_WON;
 			j->fence = res.create_revision;
@@ -429,8 +414,8 @@ static void claim_run(gc__ajob *job, gc__worker *w)
 			 * left empty by GopherCron 1.10 is not a run: accept
 			 * it at its current revision. */
 			gc_etcd_response st = {0};
-			int grc = gc_etcd_get(&st, w->etcd, j->status_key,
-					      NULL, &job->err);
+			int grc = gc_etcd_get(&st, etcd, j->status_key, NULL,
+					      &job->err);
 			if (grc == 0 && st.kvs_count == 1 &&
 			    st.kvs[0].value_len == 0 && !status_mod) {
 				status_mod = st.kvs[0].mod_revision;
@@ -444,7 +429,8 @@ static void claim_run(gc__ajob *job, gc__worker *w)
 			continue;
 		}
 		if (rc == GC_ENOTFOUND && lease_retries++ < 3) {
-			lease_unknown(a, window, session, lease_retries);
+			gc__leases_unknown(&a->leases, window, session,
+					   lease_retries);
 			continue;
 		}
 		if (!transient(rc)) {
@@ -525,8 +511,9 @@ static void claim_outcome(gc_agent *a, claim_job *j, const gc_error *err)
 	}
 }
 
-static void claim_done(gc_agent *a, gc__ajob *job)
+static void claim_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	claim_job *j = (claim_job *)job;
 	a->claims_in_flight--;
 	if (job->rc == GC_ECANCELED && !j->outcome)
@@ -541,7 +528,7 @@ static void claim_submit(gc_agent *a, claim_job *j)
 	j->base.done = claim_done;
 	j->base.err.msg[0] = '\0';
 	a->claims_in_flight++;
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 /* ------------------------------------------------------- batched claims
@@ -559,7 +546,7 @@ static void claim_submit(gc_agent *a, claim_job *j)
  * fencing token (still increasing for every task). */
 
 typedef struct batch_job {
-	gc__ajob base;
+	gc__pool_job base;
 	size_t n;
 	claim_job *items[GC__CLAIM_BATCH];
 } batch_job;
@@ -572,10 +559,10 @@ static int lease_used(const int64_t *used, size_t n, int64_t lease)
 	return 0;
 }
 
-static void batch_run(gc__ajob *job, gc__worker *w)
+static void batch_run(gc__pool_job *job, void *etcd)
 {
 	batch_job *b = (batch_job *)job;
-	gc_agent *a = w->agent;
+	gc_agent *a = job->data;
 	gc_etcd_compare cmp[GC__CLAIM_BATCH];
 	gc_etcd_op succ[2 * GC__CLAIM_BATCH], fail[GC__CLAIM_BATCH];
 	claim_job *pend[GC__CLAIM_BATCH];
@@ -601,7 +588,8 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 		if (!m)
 			return;
 		int64_t window = 0;
-		int rc = gc__lease_window(w, &window, &job->err);
+		int rc =
+		    gc__leases_window(&a->leases, etcd, &window, &job->err);
 		if (rc) {
 			if (!transient(rc)) {
 				for (size_t k = 0; k < m; k++)
@@ -614,7 +602,7 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 		}
 		if (!lease_used(used, n_used, window) && n_used < 8)
 			used[n_used++] = window;
-		int64_t session = gc__lease_session(a);
+		int64_t session = gc__leases_session(&a->leases);
 		for (size_t k = 0; k < m; k++) {
 			claim_job *j = pend[k];
 			cmp[k] = (gc_etcd_compare){j->claim_key, GC_ETCD_CMP_CREATE,
@@ -636,7 +624,7 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 		}
 		gc_etcd_txn_request txn = {cmp, m, succ, 2 * m, fail, m};
 		gc_etcd_txn_result res = {0};
-		rc = gc_etcd_txn(&res, w->etcd, &txn, &job->err);
+		rc = gc_etcd_txn(&res, etcd, &txn, &job->err);
 		if (rc == 0 && res.succeeded) {
 			for (size_t k = 0; k < m; k++) {
 				pend[k]->outcome = CLAIM_WON;
@@ -669,7 +657,8 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 		}
 		gc_etcd_txn_result_dispose(&res);
 		if (rc == GC_ENOTFOUND && lease_retries++ < 3) {
-			lease_unknown(a, window, session, lease_retries);
+			gc__leases_unknown(&a->leases, window, session,
+					   lease_retries);
 			continue;
 		}
 		if (!transient(rc)) {
@@ -683,7 +672,7 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 			    m, job->err.msg);
 			for (size_t k = 0; k < m; k++) {
 				pend[k]->base.err.msg[0] = '\0';
-				claim_run(&pend[k]->base, w);
+				claim_run(&pend[k]->base, etcd);
 			}
 			return;
 		}
@@ -691,8 +680,9 @@ static void batch_run(gc__ajob *job, gc__worker *w)
 	}
 }
 
-static void batch_done(gc_agent *a, gc__ajob *job)
+static void batch_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	batch_job *b = (batch_job *)job;
 	a->claims_in_flight--;
 	for (size_t i = 0; i < b->n; i++) {
@@ -728,7 +718,7 @@ void gc__tick_flush(gc_agent *a)
 	b->base.run = batch_run;
 	b->base.done = batch_done;
 	a->claims_in_flight++;
-	gc__pool_submit(a, &b->base);
+	gc__agent_submit(a, &b->base);
 }
 
 static claim_job *claim_job_new(gc_agent *a, int64_t pid, const char *tid,
@@ -739,6 +729,7 @@ static claim_job *claim_job_new(gc_agent *a, int64_t pid, const char *tid,
 	claim_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
+	j->base.data = a;
 	j->project_id = pid;
 	j->plan_s = plan_s;
 	j->plan_ns = plan_ns;
@@ -889,20 +880,27 @@ static void run_unlink(gc_agent *a, gc__run *r)
 	GC__STAT(&a->stats, running, -1);
 }
 
+/* A result of the run so far: its task (moved out of the run), times and
+ * run id. */
+static void run_result_init(gc__run *r, gc_result *res)
+{
+	res->task = r->task;
+	gc_task_init(&r->task);
+	res->plan_time_ns = r->plan_ns;
+	res->real_time_ns = r->real_ns;
+	res->run_id = gc__strdup(r->run_id);
+}
+
 /* Build and deliver the result of a run that failed before starting. */
 static void run_fail_early(gc_agent *a, gc__run *r, const char *error)
 {
 	gc_result res = GC_RESULT_INIT;
 	int64_t now = gc__wall_ns();
-	res.task = r->task;
-	gc_task_init(&r->task);
-	res.plan_time_ns = r->plan_ns;
-	res.real_time_ns = r->real_ns;
+	run_result_init(r, &res);
 	res.start_time_ns = now;
 	res.end_time_ns = now;
 	res.output = gc__strdup("");
 	res.error = gc__strdup(error);
-	res.run_id = gc__strdup(r->run_id);
 	gc__run_finish(a, r, &res);
 	gc_result_clear(&res);
 }
@@ -982,11 +980,18 @@ static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 
 	if (gc__handler_is_call(r->task.command)) {
 		char name[64];
-		const char *args = "";
-		const gc__handler *h = gc__handler_find(a, r->task.command,
-							&args, name,
-							sizeof(name));
-		if (!h) {
+		gc__hjob_request hr = {NULL,
+				       "",
+				       &r->task,
+				       r->plan_s,
+				       fence,
+				       r->run_id,
+				       (size_t)a->output_limit,
+				       0,
+				       r};
+		hr.handler = gc__handler_find(a->handlers, r->task.command,
+					      &hr.args, name, sizeof(name));
+		if (!hr.handler) {
 			char msg[128];
 			snprintf(msg, sizeof(msg),
 				 "handler \"%s\" is not registered", name);
@@ -994,9 +999,9 @@ static void run_start(gc_agent *a, claim_job *cj, int64_t fence,
 			return;
 		}
 		if (r->task.timeout > 0)
-			r->deadline_ms = gc__mono_ms() + r->task.timeout * 1000;
-		if (gc__hjob_start(a, r, h, args, &err)) {
-			r->deadline_ms = 0;
+			hr.timeout_ms = r->task.timeout * 1000;
+		if (gc__hjob_start(&r->hjob, a->hrunner, &hr, &err)) {
+			r->hjob = NULL;
 			run_fail_early(a, r, err.msg);
 		}
 		return;
@@ -1050,17 +1055,33 @@ void gc__exec_done(gc_exec_outcome *o, void *payload)
 	gc_agent *a = payload;
 	gc__run *r = o->userdata;
 	gc_result res = GC_RESULT_INIT;
-	res.task = r->task;
-	gc_task_init(&r->task);
-	res.plan_time_ns = r->plan_ns;
-	res.real_time_ns = r->real_ns;
-	res.run_id = gc__strdup(r->run_id);
+	run_result_init(r, &res);
 	if (gc_result_take_outcome(&res, o) || !res.run_id) {
 		gc__alog_msg(&a->log, GC_LOG_ERR,
 			     "agent: out of memory for the result of %s",
 			     r->task_id);
 	}
 	r->exec_handle = 0;
+	gc__run_finish(a, r, &res);
+	gc_result_clear(&res);
+}
+
+void gc__handler_done(gc__hjob_outcome *o, void *payload)
+{
+	gc_agent *a = payload;
+	gc__run *r = o->userdata;
+	gc_result res = GC_RESULT_INIT;
+	run_result_init(r, &res);
+	res.start_time_ns = o->start_ns;
+	res.end_time_ns = o->end_ns;
+	res.output = o->output;
+	res.output_len = o->output_len;
+	o->output = NULL;
+	res.error = gc__strdup(o->error);
+	r->hjob = NULL;
+	if (!res.output || !res.error || !res.run_id)
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: out of memory for a handler result");
 	gc__run_finish(a, r, &res);
 	gc_result_clear(&res);
 }
@@ -1082,37 +1103,11 @@ void gc__kill_task(gc_agent *a, int64_t project_id, const char *task_id)
 		     (long long)project_id, task_id, n);
 }
 
-int gc__runs_timeout_ms(gc_agent *a, int64_t now_ms)
-{
-	int64_t best = -1;
-	for (gc__run *r = a->runs; r; r = r->next) {
-		if (!r->hjob || !r->deadline_ms)
-			continue;
-		int64_t d = r->deadline_ms - now_ms;
-		if (d < 0)
-			d = 0;
-		if (best < 0 || d < best)
-			best = d;
-	}
-	return best > INT32_MAX ? INT32_MAX : (int)best;
-}
-
-void gc__runs_check_deadlines(gc_agent *a, int64_t now_ms)
-{
-	for (gc__run *r = a->runs; r; r = r->next) {
-		if (r->hjob && r->deadline_ms && now_ms >= r->deadline_ms) {
-			r->deadline_ms = 0;
-			gc__hjob_cancel(r->hjob, GC_EXEC_TIMEOUT);
-		}
-	}
-}
-
 void gc__runs_cancel_all(gc_agent *a)
 {
 	gc_exec_kill_all(a->exec);
-	for (gc__run *r = a->runs; r; r = r->next)
-		if (r->hjob)
-			gc__hjob_cancel(r->hjob, GC_EXEC_KILLED);
+	if (a->hrunner)
+		gc__hrunner_cancel_all(a->hrunner);
 }
 
 void gc__runs_free(gc_agent *a)

@@ -15,7 +15,7 @@
 #define SESSION_RETRY_MS 1000
 
 typedef struct session_job {
-	gc__ajob base;
+	gc__pool_job base;
 	int64_t ttl;
 	int64_t lease;
 	gc__project *proj;
@@ -23,7 +23,7 @@ typedef struct session_job {
 	char *value;
 } session_job;
 
-static session_job *sjob_new(gc__ajob_run_fn run, gc__ajob_done_fn done)
+static session_job *sjob_new(gc__pool_run_fn run, gc__pool_done_fn done)
 {
 	session_job *j = calloc(1, sizeof(*j));
 	if (j) {
@@ -42,7 +42,7 @@ static void sjob_free(session_job *j)
 
 static void set_registered_stat(gc_agent *a)
 {
-	int all = gc__lease_session(a) != 0;
+	int all = gc__leases_session(&a->leases) != 0;
 	for (gc__project *p = a->projects; p; p = p->next)
 		if (!p->removed && p->registered != 1)
 			all = 0;
@@ -51,15 +51,16 @@ static void set_registered_stat(gc_agent *a)
 
 /* ------------------------------------------------------------ grant */
 
-static void grant_run(gc__ajob *job, gc__worker *w)
+static void grant_run(gc__pool_job *job, void *etcd)
 {
 	session_job *j = (session_job *)job;
-	job->rc = gc_etcd_lease_grant(&j->lease, NULL, w->etcd, j->ttl, 0,
-				      &job->err);
+	job->rc =
+	    gc_etcd_lease_grant(&j->lease, NULL, etcd, j->ttl, 0, &job->err);
 }
 
-static void grant_done(gc_agent *a, gc__ajob *job)
+static void grant_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	session_job *j = (session_job *)job;
 	a->session_granting = 0;
 	if (job->rc == GC_ECANCELED) {
@@ -81,9 +82,7 @@ static void grant_done(gc_agent *a, gc__ajob *job)
 		sjob_free(j);
 		return;
 	}
-	pthread_mutex_lock(&a->lease_mu);
-	a->session_lease = j->lease;
-	pthread_mutex_unlock(&a->lease_mu);
+	gc__leases_session_set(&a->leases, j->lease);
 	gc_error err;
 	if (gc_etcd_lease_keeper_add(a->keeper, j->lease, j->ttl, &err))
 		gc__alog_msg(&a->log, GC_LOG_ERR,
@@ -104,7 +103,7 @@ static void grant_done(gc_agent *a, gc__ajob *job)
 
 void gc__session_begin(gc_agent *a)
 {
-	if (a->session_granting || gc__lease_session(a) ||
+	if (a->session_granting || gc__leases_session(&a->leases) ||
 	    a->state >= GC__AGENT_CLOSING)
 		return;
 	session_job *j = sjob_new(grant_run, grant_done);
@@ -115,17 +114,15 @@ void gc__session_begin(gc_agent *a)
 	j->ttl = a->opts.session_ttl_s;
 	a->session_granting = 1;
 	a->session_retry_at_ms = 0;
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 static void session_lost(gc_agent *a, const char *why)
 {
-	int64_t lease = gc__lease_session(a);
+	int64_t lease = gc__leases_session(&a->leases);
 	if (!lease)
 		return;
-	pthread_mutex_lock(&a->lease_mu);
-	a->session_lease = 0;
-	pthread_mutex_unlock(&a->lease_mu);
+	gc__leases_session_set(&a->leases, 0);
 	gc_etcd_lease_keeper_remove(a->keeper, lease);
 	for (gc__project *p = a->projects; p; p = p->next)
 		p->registered = 0;
@@ -142,15 +139,15 @@ static void session_lost(gc_agent *a, const char *why)
 
 void gc__session_check(gc_agent *a, int64_t now_ms)
 {
-	long long lost = atomic_exchange(&a->session_lost, 0);
-	if (lost && lost == gc__lease_session(a))
+	int64_t lost = gc__leases_take_lost(&a->leases);
+	if (lost && lost == gc__leases_session(&a->leases))
 		session_lost(a, "keep-alive failed or lease expired");
 	if (a->state >= GC__AGENT_CLOSING)
 		return;
-	if (!gc__lease_session(a) && !a->session_granting &&
+	if (!gc__leases_session(&a->leases) && !a->session_granting &&
 	    now_ms >= a->session_retry_at_ms)
 		gc__session_begin(a);
-	if (gc__lease_session(a))
+	if (gc__leases_session(&a->leases))
 		for (gc__project *p = a->projects; p; p = p->next)
 			if (!p->removed && !p->registered &&
 			    now_ms >= p->reg_retry_at_ms)
@@ -159,24 +156,27 @@ void gc__session_check(gc_agent *a, int64_t now_ms)
 
 /* --------------------------------------------------------- register */
 
-static void register_run(gc__ajob *job, gc__worker *w)
+static void register_run(gc__pool_job *job, void *etcd)
 {
 	session_job *j = (session_job *)job;
-	job->rc = gc_etcd_put(NULL, w->etcd, j->key, j->value,
-			      strlen(j->value), j->lease, 0, &job->err);
+	job->rc = gc_etcd_put(NULL, etcd, j->key, j->value, strlen(j->value),
+			      j->lease, 0, &job->err);
 }
 
-static void register_done(gc_agent *a, gc__ajob *job)
+static void register_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	session_job *j = (session_job *)job;
 	gc__project *p = j->proj;
 	p->registered = 0;
-	if (job->rc == 0 && j->lease == gc__lease_session(a) && !p->removed) {
+	if (job->rc == 0 && j->lease == gc__leases_session(&a->leases) &&
+	    !p->removed) {
 		p->registered = 1;
 		gc__alog_msg(&a->log, GC_LOG_INFO,
 			     "agent: registered project=%lld key=%s",
 			     (long long)p->id, j->key);
-	} else if (job->rc == GC_ENOTFOUND && j->lease == gc__lease_session(a)) {
+	} else if (job->rc == GC_ENOTFOUND &&
+		   j->lease == gc__leases_session(&a->leases)) {
 		session_lost(a, "etcd no longer knows it");
 	} else if (job->rc && job->rc != GC_ECANCELED) {
 		GC__STAT(&a->stats, etcd_errors, 1);
@@ -192,7 +192,7 @@ static void register_done(gc_agent *a, gc__ajob *job)
 
 void gc__session_register(gc_agent *a, gc__project *p)
 {
-	int64_t lease = gc__lease_session(a);
+	int64_t lease = gc__leases_session(&a->leases);
 	if (!lease || p->registered)
 		return;
 	session_job *j = sjob_new(register_run, register_done);
@@ -214,19 +214,20 @@ void gc__session_register(gc_agent *a, gc__project *p)
 	j->proj = p;
 	p->refs++;
 	p->registered = -1; /* in flight */
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 /* Delete our registration only while it still carries our lease. */
-static void unregister_run(gc__ajob *job, gc__worker *w)
+static void unregister_run(gc__pool_job *job, void *etcd)
 {
 	session_job *j = (session_job *)job;
-	job->rc = gc__etcd_delete_if(w, j->key, GC_ETCD_CMP_LEASE, j->lease,
+	job->rc = gc__etcd_delete_if(etcd, j->key, GC_ETCD_CMP_LEASE, j->lease,
 				     &job->err);
 }
 
-static void unregister_done(gc_agent *a, gc__ajob *job)
+static void unregister_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	session_job *j = (session_job *)job;
 	if (job->rc && job->rc != GC_ECANCELED)
 		gc__alog_msg(&a->log, GC_LOG_WARNING,
@@ -240,7 +241,7 @@ static void unregister_done(gc_agent *a, gc__ajob *job)
 
 void gc__session_unregister(gc_agent *a, gc__project *p)
 {
-	int64_t lease = gc__lease_session(a);
+	int64_t lease = gc__leases_session(&a->leases);
 	if (!lease)
 		return;
 	session_job *j = sjob_new(unregister_run, unregister_done);
@@ -255,19 +256,20 @@ void gc__session_unregister(gc_agent *a, gc__project *p)
 	j->proj = p;
 	p->refs++;
 	p->registered = 0;
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 /* ------------------------------------------------------------ close */
 
-static void revoke_run(gc__ajob *job, gc__worker *w)
+static void revoke_run(gc__pool_job *job, void *etcd)
 {
 	session_job *j = (session_job *)job;
-	job->rc = gc_etcd_lease_revoke(w->etcd, j->lease, &job->err);
+	job->rc = gc_etcd_lease_revoke(etcd, j->lease, &job->err);
 }
 
-static void revoke_done(gc_agent *a, gc__ajob *job)
+static void revoke_done(gc__pool_job *job)
 {
+	gc_agent *a = job->data;
 	session_job *j = (session_job *)job;
 	if (job->rc && job->rc != GC_ENOTFOUND && job->rc != GC_ECANCELED)
 		gc__alog_msg(&a->log, GC_LOG_WARNING,
@@ -288,14 +290,12 @@ static void revoke_done(gc_agent *a, gc__ajob *job)
  * again. */
 void gc__session_close(gc_agent *a)
 {
-	int64_t lease = gc__lease_session(a);
+	int64_t lease = gc__leases_session(&a->leases);
 	for (gc__project *p = a->projects; p; p = p->next)
 		p->registered = 0;
 	if (!lease)
 		return;
-	pthread_mutex_lock(&a->lease_mu);
-	a->session_lease = 0;
-	pthread_mutex_unlock(&a->lease_mu);
+	gc__leases_session_set(&a->leases, 0);
 	gc_etcd_lease_keeper_remove(a->keeper, lease);
 	set_registered_stat(a);
 	session_job *j = sjob_new(revoke_run, revoke_done);
@@ -303,10 +303,10 @@ void gc__session_close(gc_agent *a)
 		return;
 	j->lease = lease;
 	a->session_granting = 1;
-	gc__pool_submit(a, &j->base);
+	gc__agent_submit(a, &j->base);
 }
 
 int gc__session_closed(gc_agent *a)
 {
-	return !a->session_granting && !gc__lease_session(a);
+	return !a->session_granting && !gc__leases_session(&a->leases);
 }
