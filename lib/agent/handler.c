@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HANDLER_PREFIX "@handler:"
+#define HANDLER_PREFIX	   "@handler:"
 #define HANDLER_PREFIX_LEN 9
-#define HANDLER_NAME_MAX 63
+#define HANDLER_NAME_MAX   63
 
 struct gc__hjob {
 	gc__pool_job base;     /* on the runner's pool; data = the runner */
@@ -65,7 +65,8 @@ static int name_char(int c)
 
 int gc__handler_is_call(const char *command)
 {
-	return command && strncmp(command, HANDLER_PREFIX, HANDLER_PREFIX_LEN) == 0;
+	return command &&
+	       strncmp(command, HANDLER_PREFIX, HANDLER_PREFIX_LEN) == 0;
 }
 
 const gc__handler *gc__handler_find(const gc__handler *list,
@@ -103,10 +104,11 @@ GC_EXTERN int gc_agent_register_handler(gc_agent *agent, const char *name,
 				  HANDLER_NAME_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!name_char((unsigned char)name[i]))
-			return gc__seterr(err, GC_EINVAL,
-					  "agent handler \"%s\": only letters, "
-					  "digits, '_', '-' and '.' are allowed",
-					  name);
+			return gc__seterr(
+			    err, GC_EINVAL,
+			    "agent handler \"%s\": only letters, "
+			    "digits, '_', '-' and '.' are allowed",
+			    name);
 	for (gc__handler *h = agent->handlers; h; h = h->next) {
 		if (strcmp(h->name, name) == 0) {
 			h->fn = fn;
@@ -117,7 +119,8 @@ GC_EXTERN int gc_agent_register_handler(gc_agent *agent, const char *name,
 	gc__handler *h = calloc(1, sizeof(*h));
 	if (!h || !(h->name = gc__strdup(name))) {
 		free(h);
-		return gc__seterr(err, GC_ENOMEM, "agent handler: out of memory");
+		return gc__seterr(err, GC_ENOMEM,
+				  "agent handler: out of memory");
 	}
 	h->fn = fn;
 	h->payload = payload;

@@ -1,8 +1,12 @@
 /* The leases the etcd workers use (see gc__leases in agent_internal.h):
  * the session lease, granted and dropped by the agent thread (session.c)
  * and read by the workers; and the claim-window lease, granted by the
- * first worker that needs one in a window, one grant at a time. */
+ * first worker that needs one in a window, one grant at a time. Also the
+ * guarded delete of a key this agent wrote (under its lease, or at a
+ * revision it knows). */
 #include "agent/agent_internal.h"
+
+#include <stdlib.h>
 
 void gc__leases_init(gc__leases *l, int64_t claim_ttl_s, int64_t window_s,
 		     const gc__alog *log)
@@ -127,4 +131,34 @@ int gc__etcd_delete_if(gc_etcd *etcd, const char *key, int target,
 	int rc = gc_etcd_txn(&res, etcd, &txn, err);
 	gc_etcd_txn_result_dispose(&res);
 	return rc;
+}
+
+static void delete_run(gc__pool_job *job, void *etcd)
+{
+	gc__delete_job *j = (gc__delete_job *)job;
+	job->rc =
+	    gc__etcd_delete_if(etcd, j->key, j->target, j->number, &job->err);
+}
+
+gc__delete_job *gc__delete_job_new(const char *key, int target, int64_t number,
+				   gc__pool_done_fn done)
+{
+	gc__delete_job *j = calloc(1, sizeof(*j));
+	if (j && !(j->key = gc__strdup(key))) {
+		free(j);
+		return NULL;
+	}
+	if (j) {
+		j->base.run = delete_run;
+		j->base.done = done;
+		j->target = target;
+		j->number = number;
+	}
+	return j;
+}
+
+void gc__delete_job_free(gc__delete_job *j)
+{
+	free(j->key);
+	free(j);
 }
