@@ -376,11 +376,9 @@ static void session_changed(gc_agent *a, int granted)
 
 static void rearm(gc_agent *a)
 {
-	int64_t due = GC__SCHED_NEVER;
-	if (a->state != GC__AGENT_RUNNING ||
-	    !gc__sched_peek(&a->tasks.sched, &due, NULL, NULL))
-		due = GC__SCHED_NEVER;
-	gc__atime_arm(&a->time, due);
+	gc__atime_arm(&a->time, a->state == GC__AGENT_RUNNING
+				    ? gc__tasks_first_due(&a->tasks)
+				    : GC__SCHED_NEVER);
 }
 
 static void clock_stepped(gc_agent *a, int64_t step)
@@ -565,8 +563,8 @@ static void update_stats(gc_agent *a)
 {
 	size_t loaded = gc__projects_loaded(a);
 	pthread_mutex_lock(&a->stats.mu);
-	a->stats.s.tasks = gc__sched_count(&a->tasks.sched);
-	a->stats.s.scheduled = gc__sched_scheduled(&a->tasks.sched);
+	a->stats.s.tasks = gc__tasks_count(&a->tasks);
+	a->stats.s.scheduled = gc__tasks_scheduled(&a->tasks);
 	a->stats.s.projects_loaded = loaded;
 	pthread_mutex_unlock(&a->stats.mu);
 }

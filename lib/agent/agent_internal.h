@@ -295,6 +295,10 @@ gc__atask *gc__tasks_due(gc__tasks *ts, int64_t now_ns, int64_t *due_s);
 /* The tick `plan_s` of `t` was dealt with: schedule its next one. */
 void gc__tasks_advance(gc__tasks *ts, gc__atask *t, int64_t plan_s,
 		       int64_t now_s);
+/* Tasks known / with a next tick; the first due tick (or NEVER). */
+size_t gc__tasks_count(const gc__tasks *ts);
+size_t gc__tasks_scheduled(const gc__tasks *ts);
+int64_t gc__tasks_first_due(const gc__tasks *ts);
 
 /* croncache.c */
 int gc__croncache_get(gc__croncache *cc, const char *expr, gc__cronref **out,

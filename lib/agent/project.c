@@ -398,7 +398,7 @@ static void list_done(int64_t rev, size_t keys, void *payload)
 		     "agent: project %lld loaded keys=%zu revision=%lld "
 		     "tasks=%zu",
 		     (long long)p->id, keys, (long long)rev,
-		     gc__sched_count(&a->tasks.sched));
+		     gc__tasks_count(&a->tasks));
 }
 
 static void list_error(int code, const char *msg, void *payload)

@@ -361,15 +361,14 @@ static void run_handler(gc_agent *a, gc__run *r)
 {
 	char name[64];
 	gc_error err;
-	gc__hjob_request hr = {NULL,
-			       "",
-			       &r->task,
-			       r->plan_s,
-			       r->fence,
-			       r->run_id,
-			       (size_t)a->conf.output_limit,
-			       0,
-			       r};
+	gc__hjob_request hr;
+	memset(&hr, 0, sizeof(hr));
+	hr.task = &r->task;
+	hr.plan_s = r->plan_s;
+	hr.fence = r->fence;
+	hr.run_id = r->run_id;
+	hr.output_limit = (size_t)a->conf.output_limit;
+	hr.userdata = r;
 	hr.handler = gc__handler_find(a->handlers, r->task.command, &hr.args,
 				      name, sizeof(name));
 	if (!hr.handler) {

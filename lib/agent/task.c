@@ -190,3 +190,20 @@ void gc__tasks_advance(gc__tasks *ts, gc__atask *t, int64_t plan_s,
 	t->last_plan = plan_s;
 	gc__sched_reschedule(&ts->sched, t->key, gc__tasks_next(ts, t, now_s));
 }
+
+size_t gc__tasks_count(const gc__tasks *ts)
+{
+	return gc__sched_count(&ts->sched);
+}
+
+size_t gc__tasks_scheduled(const gc__tasks *ts)
+{
+	return gc__sched_scheduled(&ts->sched);
+}
+
+int64_t gc__tasks_first_due(const gc__tasks *ts)
+{
+	int64_t due;
+	return gc__sched_peek(&ts->sched, &due, NULL, NULL) ? due
+							    : GC__SCHED_NEVER;
+}
