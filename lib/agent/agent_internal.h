@@ -240,7 +240,7 @@ struct gc__atask {
 	int64_t mod_rev;
 	int64_t last_plan; /* last tick attempted (or the load floor) */
 	int64_t timeout_s;
-	uint16_t running; /* runs of it in progress on this agent */
+	uint16_t running; /* its runs in runs.list (run.c keeps it) */
 	uint8_t status;	  /* 1 scheduled, 0 paused */
 	uint8_t noseize;
 	uint8_t exclusion;
@@ -385,7 +385,10 @@ struct gc__project {
 };
 
 /* project.c: the projects served, as configured (want) and as running
- * (list; removed ones stay until their jobs are back). Agent thread. */
+ * (list). A project stays in the list while it has references: the
+ * list's own, dropped when it is removed, and one per registration job in
+ * flight. Its listing is given up at removal (a listing outlives its page
+ * in flight by itself). Agent thread. */
 typedef struct gc__aprojects {
 	int64_t *want;
 	size_t n_want;
@@ -432,7 +435,11 @@ typedef struct gc__claim_env {
 	const gc__alog *log;
 } gc__claim_env;
 
-/* claim.c. Agent thread, except `env`. */
+/* claim.c. `pending` holds the claims collected while due ticks are
+ * taken, submitted as batches when full and at the end of the pass;
+ * `in_flight` counts claim jobs (single or batch) submitted and not back:
+ * the graceful stop waits for it to reach 0. Agent thread, except `env`
+ * (read by the workers). */
 typedef struct gc__aclaims {
 	gc__claim *pending[GC__CLAIM_BATCH]; /* ticks not yet submitted */
 	size_t n_pending;
@@ -442,7 +449,7 @@ typedef struct gc__aclaims {
 
 /* Attempt every tick due at `now_ns`; ticks past the grace are skipped. */
 void gc__claims_due(gc_agent *a, int64_t now_ns);
-/* A run-now request P/<pid>/<tid>/run_now... of project `pid`. */
+/* A run-now request (its etcd pair) for a task of project `pid`. */
 void gc__claims_run_now(gc_agent *a, int64_t pid, const gc_etcd_kv *kv);
 
 /* -------------------------------------------------------------- runs */
@@ -469,7 +476,12 @@ struct gc__run {
 	int done;	      /* outcome delivered, only status clean-up left */
 };
 
-/* run.c: runs in progress and the t_status writes. Agent thread. */
+/* run.c: runs in progress and the t_status writes. `list` holds the `n`
+ * runs started and not finished (each counted in its task's `running`);
+ * a finished noseize run whose t_status put is still in flight lives on
+ * outside the list until the put is back (end_pending). `status_jobs`
+ * counts the end-of-run deletes in flight: the close waits for 0. Agent
+ * thread; the executor and the handler runner call back on it. */
 typedef struct gc__aruns {
 	gc_exec *exec;
 	gc__hrunner *hrunner;
