@@ -249,45 +249,50 @@ static void status_conflict(claim_job *j, gc_etcd *etcd, claim_try *t)
 	gc_etcd_response_dispose(&st);
 }
 
-/* One claim txn (see the top of the file) and what its answer means. */
-static int claim_attempt(claim_job *j, gc_etcd *etcd, claim_try *t)
+/* The claim txn of this attempt (see the top of the file): the claim,
+ * and unless it only races to report a skip, the t_status put (compared
+ * first for exclusion=1). The request points into *put and *cmp. */
+static void claim_request(const claim_job *j, const claim_try *t,
+			  gc_etcd_claim *c, gc_etcd_op *put,
+			  gc_etcd_compare *cmp)
 {
-	gc_etcd_compare cmp = {j->tick.status_key,
-			       GC_ETCD_CMP_CREATE,
-			       GC_ETCD_CMP_EQUAL,
-			       0,
-			       NULL,
-			       0};
-	if (t->status_mod) {
-		cmp.target = GC_ETCD_CMP_MOD;
-		cmp.number = t->status_mod;
-	}
-	gc_etcd_op put = {0};
-	put.type = GC_ETCD_OP_PUT;
-	put.key = j->tick.status_key;
-	put.value = "running";
-	put.value_len = 7;
+	memset(cmp, 0, sizeof(*cmp));
+	cmp->key = j->tick.status_key;
+	cmp->target = t->status_mod ? GC_ETCD_CMP_MOD : GC_ETCD_CMP_CREATE;
+	cmp->result = GC_ETCD_CMP_EQUAL;
+	cmp->number = t->status_mod;
+	memset(put, 0, sizeof(*put));
+	put->type = GC_ETCD_OP_PUT;
+	put->key = j->tick.status_key;
+	put->value = "running";
+	put->value_len = 7;
 	/* Without a session lease (being re-granted) the status rides on the
 	 * claim lease: it still expires by itself. */
-	put.lease = t->session ? t->session : t->window;
-	gc_etcd_claim c = {GC_ETCD_CLAIM_VERSION,
-			   j->claim_key,
-			   t->skip_attempt ? j->skip_value : j->value,
-			   0,
-			   t->window,
-			   NULL,
-			   0,
-			   NULL,
-			   0};
-	c.value_len = strlen(c.value);
+	put->lease = t->session ? t->session : t->window;
+	memset(c, 0, sizeof(*c));
+	c->version = GC_ETCD_CLAIM_VERSION;
+	c->key = j->claim_key;
+	const char *value = t->skip_attempt ? j->skip_value : j->value;
+	c->value = value;
+	c->value_len = strlen(value);
+	c->lease = t->window;
 	if (!t->skip_attempt) {
-		c.ops = &put;
-		c.ops_count = 1;
+		c->ops = put;
+		c->ops_count = 1;
 		if (j->exclusion) {
-			c.compare = &cmp;
-			c.compare_count = 1;
+			c->compare = cmp;
+			c->compare_count = 1;
 		}
 	}
+}
+
+/* One claim txn and what its answer means. */
+static int claim_attempt(claim_job *j, gc_etcd *etcd, claim_try *t)
+{
+	gc_etcd_claim c;
+	gc_etcd_op put;
+	gc_etcd_compare cmp;
+	claim_request(j, t, &c, &put, &cmp);
 	gc_etcd_claim_result res = {0};
 	int rc = gc_etcd_claim_key(&res, etcd, &c, &j->base.err);
 	int holder = res.holder_present;

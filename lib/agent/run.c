@@ -17,16 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A t_status put of a run (the end of a run is a gc__delete_job). */
 typedef struct status_job {
 	gc__pool_job base;
 	char *key;
-	int64_t rev; /* end: delete only if mod_revision == rev */
+	int64_t rev; /* the put's revision */
 	int64_t lease;
-	gc__run *run; /* put / reassert: the run to update */
+	gc__run *run;
 	int kind;
 } status_job;
 
-enum { STATUS_PUT = 1, STATUS_END, STATUS_REASSERT };
+enum { STATUS_PUT = 1, STATUS_REASSERT };
 
 static void run_free(gc__run *r)
 {
@@ -139,10 +140,11 @@ static void announce_start(gc_agent *a, gc__run *r)
 
 /* ---------------------------------------------------------- t_status */
 
+/* A t_status put: plain (noseize), or put back only if nobody has it
+ * (re-asserted after the session lease was lost). */
 static void status_run(gc__pool_job *job, void *etcd)
 {
 	status_job *j = (status_job *)job;
-	gc_etcd_txn_result res = {0};
 	if (j->kind == STATUS_PUT) {
 		gc_etcd_response r = {0};
 		job->rc = gc_etcd_put(&r, etcd, j->key, "running", 7, j->lease,
@@ -152,25 +154,29 @@ static void status_run(gc__pool_job *job, void *etcd)
 		return;
 	}
 	gc_etcd_compare cmp = {
-	    j->key, GC_ETCD_CMP_MOD, GC_ETCD_CMP_EQUAL, j->rev, NULL, 0};
+	    j->key, GC_ETCD_CMP_CREATE, GC_ETCD_CMP_EQUAL, 0, NULL, 0};
 	gc_etcd_op op = {0};
 	op.key = j->key;
-	if (j->kind == STATUS_END) {
-		op.type = GC_ETCD_OP_DELETE;
-	} else { /* REASSERT: put it back only if nobody has it */
-		cmp.target = GC_ETCD_CMP_CREATE;
-		cmp.number = 0;
-		op.type = GC_ETCD_OP_PUT;
-		op.value = "running";
-		op.value_len = 7;
-		op.lease = j->lease;
-	}
+	op.type = GC_ETCD_OP_PUT;
+	op.value = "running";
+	op.value_len = 7;
+	op.lease = j->lease;
 	gc_etcd_txn_request txn = {&cmp, 1, &op, 1, NULL, 0};
+	gc_etcd_txn_result res = {0};
 	job->rc = gc_etcd_txn(&res, etcd, &txn, &job->err);
 	if (job->rc == 0 && !res.succeeded)
 		job->rc = GC_ECONFLICT;
 	j->rev = res.revision;
 	gc_etcd_txn_result_dispose(&res);
+}
+
+static void status_failed(gc_agent *a, const char *key, const gc_error *err)
+{
+	GC__STAT(&a->stats, etcd_errors, 1);
+	gc__alog_msg(&a->log, GC_LOG_WARNING,
+		     "agent: t_status update failed key=%s: %s "
+		     "(it expires with the session lease)",
+		     key, err->msg);
 }
 
 static void status_done(gc__pool_job *job)
@@ -179,50 +185,38 @@ static void status_done(gc__pool_job *job)
 	status_job *j = (status_job *)job;
 	gc__run *r = j->run;
 	if (job->rc && job->rc != GC_ECANCELED &&
-	    !(job->rc == GC_ECONFLICT && j->kind != STATUS_PUT)) {
-		GC__STAT(&a->stats, etcd_errors, 1);
-		gc__alog_msg(&a->log, GC_LOG_WARNING,
-			     "agent: t_status update failed key=%s: %s "
-			     "(it expires with the session lease)",
-			     j->key, job->err.msg);
-	}
-	if (j->kind == STATUS_END) {
-		a->runs.status_jobs--;
-	} else if (r) {
-		if (job->rc == 0)
-			r->status_rev = j->rev;
-		r->status_pending = 0;
-		if (r->end_pending) {
-			if (r->status_rev)
-				gc__status_end(a, r->status_key, r->status_rev);
-			run_free(r);
-		}
+	    !(job->rc == GC_ECONFLICT && j->kind != STATUS_PUT))
+		status_failed(a, j->key, &job->err);
+	if (job->rc == 0)
+		r->status_rev = j->rev;
+	r->status_pending = 0;
+	if (r->end_pending) {
+		if (r->status_rev)
+			gc__status_end(a, r->status_key, r->status_rev);
+		run_free(r);
 	}
 	free(j->key);
 	free(j);
 }
 
-static status_job *status_job_new(const char *key, int kind)
+static void status_end_done(gc__pool_job *job)
 {
-	status_job *j = calloc(1, sizeof(*j));
-	if (j && !(j->key = gc__strdup(key))) {
-		free(j);
-		return NULL;
-	}
-	if (j) {
-		j->base.run = status_run;
-		j->base.done = status_done;
-		j->kind = kind;
-	}
-	return j;
+	gc_agent *a = job->data;
+	gc__delete_job *j = (gc__delete_job *)job;
+	if (job->rc && job->rc != GC_ECANCELED)
+		status_failed(a, j->key, &job->err);
+	a->runs.status_jobs--;
+	gc__delete_job_free(j);
 }
 
+/* The end of a run: t_status deleted only while it is still the one this
+ * agent wrote (mod_revision == rev). */
 void gc__status_end(gc_agent *a, const char *key, int64_t rev)
 {
-	status_job *j = status_job_new(key, STATUS_END);
+	gc__delete_job *j =
+	    gc__delete_job_new(key, GC_ETCD_CMP_MOD, rev, status_end_done);
 	if (!j)
 		return; /* the key expires with the session lease */
-	j->rev = rev;
 	a->runs.status_jobs++;
 	gc__agent_submit(a, &j->base);
 }
@@ -232,9 +226,16 @@ static void status_put_submit(gc_agent *a, gc__run *r, int kind)
 	int64_t lease = gc__leases_session(&a->leases);
 	if (!lease)
 		return; /* re-asserted once the session is back */
-	status_job *j = status_job_new(r->status_key, kind);
+	status_job *j = calloc(1, sizeof(*j));
+	if (j && !(j->key = gc__strdup(r->status_key))) {
+		free(j);
+		return;
+	}
 	if (!j)
 		return;
+	j->base.run = status_run;
+	j->base.done = status_done;
+	j->kind = kind;
 	j->lease = lease;
 	j->run = r;
 	r->status_pending = 1;
