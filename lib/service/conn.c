@@ -15,17 +15,21 @@
  *    a request or waiting for one, and since when (atomics: the request path
  *    takes no lock);
  *  - when a connection has waited GUARD_SUSPECT_MS for its first request,
- *    or when fewer than 1/8 of the workers are free, looks at the service's
- *    sockets (see below) every GUARD_TICK_MS and closes
+ *    or when fewer than 1/8 of the workers are free, lists the service's
+ *    sockets (see below), every GUARD_TICK_MS (GUARD_PRESSED_TICK_MS while
+ *    workers run short), and closes
  *      - connections whose first request header is not complete
- *        header_timeout after they were first seen,
- *      - the oldest connections of an address that keeps more than
- *        max_idle_per_address connections waiting (idle keep-alive, or
- *        still sending a header),
- *      - while workers run short, every connection waiting for longer than
- *        the grace period (GUARD_GRACE_MS).
+ *        header_timeout after they were first listed,
+ *      - beyond max_idle_per_address connections of one address waiting
+ *        (idle keep-alive, or a header still arriving): the never-used ones
+ *        first, oldest first, then the idle keep-alive ones, oldest first,
+ *      - while workers run short, every connection that has been waiting
+ *        GUARD_PRESSED_MS or more, and one that has not sent a byte yet
+ *        once it has been listed before (the kernel let it in after the
+ *        defer period, or past its SYN queue).
  *    A connection whose complete request header sits in its socket (one
- *    accepted while every worker was taken) is never closed.
+ *    accepted while every worker was taken) is never closed, nor is one in
+ *    a request.
  *
  * civetweb says nothing about a connection until its first request arrives
  * (mg_get_request_info() is NULL in init_connection), and cannot close a
@@ -46,8 +50,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +88,7 @@ typedef struct sock {
 	int64_t since;  /* waiting since (slot) or first seen (no slot) */
 	gc__conn *slot; /* NULL: before its first request */
 	bool closed;    /* no slot, shut down by an earlier listing */
+	bool silent;    /* no slot, and not a byte received yet */
 } sock;
 
 enum { CUT_CAP = 0, CUT_HEADER, CUT_BUSY, CUT_KINDS };
@@ -256,6 +261,18 @@ static size_t list_sockets(const gc__guard *g, sock **out)
 	return n;
 }
 
+/* 1 when the peer has not sent a single byte yet. */
+static int silent(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	       len >= offsetof(struct tcp_info, tcpi_bytes_received) +
+			      sizeof(ti.tcpi_bytes_received) &&
+	       ti.tcpi_bytes_received == 0;
+}
+
 /* 1 when a complete request header waits in the socket (civetweb has not
  * read from it yet: the connection waits for a worker). */
 static int header_waiting(int fd)
@@ -373,9 +390,15 @@ static void scan(gc__guard *g, int64_t now, int pressure)
 		}
 		age = now - k->since;
 		client_key(k->peer, k->key);
+		/* with TCP_DEFER_ACCEPT, a connection that has sent nothing
+		 * was let in by the kernel after the defer period (or under
+		 * a SYN flood): it has had its time */
+		k->silent = !k->slot && silent(k->fd);
 		if (!k->slot && age >= g->header_ms)
 			cut(g, k, CUT_HEADER);
-		else if (pressure && age >= GUARD_PRESSED_MS)
+		else if (pressure &&
+			 (age >= GUARD_PRESSED_MS ||
+			  (k->silent && age >= GUARD_PRESSED_TICK_MS)))
 			cut(g, k, CUT_BUSY);
 		else
 			wait[n_wait++] = *k;
@@ -637,17 +660,23 @@ int gc__guard_start(gc__guard *g, const int *ports, size_t n_ports)
 	return 0;
 }
 
+void gc__guard_stop(gc__guard *g)
+{
+	if (!g || !g->thread_started)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->stop = true;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->thread, NULL);
+	g->thread_started = false;
+}
+
 void gc__guard_free(gc__guard *g)
 {
 	if (!g)
 		return;
-	if (g->thread_started) {
-		pthread_mutex_lock(&g->mu);
-		g->stop = true;
-		pthread_cond_signal(&g->cv);
-		pthread_mutex_unlock(&g->mu);
-		pthread_join(g->thread, NULL);
-	}
+	gc__guard_stop(g);
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
 	free(g->unknown);

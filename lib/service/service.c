@@ -1306,6 +1306,7 @@ GC_EXTERN void gc_service_stop(gc_service *svc)
 		return;
 	pthread_mutex_lock(&svc->run_mu);
 	if (svc->mg) {
+		gc__guard_stop(svc->guard);
 		mg_stop(svc->mg);
 		svc->mg = NULL;
 		svc->n_ports = 0;

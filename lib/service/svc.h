@@ -228,7 +228,10 @@ int gc__guard_new(gc__guard **out, struct gc_service *svc, int slots,
 /* Set TCP_DEFER_ACCEPT on the listeners bound to `ports` and start the
  * sweeper thread. */
 int gc__guard_start(gc__guard *g, const int *ports, size_t n_ports);
-/* Stop the sweeper and free (after mg_stop: no connection left). */
+/* Stop the sweeper thread: before mg_stop, which closes the connections
+ * still queued without telling the guard. */
+void gc__guard_stop(gc__guard *g);
+/* Stop and free (after mg_stop: no connection left). */
 void gc__guard_free(gc__guard *g);
 /* civetweb's init_connection: a worker took a new connection (its
  * addresses are not known yet). NULL when not tracked. */

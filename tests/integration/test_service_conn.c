@@ -70,7 +70,7 @@ static void start(const char *extra)
 		 "[deploy]\nhost = [\"127.0.0.1:1\"]\n"
 		 "[etcd]\nservice = [\"%s\"]\nprefix = \"/gc_conn\"\n"
 		 "[sqlite]\npath = \"%s/gc.db\"\n"
-		 "[jwt]\nsecret = \"conn-test-secret\"\n%s",
+		 "[jwt]\nsecret = \"conn-test-secret-0123456789abcdefghij\"\n%s",
 		 getenv("GC_TEST_VERBOSE") ? "debug" : "info",
 		 gct_etcd_endpoint(F.etcd, 0), F.dir, extra ? extra : "");
 	assert_int_equal(gc_service_config_init(&cfg), 0);
