@@ -99,8 +99,9 @@ static int stop(void **state)
 
 /* ------------------------------------------------------------- sockets */
 
-/* A blocking TCP connection to the service from source address `src`. */
-static int connect_from(const char *src)
+/* A blocking TCP connection to the service from source address `src`;
+ * -1 when it cannot be made within 5 s (`must`: a test failure). */
+static int try_connect_from(const char *src, int must)
 {
 	struct sockaddr_in a;
 	struct timeval tv = {5, 0};
@@ -114,9 +115,18 @@ static int connect_from(const char *src)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	a.sin_port = htons((uint16_t)F.port);
 	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &a.sin_addr), 1);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
-		fail_msg("connect from %s: %s", src, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		if (must)
+			fail_msg("connect from %s: %s", src, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
+}
+
+static int connect_from(const char *src)
+{
+	return try_connect_from(src, 1);
 }
 
 static void send_all(int fd, const char *s)
@@ -131,13 +141,17 @@ static void send_all(int fd, const char *s)
 	}
 }
 
-/* `n` connections from `src`; `partial`: each sends half a header. */
+/* `n` connections from `src`; `partial`: each sends half a header. A
+ * connection the service does not accept in time is left out (-1). */
 static void open_many(int *fds, int n, const char *src, int partial)
 {
 	for (int i = 0; i < n; i++) {
-		fds[i] = connect_from(src);
-		if (partial)
-			send_all(fds[i], PARTIAL);
+		fds[i] = try_connect_from(src, 0);
+		if (fds[i] >= 0 && partial &&
+		    send(fds[i], PARTIAL, strlen(PARTIAL), MSG_NOSIGNAL) < 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
 	}
 }
 
@@ -175,7 +189,8 @@ static int count_closed(const int *fds, int n, int ms)
 	int closed = 0;
 	for (int i = 0; i < n; i++) {
 		int64_t left = end - now_ms();
-		closed += closed_within(fds[i], left > 0 ? (int)left : 0);
+		closed += fds[i] < 0 ||
+			  closed_within(fds[i], left > 0 ? (int)left : 0);
 	}
 	return closed;
 }
@@ -309,10 +324,8 @@ static void over_cap_connections_from_one_address_are_closed(void **st)
 {
 	enum { N = 20, CAP = 4 };
 	int fds[N], closed;
-	long before;
 	(void)st;
 	start("[http]\nmax_idle_per_address = 4\n");
-	before = metric("per_address_cap");
 	open_many(fds, N, "127.0.0.3", 1);
 	closed = count_closed(fds, N, 3000);
 	if (closed != N - CAP)
@@ -320,7 +333,7 @@ static void over_cap_connections_from_one_address_are_closed(void **st)
 			 closed, N, N - CAP);
 	/* the 4 left stay open (header_timeout is 10 s) */
 	assert_int_equal(count_closed(fds, N, 500), N - CAP);
-	assert_int_equal(metric("per_address_cap") - before, N - CAP);
+	assert_int_equal(metric("per_address_cap"), N - CAP);
 	{ /* a complete request from the same address goes ahead */
 		int fd = connect_from("127.0.0.3");
 		char buf[512];
@@ -343,10 +356,8 @@ static void header_timeout_closes_a_slow_first_request(void **st)
 {
 	int fd, closed = 0;
 	int64_t t0;
-	long before;
 	(void)st;
 	start("[http]\nheader_timeout = \"1s\"\n");
-	before = metric("header_timeout");
 	fd = connect_from("127.0.0.4");
 	t0 = now_ms();
 	send_all(fd, "GET /api/v1/version HTTP/1.1\r\n");
@@ -363,7 +374,7 @@ static void header_timeout_closes_a_slow_first_request(void **st)
 	if (now_ms() - t0 < 900)
 		fail_msg("closed after %lld ms, before header_timeout",
 			 (long long)(now_ms() - t0));
-	assert_int_equal(metric("header_timeout") - before, 1);
+	assert_int_equal(metric("header_timeout"), 1);
 	close(fd);
 	version_answers_within(1, 0, 1000);
 }
@@ -418,16 +429,14 @@ static void waiting_connections_make_way_when_workers_run_short(void **st)
 	enum { ADDRS = 8, PER = 3, N = ADDRS * PER };
 	int fds[N];
 	char src[32];
-	long before;
 	(void)st;
 	start("[http]\nthreads = 8\n");
-	before = metric("workers_busy");
 	for (int i = 0; i < N; i++) {
 		snprintf(src, sizeof(src), "127.0.0.%d", 20 + i % ADDRS);
 		open_many(&fds[i], 1, src, 1);
 	}
 	version_answers_within(5, 2000, 1000);
-	assert_true(metric("workers_busy") - before >= 8);
+	assert_true(metric("workers_busy") >= 8);
 	close_all(fds, N);
 }
 
