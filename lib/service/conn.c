@@ -34,8 +34,8 @@
  * civetweb says nothing about a connection until its first request arrives
  * (mg_get_request_info() is NULL in init_connection), and cannot close a
  * connection from outside its worker. So the guard lists the process's
- * sockets whose local port is one of the service's (/proc/self/fd,
- * getsockname, getpeername): a socket whose addresses match a slot (known
+ * sockets whose local address is one the service listens on
+ * (/proc/self/fd, getsockname, getpeername): a socket whose addresses match a slot (known
  * from its first request) is that connection; any other is waiting for its
  * first request, in a worker or in civetweb's queue. A connection is closed
  * with shutdown(), not close(): the fd stays civetweb's, and its worker reads
@@ -79,7 +79,7 @@ struct gc__conn {
 	atomic_bool first; /* no request yet */
 };
 
-/* A socket on one of the service's ports, from a listing. */
+/* A connection to one of the service's listeners, from a listing. */
 typedef struct sock {
 	int fd;
 	unsigned char peer[16];
@@ -90,6 +90,13 @@ typedef struct sock {
 	bool closed;    /* no slot, shut down by an earlier listing */
 	bool silent;    /* no slot, and not a byte received yet */
 } sock;
+
+/* A listening address of the service. */
+typedef struct listener {
+	unsigned char addr[16];
+	bool any; /* 0.0.0.0 or :: */
+	uint16_t port;
+} listener;
 
 enum { CUT_CAP = 0, CUT_HEADER, CUT_BUSY, CUT_KINDS };
 
@@ -106,8 +113,8 @@ struct gc__guard {
 	int busy_at;  /* n_used from which workers count as running short */
 	int max_idle; /* per address, 0 = no cap */
 	int64_t header_ms;
-	int ports[GC__MAX_LISTENERS];
-	size_t n_ports;
+	listener listeners[GC__MAX_LISTENERS];
+	size_t n_listeners;
 	/* sockets without a slot at the last listing, with the time they
 	 * were first seen (kept while listings follow each other) */
 	sock *unknown;
@@ -213,12 +220,44 @@ static int next_fd(DIR *d, int dfd)
 	return -1;
 }
 
-static int our_port(const gc__guard *g, uint16_t port)
+/* Is a socket bound to this local address one of the service's? (Another
+ * service of the process may use the same port on another address.) */
+static int ours(const gc__guard *g, const unsigned char addr[16],
+		uint16_t port)
 {
-	for (size_t i = 0; i < g->n_ports; i++)
-		if (g->ports[i] == port)
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		const listener *l = &g->listeners[i];
+		if (l->port == port &&
+		    (l->any || memcmp(l->addr, addr, 16) == 0))
 			return 1;
+	}
 	return 0;
+}
+
+/* A [deploy] host ("ip:port", "[v6]:port", ":port" or "port") and the port
+ * it was bound to. */
+static void parse_listener(const char *host, int port, listener *l)
+{
+	static const unsigned char any4[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+					       0, 0, 0xff, 0xff};
+	static const unsigned char any6[16];
+	const char *colon = strrchr(host, ':');
+	char ip[INET6_ADDRSTRLEN];
+	size_t n = colon ? (size_t)(colon - host) : 0;
+	memset(l, 0, sizeof(*l));
+	l->port = (uint16_t)port;
+	l->any = true;
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		host++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(ip))
+		return;
+	memcpy(ip, host, n);
+	ip[n] = '\0';
+	if (parse_addr(ip, l->addr) == 0 && memcmp(l->addr, any4, 16) != 0 &&
+	    memcmp(l->addr, any6, 16) != 0)
+		l->any = false;
 }
 
 /* The connected TCP sockets whose local port is one of the service's.
@@ -240,7 +279,7 @@ static size_t list_sockets(const gc__guard *g, sock **out)
 		s.fd = fd;
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 		    sockaddr_norm(&ss, len, s.peer, &s.local_port) != 0 ||
-		    !our_port(g, s.local_port))
+		    !ours(g, s.peer, s.local_port))
 			continue;
 		len = sizeof(ss);
 		if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
@@ -599,8 +638,8 @@ int gc__guard_new(gc__guard **out, gc_service *svc, int slots, int max_idle,
 	return 0;
 }
 
-/* TCP_DEFER_ACCEPT on the process's listening sockets bound to one of the
- * service's ports (civetweb does not expose its fds). Returns how many. */
+/* TCP_DEFER_ACCEPT on the service's listening sockets (civetweb does not
+ * expose its fds: they are found by their address). Returns how many. */
 static size_t defer_accept(const gc__guard *g, int seconds)
 {
 	int dfd, fd;
@@ -619,7 +658,7 @@ static size_t defer_accept(const gc__guard *g, int seconds)
 		    !on ||
 		    getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 		    sockaddr_norm(&ss, len, addr, &port) != 0 ||
-		    !our_port(g, port))
+		    !ours(g, addr, port))
 			continue;
 		if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds,
 			       sizeof(seconds)) == 0)
@@ -629,15 +668,18 @@ static size_t defer_accept(const gc__guard *g, int seconds)
 	return set;
 }
 
-int gc__guard_start(gc__guard *g, const int *ports, size_t n_ports)
+int gc__guard_start(gc__guard *g, char *const *hosts, size_t n_hosts,
+		    const int *ports, size_t n_ports)
 {
 	sigset_t all, old;
 	size_t n;
 	int rc;
 	if (n_ports > GC__MAX_LISTENERS)
 		n_ports = GC__MAX_LISTENERS;
-	memcpy(g->ports, ports, n_ports * sizeof(*ports));
-	g->n_ports = n_ports;
+	for (size_t i = 0; i < n_ports; i++)
+		parse_listener(i < n_hosts ? hosts[i] : "", ports[i],
+			       &g->listeners[i]);
+	g->n_listeners = n_ports;
 	n = defer_accept(g, (int)((g->header_ms + 999) / 1000));
 	if (n < n_ports)
 		gc__svc_log(g->svc, GC_LOG_WARNING,

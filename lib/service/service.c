@@ -1248,7 +1248,8 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 	svc->n_ports = n > 0 ? (size_t)n : 0;
 	for (size_t i = 0; i < svc->n_ports; i++)
 		svc->ports[i] = ports[i].port;
-	if (gc__guard_start(svc->guard, svc->ports, svc->n_ports) != 0) {
+	if (gc__guard_start(svc->guard, svc->hosts, svc->n_hosts, svc->ports,
+			    svc->n_ports) != 0) {
 		rc = gc__seterr_errno(err, GC_ESYS, errno,
 				      "service: cannot start the connection "
 				      "guard thread");

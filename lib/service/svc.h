@@ -225,9 +225,10 @@ typedef struct gc__conn gc__conn;
  * its first request header. */
 int gc__guard_new(gc__guard **out, struct gc_service *svc, int slots,
 		  int max_idle, int64_t header_ms);
-/* Set TCP_DEFER_ACCEPT on the listeners bound to `ports` and start the
- * sweeper thread. */
-int gc__guard_start(gc__guard *g, const int *ports, size_t n_ports);
+/* Set TCP_DEFER_ACCEPT on the service's listeners (`hosts` as configured,
+ * `ports` as bound, in the same order) and start the sweeper thread. */
+int gc__guard_start(gc__guard *g, char *const *hosts, size_t n_hosts,
+		    const int *ports, size_t n_ports);
 /* Stop the sweeper thread: before mg_stop, which closes the connections
  * still queued without telling the guard. */
 void gc__guard_stop(gc__guard *g);

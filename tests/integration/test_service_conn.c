@@ -57,13 +57,14 @@ static void quiet_log(int level, const char *m, void *p)
 		fprintf(stderr, "service: %s\n", m);
 }
 
-/* Start a service whose config file has `extra` appended (e.g. an [http]
- * section). */
-static void start(const char *extra)
+/* A service listening on `host`, whose config file has `extra` appended
+ * (e.g. an [http] section). */
+static gc_service *start_on(const char *host, const char *extra)
 {
 	char text[4096];
 	gc_service_config cfg;
 	gc_service_options o = GC_SERVICE_OPTIONS_INIT;
+	gc_service *svc = NULL;
 	gc_error err;
 	snprintf(text, sizeof(text),
 		 "log_level = \"%s\"\n"
@@ -78,13 +79,20 @@ static void start(const char *extra)
 					  &err) != 0)
 		fail_msg("config: %s", err.msg);
 	free(cfg.deploy.hosts[0]);
-	cfg.deploy.hosts[0] = strdup("127.0.0.1:0");
+	cfg.deploy.hosts[0] = strdup(host);
 	o.log = quiet_log;
 	o.log_level = getenv("GC_TEST_VERBOSE") ? GC_LOG_DEBUG : GC_LOG_INFO;
-	if (gc_service_new(&F.svc, &cfg, &o, &err) != 0 ||
-	    gc_service_start(F.svc, &err) != 0)
+	if (gc_service_new(&svc, &cfg, &o, &err) != 0 ||
+	    gc_service_start(svc, &err) != 0)
 		fail_msg("service: %s", err.msg);
 	gc_service_config_clear(&cfg);
+	return svc;
+}
+
+/* The service of a test, on 127.0.0.1 and a free port. */
+static void start(const char *extra)
+{
+	F.svc = start_on("127.0.0.1:0", extra);
 	F.port = gc_service_port(F.svc, 0);
 	assert_true(F.port > 0);
 }
@@ -482,6 +490,37 @@ static void http_settings_reach_civetweb(void **st)
 	version_answers_within(1, 0, 1000);
 }
 
+/* A second service of the process on the same port, another address:
+ * its guard looks at its own connections only. */
+static void another_service_on_the_same_port_is_left_alone(void **st)
+{
+	enum { N = 10 };
+	int fds[N], other;
+	char host[64];
+	gc_service *b;
+	(void)st;
+	start(NULL);
+	snprintf(host, sizeof(host), "127.0.0.2:%d", F.port);
+	b = start_on(host, "[http]\nmax_idle_per_address = 1\n");
+	open_many(fds, N, "127.0.0.6", 1); /* to the first one */
+	{ /* a late first request on the second makes its guard look */
+		struct sockaddr_in a;
+		other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_port = htons((uint16_t)F.port);
+		inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+		assert_int_equal(
+			connect(other, (struct sockaddr *)&a, sizeof(a)), 0);
+		send_all(other, PARTIAL);
+	}
+	gct_sleep_ms(1500);
+	assert_int_equal(count_closed(fds, N, 0), 0);
+	close(other);
+	gc_service_free(b);
+	close_all(fds, N);
+}
+
 static int group_setup(void **state)
 {
 	struct rlimit rl;
@@ -524,6 +563,8 @@ int main(void)
 			waiting_connections_make_way_when_workers_run_short,
 			stop),
 		cmocka_unit_test_teardown(http_settings_reach_civetweb, stop),
+		cmocka_unit_test_teardown(
+			another_service_on_the_same_port_is_left_alone, stop),
 	};
 	return cmocka_run_group_tests_name("service_conn", tests, group_setup,
 					   group_teardown);
