@@ -35,11 +35,11 @@
  * (mg_get_request_info() is NULL in init_connection), and cannot close a
  * connection from outside its worker. So the guard lists the process's
  * sockets whose local address is one the service listens on
- * (/proc/self/fd, getsockname, getpeername): a socket whose addresses match a slot (known
- * from its first request) is that connection; any other is waiting for its
- * first request, in a worker or in civetweb's queue. A connection is closed
- * with shutdown(), not close(): the fd stays civetweb's, and its worker reads
- * EOF and closes it. The slot lock is held from the listing to the last
+ * (/proc/self/fd, getsockname, getpeername): a socket whose addresses match a
+ * slot (known from its first request) is that connection; any other is waiting
+ * for its first request, in a worker or in civetweb's queue. A connection is
+ * closed with shutdown(), not close(): the fd stays civetweb's, and its worker
+ * reads EOF and closes it. The slot lock is held from the listing to the last
  * shutdown, and civetweb calls connection_close (gc__guard_close, which
  * takes the lock) before it closes a worker's fd, so no fd the guard looked
  * at is closed and reused in between. */
@@ -58,14 +58,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define GUARD_CUT INT64_C(-1) /* slot's `since` once the guard closes it */
-#define GUARD_SUSPECT_MS 200  /* first request this late: start looking */
-#define GUARD_TICK_MS 100     /* look this often while one is late */
-#define GUARD_PRESSED_TICK_MS 25 /* and this often while workers run short */
-#define GUARD_PRESSED_MS 100  /* waiting this long while workers run short:
-			       * closed */
-#define GUARD_REPORT_MS 60000 /* at most one summary warning a minute */
-#define GUARD_PEEK_MAX 16384  /* bytes looked at for a complete header */
+#define GUARD_CUT	      INT64_C(-1) /* slot's `since` once the guard closes it */
+#define GUARD_SUSPECT_MS      200   /* first request this late: start looking */
+#define GUARD_TICK_MS	      100   /* look this often while one is late */
+#define GUARD_PRESSED_TICK_MS 25    /* and this often while workers run short */
+#define GUARD_PRESSED_MS      100   /* closed if waiting this long then */
+#define GUARD_REPORT_MS	      60000 /* at most one summary warning a minute */
+#define GUARD_PEEK_MAX	      16384 /* bytes looked at for a complete header */
 
 struct gc__conn {
 	bool used;
@@ -85,10 +84,10 @@ typedef struct sock {
 	unsigned char peer[16];
 	uint16_t peer_port, local_port;
 	unsigned char key[16]; /* client_key(peer) */
-	int64_t since;  /* waiting since (slot) or first seen (no slot) */
+	int64_t since;	/* waiting since (slot) or first seen (no slot) */
 	gc__conn *slot; /* NULL: before its first request */
-	bool closed;    /* no slot, shut down by an earlier listing */
-	bool silent;    /* no slot, and not a byte received yet */
+	bool closed;	/* no slot, shut down by an earlier listing */
+	bool silent;	/* no slot, and not a byte received yet */
 } sock;
 
 /* A listening address of the service. */
@@ -139,7 +138,7 @@ static void map_v4(const void *a4, unsigned char out[16])
 
 static int is_v4(const unsigned char a[16])
 {
-	static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0,
+	static const unsigned char prefix[12] = {0, 0, 0, 0, 0,	   0,
 						 0, 0, 0, 0, 0xff, 0xff};
 	return memcmp(a, prefix, 12) == 0;
 }
@@ -167,7 +166,7 @@ static int sockaddr_norm(const struct sockaddr_storage *ss, socklen_t len,
 	}
 	if (ss->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)ss;
+		    (const struct sockaddr_in6 *)ss;
 		memcpy(out, &in6->sin6_addr, 16);
 		*port = ntohs(in6->sin6_port);
 		return 0;
@@ -222,8 +221,7 @@ static int next_fd(DIR *d, int dfd)
 
 /* Is a socket bound to this local address one of the service's? (Another
  * service of the process may use the same port on another address.) */
-static int ours(const gc__guard *g, const unsigned char addr[16],
-		uint16_t port)
+static int ours(const gc__guard *g, const unsigned char addr[16], uint16_t port)
 {
 	for (size_t i = 0; i < g->n_listeners; i++) {
 		const listener *l = &g->listeners[i];
@@ -238,8 +236,8 @@ static int ours(const gc__guard *g, const unsigned char addr[16],
  * it was bound to. */
 static void parse_listener(const char *host, int port, listener *l)
 {
-	static const unsigned char any4[16] = {0, 0, 0, 0, 0, 0, 0, 0,
-					       0, 0, 0xff, 0xff};
+	static const unsigned char any4[16] = {0, 0, 0, 0, 0,	 0,
+					       0, 0, 0, 0, 0xff, 0xff};
 	static const unsigned char any6[16];
 	const char *colon = strrchr(host, ':');
 	char ip[INET6_ADDRSTRLEN];
@@ -308,7 +306,7 @@ static int silent(int fd)
 	memset(&ti, 0, sizeof(ti));
 	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	       len >= offsetof(struct tcp_info, tcpi_bytes_received) +
-			      sizeof(ti.tcpi_bytes_received) &&
+			  sizeof(ti.tcpi_bytes_received) &&
 	       ti.tcpi_bytes_received == 0;
 }
 
@@ -330,8 +328,7 @@ static int header_waiting(int fd)
 
 static int same_socket(const sock *a, const sock *b)
 {
-	return a->peer_port == b->peer_port &&
-	       a->local_port == b->local_port &&
+	return a->peer_port == b->peer_port && a->local_port == b->local_port &&
 	       memcmp(a->peer, b->peer, 16) == 0;
 }
 
@@ -366,10 +363,10 @@ static int claim(gc__conn *c)
 static void cut(gc__guard *g, sock *s, int kind)
 {
 	static const enum gc__counter counter[CUT_KINDS] = {
-		GC__M_CONN_CUT_CAP, GC__M_CONN_CUT_HEADER, GC__M_CONN_CUT_BUSY};
+	    GC__M_CONN_CUT_CAP, GC__M_CONN_CUT_HEADER, GC__M_CONN_CUT_BUSY};
 	static const char *const why[CUT_KINDS] = {
-		"over [http] max_idle_per_address", "[http] header_timeout",
-		"workers running short"};
+	    "over [http] max_idle_per_address", "[http] header_timeout",
+	    "workers running short"};
 	char a[INET6_ADDRSTRLEN];
 	if (s->slot && !claim(s->slot))
 		return;
@@ -449,8 +446,8 @@ static void scan(gc__guard *g, int64_t now, int pressure)
 		qsort(wait, n_wait, sizeof(*wait), by_client_keep_first);
 		for (size_t i = 0, run = 0; i < n_wait; i++) {
 			run = i && !memcmp(wait[i].key, wait[i - 1].key, 16)
-				      ? run + 1
-				      : 1;
+				  ? run + 1
+				  : 1;
 			if (run <= (size_t)g->max_idle)
 				continue;
 			cut(g, &wait[i], CUT_CAP);
@@ -654,9 +651,9 @@ static size_t defer_accept(const gc__guard *g, int seconds)
 		uint16_t port;
 		int on = 0;
 		olen = sizeof(on);
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) != 0 ||
-		    !on ||
-		    getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) !=
+			0 ||
+		    !on || getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 		    sockaddr_norm(&ss, len, addr, &port) != 0 ||
 		    !ours(g, addr, port))
 			continue;
@@ -682,12 +679,13 @@ int gc__guard_start(gc__guard *g, char *const *hosts, size_t n_hosts,
 	g->n_listeners = n_ports;
 	n = defer_accept(g, (int)((g->header_ms + 999) / 1000));
 	if (n < n_ports)
-		gc__svc_log(g->svc, GC_LOG_WARNING,
-			    "http: TCP_DEFER_ACCEPT set on %zu of %zu listening "
-			    "sockets (is /proc mounted?): idle and slow "
-			    "connections are only closed by civetweb's "
-			    "timeouts",
-			    n, n_ports);
+		gc__svc_log(
+		    g->svc, GC_LOG_WARNING,
+		    "http: TCP_DEFER_ACCEPT set on %zu of %zu listening "
+		    "sockets (is /proc mounted?): idle and slow "
+		    "connections are only closed by civetweb's "
+		    "timeouts",
+		    n, n_ports);
 	g->stop = false;
 	/* the sweeper takes no signals: they stay the host's business */
 	sigfillset(&all);

@@ -66,14 +66,15 @@ static gc_service *start_on(const char *host, const char *extra)
 	gc_service_options o = GC_SERVICE_OPTIONS_INIT;
 	gc_service *svc = NULL;
 	gc_error err;
-	snprintf(text, sizeof(text),
-		 "log_level = \"%s\"\n"
-		 "[deploy]\nhost = [\"127.0.0.1:1\"]\n"
-		 "[etcd]\nservice = [\"%s\"]\nprefix = \"/gc_conn\"\n"
-		 "[sqlite]\npath = \"%s/gc.db\"\n"
-		 "[jwt]\nsecret = \"conn-test-secret-0123456789abcdefghij\"\n%s",
-		 getenv("GC_TEST_VERBOSE") ? "debug" : "info",
-		 gct_etcd_endpoint(F.etcd, 0), F.dir, extra ? extra : "");
+	snprintf(
+	    text, sizeof(text),
+	    "log_level = \"%s\"\n"
+	    "[deploy]\nhost = [\"127.0.0.1:1\"]\n"
+	    "[etcd]\nservice = [\"%s\"]\nprefix = \"/gc_conn\"\n"
+	    "[sqlite]\npath = \"%s/gc.db\"\n"
+	    "[jwt]\nsecret = \"conn-test-secret-0123456789abcdefghij\"\n%s",
+	    getenv("GC_TEST_VERBOSE") ? "debug" : "info",
+	    gct_etcd_endpoint(F.etcd, 0), F.dir, extra ? extra : "");
 	assert_int_equal(gc_service_config_init(&cfg), 0);
 	if (gc_service_config_load_string(&cfg, text, "conn.toml", NULL, NULL,
 					  &err) != 0)
@@ -212,22 +213,30 @@ static size_t sink(char *p, size_t sz, size_t n, void *ud)
 	return sz * n;
 }
 
-/* GET /api/v1/version on a new connection from 127.0.0.1; milliseconds
- * until the answer, or a failure when there is none within 5 s. */
-static int64_t version_ms(void)
+/* A curl handle for GET /api/v1/version (5 s at most; keeps its
+ * connection alive between requests). */
+static CURL *version_handle(void)
 {
 	CURL *c = curl_easy_init();
 	char url[128];
-	long status = 0;
-	int64_t t0 = now_ms();
-	CURLcode rc;
+	assert_non_null(c);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/version",
 		 F.port);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	rc = curl_easy_perform(c);
+	return c;
+}
+
+/* GET /api/v1/version on a new connection from 127.0.0.1; milliseconds
+ * until the answer, or a failure when there is none within 5 s. */
+static int64_t version_ms(void)
+{
+	CURL *c = version_handle();
+	long status = 0;
+	int64_t t0 = now_ms();
+	CURLcode rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK || status != 200)
@@ -395,18 +404,11 @@ static void busy_keep_alive_clients_are_not_cut(void **st)
 	enum { N = 30 };
 	int fds[N];
 	CURL *c;
-	char url[128];
 	long conns = 0, total = 0, status = 0;
 	(void)st;
 	start("[http]\nthreads = 8\nmax_idle_per_address = 2\n");
 	open_many(fds, N, "127.0.0.1", 1);
-	c = curl_easy_init();
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/version",
-		 F.port);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	c = version_handle();
 	for (int64_t end = now_ms() + 2000; now_ms() < end;) {
 		if (curl_easy_perform(c) != CURLE_OK)
 			fail_msg("request %ld failed", total);
@@ -511,7 +513,7 @@ static void another_service_on_the_same_port_is_left_alone(void **st)
 		a.sin_port = htons((uint16_t)F.port);
 		inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
 		assert_int_equal(
-			connect(other, (struct sockaddr *)&a, sizeof(a)), 0);
+		    connect(other, (struct sockaddr *)&a, sizeof(a)), 0);
 		send_all(other, PARTIAL);
 	}
 	gct_sleep_ms(1500);
@@ -550,21 +552,19 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(
-			idle_and_half_sent_connections_do_not_starve_version,
-			stop),
-		cmocka_unit_test_teardown(
-			over_cap_connections_from_one_address_are_closed, stop),
-		cmocka_unit_test_teardown(
-			header_timeout_closes_a_slow_first_request, stop),
-		cmocka_unit_test_teardown(busy_keep_alive_clients_are_not_cut,
-					  stop),
-		cmocka_unit_test_teardown(
-			waiting_connections_make_way_when_workers_run_short,
-			stop),
-		cmocka_unit_test_teardown(http_settings_reach_civetweb, stop),
-		cmocka_unit_test_teardown(
-			another_service_on_the_same_port_is_left_alone, stop),
+	    cmocka_unit_test_teardown(
+		idle_and_half_sent_connections_do_not_starve_version, stop),
+	    cmocka_unit_test_teardown(
+		over_cap_connections_from_one_address_are_closed, stop),
+	    cmocka_unit_test_teardown(
+		header_timeout_closes_a_slow_first_request, stop),
+	    cmocka_unit_test_teardown(busy_keep_alive_clients_are_not_cut,
+				      stop),
+	    cmocka_unit_test_teardown(
+		waiting_connections_make_way_when_workers_run_short, stop),
+	    cmocka_unit_test_teardown(http_settings_reach_civetweb, stop),
+	    cmocka_unit_test_teardown(
+		another_service_on_the_same_port_is_left_alone, stop),
 	};
 	return cmocka_run_group_tests_name("service_conn", tests, group_setup,
 					   group_teardown);
