@@ -466,13 +466,23 @@ static const field service_fields[] = {
 	/* id 40: away from the ids the tables add in sequence */
 	FLDR("log", "output_limit", F_SIZE, 40, gc_service_config,
 	     log.output_limit, 256, INT64_C(64) << 20),
+	FLDR("http", "threads", F_INT, 22, gc_service_config, http.threads, 1,
+	     4096),
+	FLDR("http", "header_timeout", F_DUR_MS, 23, gc_service_config,
+	     http.header_timeout_ms, 100, 3600000),
+	FLDR("http", "keep_alive_timeout", F_DUR_MS, 24, gc_service_config,
+	     http.keep_alive_timeout_ms, 100, 3600000),
+	FLDR("http", "request_timeout", F_DUR_MS, 25, gc_service_config,
+	     http.request_timeout_ms, 1000, 3600000),
+	FLDR("http", "max_idle_per_address", F_INT, 26, gc_service_config,
+	     http.max_idle_per_address, 0, 65536),
 };
 
 static const char *const agent_sections[] = {"etcd", "mysql", "deploy",
 					     "sqlite"};
 static const char *const service_sections[] = {"etcd", "mysql", "deploy",
 					       "sqlite", "jwt", "report",
-					       "log"};
+					       "log", "http"};
 
 /* ------------------------------------------------------------ context */
 
@@ -1439,6 +1449,11 @@ GC_EXTERN int gc_service_config_init(gc_service_config *cfg)
 	cfg->mysql.port = 3306;
 	cfg->jwt.exp_hours = 168;
 	cfg->log.output_limit = 1024 * 1024;
+	cfg->http.threads = GC__HTTP_THREADS;
+	cfg->http.header_timeout_ms = GC__HTTP_HEADER_TIMEOUT_MS;
+	cfg->http.keep_alive_timeout_ms = GC__HTTP_KEEP_ALIVE_TIMEOUT_MS;
+	cfg->http.request_timeout_ms = GC__HTTP_REQUEST_TIMEOUT_MS;
+	cfg->http.max_idle_per_address = GC__HTTP_MAX_IDLE_PER_ADDRESS;
 	cfg->deploy.environment = gc__strdup("release");
 	cfg->deploy.hosts = calloc(1, sizeof(*cfg->deploy.hosts));
 	if (cfg->deploy.hosts) {

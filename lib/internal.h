@@ -196,6 +196,13 @@ int gc__json_int64(const struct cJSON *v, int64_t *out);
  * NULs kept: *out malloc'd and NUL-terminated, *outlen its length. */
 int gc__json_unquote(const char *s, size_t len, char **out, size_t *outlen);
 
+/* Defaults of the service's [http] settings (config.c, service). */
+#define GC__HTTP_THREADS 256
+#define GC__HTTP_HEADER_TIMEOUT_MS 10000
+#define GC__HTTP_KEEP_ALIVE_TIMEOUT_MS 5000
+#define GC__HTTP_REQUEST_TIMEOUT_MS 30000
+#define GC__HTTP_MAX_IDLE_PER_ADDRESS 16
+
 /* Log through an optional callback with printf formatting. */
 void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)
 	GC__PRINTF(4, 5);

@@ -119,6 +119,18 @@ typedef struct gc_service_config {
 					 * log row, default 1 MiB (the agents'
 					 * default), 256 B..64 MiB */
 	} log;
+	/* [http]: connection handling (README, "Configuration reference";
+	 * sizing in docs/OPERATIONS.md, "Security"). Zero or negative
+	 * threads and timeouts mean the defaults. */
+	struct {
+		int64_t threads;               /* worker threads, default 256 */
+		int64_t header_timeout_ms;     /* first request header, 10000 */
+		int64_t keep_alive_timeout_ms; /* idle between requests, 5000 */
+		int64_t request_timeout_ms;    /* body/response stall, 30000 */
+		int64_t max_idle_per_address;  /* waiting connections per
+						* address, default 16; 0 = no
+						* cap */
+	} http;
 } gc_service_config;
 
 /* Fill with defaults (client_ip is detected, spool_dir derived from the

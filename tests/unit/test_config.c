@@ -266,6 +266,10 @@ static void original_service_file_loads_with_its_own_secret(void **state)
 	assert_null(c.report.token);
 	assert_int_equal(c.log.retention_days, 0);
 	assert_int_equal(c.log.output_limit, 1024 * 1024);
+	/* no [http] in the original: the defaults */
+	assert_int_equal(c.http.threads, 256);
+	assert_int_equal(c.http.header_timeout_ms, 10000);
+	assert_int_equal(c.http.max_idle_per_address, 16);
 	assert_int_equal(lc.warnings, 0);
 	gc_service_config_clear(&c);
 	drop_copy(p);
@@ -346,6 +350,11 @@ static void service_full_sample_sets_every_key(void **state)
 	assert_string_equal(c.report.token, "agents-token");
 	assert_int_equal(c.log.retention_days, 30);
 	assert_int_equal(c.log.output_limit, 256 * 1024);
+	assert_int_equal(c.http.threads, 64);
+	assert_int_equal(c.http.header_timeout_ms, 2500);
+	assert_int_equal(c.http.keep_alive_timeout_ms, 30000);
+	assert_int_equal(c.http.request_timeout_ms, 120000);
+	assert_int_equal(c.http.max_idle_per_address, 0);
 	assert_int_equal(lc.warnings, 0);
 	gc_service_config_clear(&c);
 	drop_copy(p);
@@ -400,6 +409,11 @@ static void service_defaults_without_a_file(void **state)
 	assert_int_equal(c.jwt.exp_hours, 168);
 	assert_null(c.report.token);
 	assert_int_equal(c.log.retention_days, 0);
+	assert_int_equal(c.http.threads, 256);
+	assert_int_equal(c.http.header_timeout_ms, 10000);
+	assert_int_equal(c.http.keep_alive_timeout_ms, 5000);
+	assert_int_equal(c.http.request_timeout_ms, 30000);
+	assert_int_equal(c.http.max_idle_per_address, 16);
 	gc_service_config_clear(&c);
 }
 
@@ -862,6 +876,23 @@ static void service_errors_name_file_line_and_key(void **state)
 	service_fails("[jwt]\nlog_level = \"info\"\n",
 		      "s.toml:2: key \"jwt.log_level\": \"log_level\" is a "
 		      "top-level key");
+	service_fails("[http]\nthreads = 0\n",
+		      "s.toml:2: key \"http.threads\": 0 is out of range (1 "
+		      "to 4096)");
+	service_fails("[http]\nthreads = \"many\"\n",
+		      "s.toml:2: key \"http.threads\": expected an integer");
+	service_fails("[http]\nheader_timeout = \"50ms\"\n",
+		      "s.toml:2: key \"http.header_timeout\": out of range "
+		      "(100 to 3600000 milliseconds)");
+	service_fails("[http]\nkeep_alive_timeout = \"soon\"\n",
+		      "s.toml:2: key \"http.keep_alive_timeout\": expected a "
+		      "number of seconds or a duration");
+	service_fails("[http]\nrequest_timeout = 0\n",
+		      "s.toml:2: key \"http.request_timeout\": out of range "
+		      "(1000 to 3600000 milliseconds)");
+	service_fails("[http]\nmax_idle_per_address = -1\n",
+		      "s.toml:2: key \"http.max_idle_per_address\": -1 is out "
+		      "of range (0 to 65536)");
 	service_fails("[jwt]\nsecret = \"a\"\n[jwt]\nsecret = \"b\"\n",
 		      "s.toml:4: key \"jwt.secret\": set twice (first on line "
 		      "2)");
