@@ -4,8 +4,9 @@
 
 #include <gophercron/common.h>
 #include <gophercron/cron.h>
-#include <gophercron/job.h>
+#include <gophercron/keys.h>
 #include <gophercron/exec.h>
+#include <gophercron/job.h>
 #include <gophercron/etcd.h>
 #include <gophercron/config.h>
 #include <gophercron/store.h>

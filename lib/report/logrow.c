@@ -1,7 +1,7 @@
 /* The task-log row a result becomes. One function for the reporter's SQL
  * sink and the service's ingest endpoint, so a run reported either way is
  * stored as the same row. */
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <gophercron/exec.h>
 #include <gophercron/report.h>

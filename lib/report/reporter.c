@@ -2,7 +2,7 @@
  * spool in order to the HTTP or SQL sink, retrying with backoff, and
  * commits what the sink took. */
 #include "inflight.h"
-#include "job_internal.h"
+#include "job/job_internal.h"
 #include "report_internal.h"
 #include "spool.h"
 

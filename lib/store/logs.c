@@ -2,7 +2,7 @@
  * cleanup and retention. */
 #include "store_internal.h"
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,13 +1,14 @@
-/* Unit tests for the task model: TaskInfo JSON, validation, ids, etcd keys,
- * result and warning bodies -- checked against the original's captured
- * wire data in ../shared/compat. */
+/* Unit tests for the task model (job.h: TaskInfo JSON, validation, ids,
+ * result and warning bodies), the etcd key layout (keys.h) and the exit
+ * texts (exec.h) -- checked against the original's captured wire data in
+ * ../shared/compat. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <gophercron.h>
 
