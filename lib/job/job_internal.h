@@ -31,17 +31,6 @@ void gc__rfc3339_go(int64_t unix_ns, char out[48]);
 /* Inverse; Go's zero time decodes to 0. */
 int gc__parse_rfc3339_go(const char *s, int64_t *unix_ns);
 
-/* A task log row's result text ({"result":OUT,"system_error":ERR,
- * "error":E}) rebuilt from a cut copy of it: `head` holds its first bytes,
- * `tail` its last ones (tail_len 0: no tail), the middle is missing and
- * either piece may end or start anywhere, even inside an escape. Appends
- * to `out` a text of the same shape holding what the pieces have: the
- * output's start, a marker saying it was cut, the output's end, and the
- * error texts. Rows the original wrote (Go's \u003c escapes) decode
- * alike. GC_ENOMEM or 0. (lib/report/logrow.c) */
-int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
-		       size_t tail_len, gc__buf *out);
-
 /* ------------------------------------------------------- lib/job only */
 
 /* gojson.c: gc__json_gostr of a C string; NULL writes "". */

@@ -580,9 +580,9 @@ static void sql_loop(gc_reporter *r)
 						   b.res[i].task.project_id, &t,
 						   &err);
 			if (rc == 0)
-				rc = gc_result_to_store_log_limit(
-				    &b.res[i], r->agent_ip, t, r->output_limit,
-				    &b.rows[i], &err);
+				rc = gc_store_log_from_result(
+				    &b.rows[i], &b.res[i], r->agent_ip, t,
+				    r->output_limit, &err);
 			if (rc == GC_EINVAL && i > 0) {
 				n = i;
 				rc = 0;

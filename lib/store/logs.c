@@ -2,8 +2,6 @@
  * cleanup and retention. */
 #include "store_internal.h"
 
-#include "job/job_internal.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>

@@ -187,6 +187,17 @@ int gc__store_log_retention(gc_store *s, int days, int64_t *deleted,
 /* store.c: gc_store_close() has been called. */
 bool gc__store_stopping(gc_store *s);
 
+/* logrow.c: a task log row's result text ({"result":OUT,
+ * "system_error":ERR,"error":E}) rebuilt from a cut copy of it: `head`
+ * holds its first bytes, `tail` its last ones (tail_len 0: no tail), the
+ * middle is missing and either piece may end or start anywhere, even
+ * inside an escape. Appends to `out` a text of the same shape holding what
+ * the pieces have: the output's start, a marker saying it was cut, the
+ * output's end, and the error texts. Rows the original wrote (Go's \u003c
+ * escapes) decode alike. GC_ENOMEM or 0. */
+int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
+		       size_t tail_len, gc__buf *out);
+
 /* password.c */
 /* New crypt(3) hash of `password` (malloc'd) using s->crypt_prefix. */
 int gc__store_hash_password(const gc_store *s, const char *password,
