@@ -12,6 +12,6 @@
 #include <gophercron/store.h>
 #include <gophercron/service.h>
 #include <gophercron/agent.h>
-#include <gophercron/report.h>
+#include <gophercron/reporter.h>
 
 #endif

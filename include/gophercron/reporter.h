@@ -54,8 +54,8 @@
  * may be called from any thread. The log callback is called from the
  * submitting threads and from the reporter's sender thread.
  */
-#ifndef GOPHERCRON_REPORT_H
-#define GOPHERCRON_REPORT_H
+#ifndef GOPHERCRON_REPORTER_H
+#define GOPHERCRON_REPORTER_H
 
 #include <gophercron/common.h>
 #include <gophercron/config.h>

@@ -1,6 +1,6 @@
 /* Reporter internals: the HTTP sink. */
-#ifndef GC_REPORT_INTERNAL_H
-#define GC_REPORT_INTERNAL_H
+#ifndef GC_REPORTER_INTERNAL_H
+#define GC_REPORTER_INTERNAL_H
 
 #include "internal.h"
 

@@ -3,10 +3,10 @@
  * commits what the sink took. */
 #include "inflight.h"
 #include "job/job_internal.h"
-#include "report_internal.h"
+#include "reporter_internal.h"
 #include "spool.h"
 
-#include <gophercron/report.h>
+#include <gophercron/reporter.h>
 
 #include <errno.h>
 #include <fcntl.h>
