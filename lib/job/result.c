@@ -148,7 +148,7 @@ static int output_with_nuls(gc_result *r, const char *json, size_t len,
 	size_t rlen, n;
 	char *full;
 	int rc;
-	if (gc__gojson_find(json + bom, json + len, "output", &raw, &rlen) != 0 ||
+	if (gc__gojson_find(json + bom, json + len, "output", &raw, &rlen) ||
 	    !memmem(raw, rlen, "\\u0000", 6))
 		return 0;
 	if ((rc = gc__json_unquote(raw, rlen, &full, &n)))
@@ -158,6 +158,35 @@ static int output_with_nuls(gc_result *r, const char *json, size_t len,
 	free(r->output);
 	r->output = full;
 	r->output_len = n;
+	return 0;
+}
+
+/* The body's optional plan_unix: it must agree with plan_time and stands
+ * in for it when plan_time is absent. */
+static int plan_from_unix(gc_result *r, const cJSON *root, gc_error *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "plan_unix");
+	int64_t plan_unix = 0;
+	int rc;
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if ((rc = gc__gojson_int64(v, "result", "plan_unix", &plan_unix, err)))
+		return rc;
+	/* it becomes nanoseconds below: keep that in int64 range */
+	if (plan_unix > INT64_MAX / 1000000000 ||
+	    plan_unix < INT64_MIN / 1000000000)
+		return gc__seterr(err, GC_EINVAL,
+				  "result: plan_unix %" PRId64
+				  " is out of range",
+				  plan_unix);
+	if (r->plan_time_ns &&
+	    floor_div(r->plan_time_ns, 1000000000) != plan_unix)
+		return gc__seterr(err, GC_EINVAL,
+				  "result: plan_unix %" PRId64
+				  " disagrees with plan_time",
+				  plan_unix);
+	if (!r->plan_time_ns)
+		r->plan_time_ns = plan_unix * 1000000000;
 	return 0;
 }
 
@@ -171,8 +200,6 @@ GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 	size_t tlen, eilen;
 	cJSON *root;
 	int rc;
-	int64_t plan_unix = 0;
-	bool have_plan_unix = false;
 	if (!r)
 		return gc__seterr(err, GC_EINVAL, "result: NULL result");
 	if (!(root = gc__gojson_object(json, len, where, "output", err)))
@@ -194,8 +221,8 @@ GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 		goto out;
 	}
 	/* decode the task from its own text so unknown members stay exact */
-	if (gc__gojson_find(json, json + len, "execute_info", &eiraw, &eilen) == 0 &&
-	    gc__gojson_find(eiraw, eiraw + eilen, "task", &traw, &tlen) == 0)
+	if (!gc__gojson_find(json, json + len, "execute_info", &eiraw, &eilen) &&
+	    !gc__gojson_find(eiraw, eiraw + eilen, "task", &traw, &tlen))
 		rc = gc_task_from_json(&tmp.task, traw, tlen, err);
 	else
 		rc = gc__task_from_cjson(&tmp.task, v, "execute_info.task", err);
@@ -225,31 +252,8 @@ GC_EXTERN int gc_result_from_json(gc_result *r, const char *json, size_t len,
 	v = cJSON_GetObjectItemCaseSensitive(root, "run_id");
 	if ((rc = gc__gojson_string(v, where, "run_id", &tmp.run_id, err)))
 		goto out;
-	v = cJSON_GetObjectItemCaseSensitive(root, "plan_unix");
-	if (v && !cJSON_IsNull(v)) {
-		if ((rc = gc__gojson_int64(v, where, "plan_unix", &plan_unix, err)))
-			goto out;
-		/* it becomes nanoseconds below: keep that in int64 range */
-		if (plan_unix > INT64_MAX / 1000000000 ||
-		    plan_unix < INT64_MIN / 1000000000) {
-			rc = gc__seterr(err, GC_EINVAL,
-					"result: plan_unix %" PRId64
-					" is out of range",
-					plan_unix);
-			goto out;
-		}
-		have_plan_unix = true;
-	}
-	if (have_plan_unix && tmp.plan_time_ns &&
-	    floor_div(tmp.plan_time_ns, 1000000000) != plan_unix) {
-		rc = gc__seterr(err, GC_EINVAL,
-				"result: plan_unix %" PRId64
-				" disagrees with plan_time",
-				plan_unix);
+	if ((rc = plan_from_unix(&tmp, root, err)))
 		goto out;
-	}
-	if (have_plan_unix && !tmp.plan_time_ns)
-		tmp.plan_time_ns = plan_unix * 1000000000;
 	rc = 0;
 out:
 	cJSON_Delete(root);
@@ -261,7 +265,6 @@ out:
 	*r = tmp;
 	return 0;
 }
-
 
 /* ------------------------------------------------------------- warnings */
 
@@ -309,23 +312,25 @@ GC_EXTERN int gc_warning_from_json(gc_warning *w, const char *json,
 		return gc__seterr(err, GC_EINVAL, "warning: NULL warning");
 	if (!(root = gc__gojson_object(json, len, where, NULL, err)))
 		return err ? err->code : GC_EINVAL;
-	if ((rc = gc__gojson_string(cJSON_GetObjectItemCaseSensitive(root, "data"),
-			      where, "data", &tmp.data, err)) ||
-	    (rc = gc__gojson_string(cJSON_GetObjectItemCaseSensitive(root, "type"),
-			      where, "type", &tmp.type, err)) ||
-	    (rc = gc__gojson_string(cJSON_GetObjectItemCaseSensitive(root,
-							       "agent_ip"),
-			      where, "agent_ip", &tmp.agent_ip, err)) ||
-	    (rc = gc__gojson_string(cJSON_GetObjectItemCaseSensitive(root,
-							       "task_name"),
-			      where, "task_name", &tmp.task_name, err)))
+	if ((rc = gc__gojson_string(
+		 cJSON_GetObjectItemCaseSensitive(root, "data"), where, "data",
+		 &tmp.data, err)) ||
+	    (rc = gc__gojson_string(
+		 cJSON_GetObjectItemCaseSensitive(root, "type"), where, "type",
+		 &tmp.type, err)) ||
+	    (rc = gc__gojson_string(
+		 cJSON_GetObjectItemCaseSensitive(root, "agent_ip"), where,
+		 "agent_ip", &tmp.agent_ip, err)) ||
+	    (rc = gc__gojson_string(
+		 cJSON_GetObjectItemCaseSensitive(root, "task_name"), where,
+		 "task_name", &tmp.task_name, err)))
 		goto out;
 	{
 		const cJSON *v =
 			cJSON_GetObjectItemCaseSensitive(root, "project_id");
 		if (v)
-			rc = gc__gojson_int64(v, where, "project_id", &tmp.project_id,
-					err);
+			rc = gc__gojson_int64(v, where, "project_id",
+					      &tmp.project_id, err);
 	}
 out:
 	cJSON_Delete(root);

@@ -174,15 +174,18 @@ static int task_known_from_cjson(gc_task *t, const cJSON *obj,
 		switch (f->type) {
 		case F_STR:
 			rc = gc__gojson_string(v, where, f->name,
-					 (char **)(void *)(base + f->off), err);
+					       (char **)(void *)(base + f->off),
+					       err);
 			break;
 		case F_I64:
-			rc = gc__gojson_int64(v, where, f->name,
-					(int64_t *)(void *)(base + f->off), err);
+			rc = gc__gojson_int64(
+			    v, where, f->name,
+			    (int64_t *)(void *)(base + f->off), err);
 			break;
 		default:
-			rc = gc__gojson_int(v, where, f->name,
-				      (int *)(void *)(base + f->off), err);
+			rc =
+			    gc__gojson_int(v, where, f->name,
+					   (int *)(void *)(base + f->off), err);
 		}
 		if (rc)
 			return rc;
@@ -204,8 +207,9 @@ int gc__task_from_cjson(gc_task *t, const cJSON *obj, const char *where,
 	const cJSON *v;
 	int rc;
 	if (!cJSON_IsObject(obj))
-		return gc__seterr(err, GC_EINVAL, "%s: expected an object, got %s",
-				  where, gc__gojson_type_name(obj));
+		return gc__seterr(err, GC_EINVAL,
+				  "%s: expected an object, got %s", where,
+				  gc__gojson_type_name(obj));
 	if ((rc = task_known_from_cjson(&tmp, obj, where, err)))
 		goto fail;
 	cJSON_ArrayForEach(v, obj)
@@ -259,7 +263,8 @@ GC_EXTERN int gc_task_from_json(gc_task *t, const char *json, size_t len,
 	if (!rc) {
 		/* cJSON skips a UTF-8 byte order mark; so does the scan */
 		size_t bom = len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3) ? 3 : 0;
-		rc = gc__gojson_members(json + bom, json + len, collect_unknown, &tmp);
+		rc = gc__gojson_members(json + bom, json + len, collect_unknown,
+					&tmp);
 		if (rc)
 			gc__seterr(err, rc, "task: %s",
 				   rc == GC_ENOMEM ? "out of memory"
