@@ -1,8 +1,9 @@
-/* The task-log row a result becomes (gc_store_log_from_result: one
- * function for the reporter's SQL sink and the service's ingest endpoint,
- * so a run reported either way is stored as the same row), and the
- * result text of a row rebuilt from a cut copy (log lists over their
- * byte budget). */
+/* The task-log row as a record: its release, the row a result becomes
+ * (gc_store_log_from_result: one function for the reporter's SQL sink and
+ * the service's ingest endpoint, so a run reported either way is stored
+ * as the same row), and the result text of a row rebuilt from a cut copy
+ * (log lists over their byte budget). No database access: logs.c, the
+ * operations on rows, sits above it. */
 #include "store_internal.h"
 
 #include "job/job_internal.h"
@@ -11,6 +12,31 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+void gc_store_log_clear(gc_store_log *l)
+{
+	if (!l)
+		return;
+	free(l->task_id);
+	free(l->project);
+	free(l->name);
+	free(l->result);
+	free(l->command);
+	free(l->client_ip);
+	free(l->run_id);
+	free(l->agent);
+	memset(l, 0, sizeof(*l));
+}
+
+void gc_store_logs_clear(gc_store_logs *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->count; i++)
+		gc_store_log_clear(&l->items[i]);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
 
 /* The original's gc_task_log.result text, which Go's json.Marshal wrote:
  * {"result":OUTPUT,"system_error":ERROR,"error":""}
