@@ -130,7 +130,9 @@ typedef struct gc_result {
 	int64_t end_time_ns;   /* process ended */
 	char *output;          /* captured stdout+stderr (may hold NULs) */
 	size_t output_len;
-	char *error;           /* "" on success, else the text (see above) */
+	char *error;           /* "" on success, else the text (exec.h's
+				  gc_exit_text and GC_RUN_ERR_*, or
+				  GC_RUN_ERR_INTERRUPTED) */
 	char *run_id;          /* gc_run_id(); may be NULL/"" */
 } gc_result;
 
