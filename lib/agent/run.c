@@ -21,7 +21,7 @@
  * (one grant per agent per window), t_status the agent's session lease. */
 #include "agent/agent_internal.h"
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

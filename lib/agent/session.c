@@ -7,7 +7,7 @@
  * in progress re-asserted. */
 #include "agent/agent_internal.h"
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
