@@ -13,9 +13,8 @@
  *   load.c      the public load functions: read the file, parse into a
  *               fresh struct, check across keys, swap it in
  *
- * GopherCron 1.10's files are TOML. The parser is the library's own: inih
- * (which the first version fed with pre-tokenised lines) reads INI, not
- * TOML; see parse.c for what it does differently. */
+ * GopherCron 1.10's files are TOML. The parser is the library's own, not
+ * inih, which reads INI: parse.c says what inih does differently. */
 #ifndef GC_CONFIG_INTERNAL_H
 #define GC_CONFIG_INTERNAL_H
 
@@ -103,6 +102,7 @@ typedef struct gc__cfg_schema {
 	size_t n_sections;
 } gc__cfg_schema;
 
+/* Most fields a table may have (the size of gc__cfg_ctx.seen). */
 #define GC__CFG_MAX_FIELDS 64
 /* Longest key or section name (no known one is near it; it bounds what a
  * message quotes). */
@@ -153,7 +153,8 @@ struct gc__cfg_ctx {
 	size_t len;
 	const gc__cfg_schema *schema;
 	void *cfg;		      /* gc_agent_config or gc_service_config */
-	int seen[GC__CFG_MAX_FIELDS]; /* line a field was set on, 0 = not */
+	int seen[GC__CFG_MAX_FIELDS]; /* line a setting was set on (at the
+				       * index of its first field), 0 = not */
 	int lineno;		      /* line the parser is on */
 	char section[GC__CFG_MAX_NAME + 1]; /* current [section], "" = top */
 	/* the key being set, for messages */

@@ -602,6 +602,10 @@ static const char *const agent_sections[] = {"etcd", "mysql", "deploy",
 static const char *const service_sections[] = {
     "etcd", "mysql", "deploy", "sqlite", "jwt", "report", "log", "http"};
 
+_Static_assert(GC__ARRAY_LEN(agent_fields) <= GC__CFG_MAX_FIELDS &&
+		   GC__ARRAY_LEN(service_fields) <= GC__CFG_MAX_FIELDS,
+	       "gc__cfg_ctx.seen has room for GC__CFG_MAX_FIELDS fields");
+
 const gc__cfg_schema gc__cfg_agent_schema = {
     agent_fields, GC__ARRAY_LEN(agent_fields), agent_sections,
     GC__ARRAY_LEN(agent_sections)};

@@ -14,14 +14,13 @@
  *  - splits lines longer than 200 bytes (INI_MAX_LINE, fixed when the
  *    library is built) into two, the second a syntax error;
  *  - accepts `key: value`, `[etcd] x` and `; comment`, which TOML does
- *    not; truncates names longer than 50 bytes; says only "error on line
+ *    not; cuts section names after 49 bytes; says only "error on line
  *    N", never what is wrong;
  *  - calls the handler for a key only, not for a section header, so an
  *    unknown section without keys cannot be reported.
  * Working around each of these needed a reader that tokenised the file
- * again before inih saw it: two parsers. One parser, this one, does the
- * line, section and comment work; it is about as long as the workarounds
- * were. */
+ * again before inih saw it: two parsers. So this one parser does the
+ * line, section and comment work itself. */
 #include "config_internal.h"
 
 #include <stdio.h>
