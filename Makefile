@@ -28,7 +28,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 SOVERSION := 1
 VERSION   := $(shell sed -n 's/^\#define GC_VERSION_STRING "\(.*\)"/\1/p' include/gophercron/common.h)
 
-PKGS := libcurl libcjson sqlite3 mysqlclient libjwt inih
+PKGS := libcurl libcjson sqlite3 mysqlclient libjwt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lcrypt -lpthread -lm
 

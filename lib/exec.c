@@ -1030,22 +1030,3 @@ GC_EXTERN int gc_exec_run_sync(const gc_exec_request *req,
 	gc_exec_free(ex);
 	return rc;
 }
-
-GC_EXTERN int gc_result_take_outcome(gc_result *r, gc_exec_outcome *o)
-{
-	char *e;
-	if (!r || !o)
-		return GC_EINVAL;
-	if (!(e = gc__strdup(o->error)))
-		return GC_ENOMEM;
-	free(r->error);
-	r->error = e;
-	free(r->output);
-	r->output = o->output;
-	r->output_len = o->output ? o->output_len : 0;
-	o->output = NULL;
-	o->output_len = 0;
-	r->start_time_ns = o->start_ns;
-	r->end_time_ns = o->end_ns;
-	return 0;
-}

@@ -97,11 +97,22 @@ int gc__write_full(int fd, const void *buf, size_t len);
  * regular file, EFBIG: larger than max). */
 int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
 		     size_t *len);
+/* The same with flags: GC__READ_FOLLOW follows a symlink as the last
+ * component of `path`; GC__READ_STREAMS also reads a pipe or device to
+ * its end (at most `max` bytes; a directory is EISDIR). *mode (may be
+ * NULL) gets the permission bits of a regular file, 0 for another kind. */
+#define GC__READ_FOLLOW 1u
+#define GC__READ_STREAMS 2u
+int gc__read_file_ex(int dirfd, const char *path, unsigned flags, size_t max,
+		     char **out, size_t *len, unsigned *mode);
 
 /* Length (1..4) of the valid UTF-8 sequence at s (n bytes available) with
  * its code point in *cp, or 0 when it is not valid UTF-8 (overlong forms,
  * surrogates and code points beyond U+10FFFF are not). */
 size_t gc__utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
+/* Write code point cp (at most U+10FFFF) as UTF-8 into d (room for 4
+ * bytes); returns the length, 1..4. */
+size_t gc__utf8_put(char *d, uint32_t cp);
 
 /* Captured output is capped the same way everywhere (executor, handlers,
  * the service's ingest, the reporter's SQL sink): the first limit/2 bytes,
@@ -195,6 +206,13 @@ int gc__json_int64(const struct cJSON *v, int64_t *out);
 /* Decode the JSON string literal s[0..len) (quotes included) exactly,
  * NULs kept: *out malloc'd and NUL-terminated, *outlen its length. */
 int gc__json_unquote(const char *s, size_t len, char **out, size_t *outlen);
+
+/* Defaults of the service's [http] settings (config.c, service). */
+#define GC__HTTP_THREADS 256
+#define GC__HTTP_HEADER_TIMEOUT_MS 10000
+#define GC__HTTP_KEEP_ALIVE_TIMEOUT_MS 5000
+#define GC__HTTP_REQUEST_TIMEOUT_MS 30000
+#define GC__HTTP_MAX_IDLE_PER_ADDRESS 16
 
 /* Log through an optional callback with printf formatting. */
 void gc__log(gc_log_fn fn, void *payload, int level, const char *fmt, ...)

@@ -508,31 +508,6 @@ int gc__json_int64(const struct cJSON *v, int64_t *out)
 	return gc__parse_int64(buf, out);
 }
 
-/* Append code point cp as UTF-8. */
-static size_t put_utf8(char *d, uint32_t cp)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | cp >> 6);
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | cp >> 12);
-		d[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | cp >> 18);
-	d[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	d[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 static uint32_t hex4(const char *p)
 {
 	uint32_t v = 0;
@@ -588,7 +563,7 @@ int gc__json_unquote(const char *s, size_t len, char **out, size_t *outlen)
 			} else if (cp >= 0xd800 && cp <= 0xdfff) {
 				cp = 0xfffd; /* a lone surrogate, as Go */
 			}
-			j += put_utf8(d + j, cp);
+			j += gc__utf8_put(d + j, cp);
 			break;
 		default:
 			d[j++] = s[i]; /* " \ / */

@@ -412,27 +412,21 @@ int gc__write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
-		     size_t *len)
+/* The st_size bytes of a regular file (fewer when it shrinks or a read
+ * fails midway: what was read is kept). */
+static int read_sized(int fd, const struct stat *st, size_t max, char **out,
+		      size_t *len)
 {
-	struct stat st;
 	size_t got = 0;
-	char *data = NULL;
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), e;
-	*out = NULL;
-	*len = 0;
-	if (fd < 0)
+	char *data;
+	if ((uint64_t)st->st_size > max) {
+		errno = EFBIG;
 		return -1;
-	if (fstat(fd, &st))
-		goto fail;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-		goto fail;
 	}
-	if (!(data = malloc((size_t)st.st_size + 1)))
-		goto fail;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+	if (!(data = malloc((size_t)st->st_size + 1)))
+		return -1;
+	while (got < (size_t)st->st_size) {
+		ssize_t n = read(fd, data + got, (size_t)st->st_size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* Shrunk, or unreadable from here on: keep what is there. */
@@ -440,17 +434,101 @@ int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
 			break;
 		got += (size_t)n;
 	}
-	close(fd);
 	data[got] = '\0';
 	*out = data;
 	*len = got;
 	return 0;
-fail:
+}
+
+/* A pipe or device, to its end. */
+static int read_stream(int fd, size_t max, char **out, size_t *len)
+{
+	gc__buf b = GC__BUF_INIT;
+	for (;;) {
+		ssize_t n;
+		if (gc__buf_reserve(&b, 4096) < 0) {
+			errno = ENOMEM;
+			break;
+		}
+		n = read(fd, b.data + b.len, b.cap - b.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (n == 0) {
+			*len = b.len;
+			*out = gc__buf_detach(&b);
+			return 0;
+		}
+		b.len += (size_t)n;
+		if (b.len > max) {
+			errno = EFBIG;
+			break;
+		}
+	}
+	gc__buf_free(&b);
+	return -1;
+}
+
+int gc__read_file_ex(int dirfd, const char *path, unsigned flags, size_t max,
+		     char **out, size_t *len, unsigned *mode)
+{
+	struct stat st;
+	int fd = openat(dirfd, path,
+			O_RDONLY | O_CLOEXEC |
+				(flags & GC__READ_FOLLOW ? 0 : O_NOFOLLOW)),
+	    rc = -1, e;
+	*out = NULL;
+	*len = 0;
+	if (mode)
+		*mode = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0) {
+		bool stream = (flags & GC__READ_STREAMS) && !S_ISREG(st.st_mode);
+		errno = stream && S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		if (S_ISREG(st.st_mode)) {
+			if (mode)
+				*mode = (unsigned)st.st_mode & 07777;
+			rc = read_sized(fd, &st, max, out, len);
+		} else if (stream && !S_ISDIR(st.st_mode)) {
+			rc = read_stream(fd, max, out, len);
+		}
+	}
 	e = errno ? errno : EIO;
-	free(data);
 	close(fd);
 	errno = e;
-	return -1;
+	return rc;
+}
+
+int gc__read_file_at(int dirfd, const char *path, size_t max, char **out,
+		     size_t *len)
+{
+	return gc__read_file_ex(dirfd, path, 0, max, out, len, NULL);
+}
+
+size_t gc__utf8_put(char *d, uint32_t cp)
+{
+	if (cp < 0x80) {
+		d[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (char)(0xc0 | cp >> 6);
+		d[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (char)(0xe0 | cp >> 12);
+		d[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		d[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	d[0] = (char)(0xf0 | cp >> 18);
+	d[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	d[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	d[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
 size_t gc__utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)

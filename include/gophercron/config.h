@@ -24,6 +24,15 @@
  * the file applied on top; on failure `cfg` is left untouched, so a reload
  * can keep the running configuration when the new file is bad.
  * No function here keeps state between calls; secrets are never logged.
+ *
+ * Versions: both structs are allocated by the caller and start with
+ * `unsigned version`, which gc_*_config_init sets to GC_*_CONFIG_VERSION.
+ * A later version only appends fields. Load and clear touch the fields of
+ * the struct's own version only, so a struct initialised by an older
+ * version of the library (a program built against older headers) stays
+ * valid; a zero-filled struct counts as version 1. Load refuses
+ * (GC_EINVAL) a version newer than the library's; clear frees the fields
+ * the library knows of it. Clear keeps `version`.
  */
 #ifndef GOPHERCRON_CONFIG_H
 #define GOPHERCRON_CONFIG_H
@@ -72,7 +81,10 @@ typedef struct gc_deploy_config {
 			      * the page embedded in the binary */
 } gc_deploy_config;
 
+#define GC_AGENT_CONFIG_VERSION 1
+
 typedef struct gc_agent_config {
+	unsigned version;       /* GC_AGENT_CONFIG_VERSION (see "Versions") */
 	int log_level;          /* GC_LOG_*, `log_level`, default GC_LOG_INFO */
 	char *report_addr;      /* results URL; NULL = write to the SQL store */
 	char *report_token;     /* sent as "Authorization: Bearer ..." */
@@ -96,7 +108,10 @@ typedef struct gc_agent_config {
 	} sqlite;
 } gc_agent_config;
 
+#define GC_SERVICE_CONFIG_VERSION 1
+
 typedef struct gc_service_config {
+	unsigned version;       /* GC_SERVICE_CONFIG_VERSION */
 	int log_level;          /* GC_LOG_*, default GC_LOG_INFO */
 	gc_deploy_config deploy;
 	gc_etcd_config etcd;
@@ -119,10 +134,23 @@ typedef struct gc_service_config {
 					 * log row, default 1 MiB (the agents'
 					 * default), 256 B..64 MiB */
 	} log;
+	/* [http]: connection handling (README, "Configuration reference";
+	 * sizing in docs/OPERATIONS.md, "Security"). Zero or negative
+	 * threads and timeouts mean the defaults. */
+	struct {
+		int64_t threads;               /* worker threads, default 256 */
+		int64_t header_timeout_ms;     /* first request header, 10000 */
+		int64_t keep_alive_timeout_ms; /* idle between requests, 5000 */
+		int64_t request_timeout_ms;    /* body/response stall, 30000 */
+		int64_t max_idle_per_address;  /* waiting connections per
+						* address, default 16; 0 = no
+						* cap */
+	} http;
 } gc_service_config;
 
 /* Fill with defaults (client_ip is detected, spool_dir derived from the
- * environment). Returns 0 or GC_ENOMEM; on failure `cfg` needs no clear. */
+ * environment) and set `version` to GC_AGENT_CONFIG_VERSION. Returns 0 or
+ * GC_ENOMEM; on failure `cfg` needs no clear. */
 GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg);
 /* Load a file (opened O_CLOEXEC). `log` (may be NULL) receives warnings
  * about unknown keys. */
@@ -134,7 +162,8 @@ GC_EXTERN int gc_agent_config_load_string(gc_agent_config *cfg,
 					  const char *text, const char *name,
 					  gc_log_fn log, void *payload,
 					  gc_error *err);
-/* Free everything and zero the struct. Accepts NULL and zero-filled. */
+/* Free everything and zero the struct but its `version`. Accepts NULL
+ * and zero-filled. */
 GC_EXTERN void gc_agent_config_clear(gc_agent_config *cfg);
 
 GC_EXTERN int gc_service_config_init(gc_service_config *cfg);

@@ -70,7 +70,6 @@
 #define GOPHERCRON_EXEC_H
 
 #include <gophercron/common.h>
-#include <gophercron/job.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -135,6 +134,17 @@ typedef struct gc_exec_request {
 	 NULL, 0, NULL, NULL, NULL, NULL, 0}
 /* Zero `req` and set its version to GC_EXEC_REQUEST_VERSION. */
 GC_EXTERN void gc_exec_request_init(gc_exec_request *req);
+
+/* Error texts of a run, as the original reports them ("" = success). */
+#define GC_RUN_ERR_TIMEOUT   "timeout"
+#define GC_RUN_ERR_KILLED    "killed"
+#define GC_RUN_ERR_NOT_FOUND "command not found"
+
+/* Text for a wait(2) status, as Go's os/exec prints it: "" for exit 0,
+ * "command not found" for 127, "exit status N", "signal: killed",
+ * "signal: segmentation fault (core dumped)", ... Always NUL-terminates. */
+#define GC_EXIT_TEXT_MAX 64
+GC_EXTERN void gc_exit_text(int wait_status, char out[GC_EXIT_TEXT_MAX]);
 
 typedef struct gc_exec_outcome {
 	uint64_t handle;
@@ -241,11 +251,6 @@ GC_EXTERN int64_t gc_exec_pid(const gc_exec *ex, uint64_t handle);
  * success *out holds the outcome (clear it with gc_exec_outcome_clear). */
 GC_EXTERN int gc_exec_run_sync(const gc_exec_request *req,
 			       gc_exec_outcome *out, gc_error *err);
-
-/* Fill a result from an outcome: error text, start/end times, and the
- * output, which is MOVED (o->output becomes NULL). The task snapshot,
- * plan/real time and run id are the caller's to set. 0 or GC_ENOMEM. */
-GC_EXTERN int gc_result_take_outcome(gc_result *r, gc_exec_outcome *o);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,11 @@
-/* libgophercron: the task model, etcd key layout and report bodies.
+/* libgophercron: the task model and the report bodies.
  *
- * A task is the original's TaskInfo (SPEC §4). Its JSON form, the etcd keys
- * it lives under and the result/warning bodies agents send to report_addr
- * (SPEC §5) are byte-compatible with GopherCron 1.10; deliberate departures
- * are documented next to the function concerned.
+ * A task is the original's TaskInfo (SPEC §4). Its JSON form and the
+ * result/warning bodies agents send to report_addr (SPEC §5) are
+ * byte-compatible with GopherCron 1.10; deliberate departures are
+ * documented next to the function concerned. The etcd keys a task lives
+ * under are in keys.h (included here), the texts a run's error holds in
+ * exec.h.
  *
  * Ownership: every char * inside gc_task, gc_result and gc_warning is
  * malloc'd and owned by the struct; release with the matching _clear().
@@ -15,6 +17,8 @@
 #define GOPHERCRON_JOB_H
 
 #include <gophercron/common.h>
+#include <gophercron/exec.h>
+#include <gophercron/keys.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,8 +26,6 @@ extern "C" {
 
 /* ------------------------------------------------------------------ task */
 
-/* Longest task id accepted by gc_task_validate() and the key functions. */
-#define GC_TASK_ID_MAX 128
 /* Size of the buffer gc_task_id_new() fills (ids are 19-20 digits). */
 #define GC_TASK_ID_BUF 37
 /* Largest TaskInfo JSON, in bytes, a task may have: the service refuses
@@ -93,11 +95,6 @@ GC_EXTERN char *gc_task_to_json(const gc_task *t);
  * a task_id that cannot be a key (empty is allowed: not yet assigned). */
 GC_EXTERN int gc_task_validate(const gc_task *t, gc_error *err);
 
-/* Is `id` usable as a task id in etcd keys: 1..GC_TASK_ID_MAX bytes of
- * [A-Za-z0-9._-], and not a reserved key word ("t_scheduler", "t_status")?
- * Returns 1 or 0. */
-GC_EXTERN int gc_task_id_valid(const char *id);
-
 /* New task id in the original's format: a snowflake-style decimal number
  * (milliseconds since 2010-11-04 << 22 | 22 random bits), so ids sort by
  * creation time. 0 or GC_ESYS (no randomness available). */
@@ -110,113 +107,13 @@ GC_EXTERN int gc_task_id_new(char out[GC_TASK_ID_BUF], gc_error *err);
 GC_EXTERN int gc_task_next_fire(const gc_task *t, int64_t from_unix,
 				int64_t *next_unix, gc_error *err);
 
-/* ------------------------------------------------------------------ keys */
-
-/* Every key lives under a prefix P from the configuration (default
- * "/gopher_cron"; trailing slashes are ignored):
- *
- *   P/<pid>/<tid>                   task definition (TaskInfo JSON)
- *   P/<pid>/t_scheduler/<tid>       run now (TaskInfo JSON, short lease)
- *   P/<pid>/<tid>/t_status          "running" or "" while/after a run
- *   P/lock/<pid>/<tid>              task lock of the original (exclusion)
- *   P/lock/<pid>/<tid>/<plan_unix>  claim of one tick (noseize=0): created
- *                                   only if absent by the agent that runs
- *                                   the tick, leased, expires on its own
- *   P/kill/<pid>/<tid>              kill request (empty, short lease)
- *   P/register/<pid>/<ip>           agent registration (10 s lease)
- *   P/agent/<ip>/<command>          command for one agent (reload_config)
- *   P/update/<pid>/<tid>            the original's save lock (parsed only)
- *
- * Builders return a malloc'd key (gc_free), or NULL when out of memory or
- * when a part cannot form an exact key: project id <= 0, a task id for
- * which gc_task_id_valid() is false, an ip/command that is empty or holds
- * '/'. Use these exact keys for single-task reads, writes and deletes:
- * never a range, so task "ab" can never touch task "abc". The only ranges
- * are the '/'-terminated prefixes below, and none of them spans two
- * tasks. */
-GC_EXTERN char *gc_key_task(const char *prefix, int64_t project_id,
-			    const char *task_id);
-GC_EXTERN char *gc_key_run_now(const char *prefix, int64_t project_id,
-			       const char *task_id);
-GC_EXTERN char *gc_key_status(const char *prefix, int64_t project_id,
-			      const char *task_id);
-GC_EXTERN char *gc_key_lock(const char *prefix, int64_t project_id,
-			    const char *task_id);
-GC_EXTERN char *gc_key_claim(const char *prefix, int64_t project_id,
-			     const char *task_id, int64_t plan_unix);
-GC_EXTERN char *gc_key_kill(const char *prefix, int64_t project_id,
-			    const char *task_id);
-GC_EXTERN char *gc_key_register(const char *prefix, int64_t project_id,
-				const char *agent_ip);
-GC_EXTERN char *gc_key_agent_cmd(const char *prefix, const char *agent_ip,
-				 const char *command);
-
-/* Prefixes for range reads and watches, all ending in "/":
- *   project: "P/<pid>/" -- tasks, AND their t_status keys AND the
- *            t_scheduler/ run-now keys: classify with gc_key_parse();
- *   run_now: "P/<pid>/t_scheduler/";   kill: "P/kill/<pid>/";
- *   register: "P/register/<pid>/";     agent: "P/agent/<ip>/";
- *   claims of one task: "P/lock/<pid>/<tid>/". */
-GC_EXTERN char *gc_key_project_prefix(const char *prefix, int64_t project_id);
-GC_EXTERN char *gc_key_run_now_prefix(const char *prefix, int64_t project_id);
-GC_EXTERN char *gc_key_kill_prefix(const char *prefix, int64_t project_id);
-GC_EXTERN char *gc_key_register_prefix(const char *prefix,
-				       int64_t project_id);
-GC_EXTERN char *gc_key_agent_prefix(const char *prefix, const char *agent_ip);
-GC_EXTERN char *gc_key_claim_prefix(const char *prefix, int64_t project_id,
-				    const char *task_id);
-
-typedef enum gc_key_kind {
-	GC_KEY_UNKNOWN = 0,  /* not under P, or a layout we do not know */
-	GC_KEY_TASK,         /* P/<pid>/<tid> */
-	GC_KEY_STATUS,       /* P/<pid>/<tid>/t_status */
-	GC_KEY_RUN_NOW,      /* P/<pid>/t_scheduler/<tid> */
-	GC_KEY_KILL,         /* P/kill/<pid>/<tid> */
-	GC_KEY_LOCK,         /* P/lock/<pid>/<tid> */
-	GC_KEY_CLAIM,        /* P/lock/<pid>/<tid>/<plan_unix> */
-	GC_KEY_REGISTER,     /* P/register/<pid>/<ip> */
-	GC_KEY_AGENT_CMD,    /* P/agent/<ip>/<command> */
-	GC_KEY_UPDATE        /* P/update/<pid>/<tid> (original's save lock) */
-} gc_key_kind;
-
-#define GC_KEY_PART_MAX 256
-
-typedef struct gc_key_info {
-	gc_key_kind kind;
-	int64_t project_id;             /* 0 for AGENT_CMD and UNKNOWN */
-	char task_id[GC_KEY_PART_MAX];  /* TASK STATUS RUN_NOW KILL LOCK
-					   CLAIM UPDATE, else "" */
-	char ip[GC_KEY_PART_MAX];       /* REGISTER, AGENT_CMD, else "" */
-	char command[GC_KEY_PART_MAX];  /* AGENT_CMD, else "" */
-	int64_t plan_unix;              /* CLAIM, else 0 */
-} gc_key_info;
-
-/* Classify `key` (len bytes, need not be NUL-terminated) under `prefix`.
- * Fills *out (zeroed first) and returns out->kind. Parts must match the
- * builders' rules exactly; anything else (extra segments, empty parts,
- * non-numeric project ids, parts longer than GC_KEY_PART_MAX-1, another
- * prefix) is GC_KEY_UNKNOWN. */
-GC_EXTERN gc_key_kind gc_key_parse(const char *prefix, const char *key,
-				   size_t len, gc_key_info *out);
-
-/* "task", "status", "run_now", ... for logs; "unknown" otherwise. */
-GC_EXTERN const char *gc_key_kind_name(gc_key_kind kind);
-
 /* --------------------------------------------------------------- results */
 
-/* Error texts of a run, as the original reports them ("" = success). */
-#define GC_RUN_ERR_TIMEOUT "timeout"
-#define GC_RUN_ERR_KILLED "killed"
-#define GC_RUN_ERR_NOT_FOUND "command not found"
 /* A run whose agent stopped (was killed, crashed) while it ran: reported
- * when the agent starts again on the same spool (report.h). */
+ * when the agent starts again on the same spool (reporter.h). The other
+ * error texts of a run (GC_RUN_ERR_TIMEOUT, ...) are the executor's
+ * (exec.h). */
 #define GC_RUN_ERR_INTERRUPTED "agent stopped during the run; outcome unknown"
-
-/* Text for a wait(2) status, as Go's os/exec prints it: "" for exit 0,
- * "command not found" for 127, "exit status N", "signal: killed",
- * "signal: segmentation fault (core dumped)", ... Always NUL-terminates. */
-#define GC_EXIT_TEXT_MAX 64
-GC_EXTERN void gc_exit_text(int wait_status, char out[GC_EXIT_TEXT_MAX]);
 
 /* Stable id of one run of a task: "<pid>-<tid>-<plan_unix>-<agent_ip>".
  * Deterministic, so a result re-sent after a crash or retry carries the
@@ -233,7 +130,9 @@ typedef struct gc_result {
 	int64_t end_time_ns;   /* process ended */
 	char *output;          /* captured stdout+stderr (may hold NULs) */
 	size_t output_len;
-	char *error;           /* "" on success, else the text (see above) */
+	char *error;           /* "" on success, else the text (exec.h's
+				  gc_exit_text and GC_RUN_ERR_*, or
+				  GC_RUN_ERR_INTERRUPTED) */
 	char *run_id;          /* gc_run_id(); may be NULL/"" */
 } gc_result;
 
@@ -243,6 +142,12 @@ GC_EXTERN void gc_result_init(gc_result *r);
 GC_EXTERN void gc_result_clear(gc_result *r);
 GC_EXTERN int gc_result_copy(gc_result *dst, const gc_result *src,
 			     gc_error *err);
+
+/* Fill a result from an executor outcome: error text, start/end times,
+ * and the output, which is MOVED (o->output becomes NULL). The task
+ * snapshot, plan/real time and run id are the caller's to set. 0 or
+ * GC_ENOMEM. */
+GC_EXTERN int gc_result_take_outcome(gc_result *r, gc_exec_outcome *o);
 
 /* Encode exactly like the original's body:
  *   {"execute_info":{"task":{TaskInfo},"plan_time":T,"real_time":T},

@@ -9,6 +9,11 @@
  * etcd cluster and one MySQL database. Only the failed-login throttle and
  * the metrics counters are per process.
  *
+ * Connections: each worker thread serves one connection at a time, also
+ * while it waits for a request; a guard thread closes connections that
+ * wait too long or hold workers others need (`[http]` settings of
+ * gc_service_config; docs/OPERATIONS.md, "Security").
+ *
  * Threads: requests are handled on civetweb's worker threads. The library
  * installs no signal handlers of its own; civetweb sets SIGPIPE to
  * SIG_IGN when a server starts (a peer closing its socket must not kill the
@@ -38,7 +43,9 @@ typedef struct gc_service_options {
 	 * worker threads; never receives passwords, tokens or secrets. */
 	gc_log_fn log;
 	void *log_payload;
-	int num_threads;     /* civetweb worker threads, default 16 */
+	int num_threads;     /* civetweb worker threads; overrides the
+			      * configuration's [http] threads (default
+			      * 256) when > 0 */
 	size_t max_body;     /* largest request body accepted, default 1 MiB
 			      * (larger: 413) */
 	int login_max_failures; /* failed logins per account or address

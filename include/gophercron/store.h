@@ -40,6 +40,7 @@
 #define GOPHERCRON_STORE_H
 
 #include <gophercron/common.h>
+#include <gophercron/job.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -276,6 +277,31 @@ GC_EXTERN void gc_store_logs_clear(gc_store_logs *l);
  * reconnect-and-retry of a batch that had committed, 0). */
 GC_EXTERN int gc_store_log_insert(gc_store *s, const gc_store_log *logs,
 				  size_t n, size_t *inserted, gc_error *err);
+
+/* The task-log row a result becomes, shared by the reporter's SQL sink
+ * and the service's ingest so both write identical rows:
+ *   project_id, task_id, name, command from the task; project =
+ *   project_title (NULL -> ""); result = {"result":OUTPUT,
+ *   "system_error":ERROR,"error":""} (JSON as Go writes it, but with < > &
+ *   left unescaped: valid for the original's readers, and one byte per
+ *   byte of ordinary output); start_time, end_time, plan_time in unix
+ *   seconds; with_error = error non-empty; client_ip = agent = the task's
+ *   client_ip, else `fallback_ip`; run_id = the result's run id, else
+ *   "<pid>-<tid>-<plan_unix>-<ip>-<start_ns>" (a body from an original
+ *   agent, still stable across re-sends).
+ * Sizes are bounded whatever the result holds: OUTPUT and ERROR are capped
+ * at `output_limit` bytes with the executor's rule (the first half, the
+ * marker "\n... [N bytes omitted] ...\n", the last half; an output already
+ * capped at that limit is kept as it is), 0 = GC_EXEC_DEFAULT_OUTPUT_LIMIT
+ * (1 MiB), at least GC_EXEC_MIN_OUTPUT_LIMIT; name and command at
+ * GC_TASK_MAX_BYTES.
+ * `out` (zero it first) receives malloc'd strings; release it with
+ * gc_store_log_clear. GC_EINVAL when the result has no project_id or
+ * task_id or a client_ip longer than GC_KEY_PART_MAX, GC_ENOMEM. */
+GC_EXTERN int gc_store_log_from_result(gc_store_log *out, const gc_result *res,
+				       const char *fallback_ip,
+				       const char *project_title,
+				       size_t output_limit, gc_error *err);
 
 typedef struct gc_store_log_query {
 	/* Restrict to these projects (n_project_ids entries). NULL = all

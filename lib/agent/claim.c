@@ -28,7 +28,7 @@
  * Reads and writes: the claims part, the task table (through task.c). */
 #include "agent/agent_internal.h"
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * once seen. The reload itself is done by the agent's step. */
 #include "agent/agent_internal.h"
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
  * hands run-now requests to claim.c and kill requests to run.c. */
 #include "agent/agent_internal.h"
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * runs in progress (through task.c). */
 #include "agent/agent_internal.h"
 
-#include "job_internal.h"
+#include "job/job_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -266,59 +266,54 @@ static int step_value(const char *s, size_t n)
 	return 0;
 }
 
-/* Why is `s` not a value of field `id`? `what` names the token when it is
- * only part of the entry ("range end "8": "), else "". */
-static void explain_value(int id, const char *what, const char *s, size_t n,
-			  char *why, size_t cap)
+/* Why is the all-digits token `s` not a value of field `id`? */
+static void explain_number(int id, const char *what, const char *s, size_t n,
+			   char *why, size_t cap)
 {
 	const struct field_desc *d = &fields[id];
-	int lo = d->min, hi = d->vmax;
+	long x = digits_value(s, n);
+	bool in_range = x >= d->min && x <= d->vmax;
+	if (id == F_YEAR && in_range)
+		snprintf(why, cap, "%sa year has exactly 4 digits", what);
+	else if (id != F_YEAR && in_range)
+		snprintf(why, cap,
+			 "%stoo many digits (at most one leading zero)", what);
+	else
+		snprintf(why, cap, "%svalue out of range %d-%d", what, d->min,
+			 d->vmax);
+}
 
-	if (n == 0) {
-		snprintf(why, cap, "%smissing value", what);
-		return;
-	}
-	if (all_digits(s, n)) {
-		long x = digits_value(s, n);
-		bool in_range = x >= lo && x <= hi;
-		if (id == F_YEAR && in_range)
-			snprintf(why, cap, "%sa year has exactly 4 digits",
-				 what);
-		else if (id != F_YEAR && in_range)
-			snprintf(why, cap,
-				 "%stoo many digits (at most one leading "
-				 "zero)",
-				 what);
-		else
-			snprintf(why, cap, "%svalue out of range %d-%d", what,
-				 lo, hi);
-		return;
-	}
-	if ((token_is(s, n, "l") || token_is(s, n, "lw")) && id == F_MONTH) {
+/* A whole word that is a value elsewhere ('L', 'W') or a misspelt name:
+ * true when it is one and `why` says so. */
+static bool explain_word(int id, const char *what, const char *s, size_t n,
+			 char *why, size_t cap)
+{
+	if ((token_is(s, n, "l") || token_is(s, n, "lw")) && id == F_MONTH)
 		snprintf(why, cap,
 			 "%s'L' is only valid in the day-of-month and "
 			 "day-of-week fields",
 			 what);
-		return;
-	}
-	if ((token_is(s, n, "w") || token_is(s, n, "lw")) &&
-	    (id == F_MONTH || id == F_DOW)) {
+	else if ((token_is(s, n, "w") || token_is(s, n, "lw")) &&
+		 (id == F_MONTH || id == F_DOW))
 		snprintf(why, cap,
 			 "%s'W' is only valid in the day-of-month field", what);
-		return;
-	}
-	if (all_alpha(s, n) && id == F_MONTH) {
+	else if (all_alpha(s, n) && id == F_MONTH)
 		snprintf(why, cap,
 			 "%sunknown month name (jan..dec or january..december)",
 			 what);
-		return;
-	}
-	if (all_alpha(s, n) && id == F_DOW) {
+	else if (all_alpha(s, n) && id == F_DOW)
 		snprintf(why, cap,
 			 "%sunknown day name (sun..sat or sunday..saturday)",
 			 what);
-		return;
-	}
+	else
+		return false;
+	return true;
+}
+
+/* A character no value has: true when there is one and `why` names it. */
+static bool explain_stray(const char *what, const char *s, size_t n, char *why,
+			  size_t cap)
+{
 	for (size_t i = 0; i < n; i++) {
 		unsigned char u = (unsigned char)s[i];
 		if (is_digit(s[i]) || is_alpha(s[i]) || memchr("*?#", u, 3))
@@ -328,8 +323,16 @@ static void explain_value(int id, const char *what, const char *s, size_t n,
 				 u);
 		else
 			snprintf(why, cap, "%sunexpected byte 0x%02x", what, u);
-		return;
+		return true;
 	}
+	return false;
+}
+
+/* A special ('*', '?', '#', 'L', 'W') where it cannot stand: true when
+ * there is one and `why` says where it belongs. */
+static bool explain_misplaced(int id, const char *what, const char *s, size_t n,
+			      char *why, size_t cap)
+{
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '*' || c == '?') {
@@ -337,7 +340,7 @@ static void explain_value(int id, const char *what, const char *s, size_t n,
 				 "%s'%c' must be the whole entry or come "
 				 "before '/'",
 				 what, c);
-			return;
+			return true;
 		}
 		if (c == '#') {
 			snprintf(why, cap,
@@ -346,7 +349,7 @@ static void explain_value(int id, const char *what, const char *s, size_t n,
 					     : "%s'#' is only valid in the "
 					       "day-of-week field",
 				 what);
-			return;
+			return true;
 		}
 		if ((c == 'l' || c == 'w') && !(id == F_MONTH || id == F_DOW)) {
 			char up = (char)(c - ('a' - 'A'));
@@ -365,11 +368,26 @@ static void explain_value(int id, const char *what, const char *s, size_t n,
 					 "%s'W' is only valid in the "
 					 "day-of-month field",
 					 what);
-			return;
+			return true;
 		}
 	}
-	snprintf(why, cap, "%snot a number%s", what,
-		 id == F_MONTH || id == F_DOW ? " or name" : "");
+	return false;
+}
+
+/* Why is `s` not a value of field `id`? `what` names the token when it is
+ * only part of the entry ("range end "8": "), else "". */
+static void explain_value(int id, const char *what, const char *s, size_t n,
+			  char *why, size_t cap)
+{
+	if (n == 0)
+		snprintf(why, cap, "%smissing value", what);
+	else if (all_digits(s, n))
+		explain_number(id, what, s, n, why, cap);
+	else if (!explain_word(id, what, s, n, why, cap) &&
+		 !explain_stray(what, s, n, why, cap) &&
+		 !explain_misplaced(id, what, s, n, why, cap))
+		snprintf(why, cap, "%snot a number%s", what,
+			 id == F_MONTH || id == F_DOW ? " or name" : "");
 }
 
 /* ------------------------------------------------------------ entries */

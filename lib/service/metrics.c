@@ -281,6 +281,19 @@ int gc__metrics_render(gc__metrics *m, gc__buf *o)
 		"\n"
 		"gophercron_report_warnings_total{type=\"other\"} %" PRIu64 "\n",
 		c[GC__M_WARN_TASK], c[GC__M_WARN_SYSTEM], c[GC__M_WARN_OTHER]);
+	rc |= gc__buf_printf(
+		o,
+		"# HELP gophercron_http_connections_closed_total Connections "
+		"the service closed before they sent a request, by reason.\n"
+		"# TYPE gophercron_http_connections_closed_total counter\n"
+		"gophercron_http_connections_closed_total{reason=\"per_address_"
+		"cap\"} %" PRIu64 "\n"
+		"gophercron_http_connections_closed_total{reason=\"header_"
+		"timeout\"} %" PRIu64 "\n"
+		"gophercron_http_connections_closed_total{reason=\"workers_"
+		"busy\"} %" PRIu64 "\n",
+		c[GC__M_CONN_CUT_CAP], c[GC__M_CONN_CUT_HEADER],
+		c[GC__M_CONN_CUT_BUSY]);
 	rc |= counter(o, "gophercron_etcd_errors_total",
 		      "etcd operations that failed.", c[GC__M_ETCD_ERRORS]);
 	rc |= counter(o, "gophercron_store_errors_total",

@@ -4,8 +4,6 @@
  * leaves one row. Anything but 200 makes the agent retry. */
 #include "svc.h"
 
-#include <gophercron/report.h>
-
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,8 +82,8 @@ static void ingest_result(gc__ctx *c)
 	/* The same row the agents' SQL sink writes (run id derived the same
 	 * way for bodies without one), its output capped at [log]
 	 * output_limit as the agents cap it. */
-	rc = gc_result_to_store_log_limit(&r, c->remote, p.title,
-					  svc->output_limit, &row, &err);
+	rc = gc_store_log_from_result(&row, &r, c->remote, p.title,
+				      svc->output_limit, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_OTHER, rc, &err);
 		goto out;

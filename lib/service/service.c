@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_THREADS 16
 #define DEFAULT_MAX_BODY (1u << 20)
 #define DEFAULT_MAX_REPORT_BODY (16u << 20)
 #define ADMIN_FILE_MAX (16u << 20)
@@ -849,6 +848,7 @@ static int begin_request(struct mg_connection *conn)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	gc_service *svc = ri->user_data;
+	gc__conn *tracked = mg_get_user_connection_data(conn);
 	gc__ctx c;
 	gc__buf body = GC__BUF_INIT;
 	int64_t t0 = gc__mono_ns();
@@ -856,6 +856,8 @@ static int begin_request(struct mg_connection *conn)
 	size_t limit;
 	const char *path = ri->local_uri ? ri->local_uri : "/";
 
+	gc__guard_busy(tracked, ri->remote_addr, ri->remote_port,
+		       ri->server_port);
 	memset(&c, 0, sizeof(c));
 	c.svc = svc;
 	c.method = ri->request_method ? ri->request_method : "GET";
@@ -897,7 +899,23 @@ static int begin_request(struct mg_connection *conn)
 		(double)(gc__mono_ns() - t0) / 1e6, c.request_id);
 	gc__ctx_cleanup(&c);
 	gc__buf_free(&body);
+	gc__guard_idle(tracked);
 	return status > 0 && status < 1000 ? status : 500;
+}
+
+/* A worker took a new connection (before reading anything from it; civetweb
+ * tells nothing about it yet: mg_get_request_info() is NULL here). */
+static int init_connection(const struct mg_connection *conn, void **data)
+{
+	gc_service *svc = mg_get_user_data(mg_get_context(conn));
+	*data = gc__guard_open(svc->guard);
+	return 0;
+}
+
+static void connection_close(const struct mg_connection *conn)
+{
+	gc_service *svc = mg_get_user_data(mg_get_context(conn));
+	gc__guard_close(svc->guard, mg_get_user_connection_data(conn));
 }
 
 static int log_message(const struct mg_connection *conn, const char *message)
@@ -1005,6 +1023,24 @@ static int copy_config(gc_service *svc, const gc_service_config *cfg,
 			      3600;
 	svc->op_timeout_ms =
 		(cfg->deploy.timeout_s > 0 ? cfg->deploy.timeout_s : 5) * 1000;
+	svc->threads = (int)(cfg->http.threads > 0 && cfg->http.threads <= 4096
+				     ? cfg->http.threads
+				     : GC__HTTP_THREADS);
+	svc->header_timeout_ms = cfg->http.header_timeout_ms > 0
+					 ? cfg->http.header_timeout_ms
+					 : GC__HTTP_HEADER_TIMEOUT_MS;
+	svc->keep_alive_timeout_ms = cfg->http.keep_alive_timeout_ms > 0
+					     ? cfg->http.keep_alive_timeout_ms
+					     : GC__HTTP_KEEP_ALIVE_TIMEOUT_MS;
+	svc->request_timeout_ms = cfg->http.request_timeout_ms > 0
+					  ? cfg->http.request_timeout_ms
+					  : GC__HTTP_REQUEST_TIMEOUT_MS;
+	svc->max_idle_per_address =
+		cfg->http.max_idle_per_address > 0
+			? (int)(cfg->http.max_idle_per_address < 65536
+					? cfg->http.max_idle_per_address
+					: 65536)
+			: 0;
 	return 0;
 }
 
@@ -1027,8 +1063,6 @@ GC_EXTERN int gc_service_new(gc_service **out, const gc_service_config *cfg,
 		svc->opts = *opts;
 	else
 		gc_service_options_init(&svc->opts);
-	if (svc->opts.num_threads <= 0)
-		svc->opts.num_threads = DEFAULT_THREADS;
 	if (svc->opts.max_body == 0)
 		svc->opts.max_body = DEFAULT_MAX_BODY;
 	if (svc->opts.log_level <= 0)
@@ -1043,6 +1077,8 @@ GC_EXTERN int gc_service_new(gc_service **out, const gc_service_config *cfg,
 	rc = copy_config(svc, cfg, err);
 	if (rc)
 		goto fail;
+	if (svc->opts.num_threads <= 0)
+		svc->opts.num_threads = svc->threads;
 
 	svc->route_labels = calloc(gc__n_routes + 1, sizeof(char *));
 	if (!svc->route_labels) {
@@ -1120,7 +1156,7 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 	struct mg_server_port ports[GC__MAX_LISTENERS];
 	char ebuf[256] = "";
 	unsigned ecode = 0;
-	char threads[16];
+	char threads[16], keep_alive_ms[24], request_ms[24];
 	gc__buf listen = GC__BUF_INIT;
 	const char *options[32];
 	size_t k = 0;
@@ -1152,6 +1188,10 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 		free(spec);
 	}
 	snprintf(threads, sizeof(threads), "%d", svc->opts.num_threads);
+	snprintf(keep_alive_ms, sizeof(keep_alive_ms), "%" PRId64,
+		 svc->keep_alive_timeout_ms);
+	snprintf(request_ms, sizeof(request_ms), "%" PRId64,
+		 svc->request_timeout_ms);
 	options[k++] = "listening_ports";
 	options[k++] = listen.data;
 	options[k++] = "num_threads";
@@ -1162,17 +1202,33 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 	 * second waits for the peer's delayed ACK (~40 ms per request). */
 	options[k++] = "tcp_nodelay";
 	options[k++] = "1";
+	/* The wait for the next request on a kept-alive connection. */
 	options[k++] = "keep_alive_timeout_ms";
-	options[k++] = "30000";
+	options[k++] = keep_alive_ms;
+	/* civetweb's limit on the first request's header, and on every stall
+	 * of a body read or a response write: the guard closes a connection
+	 * without a complete header sooner ([http] header_timeout). */
 	options[k++] = "request_timeout_ms";
-	options[k++] = "30000";
+	options[k++] = request_ms;
 	options[k++] = "max_request_size";
 	options[k++] = "65536";
+	/* Room for connections TCP_DEFER_ACCEPT holds back (the kernel caps it
+	 * at net.core.somaxconn). */
+	options[k++] = "listen_backlog";
+	options[k++] = "4096";
 	options[k++] = NULL;
 
+	rc = gc__guard_new(&svc->guard, svc, svc->opts.num_threads,
+			   svc->max_idle_per_address, svc->header_timeout_ms);
+	if (rc) {
+		rc = gc__seterr(err, rc, "service: out of memory");
+		goto out;
+	}
 	memset(&cb, 0, sizeof(cb));
 	cb.begin_request = begin_request;
 	cb.log_message = log_message;
+	cb.init_connection = init_connection;
+	cb.connection_close = connection_close;
 	init.callbacks = &cb;
 	init.user_data = svc;
 	init.configuration_options = options;
@@ -1184,12 +1240,26 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 		rc = gc__seterr(err, GC_ESYS,
 				"service: cannot listen on %s: %s",
 				listen.data, ebuf[0] ? ebuf : "unknown error");
+		gc__guard_free(svc->guard);
+		svc->guard = NULL;
 		goto out;
 	}
 	n = mg_get_server_ports(svc->mg, GC__MAX_LISTENERS, ports);
 	svc->n_ports = n > 0 ? (size_t)n : 0;
 	for (size_t i = 0; i < svc->n_ports; i++)
 		svc->ports[i] = ports[i].port;
+	if (gc__guard_start(svc->guard, svc->hosts, svc->n_hosts, svc->ports,
+			    svc->n_ports) != 0) {
+		rc = gc__seterr_errno(err, GC_ESYS, errno,
+				      "service: cannot start the connection "
+				      "guard thread");
+		mg_stop(svc->mg);
+		svc->mg = NULL;
+		svc->n_ports = 0;
+		gc__guard_free(svc->guard);
+		svc->guard = NULL;
+		goto out;
+	}
 	for (size_t i = 0; i < svc->n_ports && i < svc->n_hosts; i++)
 		gc__svc_log(svc, GC_LOG_NOTICE,
 			"service listening on %s (port %d), store %s",
@@ -1237,9 +1307,12 @@ GC_EXTERN void gc_service_stop(gc_service *svc)
 		return;
 	pthread_mutex_lock(&svc->run_mu);
 	if (svc->mg) {
+		gc__guard_stop(svc->guard);
 		mg_stop(svc->mg);
 		svc->mg = NULL;
 		svc->n_ports = 0;
+		gc__guard_free(svc->guard);
+		svc->guard = NULL;
 		gc__svc_log(svc, GC_LOG_NOTICE,
 			"service stopped");
 	}

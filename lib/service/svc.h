@@ -124,6 +124,9 @@ enum gc__counter {
 	GC__M_WARN_TASK,
 	GC__M_WARN_SYSTEM,
 	GC__M_WARN_OTHER,
+	GC__M_CONN_CUT_CAP,    /* closed: over [http] max_idle_per_address */
+	GC__M_CONN_CUT_HEADER, /* closed: no request after header_timeout */
+	GC__M_CONN_CUT_BUSY,   /* closed: waiting while workers ran short */
 	GC__M_COUNTERS
 };
 
@@ -212,6 +215,35 @@ typedef struct gc__etcd_pool {
 
 #define GC__MAX_LISTENERS 16
 
+/* Connection guard (conn.c): tracks the connections civetweb's workers
+ * hold and closes idle or slow ones before they starve other clients. */
+typedef struct gc__guard gc__guard;
+typedef struct gc__conn gc__conn;
+
+/* `slots` = worker threads; `max_idle` = waiting connections allowed per
+ * address (0 = no cap); `header_ms` = time a new connection has to send
+ * its first request header. */
+int gc__guard_new(gc__guard **out, struct gc_service *svc, int slots,
+		  int max_idle, int64_t header_ms);
+/* Set TCP_DEFER_ACCEPT on the service's listeners (`hosts` as configured,
+ * `ports` as bound, in the same order) and start the sweeper thread. */
+int gc__guard_start(gc__guard *g, char *const *hosts, size_t n_hosts,
+		    const int *ports, size_t n_ports);
+/* Stop the sweeper thread: before mg_stop, which closes the connections
+ * still queued without telling the guard. */
+void gc__guard_stop(gc__guard *g);
+/* Stop and free (after mg_stop: no connection left). */
+void gc__guard_free(gc__guard *g);
+/* civetweb's init_connection: a worker took a new connection (its
+ * addresses are not known yet). NULL when not tracked. */
+gc__conn *gc__guard_open(gc__guard *g);
+/* A request header arrived (from begin_request: the addresses are kept
+ * from the first request on). */
+void gc__guard_busy(gc__conn *c, const char *remote_addr, int remote_port,
+		    int local_port);
+void gc__guard_idle(gc__conn *c); /* the response is out, waiting again */
+void gc__guard_close(gc__guard *g, gc__conn *c); /* connection_close */
+
 struct gc_service {
 	gc_service_options opts;
 	gc_store *store;
@@ -232,7 +264,13 @@ struct gc_service {
 	char *etcd_ca, *etcd_cert, *etcd_key;
 	int64_t op_timeout_ms;
 
+	/* [http] settings */
+	int threads;
+	int max_idle_per_address; /* 0 = no cap */
+	int64_t header_timeout_ms, keep_alive_timeout_ms, request_timeout_ms;
+
 	struct mg_context *mg;
+	gc__guard *guard;
 	int ports[GC__MAX_LISTENERS];
 	size_t n_ports;
 	pthread_mutex_t run_mu; /* start/stop */

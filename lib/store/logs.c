@@ -2,8 +2,6 @@
  * cleanup and retention. */
 #include "store_internal.h"
 
-#include "job_internal.h"
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -34,31 +32,6 @@
 #define CUT_HEAD 2048
 #define CUT_TAIL 1024
 #define CUT_TEXT 512
-
-void gc_store_log_clear(gc_store_log *l)
-{
-	if (!l)
-		return;
-	free(l->task_id);
-	free(l->project);
-	free(l->name);
-	free(l->result);
-	free(l->command);
-	free(l->client_ip);
-	free(l->run_id);
-	free(l->agent);
-	memset(l, 0, sizeof(*l));
-}
-
-void gc_store_logs_clear(gc_store_logs *l)
-{
-	if (!l)
-		return;
-	for (size_t i = 0; i < l->count; i++)
-		gc_store_log_clear(&l->items[i]);
-	free(l->items);
-	memset(l, 0, sizeof(*l));
-}
 
 static int log_from_row(gc__dbrows *r, size_t row, gc_store_log *l,
 			gc_error *err)
@@ -511,13 +484,9 @@ static int get_op(gc__tx *t, void *vctx, gc_error *err)
 {
 	get_ctx *c = vctx;
 	gc__dbrows r = {0};
-	gc__dbparam p = gc__pint(c->id);
-	int rc = gc__tx_exec(t,
-			     "SELECT " LOG_COLS " FROM gc_task_log WHERE id = ?",
-			     &p, 1, &r, NULL, NULL, err);
-	if (rc == 0 && r.nrows == 0)
-		rc = gc__seterr(err, GC_ENOTFOUND, "no task log with id %lld",
-				(long long)c->id);
+	int rc = gc__tx_get_row(
+	    &r, t, "SELECT " LOG_COLS " FROM gc_task_log WHERE id = ?", c->id,
+	    "task log", err);
 	if (rc == 0)
 		rc = log_from_row(&r, 0, c->out, err);
 	gc__dbrows_free(&r);

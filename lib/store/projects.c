@@ -54,12 +54,9 @@ static int count1(gc__tx *t, const char *sql, const gc__dbparam *p,
 static int need_project(gc__tx *t, int64_t id, int64_t *uid, gc_error *err)
 {
 	gc__dbrows r = {0};
-	gc__dbparam p = gc__pint(id);
-	int rc = gc__tx_exec(t, "SELECT uid FROM gc_project WHERE id = ?", &p,
-			     1, &r, NULL, NULL, err);
-	if (rc == 0 && r.nrows == 0)
-		rc = gc__seterr(err, GC_ENOTFOUND, "no project with id %lld",
-				(long long)id);
+	int rc =
+	    gc__tx_get_row(&r, t, "SELECT uid FROM gc_project WHERE id = ?", id,
+			   "project", err);
 	if (rc == 0 && uid)
 		*uid = gc__dbrows_int(&r, 0, 0);
 	gc__dbrows_free(&r);
@@ -68,13 +65,10 @@ static int need_project(gc__tx *t, int64_t id, int64_t *uid, gc_error *err)
 
 static int need_user(gc__tx *t, int64_t uid, gc_error *err)
 {
-	int64_t n = 0;
-	gc__dbparam p = gc__pint(uid);
-	int rc = count1(t, "SELECT COUNT(*) FROM gc_user WHERE id = ?", &p, 1,
-			&n, err);
-	if (rc == 0 && n == 0)
-		rc = gc__seterr(err, GC_ENOTFOUND, "no user with id %lld",
-				(long long)uid);
+	gc__dbrows r = {0};
+	int rc = gc__tx_get_row(&r, t, "SELECT id FROM gc_user WHERE id = ?",
+				uid, "user", err);
+	gc__dbrows_free(&r);
 	return rc;
 }
 
@@ -152,14 +146,10 @@ static int get_op(gc__tx *t, void *vctx, gc_error *err)
 {
 	get_ctx *c = vctx;
 	gc__dbrows r = {0};
-	gc__dbparam p = gc__pint(c->id);
-	int rc = gc__tx_exec(t,
-			     "SELECT " PROJECT_COLS " FROM gc_project"
-			     " WHERE id = ?",
-			     &p, 1, &r, NULL, NULL, err);
-	if (rc == 0 && r.nrows == 0)
-		rc = gc__seterr(err, GC_ENOTFOUND, "no project with id %lld",
-				(long long)c->id);
+	int rc = gc__tx_get_row(&r, t,
+				"SELECT " PROJECT_COLS " FROM gc_project"
+				" WHERE id = ?",
+				c->id, "project", err);
 	if (rc == 0)
 		rc = project_from_row(&r, 0, c->out, err);
 	gc__dbrows_free(&r);

@@ -194,105 +194,119 @@ static int run_alter(gc__tx *t, gc__buf *b, gc_error *err)
 	return exec0(t, b->data, err);
 }
 
-static int my_step(gc__tx *t, int step, gc_error *err)
+/* "ALTER TABLE table" dropping the existing indexes of `drop` (NULL-
+ * terminated), then `changes`. */
+static int my_alter(gc__tx *t, const char *table, const char *const *drop,
+		    const char *changes, gc_error *err)
 {
 	gc__buf b = GC__BUF_INIT;
 	int rc = 0;
+	if (gc__buf_printf(&b, "ALTER TABLE %s", table))
+		rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = drop_keys(t, &b, table, drop, err);
+	if (rc == 0 && gc__buf_puts(&b, changes))
+		rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = run_alter(t, &b, err);
+	gc__buf_free(&b);
+	return rc;
+}
+
+static int my_step1_user_blobs(gc__tx *t, gc_error *err)
+{
+	static const char *const keys[] = {"name", "account", NULL};
+	return my_alter(t, "gc_user", keys,
+			" MODIFY name longblob NOT NULL,"
+			" MODIFY permission longblob NOT NULL,"
+			" MODIFY account longblob NOT NULL,"
+			" ADD KEY account (account(191))",
+			err);
+}
+
+static int my_step2_project_blobs(gc__tx *t, gc_error *err)
+{
+	static const char *const keys[] = {"title", NULL};
+	return my_alter(t, "gc_project", keys,
+			" MODIFY title longblob NOT NULL,"
+			" MODIFY remark longblob NOT NULL,"
+			" ADD KEY title (title(191))",
+			err);
+}
+
+static int my_step3_relevance_index(gc__tx *t, gc_error *err)
+{
 	bool yes = false;
-	switch (step) {
-	case 1: {
-		static const char *const keys[] = {"name", "account", NULL};
-		if (gc__buf_puts(&b, "ALTER TABLE gc_user"))
-			goto nomem;
-		if ((rc = drop_keys(t, &b, "gc_user", keys, err)))
-			break;
-		if (gc__buf_puts(&b, " MODIFY name longblob NOT NULL,"
-				     " MODIFY permission longblob NOT NULL,"
-				     " MODIFY account longblob NOT NULL,"
-				     " ADD KEY account (account(191))"))
-			goto nomem;
-		rc = run_alter(t, &b, err);
-		break;
-	}
-	case 2: {
-		static const char *const keys[] = {"title", NULL};
-		if (gc__buf_puts(&b, "ALTER TABLE gc_project"))
-			goto nomem;
-		if ((rc = drop_keys(t, &b, "gc_project", keys, err)))
-			break;
-		if (gc__buf_puts(&b, " MODIFY title longblob NOT NULL,"
-				     " MODIFY remark longblob NOT NULL,"
-				     " ADD KEY title (title(191))"))
-			goto nomem;
-		rc = run_alter(t, &b, err);
-		break;
-	}
-	case 3:
-		rc = my_index_exists(t, "gc_project_relevance", "project_uid",
-				     &yes, err);
-		if (rc == 0 && !yes)
-			rc = exec0(t,
-				   "ALTER TABLE gc_project_relevance"
-				   " ADD KEY project_uid (project_id, uid)",
-				   err);
-		break;
-	case 4: {
-		static const char *const keys[] = {
-			"task_id",	     "name",
-			"client_ip",	     "project_id",
-			"project_start",     "project_task_start",
-			"project_error_start", "start_time",
-			"error_start",	       NULL};
-		static const struct {
-			const char *name, *def;
-		} cols[] = {{"plan_time", "bigint NOT NULL DEFAULT 0"},
-			    {"run_id", "varbinary(255) NULL"},
-			    {"agent", "longblob NULL"}};
-		if (gc__buf_puts(&b, "ALTER TABLE gc_task_log"))
-			goto nomem;
-		if ((rc = drop_keys(t, &b, "gc_task_log", keys, err)))
-			break;
-		if (gc__buf_puts(&b,
-				 " MODIFY task_id varbinary(255) NOT NULL,"
-				 " MODIFY project longblob NOT NULL,"
-				 " MODIFY name longblob NOT NULL,"
-				 " MODIFY result longblob NOT NULL,"
-				 " MODIFY command longblob NOT NULL,"
-				 " MODIFY client_ip longblob NOT NULL,"))
-			goto nomem;
-		for (size_t i = 0; i < GC__ARRAY_LEN(cols); i++) {
-			if ((rc = my_column_exists(t, "gc_task_log",
-						   cols[i].name, &yes, err)))
-				break;
-			if (!yes && gc__buf_printf(&b, " ADD `%s` %s,",
-						   cols[i].name, cols[i].def))
-				goto nomem;
-		}
-		if (rc)
-			break;
-		if (gc__buf_puts(
-			    &b,
-			    " ADD KEY project_start (project_id, start_time),"
-			    " ADD KEY project_task_start"
-			    " (project_id, task_id, start_time),"
-			    " ADD KEY project_error_start"
-			    " (project_id, with_error, start_time),"
-			    " ADD KEY start_time (start_time),"
-			    " ADD KEY error_start (with_error, start_time)"))
-			goto nomem;
-		rc = run_alter(t, &b, err);
-		break;
-	}
-	case 5:
+	int rc = my_index_exists(t, "gc_project_relevance", "project_uid", &yes,
+				 err);
+	if (rc == 0 && !yes)
 		rc = exec0(t,
-			   "UPDATE gc_task_log SET run_id = CONCAT('legacy-', id)"
-			   " WHERE run_id IS NULL OR run_id = ''",
+			   "ALTER TABLE gc_project_relevance"
+			   " ADD KEY project_uid (project_id, uid)",
 			   err);
-		if (rc)
-			break;
+	return rc;
+}
+
+static int my_step4_task_log(gc__tx *t, gc_error *err)
+{
+	static const char *const keys[] = {"task_id",
+					   "name",
+					   "client_ip",
+					   "project_id",
+					   "project_start",
+					   "project_task_start",
+					   "project_error_start",
+					   "start_time",
+					   "error_start",
+					   NULL};
+	static const struct {
+		const char *name, *def;
+	} cols[] = {{"plan_time", "bigint NOT NULL DEFAULT 0"},
+		    {"run_id", "varbinary(255) NULL"},
+		    {"agent", "longblob NULL"}};
+	gc__buf b = GC__BUF_INIT;
+	bool yes = false;
+	int rc = 0;
+	if (gc__buf_puts(&b, " MODIFY task_id varbinary(255) NOT NULL,"
+			     " MODIFY project longblob NOT NULL,"
+			     " MODIFY name longblob NOT NULL,"
+			     " MODIFY result longblob NOT NULL,"
+			     " MODIFY command longblob NOT NULL,"
+			     " MODIFY client_ip longblob NOT NULL,"))
+		rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < GC__ARRAY_LEN(cols); i++) {
+		rc =
+		    my_column_exists(t, "gc_task_log", cols[i].name, &yes, err);
+		if (rc == 0 && !yes &&
+		    gc__buf_printf(&b, " ADD `%s` %s,", cols[i].name,
+				   cols[i].def))
+			rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+	}
+	if (rc == 0 &&
+	    gc__buf_puts(&b, " ADD KEY project_start (project_id, start_time),"
+			     " ADD KEY project_task_start"
+			     " (project_id, task_id, start_time),"
+			     " ADD KEY project_error_start"
+			     " (project_id, with_error, start_time),"
+			     " ADD KEY start_time (start_time),"
+			     " ADD KEY error_start (with_error, start_time)"))
+		rc = gc__seterr(err, GC_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = my_alter(t, "gc_task_log", keys, b.data, err);
+	gc__buf_free(&b);
+	return rc;
+}
+
+static int my_step5_run_id_unique(gc__tx *t, gc_error *err)
+{
+	bool yes = false;
+	int rc = exec0(t,
+		       "UPDATE gc_task_log SET run_id = CONCAT('legacy-', id)"
+		       " WHERE run_id IS NULL OR run_id = ''",
+		       err);
+	if (rc == 0)
 		rc = my_index_exists(t, "gc_task_log", "run_id", &yes, err);
-		if (rc)
-			break;
+	if (rc == 0)
 		rc = exec0(t,
 			   yes ? "ALTER TABLE gc_task_log"
 				 " MODIFY run_id varbinary(255) NOT NULL"
@@ -300,23 +314,30 @@ static int my_step(gc__tx *t, int step, gc_error *err)
 				 " MODIFY run_id varbinary(255) NOT NULL,"
 				 " ADD UNIQUE KEY run_id (run_id)",
 			   err);
-		break;
-	case 6:
-		rc = my_column_exists(t, "gc_user", "token_gen", &yes, err);
-		if (rc == 0 && !yes)
-			rc = exec0(t,
-				   "ALTER TABLE gc_user ADD token_gen bigint"
-				   " NOT NULL DEFAULT 0",
-				   err);
-		break;
-	default:
-		rc = gc__seterr(err, GC_EINVAL, "no migration step %d", step);
-	}
-	gc__buf_free(&b);
 	return rc;
-nomem:
-	gc__buf_free(&b);
-	return gc__seterr(err, GC_ENOMEM, "out of memory");
+}
+
+static int my_step6_token_gen(gc__tx *t, gc_error *err)
+{
+	bool yes = false;
+	int rc = my_column_exists(t, "gc_user", "token_gen", &yes, err);
+	if (rc == 0 && !yes)
+		rc = exec0(t,
+			   "ALTER TABLE gc_user ADD token_gen bigint"
+			   " NOT NULL DEFAULT 0",
+			   err);
+	return rc;
+}
+
+static int my_step(gc__tx *t, int step, gc_error *err)
+{
+	static int (*const steps[])(gc__tx *, gc_error *) = {
+	    my_step1_user_blobs,      my_step2_project_blobs,
+	    my_step3_relevance_index, my_step4_task_log,
+	    my_step5_run_id_unique,   my_step6_token_gen};
+	if (step < 1 || step > (int)GC__ARRAY_LEN(steps))
+		return gc__seterr(err, GC_EINVAL, "no migration step %d", step);
+	return steps[step - 1](t, err);
 }
 
 /* SQLite databases start at version 5 (the first this store created). */

@@ -1,6 +1,25 @@
-/* Store internals: a thin driver layer (SQLite, MySQL) under one logic
- * layer, a connection pool, and the operation runner that retries after a
- * lost MySQL connection. Not installed. */
+/* Store internals. Not installed.
+ *
+ * The files of lib/store/ form layers; each calls only the layers below
+ * it (a file never calls up):
+ *
+ *   open.c        the handle's life: options, open (schema, default
+ *                 admin, dummy hash), retention thread, close
+ *   projects.c    projects and members (reads user rows with users.c's
+ *                 decoder; deletes a project's logs through logs.c)
+ *   users.c       accounts, passwords, the default admin
+ *   logs.c        operations on task logs: insert, list, get, counts,
+ *                 delete, retention
+ *   logrow.c      the task-log row as a record (clear, built from a
+ *                 result, cut text rebuilt); schema.c creates and
+ *                 migrates the tables; password.c hashes and checks
+ *   store.c       the connection pool and the operation runner
+ *                 (transactions, locks, reconnect and retry), paging
+ *   db_sqlite.c   the drivers, reached through gc__dbdriver
+ *   db_mysql.c
+ *   rows.c        result sets (what the drivers fill)
+ *
+ * Below, each declaration names its file; the sections go bottom up. */
 #ifndef GC_STORE_INTERNAL_H
 #define GC_STORE_INTERNAL_H
 
@@ -16,7 +35,7 @@
 /* Latest schema version (see schema.c for what each step does). */
 #define GC__STORE_SCHEMA_LATEST 6
 
-/* ------------------------------------------------------------- driver */
+/* ---------------------------------------------- rows.c and the drivers */
 
 enum { GC__P_NULL, GC__P_INT, GC__P_TEXT };
 
@@ -51,6 +70,7 @@ typedef struct gc__dbrows {
 	size_t *len;
 } gc__dbrows;
 
+/* rows.c */
 void gc__dbrows_free(gc__dbrows *r);
 const char *gc__dbrows_str(const gc__dbrows *r, size_t row, size_t col);
 int64_t gc__dbrows_int(const gc__dbrows *r, size_t row, size_t col);
@@ -87,7 +107,7 @@ typedef struct gc__dbdriver {
 extern const gc__dbdriver gc__sqlite_driver;
 extern const gc__dbdriver gc__mysql_driver;
 
-/* -------------------------------------------------------------- store */
+/* ------------------------------------------------- the handle, store.c */
 
 typedef struct gc__poolslot {
 	gc__dbconn *conn; /* NULL: connect on next use */
@@ -169,25 +189,18 @@ int gc__tx_exec(gc__tx *t, const char *sql, const gc__dbparam *p, size_t np,
 		gc__dbrows *rows, int64_t *affected, int64_t *insert_id,
 		gc_error *err);
 
-/* schema.c: create or migrate on a dedicated connection. */
-int gc__store_migrate(gc__tx *t, gc_error *err);
-
-/* users.c: create admin/123456 when there is no user at all. */
-int gc__store_ensure_admin(gc_store *s, gc_error *err);
-/* users.c: rows of USER_COLS into a list (count set, total untouched). */
-int gc__store_users_from_rows(gc__dbrows *r, gc_store_users *out,
-			      gc_error *err);
+/* The row(s) of `sql`, a query with one parameter, `id`: GC_ENOTFOUND
+ * "no <what> with id <id>" when there is none. Free *out either way. */
+int gc__tx_get_row(gc__dbrows *out, gc__tx *t, const char *sql, int64_t id,
+		   const char *what, gc_error *err);
 /* Page number and size (0 = defaults) to LIMIT/OFFSET; GC_EINVAL when
  * negative. */
 int gc__store_page(int page, int page_size, int64_t *limit, int64_t *offset);
-/* logs.c: delete logs older than `days` in batches; with check_stop, stop
- * early when the store is closing. */
-int gc__store_log_retention(gc_store *s, int days, int64_t *deleted,
-			    bool check_stop, gc_error *err);
-/* store.c: gc_store_close() has been called. */
+/* gc_store_close() has been called. */
 bool gc__store_stopping(gc_store *s);
 
-/* password.c */
+/* ------------------------------------------------------------ password.c */
+
 /* New crypt(3) hash of `password` (malloc'd) using s->crypt_prefix. */
 int gc__store_hash_password(const gc_store *s, const char *password,
 			    char **out, gc_error *err);
@@ -198,5 +211,38 @@ int gc__store_check_password(const char *password, const char *hash,
 			     const char *salt);
 /* Lower-case hex md5 of data (33 bytes out). */
 void gc__store_md5_hex(const void *data, size_t len, char out[33]);
+
+/* -------------------------------------------------------------- schema.c */
+
+/* Create or migrate on a dedicated connection. */
+int gc__store_migrate(gc__tx *t, gc_error *err);
+
+/* -------------------------------------------------------------- logrow.c */
+
+/* A task log row's result text ({"result":OUT,"system_error":ERR,
+ * "error":E}) rebuilt from a cut copy of it: `head` holds its first bytes,
+ * `tail` its last ones (tail_len 0: no tail), the middle is missing and
+ * either piece may end or start anywhere, even inside an escape. Appends
+ * to `out` a text of the same shape holding what the pieces have: the
+ * output's start, a marker saying it was cut, the output's end, and the
+ * error texts. Rows the original wrote (Go's \u003c escapes) decode
+ * alike. GC_ENOMEM or 0. */
+int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
+		       size_t tail_len, gc__buf *out);
+
+/* ---------------------------------------------------------------- logs.c */
+
+/* Delete logs older than `days` in batches; with check_stop, stop early
+ * when the store is closing. */
+int gc__store_log_retention(gc_store *s, int days, int64_t *deleted,
+			    bool check_stop, gc_error *err);
+
+/* --------------------------------------------------------------- users.c */
+
+/* Create admin/123456 when there is no user at all. */
+int gc__store_ensure_admin(gc_store *s, gc_error *err);
+/* Rows of USER_COLS into a list (count set, total untouched). */
+int gc__store_users_from_rows(gc__dbrows *r, gc_store_users *out,
+			      gc_error *err);
 
 #endif

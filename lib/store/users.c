@@ -272,21 +272,6 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc__store_page(int page, int page_size, int64_t *limit, int64_t *offset)
-{
-	if (page < 0 || page_size < 0)
-		return GC_EINVAL;
-	if (page == 0)
-		page = 1;
-	if (page_size == 0)
-		page_size = 20;
-	if (page_size > 1000)
-		page_size = 1000;
-	*limit = page_size;
-	*offset = (int64_t)(page - 1) * page_size;
-	return 0;
-}
-
 int gc_store_user_list(gc_store *s, int page, int page_size,
 		       gc_store_users *out, gc_error *err)
 {
@@ -315,17 +300,6 @@ typedef struct update_ctx {
 	bool revoke; /* with new_hash: bump token_gen (tokens issued so far
 			stop working) */
 } update_ctx;
-
-static int exists_id(gc__tx *t, const char *sql, int64_t id, bool *yes,
-		     gc_error *err)
-{
-	gc__dbrows r = {0};
-	gc__dbparam p = gc__pint(id);
-	int rc = gc__tx_exec(t, sql, &p, 1, &r, NULL, NULL, err);
-	*yes = r.nrows > 0;
-	gc__dbrows_free(&r);
-	return rc;
-}
 
 static int update_op(gc__tx *t, void *vctx, gc_error *err)
 {
@@ -361,14 +335,12 @@ static int update_op(gc__tx *t, void *vctx, gc_error *err)
 		return rc;
 	/* MySQL counts changed rows only: tell "same values" from
 	 * "no such user". */
-	bool yes = false;
-	rc = exists_id(t, "SELECT id FROM gc_user WHERE id = ?", c->id, &yes,
-		       err);
+	gc__dbrows r = {0};
+	rc = gc__tx_get_row(&r, t, "SELECT id FROM gc_user WHERE id = ?", c->id,
+			    "user", err);
+	gc__dbrows_free(&r);
 	if (rc)
 		return rc;
-	if (!yes)
-		return gc__seterr(err, GC_ENOTFOUND, "no user with id %lld",
-				  (long long)c->id);
 	if (c->new_hash)
 		return gc__seterr(err, GC_ECONFLICT,
 				  "password of user %lld changed meanwhile",

@@ -5,7 +5,9 @@
 # same run, interleaved: a bare civetweb server answering the version bytes,
 # and etcd's own gateway answering the range read the task list makes.
 #   API_BENCH_RUNS (default 5), API_BENCH_SECONDS (default 5),
-#   API_BENCH_CONNECTIONS (default 32), API_BENCH_THREADS (wrk, default 2)
+#   API_BENCH_CONNECTIONS (default 32), API_BENCH_THREADS (wrk, default 2),
+#   API_BENCH_SVC_THREADS (worker threads of the service and of the bare
+#   civetweb baseline, default 256 = the service's default [http] threads)
 # Runs itself under build/tests/gc-harness for the etcd member.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +17,7 @@ RUNS=${API_BENCH_RUNS:-5}
 SECS=${API_BENCH_SECONDS:-5}
 CONNS=${API_BENCH_CONNECTIONS:-32}
 WRK_THREADS=${API_BENCH_THREADS:-2}
-SVC_THREADS=16
+SVC_THREADS=${API_BENCH_SVC_THREADS:-256}
 
 if [[ -z ${GC_TEST_ETCD_ENDPOINTS:-} ]]; then
 	exec "$BUILD/tests/gc-harness" --etcd 1 -- bash "$0" "$@"
@@ -52,6 +54,8 @@ path = "$tmp/gc.db"
 [jwt]
 secret = "bench-secret-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 exp = 168
+[http]
+threads = $SVC_THREADS
 EOF
 "$BUILD/bin/gcron-service" -c "$tmp/service.toml" 2>"$tmp/service.log" &
 pids+=($!)

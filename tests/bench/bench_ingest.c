@@ -140,8 +140,8 @@ static void *store_worker(worker *w)
 		gc_store_log row = {0};
 		int rc = gc_result_from_json(&r, body, strlen(body), &err);
 		if (!rc)
-			rc = gc_result_to_store_log(&r, "127.0.0.1", "bench", &row,
-						    &err);
+			rc = gc_store_log_from_result(&row, &r, "127.0.0.1",
+						      "bench", 0, &err);
 		if (!rc)
 			rc = gc_store_log_insert(S.store, &row, 1, NULL, &err);
 		if (rc) {

@@ -198,8 +198,9 @@ static double sql_bare(gc_store *s, gc_result *res, int n)
 		if (gc_store_project_get(s, res[i].task.project_id, &p, &err))
 			die("project", err.msg);
 		for (; k < 256 && i < n; k++, i++)
-			if (gc_result_to_store_log(&res[i], "127.0.0.1", p.title,
-						   &rows[k], &err))
+			if (gc_store_log_from_result(&rows[k], &res[i],
+						     "127.0.0.1", p.title, 0,
+						     &err))
 				die("row", err.msg);
 		gc_store_project_clear(&p);
 		if (gc_store_log_insert(s, rows, (size_t)k, NULL, &err))

@@ -255,6 +255,15 @@ bench_output() {
 	BUILD=$BUILD bash tests/bench/bench_output.sh
 }
 
+# ---------------------------------------------------------------- conn
+# GET /api/v1/version latency while hundreds to thousands of idle or
+# slowloris connections are held, from one address and from 20, against
+# the same probe without them; see tests/bench/bench_conn.sh.
+sections+=(conn)
+bench_conn() {
+	BUILD=$BUILD bash tests/bench/bench_conn.sh
+}
+
 # ---------------------------------------------------------------- report
 # Results per second the reporter delivers (submit -> spool -> sender ->
 # sink, timed from the first submit until flush returns) to a local HTTP

@@ -5,7 +5,7 @@
  * rest is the body. Checks: no crash, no leak, and once decoded, encoding
  * is stable: encode(decode(e)) == e for e = encode(decode(encode(...))).
  * Runs on a 100 KB stack, as civetweb's workers (worker_stack.h). */
-#include "job_internal.h"
+#include "job/job_internal.h"
 #include "worker_stack.h"
 
 #include <stdint.h>

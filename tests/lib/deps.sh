@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config clang libcurl4-openssl-dev libcjson-dev
 	libsqlite3-dev default-libmysqlclient-dev libcivetweb-dev libjwt-dev
-	libinih-dev libcmocka-dev libcrypt-dev)
+	libcmocka-dev libcrypt-dev)
 test_pkgs=(etcd-server etcd-client mariadb-server mariadb-client faketime
 	sqlite3 curl procps iproute2 valgrind python3 chromium nodejs npm)
 bench_pkgs=(golang-go golang-github-gorhill-cronexpr-dev wrk hyperfine)

@@ -8,10 +8,10 @@
 #include <cmocka.h>
 
 #include "harness.h"
-#include "report/inflight.h"
-#include "report/spool.h"
+#include "reporter/inflight.h"
+#include "reporter/spool.h"
 
-#include <gophercron/report.h>
+#include <gophercron/reporter.h>
 
 #include <dirent.h>
 #include <errno.h>

@@ -7,8 +7,14 @@
 
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void base64_round_trips_every_length(void **state)
 {
@@ -163,6 +169,123 @@ static void output_cap_keeps_head_and_tail(void **state)
 	assert_memory_equal(copy, orig, 300);
 }
 
+/* ------------------------------------------------------- whole files */
+
+struct pipe_writer {
+	const char *path;
+	size_t n; /* bytes to write */
+};
+
+static void *write_pipe(void *p)
+{
+	const struct pipe_writer *w = p;
+	int fd = open(w->path, O_WRONLY | O_CLOEXEC);
+	char chunk[100];
+	memset(chunk, 'p', sizeof(chunk));
+	if (fd >= 0) {
+		for (size_t left = w->n; left > 0;) {
+			size_t k = left < sizeof(chunk) ? left : sizeof(chunk);
+			if (gc__write_full(fd, chunk, k) < 0)
+				break; /* the reader stopped reading */
+			left -= k;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Read a FIFO fed by a thread with `n` bytes. */
+static int read_fifo(const char *path, size_t n, size_t max, char **out,
+		     size_t *len)
+{
+	struct pipe_writer w = {path, n};
+	pthread_t th;
+	int rc, e;
+	assert_int_equal(pthread_create(&th, NULL, write_pipe, &w), 0);
+	rc = gc__read_file_ex(AT_FDCWD, path, GC__READ_STREAMS, max, out, len,
+			      NULL);
+	e = errno;
+	assert_int_equal(pthread_join(th, NULL), 0);
+	errno = e;
+	return rc;
+}
+
+/* gc__read_file_at reads regular files only, never through a symlink;
+ * gc__read_file_ex may follow one and read pipes, with the same bound. */
+static void whole_files_symlinks_and_pipes(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/gc-util-XXXXXX", path[64], link[64], fifo[64];
+	char *data;
+	size_t len;
+	unsigned mode = 99;
+	FILE *f;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/file", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs("hello\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+
+	assert_int_equal(gc__read_file_at(AT_FDCWD, path, 64, &data, &len), 0);
+	assert_int_equal(len, 6);
+	assert_string_equal(data, "hello\n");
+	free(data);
+	assert_int_equal(gc__read_file_at(AT_FDCWD, path, 5, &data, &len), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(gc__read_file_at(AT_FDCWD, link, 64, &data, &len), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_null(data);
+	assert_int_equal(gc__read_file_at(AT_FDCWD, dir, 64, &data, &len), -1);
+	assert_int_equal(errno, EINVAL);
+
+	assert_int_equal(gc__read_file_ex(AT_FDCWD, link, GC__READ_FOLLOW, 64,
+					  &data, &len, &mode),
+			 0);
+	assert_string_equal(data, "hello\n");
+	assert_int_equal(mode, 0640);
+	free(data);
+	assert_int_equal(gc__read_file_ex(AT_FDCWD, dir, GC__READ_STREAMS, 64,
+					  &data, &len, &mode),
+			 -1);
+	assert_int_equal(errno, EISDIR);
+	assert_int_equal(mode, 0);
+
+	assert_int_equal(read_fifo(fifo, 5000, 5000, &data, &len), 0);
+	assert_int_equal(len, 5000);
+	assert_int_equal(strlen(data), 5000);
+	free(data);
+	assert_int_equal(read_fifo(fifo, 5001, 5000, &data, &len), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_null(data);
+
+	unlink(fifo);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void utf8_put_writes_what_utf8_seq_reads(void **state)
+{
+	(void)state;
+	static const uint32_t cps[] = {0x1, 0x7F, 0x80, 0xE9, 0x7FF, 0x800,
+				       0xFFFF, 0x10000, 0x1F600, 0x10FFFF};
+	static const size_t lens[] = {1, 1, 2, 2, 2, 3, 3, 4, 4, 4};
+	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
+		char b[4];
+		uint32_t back = 0;
+		size_t n = gc__utf8_put(b, cps[i]);
+		assert_int_equal(n, lens[i]);
+		assert_int_equal(gc__utf8_seq((unsigned char *)b, n, &back), n);
+		assert_int_equal(back, cps[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +298,8 @@ int main(void)
 		cmocka_unit_test(log_escape_makes_controls_visible),
 		cmocka_unit_test(log_escape_cuts_between_characters),
 		cmocka_unit_test(output_cap_keeps_head_and_tail),
+		cmocka_unit_test(whole_files_symlinks_and_pipes),
+		cmocka_unit_test(utf8_put_writes_what_utf8_seq_reads),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

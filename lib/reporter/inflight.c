@@ -4,7 +4,7 @@
 
 #include "spool.h"
 
-#include <gophercron/report.h>
+#include <gophercron/reporter.h>
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,15 +1,42 @@
-/* The task-log row a result becomes. One function for the reporter's SQL
- * sink and the service's ingest endpoint, so a run reported either way is
- * stored as the same row. */
-#include "job_internal.h"
+/* The task-log row as a record: its release, the row a result becomes
+ * (gc_store_log_from_result: one function for the reporter's SQL sink and
+ * the service's ingest endpoint, so a run reported either way is stored
+ * as the same row), and the result text of a row rebuilt from a cut copy
+ * (log lists over their byte budget). No database access: logs.c, the
+ * operations on rows, sits above it. */
+#include "store_internal.h"
 
-#include <gophercron/exec.h>
-#include <gophercron/report.h>
+#include "job/job_internal.h"
 
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+void gc_store_log_clear(gc_store_log *l)
+{
+	if (!l)
+		return;
+	free(l->task_id);
+	free(l->project);
+	free(l->name);
+	free(l->result);
+	free(l->command);
+	free(l->client_ip);
+	free(l->run_id);
+	free(l->agent);
+	memset(l, 0, sizeof(*l));
+}
+
+void gc_store_logs_clear(gc_store_logs *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->count; i++)
+		gc_store_log_clear(&l->items[i]);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
 
 /* The original's gc_task_log.result text, which Go's json.Marshal wrote:
  * {"result":OUTPUT,"system_error":ERROR,"error":""}
@@ -55,20 +82,10 @@ static char *capped_str(const char *s, size_t limit)
 	return capped_dup(s, s ? strlen(s) : 0, limit, &len);
 }
 
-GC_EXTERN int gc_result_to_store_log(const gc_result *res,
-				     const char *fallback_ip,
-				     const char *project_title,
-				     gc_store_log *out, gc_error *err)
-{
-	return gc_result_to_store_log_limit(res, fallback_ip, project_title, 0,
-					    out, err);
-}
-
-GC_EXTERN int gc_result_to_store_log_limit(const gc_result *res,
-					   const char *fallback_ip,
-					   const char *project_title,
-					   size_t output_limit,
-					   gc_store_log *out, gc_error *err)
+GC_EXTERN int gc_store_log_from_result(gc_store_log *out, const gc_result *res,
+				       const char *fallback_ip,
+				       const char *project_title,
+				       size_t output_limit, gc_error *err)
 {
 	gc_store_log row;
 	const char *ip;
@@ -136,7 +153,7 @@ GC_EXTERN int gc_result_to_store_log_limit(const gc_result *res,
 	return 0;
 }
 
-/* ------------------------------------------------- rows cut for a list */
+/* -------------------------------------------------- rows cut for a list */
 
 /* The JSON string body at p (just after its opening quote), up to its
  * closing quote, decoded into b (NULL: skipped) with gc__json_unquote, so

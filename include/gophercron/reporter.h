@@ -9,7 +9,7 @@
  *     Any 2xx answer means delivered.
  *   - SQL: without report_addr, results go straight into a gc_store
  *     (SQLite or MySQL/MariaDB) in batches, one row per run id, the same
- *     row the service's ingest endpoint writes (gc_result_to_store_log).
+ *     row the service's ingest endpoint writes (gc_store_log_from_result).
  *     Warnings are written to the log callback and counted.
  *
  * Spool: gc_reporter_submit_*() appends the record to a crash-safe
@@ -54,8 +54,8 @@
  * may be called from any thread. The log callback is called from the
  * submitting threads and from the reporter's sender thread.
  */
-#ifndef GOPHERCRON_REPORT_H
-#define GOPHERCRON_REPORT_H
+#ifndef GOPHERCRON_REPORTER_H
+#define GOPHERCRON_REPORTER_H
 
 #include <gophercron/common.h>
 #include <gophercron/config.h>
@@ -135,7 +135,7 @@ typedef struct gc_reporter_options {
 	int log_level;
 
 	/* SQL sink: bytes of a run's output (and error text) kept in its row,
-	 * capped as the executor caps it (see gc_result_to_store_log_limit);
+	 * capped as the executor caps it (see gc_store_log_from_result);
 	 * 0 = GC_EXEC_DEFAULT_OUTPUT_LIMIT (1 MiB). */
 	int64_t output_limit;
 } gc_reporter_options;
@@ -245,36 +245,6 @@ GC_EXTERN int gc_reporter_flush(gc_reporter *r, int64_t timeout_ms);
  * free. NULL is harmless. Call gc_reporter_flush first to deliver what is
  * pending. */
 GC_EXTERN void gc_reporter_free(gc_reporter *r);
-
-/* The task-log row a result becomes, shared by the SQL sink and the
- * service's ingest so both write identical rows:
- *   project_id, task_id, name, command from the task; project =
- *   project_title (NULL -> ""); result = {"result":OUTPUT,
- *   "system_error":ERROR,"error":""} (JSON as Go writes it, but with < > &
- *   left unescaped: valid for the original's readers, and one byte per
- *   byte of ordinary output); start_time, end_time, plan_time in unix
- *   seconds; with_error = error non-empty; client_ip = agent = the task's
- *   client_ip, else `fallback_ip`; run_id = the result's run id, else
- *   "<pid>-<tid>-<plan_unix>-<ip>-<start_ns>" (a body from an original
- *   agent, still stable across re-sends).
- * Sizes are bounded whatever the result holds: OUTPUT and ERROR are capped
- * at `output_limit` bytes with the executor's rule (the first half, the
- * marker "\n... [N bytes omitted] ...\n", the last half; an output already
- * capped at that limit is kept as it is), 0 = GC_EXEC_DEFAULT_OUTPUT_LIMIT
- * (1 MiB), at least GC_EXEC_MIN_OUTPUT_LIMIT; name and command at
- * GC_TASK_MAX_BYTES. gc_result_to_store_log uses the default limit.
- * `out` (zero it first) receives malloc'd strings; release it with
- * gc_store_log_clear. GC_EINVAL when the result has no project_id or
- * task_id or a client_ip longer than GC_KEY_PART_MAX, GC_ENOMEM. */
-GC_EXTERN int gc_result_to_store_log(const gc_result *res,
-				     const char *fallback_ip,
-				     const char *project_title,
-				     gc_store_log *out, gc_error *err);
-GC_EXTERN int gc_result_to_store_log_limit(const gc_result *res,
-					   const char *fallback_ip,
-					   const char *project_title,
-					   size_t output_limit,
-					   gc_store_log *out, gc_error *err);
 
 #ifdef __cplusplus
 }

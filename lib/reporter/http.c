@@ -1,7 +1,7 @@
 /* The reporter's HTTP sink: one reused curl easy handle (keep-alive),
  * POSTs in the original's report_addr protocol. Runs on the sender thread
  * only. */
-#include "report_internal.h"
+#include "reporter_internal.h"
 #include "spool.h"
 
 #include <curl/curl.h>

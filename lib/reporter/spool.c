@@ -2,7 +2,7 @@
  * two-slot cursor, recovery of torn tails. Format in spool.h. */
 #include "spool.h"
 
-#include <gophercron/report.h>
+#include <gophercron/reporter.h>
 
 #include <dirent.h>
 #include <errno.h>
