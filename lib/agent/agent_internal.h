@@ -165,7 +165,6 @@ void gc__leases_destroy(gc__leases *l);
  * window is over. 0 or an error. */
 int gc__leases_window(gc__leases *l, gc_etcd *etcd, int64_t *lease,
 		      gc_error *err);
-void gc__leases_window_drop(gc__leases *l, int64_t lease);
 int64_t gc__leases_session(gc__leases *l);
 void gc__leases_session_set(gc__leases *l, int64_t lease);
 /* Worker: a claim was refused for a lease etcd does not know: the claim
@@ -178,11 +177,9 @@ void gc__leases_unknown(gc__leases *l, int64_t window, int64_t session,
 void gc__leases_report_lost(gc__leases *l, int64_t lease);
 /* Agent thread: the lease reported lost since the last call, or 0. */
 int64_t gc__leases_take_lost(gc__leases *l);
-/* Worker: delete `key` only while its compare `target` (GC_ETCD_CMP_MOD,
- * _LEASE..) still equals `number`; a failed compare is not an error. */
-int gc__etcd_delete_if(gc_etcd *etcd, const char *key, int target,
-		       int64_t number, gc_error *err);
-/* A job doing gc__etcd_delete_if; `owner` is the submitter's. */
+/* A job deleting `key` (worker side) only while its compare `target`
+ * (GC_ETCD_CMP_MOD, _LEASE..) still equals `number`; a failed compare is
+ * not an error. `owner` is the submitter's. */
 typedef struct gc__delete_job {
 	gc__pool_job base;
 	char *key;
@@ -285,8 +282,6 @@ int gc__tasks_remove(gc__tasks *ts, const char *key);
  * listing generation `keep_gen`); returns how many. */
 size_t gc__tasks_sweep(gc__tasks *ts, gc__project *p, int by_gen,
 		       uint32_t keep_gen);
-/* Next tick to attempt after `now_s` (GC__SCHED_NEVER: none). */
-int64_t gc__tasks_next(const gc__tasks *ts, const gc__atask *t, int64_t now_s);
 /* After a wall-clock step: every task's next tick again. */
 void gc__tasks_recompute(gc__tasks *ts, int64_t now_s);
 /* The earliest task due at or before `now_ns` (NULL: none); *due_s is its

@@ -73,7 +73,7 @@ int gc__leases_window(gc__leases *l, gc_etcd *etcd, int64_t *lease,
 	return rc;
 }
 
-void gc__leases_window_drop(gc__leases *l, int64_t lease)
+static void window_drop(gc__leases *l, int64_t lease)
 {
 	pthread_mutex_lock(&l->mu);
 	if (l->window == lease)
@@ -99,7 +99,7 @@ void gc__leases_session_set(gc__leases *l, int64_t lease)
 void gc__leases_unknown(gc__leases *l, int64_t window, int64_t session,
 			int strikes)
 {
-	gc__leases_window_drop(l, window);
+	window_drop(l, window);
 	if (strikes < 2 || !session)
 		return;
 	atomic_store(&l->lost, session);
@@ -119,8 +119,8 @@ int64_t gc__leases_take_lost(gc__leases *l)
 	return atomic_exchange(&l->lost, 0);
 }
 
-int gc__etcd_delete_if(gc_etcd *etcd, const char *key, int target,
-		       int64_t number, gc_error *err)
+static int delete_if(gc_etcd *etcd, const char *key, int target, int64_t number,
+		     gc_error *err)
 {
 	gc_etcd_compare cmp = {key, target, GC_ETCD_CMP_EQUAL, number, NULL, 0};
 	gc_etcd_op del = {0};
@@ -136,8 +136,7 @@ int gc__etcd_delete_if(gc_etcd *etcd, const char *key, int target,
 static void delete_run(gc__pool_job *job, void *etcd)
 {
 	gc__delete_job *j = (gc__delete_job *)job;
-	job->rc =
-	    gc__etcd_delete_if(etcd, j->key, j->target, j->number, &job->err);
+	job->rc = delete_if(etcd, j->key, j->target, j->number, &job->err);
 }
 
 gc__delete_job *gc__delete_job_new(const char *key, int target, int64_t number,

@@ -44,7 +44,8 @@ gc__atask *gc__tasks_get(gc__tasks *ts, const char *key)
 	return key ? gc__sched_get(&ts->sched, key, NULL) : NULL;
 }
 
-int64_t gc__tasks_next(const gc__tasks *ts, const gc__atask *t, int64_t now_s)
+/* Next tick to attempt after `now_s` (GC__SCHED_NEVER: none). */
+static int64_t task_next(const gc__tasks *ts, const gc__atask *t, int64_t now_s)
 {
 	if (!t->status || !t->cron)
 		return GC__SCHED_NEVER;
@@ -97,7 +98,7 @@ int gc__tasks_put(gc__tasks *ts, gc__atask *n, gc__atask *old, int64_t now_s,
 		if (old->last_plan > n->last_plan)
 			n->last_plan = old->last_plan;
 	}
-	*due = gc__tasks_next(ts, n, now_s);
+	*due = task_next(ts, n, now_s);
 	if (gc__sched_set(&ts->sched, n->key, *due, n)) {
 		task_free(ts, n);
 		return GC_ENOMEM;
@@ -166,7 +167,7 @@ static int64_t recompute_due(const char *key, void *data, void *arg)
 {
 	(void)key;
 	const recompute_ctx *ctx = arg;
-	return gc__tasks_next(ctx->ts, data, ctx->now_s);
+	return task_next(ctx->ts, data, ctx->now_s);
 }
 
 void gc__tasks_recompute(gc__tasks *ts, int64_t now_s)
@@ -188,7 +189,7 @@ void gc__tasks_advance(gc__tasks *ts, gc__atask *t, int64_t plan_s,
 		       int64_t now_s)
 {
 	t->last_plan = plan_s;
-	gc__sched_reschedule(&ts->sched, t->key, gc__tasks_next(ts, t, now_s));
+	gc__sched_reschedule(&ts->sched, t->key, task_next(ts, t, now_s));
 }
 
 size_t gc__tasks_count(const gc__tasks *ts)
