@@ -1,82 +1,38 @@
 /* The agent core: construction, the event loop step, the three ways of
- * driving it, graceful stop, reload, clock-step detection and stats. */
+ * driving it, graceful stop, reload and stats. The step decides the order
+ * of the work; every part does its own (agent_internal.h has the map). */
 #include "agent/agent_internal.h"
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
-#define DEFAULT_LATE_GRACE_MS 10000
-#define DEFAULT_STOP_GRACE_MS 30000
-#define DEFAULT_SESSION_TTL_S 10
-#define DEFAULT_ETCD_THREADS 4
+#define DEFAULT_LATE_GRACE_MS	10000
+#define DEFAULT_STOP_GRACE_MS	30000
+#define DEFAULT_SESSION_TTL_S	10
+#define DEFAULT_ETCD_THREADS	4
 #define DEFAULT_HANDLER_THREADS 2
-#define CLOSE_TIMEOUT_MS 10000
+#define CLOSE_TIMEOUT_MS	10000
 
-/* ------------------------------------------------------------ logging */
-
-void gc__agent_log(gc_agent *a, int level, const char *fmt, ...)
-{
-	if (!GC__AGENT_LOGGABLE(a, level))
-		return;
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	gc__log_vformat(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	a->opts.log(level, line, a->opts.log_payload);
-}
-
-void gc__agent_emit_warning(gc_agent *a, const char *type,
-			    const char *task_name, int64_t project_id,
-			    const char *fmt, ...)
-{
-	char data[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(data, sizeof(data), fmt, ap);
-	va_end(ap);
-	if (!a->opts.on_warning) {
-		gc__agent_log(a, GC_LOG_WARNING, "agent: warning type=%s %s",
-			      type, data);
-		return;
-	}
-	gc_warning w = GC_WARNING_INIT;
-	w.data = data;
-	w.type = (char *)type;
-	w.agent_ip = a->client_ip;
-	w.task_name = (char *)(task_name ? task_name : "");
-	w.project_id = project_id;
-	a->opts.on_warning(&w, a->opts.payload);
-}
-
-void gc__agent_stat_add(gc_agent *a, size_t off, int64_t delta)
-{
-	pthread_mutex_lock(&a->stats_mu);
-	if (off == offsetof(gc_agent_stats, running)) {
-		a->stats.running += (size_t)delta;
-	} else {
-		uint64_t *p = (uint64_t *)(void *)((char *)&a->stats + off);
-		*p += (uint64_t)delta;
-	}
-	pthread_mutex_unlock(&a->stats_mu);
-}
+/* Tags of the epoll set (the step serves every source each time). */
+enum {
+	EV_WAKEUP = 1,
+	EV_TIMER,
+	EV_CLOCK,
+	EV_EXEC,
+	EV_WATCHER,
+	EV_WORKERS,
+	EV_HANDLERS
+};
 
 GC_EXTERN void gc_agent_get_stats(gc_agent *agent, gc_agent_stats *out)
 {
-	pthread_mutex_lock(&agent->stats_mu);
-	*out = agent->stats;
-	pthread_mutex_unlock(&agent->stats_mu);
+	gc__astats_get(&agent->stats, out);
 }
-
-/* ------------------------------------------------------- construction */
 
 GC_EXTERN int gc_agent_options_init(gc_agent_options *o, unsigned version)
 {
@@ -87,41 +43,11 @@ GC_EXTERN int gc_agent_options_init(gc_agent_options *o, unsigned version)
 	return 0;
 }
 
-static char *dup_opt(const char *s)
-{
-	return s ? gc__strdup(s) : NULL;
-}
+/* ------------------------------------------------------- construction */
 
-static int epoll_add(int epfd, int fd, uint32_t tag)
+static int check_args(const gc_agent_config *cfg, const gc_agent_options *opts,
+		      gc_error *err)
 {
-	struct epoll_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.u32 = tag;
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-static void arm_clockfd(gc_agent *a)
-{
-	/* Readable (ECANCELED) as soon as someone sets the wall clock; the
-	 * expiry itself is a year away and never matters. */
-	struct itimerspec its;
-	memset(&its, 0, sizeof(its));
-	clock_gettime(CLOCK_REALTIME, &its.it_value);
-	its.it_value.tv_sec += 365 * 86400;
-	timerfd_settime(a->clockfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
-			&its, NULL);
-}
-
-static void agent_release(gc_agent *a);
-
-GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
-			   const gc_agent_options *opts, gc_error *err)
-{
-	if (!out || !cfg)
-		return gc__seterr(err, GC_EINVAL,
-				  "agent: out and cfg are required");
-	*out = NULL;
 	if (opts && opts->version != GC_AGENT_OPTIONS_VERSION)
 		return gc__seterr(err, GC_EINVAL,
 				  "agent: options version %u not supported",
@@ -135,139 +61,238 @@ GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
 				  "agent: client_ip \"%s\" is not usable in "
 				  "etcd keys",
 				  cfg->client_ip ? cfg->client_ip : "");
+	return 0;
+}
 
-	gc_agent *a = calloc(1, sizeof(*a));
-	if (!a)
-		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
-	a->epfd = a->evfd = a->timerfd = a->clockfd = -1;
-	pthread_mutex_init(&a->q_mu, NULL);
-	pthread_cond_init(&a->q_cv, NULL);
-	pthread_mutex_init(&a->lease_mu, NULL);
-	pthread_mutex_init(&a->grant_mu, NULL);
-	pthread_mutex_init(&a->stats_mu, NULL);
-	gc__sched_init(&a->sched);
-	atomic_init(&a->stop_requested, 0);
-	atomic_init(&a->reload_requested, 0);
-	atomic_init(&a->session_lost, 0);
-
+/* The options and the numbers of the configuration, defaults applied. */
+static int conf_settings(gc__aconf *c, const gc_agent_config *cfg,
+			 const gc_agent_options *opts, gc_error *err)
+{
 	if (opts)
-		a->opts = *opts;
+		c->opts = *opts;
 	else
-		gc_agent_options_init(&a->opts, GC_AGENT_OPTIONS_VERSION);
-	if (a->opts.late_grace_ms <= 0)
-		a->opts.late_grace_ms = DEFAULT_LATE_GRACE_MS;
-	if (a->opts.stop_grace_ms <= 0)
-		a->opts.stop_grace_ms = DEFAULT_STOP_GRACE_MS;
-	if (a->opts.session_ttl_s <= 0)
-		a->opts.session_ttl_s = DEFAULT_SESSION_TTL_S;
-	if (a->opts.etcd_threads <= 0)
-		a->opts.etcd_threads = DEFAULT_ETCD_THREADS;
-	if (a->opts.handler_threads <= 0)
-		a->opts.handler_threads = DEFAULT_HANDLER_THREADS;
-	a->opts.config_path = NULL; /* our copy lives in a->config_path */
-	a->n_workers = a->opts.etcd_threads;
-	a->log_level = a->opts.log_level > 0 ? a->opts.log_level
-					     : cfg->log_level;
-	if (a->log_level <= 0)
-		a->log_level = GC_LOG_INFO;
-	a->cron_flags = a->opts.cron_utc ? GC_CRON_UTC : GC_CRON_LOCAL;
+		gc_agent_options_init(&c->opts, GC_AGENT_OPTIONS_VERSION);
+	gc_agent_options *o = &c->opts;
+	if (o->late_grace_ms <= 0)
+		o->late_grace_ms = DEFAULT_LATE_GRACE_MS;
+	if (o->stop_grace_ms <= 0)
+		o->stop_grace_ms = DEFAULT_STOP_GRACE_MS;
+	if (o->session_ttl_s <= 0)
+		o->session_ttl_s = DEFAULT_SESSION_TTL_S;
+	if (o->etcd_threads <= 0)
+		o->etcd_threads = DEFAULT_ETCD_THREADS;
+	if (o->handler_threads <= 0)
+		o->handler_threads = DEFAULT_HANDLER_THREADS;
+	if (o->log_level <= 0)
+		o->log_level =
+		    cfg->log_level > 0 ? cfg->log_level : GC_LOG_INFO;
+	o->config_path = NULL; /* our copy lives in c->config_path */
+	c->cron_flags = o->cron_utc ? GC_CRON_UTC : GC_CRON_LOCAL;
+	c->claim_ttl_s = cfg->claim_ttl_s > 0 ? cfg->claim_ttl_s : 60;
+	c->window_s = c->claim_ttl_s / 2 > 0 ? c->claim_ttl_s / 2 : 1;
+	c->output_limit = cfg->output_limit >= GC_EXEC_MIN_OUTPUT_LIMIT
+			      ? cfg->output_limit
+			      : GC_EXEC_DEFAULT_OUTPUT_LIMIT;
+	c->kill_grace_ms = cfg->kill_grace_ms > 0
+			       ? cfg->kill_grace_ms
+			       : GC_EXEC_DEFAULT_KILL_GRACE_MS;
+	c->dial_timeout_ms = cfg->etcd.dial_timeout_ms;
+	if (o->late_grace_ms >= c->claim_ttl_s * 1000)
+		return gc__seterr(
+		    err, GC_EINVAL,
+		    "agent: late grace (%lld ms) must be shorter "
+		    "than claim_ttl (%lld s), or a late agent could "
+		    "run a tick again after its claim expired",
+		    (long long)o->late_grace_ms, (long long)c->claim_ttl_s);
+	return 0;
+}
 
-	a->claim_ttl_s = cfg->claim_ttl_s > 0 ? cfg->claim_ttl_s : 60;
-	a->window_s = a->claim_ttl_s / 2 > 0 ? a->claim_ttl_s / 2 : 1;
-	a->output_limit = cfg->output_limit >= GC_EXEC_MIN_OUTPUT_LIMIT
-				  ? cfg->output_limit
-				  : GC_EXEC_DEFAULT_OUTPUT_LIMIT;
-	a->kill_grace_ms = cfg->kill_grace_ms > 0
-				   ? cfg->kill_grace_ms
-				   : GC_EXEC_DEFAULT_KILL_GRACE_MS;
-	a->dial_timeout_ms = cfg->etcd.dial_timeout_ms;
-	int rc = GC_ENOMEM;
-	if (a->opts.late_grace_ms >= a->claim_ttl_s * 1000) {
-		rc = gc__seterr(err, GC_EINVAL,
-				"agent: late grace (%lld ms) must be shorter "
-				"than claim_ttl (%lld s), or a late agent could "
-				"run a tick again after its claim expired",
-				(long long)a->opts.late_grace_ms,
-				(long long)a->claim_ttl_s);
-		goto fail;
-	}
+static char *dup_opt(const char *s)
+{
+	return s ? gc__strdup(s) : NULL;
+}
 
-	a->prefix = gc__strdup(cfg->etcd.prefix ? cfg->etcd.prefix
-						: "/gopher_cron");
-	a->client_ip = gc__strdup(cfg->client_ip);
-	a->shell = gc__strdup(cfg->shell ? cfg->shell : GC_EXEC_DEFAULT_SHELL);
-	a->config_path = dup_opt(opts ? opts->config_path : NULL);
-	a->etcd_user = dup_opt(cfg->etcd.username);
-	a->etcd_pass = dup_opt(cfg->etcd.password);
-	a->tls_ca = dup_opt(cfg->etcd.ca_file);
-	a->tls_cert = dup_opt(cfg->etcd.cert_file);
-	a->tls_key = dup_opt(cfg->etcd.key_file);
-	a->endpoints = calloc(cfg->etcd.n_endpoints, sizeof(char *));
-	if (!a->prefix || !a->client_ip || !a->shell || !a->endpoints ||
-	    (opts && opts->config_path && !a->config_path) ||
-	    (cfg->etcd.username && !a->etcd_user) ||
-	    (cfg->etcd.password && !a->etcd_pass))
-		goto oom;
-	for (size_t i = 0; i < cfg->etcd.n_endpoints; i++) {
-		a->endpoints[i] = gc__strdup(cfg->etcd.endpoints[i]);
-		if (!a->endpoints[i])
-			goto oom;
-		a->n_endpoints++;
+/* The strings of the configuration: 0 or GC_ENOMEM. */
+static int conf_strings(gc__aconf *c, const gc_agent_config *cfg,
+			const gc_agent_options *opts)
+{
+	const gc_etcd_config *e = &cfg->etcd;
+	const char *path = opts ? opts->config_path : NULL;
+	c->prefix = gc__strdup(e->prefix ? e->prefix : "/gopher_cron");
+	c->client_ip = gc__strdup(cfg->client_ip);
+	c->shell = gc__strdup(cfg->shell ? cfg->shell : GC_EXEC_DEFAULT_SHELL);
+	c->config_path = dup_opt(path);
+	c->etcd_user = dup_opt(e->username);
+	c->etcd_pass = dup_opt(e->password);
+	c->tls_ca = dup_opt(e->ca_file);
+	c->tls_cert = dup_opt(e->cert_file);
+	c->tls_key = dup_opt(e->key_file);
+	c->endpoints = calloc(e->n_endpoints, sizeof(char *));
+	if (!c->prefix || !c->client_ip || !c->shell || !c->endpoints ||
+	    (path && !c->config_path) || (e->username && !c->etcd_user) ||
+	    (e->password && !c->etcd_pass) || (e->ca_file && !c->tls_ca) ||
+	    (e->cert_file && !c->tls_cert) || (e->key_file && !c->tls_key))
+		return GC_ENOMEM;
+	for (size_t i = 0; i < e->n_endpoints; i++) {
+		if (!(c->endpoints[i] = gc__strdup(e->endpoints[i])))
+			return GC_ENOMEM;
+		c->n_endpoints++;
 	}
-	if (cfg->n_projects) {
-		a->want_projects = calloc(cfg->n_projects, sizeof(int64_t));
-		if (!a->want_projects)
-			goto oom;
-		memcpy(a->want_projects, cfg->projects,
-		       cfg->n_projects * sizeof(int64_t));
-		a->n_want = cfg->n_projects;
-	}
+	return 0;
+}
 
-	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	a->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	a->clockfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (a->epfd < 0 || a->evfd < 0 || a->timerfd < 0 || a->clockfd < 0 ||
-	    epoll_add(a->epfd, a->evfd, 1) || epoll_add(a->epfd, a->timerfd, 2) ||
-	    epoll_add(a->epfd, a->clockfd, 3)) {
-		rc = gc__seterr_errno(err, GC_ESYS, errno,
-				      "agent: creating event descriptors");
-		goto fail;
-	}
+static void conf_clear(gc__aconf *c)
+{
+	gc__strv_free(c->endpoints, c->n_endpoints);
+	free(c->prefix);
+	free(c->client_ip);
+	free(c->shell);
+	free(c->config_path);
+	free(c->etcd_user);
+	gc__secret_free(c->etcd_pass);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
+}
 
+/* The options of every etcd client of the agent. */
+static void etcd_options(const gc__aconf *c, gc_etcd_options *o)
+{
+	gc_etcd_options d = GC_ETCD_OPTIONS_INIT;
+	*o = d;
+	o->endpoints = (const char *const *)c->endpoints;
+	o->endpoints_count = c->n_endpoints;
+	o->username = c->etcd_user;
+	o->password = c->etcd_pass;
+	if (c->dial_timeout_ms > 0 && c->dial_timeout_ms < 1000)
+		o->connect_timeout_ms = (int)c->dial_timeout_ms;
+	o->tls_ca_file = c->tls_ca;
+	o->tls_cert_file = c->tls_cert;
+	o->tls_key_file = c->tls_key;
+	o->max_response_bytes = GC__AGENT_ETCD_MAX_RESPONSE;
+	o->log = c->opts.log;
+	o->log_payload = c->opts.log_payload;
+}
+
+static int epoll_add(int epfd, int fd, uint32_t tag)
+{
+	struct epoll_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u32 = tag;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void session_changed(gc_agent *a, int granted);
+
+/* Every part of the agent empty, ready to be released at any point. */
+static void parts_init(gc_agent *a)
+{
+	a->loop.epfd = a->loop.evfd = -1;
+	a->time.timerfd = a->time.clockfd = -1;
+	atomic_init(&a->loop.stop_requested, 0);
+	atomic_init(&a->loop.reload_requested, 0);
+	gc__astats_init(&a->stats);
+	gc__leases_init(&a->leases, 0, 0, &a->log);
+	gc__tasks_init(&a->tasks, 0, 0);
+	a->session.on_change = session_changed;
+}
+
+/* The parts that read the configuration. */
+static void parts_configure(gc_agent *a)
+{
+	const gc__aconf *c = &a->conf;
+	a->log.fn = c->opts.log;
+	a->log.payload = c->opts.log_payload;
+	a->log.level = c->opts.log_level;
+	a->log.on_warning = c->opts.on_warning;
+	a->log.warning_payload = c->opts.payload;
+	a->log.client_ip = c->client_ip;
+	a->leases.claim_ttl_s = c->claim_ttl_s;
+	a->leases.window_s = c->window_s;
+	a->tasks.grace_ms = c->opts.late_grace_ms;
+	a->tasks.cron_flags = c->cron_flags;
+	a->claims.env.leases = &a->leases;
+	a->claims.env.stopping = &a->loop.stop_requested;
+	a->claims.env.time = &a->time;
+	a->claims.env.log = &a->log;
+}
+
+/* The epoll set with the wakeup eventfd, the timers and the executor. */
+static int loop_open(gc_agent *a, gc_error *err)
+{
+	int rc = gc__atime_open(&a->time, err);
+	if (rc)
+		return rc;
+	a->loop.epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->loop.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a->loop.epfd < 0 || a->loop.evfd < 0 ||
+	    epoll_add(a->loop.epfd, a->loop.evfd, EV_WAKEUP) ||
+	    epoll_add(a->loop.epfd, a->time.timerfd, EV_TIMER) ||
+	    epoll_add(a->loop.epfd, a->time.clockfd, EV_CLOCK))
+		return gc__seterr_errno(err, GC_ESYS, errno,
+					"agent: creating event descriptors");
 	gc_exec_options eo = GC_EXEC_OPTIONS_INIT;
 	eo.on_done = gc__exec_done;
 	eo.payload = a;
-	eo.log = a->opts.log;
-	eo.log_payload = a->opts.log_payload;
-	rc = gc_exec_new(&a->exec, &eo, err);
+	eo.log = a->conf.opts.log;
+	eo.log_payload = a->conf.opts.log_payload;
+	rc = gc_exec_new(&a->runs.exec, &eo, err);
 	if (rc)
-		goto fail;
-	if (epoll_add(a->epfd, gc_exec_fd(a->exec), 4)) {
-		rc = gc__seterr_errno(err, GC_ESYS, errno,
-				      "agent: watching the executor");
-		goto fail;
+		return rc;
+	if (epoll_add(a->loop.epfd, gc_exec_fd(a->runs.exec), EV_EXEC))
+		return gc__seterr_errno(err, GC_ESYS, errno,
+					"agent: watching the executor");
+	return 0;
+}
+
+/* The projects to serve: 0 or GC_ENOMEM. */
+static int want_copy(gc_agent *a, const int64_t *ids, size_t count)
+{
+	int64_t *v = NULL;
+	if (count) {
+		v = calloc(count, sizeof(*v));
+		if (!v)
+			return GC_ENOMEM;
+		memcpy(v, ids, count * sizeof(*v));
+	}
+	free(a->projects.want);
+	a->projects.want = v;
+	a->projects.n_want = count;
+	return 0;
+}
+
+static void agent_release(gc_agent *a);
+
+GC_EXTERN int gc_agent_new(gc_agent **out, const gc_agent_config *cfg,
+			   const gc_agent_options *opts, gc_error *err)
+{
+	if (!out || !cfg)
+		return gc__seterr(err, GC_EINVAL,
+				  "agent: out and cfg are required");
+	*out = NULL;
+	int rc = check_args(cfg, opts, err);
+	if (rc)
+		return rc;
+	gc_agent *a = calloc(1, sizeof(*a));
+	if (!a)
+		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
+	parts_init(a);
+	rc = conf_settings(&a->conf, cfg, opts, err);
+	if (!rc && conf_strings(&a->conf, cfg, opts))
+		rc = gc__seterr(err, GC_ENOMEM, "agent: out of memory");
+	if (!rc)
+		parts_configure(a);
+	if (!rc && want_copy(a, cfg->projects, cfg->n_projects))
+		rc = gc__seterr(err, GC_ENOMEM, "agent: out of memory");
+	if (!rc)
+		rc = loop_open(a, err);
+	if (rc) {
+		agent_release(a);
+		return rc;
 	}
 	*out = a;
 	return 0;
-oom:
-	rc = gc__seterr(err, GC_ENOMEM, "agent: out of memory");
-fail:
-	agent_release(a);
-	return rc;
-}
-
-/* Threads the agent creates must not take the host's signals. */
-static void block_signals(sigset_t *old)
-{
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, old);
-}
-
-static void restore_signals(const sigset_t *old)
-{
-	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 static void keeper_lost(int64_t lease, int code, const char *reason,
@@ -277,166 +302,134 @@ static void keeper_lost(int64_t lease, int code, const char *reason,
 	(void)reason;
 	gc_agent *a = payload;
 	/* Keeper thread: hand it to the agent thread. */
-	atomic_store(&a->session_lost, (long long)lease);
+	gc__leases_report_lost(&a->leases, lease);
 	gc_agent_wakeup(a);
 }
 
-static int agent_begin(gc_agent *a, gc_error *err)
+/* The etcd client of the agent thread (watcher, keeper), the etcd
+ * workers, the handler threads and the lease keeper. */
+static int start_threads(gc_agent *a, gc_error *err)
 {
-	sigset_t old;
-	int rc;
-	block_signals(&old);
-	rc = gc__pool_start(a, err);
+	gc_etcd_options eo;
+	etcd_options(&a->conf, &eo);
+	int rc = gc_etcd_new(&a->etcd.client, &eo, err);
 	if (!rc)
-		rc = gc__hpool_start(a, err);
+		rc = gc__pool_new_etcd(&a->etcd.pool, &eo,
+				       a->conf.opts.etcd_threads, err);
+	if (!rc &&
+	    epoll_add(a->loop.epfd, gc__pool_fd(a->etcd.pool), EV_WORKERS))
+		rc = gc__seterr_errno(err, GC_ESYS, errno,
+				      "agent: watching the etcd workers");
+	if (!rc)
+		rc = gc__hrunner_new(&a->runs.hrunner,
+				     a->conf.opts.handler_threads,
+				     gc__handler_done, a, err);
+	if (!rc && epoll_add(a->loop.epfd, gc__hrunner_fd(a->runs.hrunner),
+			     EV_HANDLERS))
+		rc = gc__seterr_errno(err, GC_ESYS, errno,
+				      "agent: watching the handler threads");
 	if (!rc) {
 		gc_etcd_keeper_options ko = GC_ETCD_KEEPER_OPTIONS_INIT;
 		ko.own_thread = 1;
 		ko.on_lost = keeper_lost;
 		ko.payload = a;
-		rc = gc_etcd_lease_keeper_new(&a->keeper, a->etcd, &ko, err);
+		rc = gc_etcd_lease_keeper_new(&a->session.keeper,
+					      a->etcd.client, &ko, err);
 	}
-	restore_signals(&old);
+	return rc;
+}
+
+static int agent_begin(gc_agent *a, gc_error *err)
+{
+	int rc = start_threads(a, err);
+	if (!rc)
+		rc = gc_etcd_watcher_new(&a->etcd.watcher, a->etcd.client, err);
 	if (rc)
 		return rc;
-	rc = gc_etcd_watcher_new(&a->watcher, a->etcd, err);
-	if (rc)
-		return rc;
-	if (epoll_add(a->epfd, gc_etcd_watcher_fd(a->watcher), 5))
+	if (epoll_add(a->loop.epfd, gc_etcd_watcher_fd(a->etcd.watcher),
+		      EV_WATCHER))
 		return gc__seterr_errno(err, GC_ESYS, errno,
 					"agent: watching the etcd watcher");
-	rc = gc__cmd_watch_start(a, err);
+	rc = gc__command_watch_start(a, err);
 	if (rc)
 		return rc;
-	arm_clockfd(a);
 	a->state = GC__AGENT_RUNNING;
-	gc__clockwatch_step(&a->clock, gc__wall_ns(), gc__mono_ns());
-	gc__agent_log(a, GC_LOG_INFO,
-		      "agent: started client_ip=%s projects=%zu prefix=%s "
-		      "claim_ttl=%llds grace=%lldms",
-		      a->client_ip, a->n_want, a->prefix,
-		      (long long)a->claim_ttl_s,
-		      (long long)a->opts.late_grace_ms);
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: started client_ip=%s projects=%zu prefix=%s "
+		     "claim_ttl=%llds grace=%lldms",
+		     a->conf.client_ip, a->projects.n_want, a->conf.prefix,
+		     (long long)a->conf.claim_ttl_s,
+		     (long long)a->conf.opts.late_grace_ms);
 	gc__session_begin(a);
 	return gc__projects_apply(a);
 }
 
+/* session.on_change: what hangs on the session lease follows it. */
+static void session_changed(gc_agent *a, int granted)
+{
+	gc__projects_session(a, granted);
+	if (granted)
+		gc__runs_reassert_status(a);
+}
+
 /* ----------------------------------------------------------- time */
 
-void gc__agent_rearm(gc_agent *a)
+static void rearm(gc_agent *a)
 {
-	struct itimerspec its;
-	memset(&its, 0, sizeof(its));
-	int64_t due;
-	if (a->state == GC__AGENT_RUNNING &&
-	    gc__sched_peek(&a->sched, &due, NULL, NULL)) {
-		int64_t wait = gc__tick_wait_ns(due, gc__wall_ns());
-		if (wait <= 0)
-			wait = 1; /* due now: fire at once */
-		its.it_value.tv_sec = wait / 1000000000LL;
-		its.it_value.tv_nsec = wait % 1000000000LL;
-		a->armed_due = due;
-	} else {
-		a->armed_due = GC__SCHED_NEVER;
-	}
-	/* Relative: correct under a faked or stepped wall clock too. */
-	timerfd_settime(a->timerfd, 0, &its, NULL);
+	gc__atime_arm(&a->time, a->state == GC__AGENT_RUNNING
+				    ? gc__tasks_first_due(&a->tasks)
+				    : GC__SCHED_NEVER);
 }
 
-static int64_t recompute_due(const char *key, void *data, void *arg)
+static void clock_stepped(gc_agent *a, int64_t step)
 {
-	(void)key;
-	int64_t *ctx = arg; /* [0] = agent pointer slot unused, [1] now_s */
-	gc_agent *a = (gc_agent *)(intptr_t)ctx[0];
-	return gc__task_next(a, data, ctx[1]);
-}
-
-static void clock_check(gc_agent *a, int64_t wall_ns, int64_t mono_ns)
-{
-	int64_t step = gc__clockwatch_step(&a->clock, wall_ns, mono_ns);
-	if (!step)
-		return;
-	GC__STAT(a, clock_steps, 1);
-	int64_t now_s = wall_ns / 1000000000LL;
-	gc__agent_log(a, GC_LOG_WARNING,
-		      "agent: wall clock stepped %s by %.3f s; recomputing "
-		      "next run times (ticks already attempted are not "
-		      "repeated, ticks older than %lld ms are skipped)",
-		      step > 0 ? "forward" : "backward",
-		      (double)(step > 0 ? step : -step) / 1e9,
-		      (long long)a->opts.late_grace_ms);
-	int64_t ctx[2] = {(int64_t)(intptr_t)a, now_s};
-	gc__sched_recompute(&a->sched, recompute_due, ctx);
-}
-
-/* Attempt every tick that is due. */
-static void run_due(gc_agent *a, int64_t wall_ns)
-{
-	int64_t now_s = wall_ns / 1000000000LL, due;
-	void *data;
-	size_t late = 0;
-	int64_t late_max_ms = 0;
-	while (gc__sched_peek(&a->sched, &due, NULL, &data) &&
-	       due * 1000000000LL <= wall_ns) {
-		gc__atask *t = data;
-		t->last_plan = due;
-		if (gc__tick_expired(due, wall_ns, a->opts.late_grace_ms)) {
-			late++;
-			int64_t ms = (wall_ns - due * 1000000000LL) / 1000000;
-			if (ms > late_max_ms)
-				late_max_ms = ms;
-		} else {
-			gc__tick(a, t, due);
-		}
-		gc__sched_reschedule(&a->sched, t->key,
-				     gc__task_next(a, t, now_s));
-	}
-	gc__tick_flush(a);
-	if (late) {
-		GC__STAT(a, late_skipped, (int64_t)late);
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: %zu tick(s) skipped, up to %lld ms past "
-			      "their planned time (grace %lld ms)",
-			      late, (long long)late_max_ms,
-			      (long long)a->opts.late_grace_ms);
-	}
+	GC__STAT(&a->stats, clock_steps, 1);
+	gc__alog_msg(&a->log, GC_LOG_WARNING,
+		     "agent: wall clock stepped %s by %.3f s; recomputing "
+		     "next run times (ticks already attempted are not "
+		     "repeated, ticks older than %lld ms are skipped)",
+		     step > 0 ? "forward" : "backward",
+		     (double)(step > 0 ? step : -step) / 1e9,
+		     (long long)a->conf.opts.late_grace_ms);
+	gc__tasks_recompute(&a->tasks,
+			    gc__atime_now_ns(&a->time) / 1000000000LL);
 }
 
 /* ------------------------------------------------------------ reload */
 
 static void do_reload(gc_agent *a)
 {
-	if (a->opts.on_reload) {
-		a->opts.on_reload(a, a->opts.reload_payload);
+	const char *path = a->conf.config_path;
+	if (a->conf.opts.on_reload) {
+		a->conf.opts.on_reload(a, a->conf.opts.reload_payload);
 		return;
 	}
-	if (!a->config_path) {
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: reload requested, but there is no "
-			      "configuration file to re-read");
+	if (!path) {
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: reload requested, but there is no "
+			     "configuration file to re-read");
 		return;
 	}
 	gc_agent_config cfg;
 	gc_error err;
 	if (gc_agent_config_init(&cfg)) {
-		gc__agent_log(a, GC_LOG_ERR, "agent: reload: out of memory");
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: reload: out of memory");
 		return;
 	}
-	if (gc_agent_config_load(&cfg, a->config_path, a->opts.log,
-				 a->opts.log_payload, &err)) {
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: reload failed, keeping the running "
-			      "project list: %s",
-			      err.msg);
-	} else if (gc_agent_set_projects(a, cfg.projects, cfg.n_projects,
-					 &err)) {
-		gc__agent_log(a, GC_LOG_ERR, "agent: reload: %s", err.msg);
-	} else {
-		gc__agent_log(a, GC_LOG_INFO,
-			      "agent: configuration reloaded from %s "
-			      "projects=%zu",
-			      a->config_path, cfg.n_projects);
-	}
+	if (gc_agent_config_load(&cfg, path, a->conf.opts.log,
+				 a->conf.opts.log_payload, &err))
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: reload failed, keeping the running "
+			     "project list: %s",
+			     err.msg);
+	else if (gc_agent_set_projects(a, cfg.projects, cfg.n_projects, &err))
+		gc__alog_msg(&a->log, GC_LOG_ERR, "agent: reload: %s", err.msg);
+	else
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: configuration reloaded from %s "
+			     "projects=%zu",
+			     path, cfg.n_projects);
 	gc_agent_config_clear(&cfg);
 }
 
@@ -452,19 +445,9 @@ GC_EXTERN int gc_agent_set_projects(gc_agent *agent, const int64_t *ids,
 					  "agent: project id %lld is not "
 					  "positive",
 					  (long long)ids[i]);
-	int64_t *v = NULL;
-	if (count) {
-		v = calloc(count, sizeof(*v));
-		if (!v)
-			return gc__seterr(err, GC_ENOMEM,
-					  "agent: out of memory");
-		memcpy(v, ids, count * sizeof(*v));
-	}
-	free(agent->want_projects);
-	agent->want_projects = v;
-	agent->n_want = count;
-	if (agent->state == GC__AGENT_RUNNING &&
-	    gc__projects_apply(agent))
+	if (want_copy(agent, ids, count))
+		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
+	if (agent->state == GC__AGENT_RUNNING && gc__projects_apply(agent))
 		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
 	return 0;
 }
@@ -474,55 +457,56 @@ GC_EXTERN int gc_agent_set_projects(gc_agent *agent, const int64_t *ids,
 static void stop_threads(gc_agent *a)
 {
 	gc__runs_cancel_all(a);
-	gc__hpool_stop(a);
-	gc__pool_stop(a);
-	gc_etcd_lease_keeper_free(a->keeper);
-	a->keeper = NULL;
+	gc__hrunner_stop(a->runs.hrunner);
+	if (a->etcd.pool)
+		gc__pool_stop(a->etcd.pool, false);
+	gc_etcd_lease_keeper_free(a->session.keeper);
+	a->session.keeper = NULL;
+}
+
+/* Every run has ended and reported: release what this agent holds in
+ * etcd. */
+static void begin_closing(gc_agent *a, int64_t mono_ms)
+{
+	a->state = GC__AGENT_CLOSING;
+	a->loop.close_deadline_ms = mono_ms + CLOSE_TIMEOUT_MS;
+	gc__projects_unwatch(a);
+	gc_etcd_watch_cancel(a->loop.cmd_watch);
+	a->loop.cmd_watch = NULL;
+	gc__session_close(a);
+	rearm(a);
 }
 
 static void advance_stop(gc_agent *a, int64_t mono_ms)
 {
 	switch (a->state) {
 	case GC__AGENT_DRAINING:
-		if (a->n_runs == 0 && a->claims_in_flight == 0)
-			break;
-		if (mono_ms >= a->drain_deadline_ms) {
-			gc__agent_log(a, GC_LOG_WARNING,
-				      "agent: stop grace over, killing %zu "
-				      "run(s)",
-				      a->n_runs);
+		if (a->runs.n == 0 && a->claims.in_flight == 0) {
+			begin_closing(a, mono_ms);
+		} else if (mono_ms >= a->loop.drain_deadline_ms) {
+			gc__alog_msg(&a->log, GC_LOG_WARNING,
+				     "agent: stop grace over, killing %zu "
+				     "run(s)",
+				     a->runs.n);
 			gc__runs_cancel_all(a);
 			a->state = GC__AGENT_KILLING;
 		}
 		return;
 	case GC__AGENT_KILLING:
-		if (a->n_runs || a->claims_in_flight)
-			return;
-		break;
+		if (a->runs.n == 0 && a->claims.in_flight == 0)
+			begin_closing(a, mono_ms);
+		return;
 	case GC__AGENT_CLOSING:
-		if ((gc__session_closed(a) && a->status_jobs == 0) ||
-		    mono_ms >= a->close_deadline_ms) {
+		if ((gc__session_closed(a) && a->runs.status_jobs == 0) ||
+		    mono_ms >= a->loop.close_deadline_ms) {
 			stop_threads(a);
 			a->state = GC__AGENT_STOPPED;
-			gc__agent_log(a, GC_LOG_INFO, "agent: stopped");
+			gc__alog_msg(&a->log, GC_LOG_INFO, "agent: stopped");
 		}
 		return;
 	default:
 		return;
 	}
-	/* Every run has ended and reported: release what this agent holds
-	 * in etcd. */
-	a->state = GC__AGENT_CLOSING;
-	a->close_deadline_ms = mono_ms + CLOSE_TIMEOUT_MS;
-	for (gc__project *p = a->projects; p; p = p->next) {
-		gc_etcd_watch_cancel(p->watch);
-		gc_etcd_watch_cancel(p->kill_watch);
-		p->watch = p->kill_watch = NULL;
-	}
-	gc_etcd_watch_cancel(a->cmd_watch);
-	a->cmd_watch = NULL;
-	gc__session_close(a);
-	gc__agent_rearm(a);
 }
 
 /* ---------------------------------------------------------- driving */
@@ -534,6 +518,57 @@ static void drain_fd(int fd)
 		;
 }
 
+/* Stop and reload requests from other threads. */
+static void take_requests(gc_agent *a, int64_t mono_ms)
+{
+	if (atomic_load(&a->loop.stop_requested) &&
+	    a->state == GC__AGENT_RUNNING) {
+		a->state = GC__AGENT_DRAINING;
+		a->loop.drain_deadline_ms =
+		    mono_ms + a->conf.opts.stop_grace_ms;
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: stopping: no new ticks, waiting up to "
+			     "%lld ms for %zu run(s)",
+			     (long long)a->conf.opts.stop_grace_ms, a->runs.n);
+	}
+	if (atomic_exchange(&a->loop.reload_requested, 0) &&
+	    a->state == GC__AGENT_RUNNING)
+		do_reload(a);
+}
+
+/* What came back: exits of commands, etcd events and answers, handler
+ * outcomes, handler timeouts. */
+static void take_events(gc_agent *a, int64_t mono_ms)
+{
+	gc_error e2;
+	int rc = gc_exec_step(a->runs.exec, &e2);
+	if (rc < 0)
+		gc__alog_msg(&a->log, GC_LOG_ERR, "agent: executor: %s",
+			     e2.msg);
+	if (a->etcd.watcher && a->state < GC__AGENT_STOPPED) {
+		rc = gc_etcd_watcher_poll(a->etcd.watcher, 0, &e2);
+		if (rc < 0)
+			gc__alog_msg(&a->log, GC_LOG_ERR, "agent: watcher: %s",
+				     e2.msg);
+	}
+	if (a->etcd.pool)
+		gc__pool_drain(a->etcd.pool);
+	if (a->runs.hrunner) {
+		gc__hrunner_drain(a->runs.hrunner);
+		gc__hrunner_expire(a->runs.hrunner, mono_ms);
+	}
+}
+
+static void update_stats(gc_agent *a)
+{
+	size_t loaded = gc__projects_loaded(a);
+	pthread_mutex_lock(&a->stats.mu);
+	a->stats.s.tasks = gc__tasks_count(&a->tasks);
+	a->stats.s.scheduled = gc__tasks_scheduled(&a->tasks);
+	a->stats.s.projects_loaded = loaded;
+	pthread_mutex_unlock(&a->stats.mu);
+}
+
 GC_EXTERN int gc_agent_step(gc_agent *a, gc_error *err)
 {
 	if (!a)
@@ -543,86 +578,32 @@ GC_EXTERN int gc_agent_step(gc_agent *a, gc_error *err)
 	if (a->state == GC__AGENT_NEW) {
 		int rc = agent_begin(a, err);
 		if (rc) {
-			gc__agent_log(a, GC_LOG_ERR, "agent: cannot start: %s",
-				      err ? err->msg : gc_strerror(rc));
+			gc__alog_msg(&a->log, GC_LOG_ERR,
+				     "agent: cannot start: %s",
+				     err ? err->msg : gc_strerror(rc));
 			stop_threads(a);
 			a->state = GC__AGENT_STOPPED;
 			return rc;
 		}
 	}
-	drain_fd(a->evfd);
-	drain_fd(a->timerfd);
-	uint64_t v;
-	if (read(a->clockfd, &v, sizeof(v)) < 0 && errno == ECANCELED)
-		arm_clockfd(a); /* the wall clock was set: checked below */
-
-	int64_t wall = gc__wall_ns(), mono = gc__mono_ns();
+	drain_fd(a->loop.evfd);
+	int64_t mono;
+	int64_t step = gc__atime_wake(&a->time, &mono);
 	int64_t mono_ms = mono / 1000000;
-	clock_check(a, wall, mono);
+	if (step)
+		clock_stepped(a, step);
 
-	if (atomic_load(&a->stop_requested) && a->state == GC__AGENT_RUNNING) {
-		a->state = GC__AGENT_DRAINING;
-		a->drain_deadline_ms = mono_ms + a->opts.stop_grace_ms;
-		gc__agent_log(a, GC_LOG_INFO,
-			      "agent: stopping: no new ticks, waiting up to "
-			      "%lld ms for %zu run(s)",
-			      (long long)a->opts.stop_grace_ms, a->n_runs);
-	}
-	if (atomic_exchange(&a->reload_requested, 0) &&
-	    a->state == GC__AGENT_RUNNING)
-		do_reload(a);
-
+	take_requests(a, mono_ms);
 	gc__session_check(a, mono_ms);
+	gc__projects_tick(a, mono_ms);
+	take_events(a, mono_ms);
 	if (a->state == GC__AGENT_RUNNING)
-		gc__projects_tick(a, mono_ms);
-
-	gc_error e2;
-	int rc = gc_exec_step(a->exec, &e2);
-	if (rc < 0)
-		gc__agent_log(a, GC_LOG_ERR, "agent: executor: %s", e2.msg);
-	if (a->watcher && a->state < GC__AGENT_STOPPED) {
-		rc = gc_etcd_watcher_poll(a->watcher, 0, &e2);
-		if (rc < 0)
-			gc__agent_log(a, GC_LOG_ERR, "agent: watcher: %s",
-				      e2.msg);
-	}
-	gc__pool_drain(a);
-	gc__runs_check_deadlines(a, mono_ms);
-
-	if (a->state == GC__AGENT_RUNNING)
-		run_due(a, gc__wall_ns());
+		gc__claims_due(a, gc__atime_now_ns(&a->time));
 	advance_stop(a, gc__mono_ms());
 	if (a->state != GC__AGENT_STOPPED)
-		gc__agent_rearm(a);
-
-	pthread_mutex_lock(&a->stats_mu);
-	a->stats.tasks = gc__sched_count(&a->sched);
-	a->stats.scheduled = gc__sched_scheduled(&a->sched);
-	size_t loaded = 0;
-	for (gc__project *p = a->projects; p; p = p->next)
-		loaded += !p->removed && p->listed_rev > 0;
-	a->stats.projects_loaded = loaded;
-	pthread_mutex_unlock(&a->stats_mu);
+		rearm(a);
+	update_stats(a);
 	return a->state == GC__AGENT_STOPPED ? 1 : 0;
-}
-
-static int min_timeout(int a, int b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
-static int ms_until(int64_t deadline_ms, int64_t now_ms)
-{
-	if (!deadline_ms)
-		return -1;
-	int64_t d = deadline_ms - now_ms;
-	if (d < 0)
-		return 0;
-	return d > INT32_MAX ? INT32_MAX : (int)d;
 }
 
 GC_EXTERN int gc_agent_timeout_ms(gc_agent *a)
@@ -630,42 +611,26 @@ GC_EXTERN int gc_agent_timeout_ms(gc_agent *a)
 	if (a->state == GC__AGENT_NEW || a->state == GC__AGENT_STOPPED)
 		return 0;
 	int64_t now = gc__mono_ms();
-	int t = gc_exec_timeout_ms(a->exec);
-	if (a->watcher)
-		t = min_timeout(t, gc_etcd_watcher_timeout_ms(a->watcher));
-	t = min_timeout(t, gc__runs_timeout_ms(a, now));
-	if (!gc__lease_session(a) && !a->session_granting)
-		t = min_timeout(t, ms_until(a->session_retry_at_ms
-						    ? a->session_retry_at_ms
-						    : now,
-					    now));
-	for (gc__project *p = a->projects; p; p = p->next) {
-		if (p->removed)
-			continue;
-		t = min_timeout(t, ms_until(p->list_retry_at_ms, now));
-		if (!p->registered && gc__lease_session(a))
-			t = min_timeout(t, ms_until(p->reg_retry_at_ms
-							    ? p->reg_retry_at_ms
-							    : now,
-						    now));
-	}
+	int t = gc_exec_timeout_ms(a->runs.exec);
+	if (a->etcd.watcher)
+		t = gc__ms_min(t, gc_etcd_watcher_timeout_ms(a->etcd.watcher));
+	t = gc__ms_min(t, gc__hrunner_timeout_ms(a->runs.hrunner, now));
+	t = gc__ms_min(t, gc__session_timeout_ms(a, now));
+	t = gc__ms_min(t, gc__projects_timeout_ms(a, now));
 	if (a->state == GC__AGENT_DRAINING)
-		t = min_timeout(t, ms_until(a->drain_deadline_ms, now));
+		t = gc__ms_min(t, gc__ms_until(a->loop.drain_deadline_ms, now));
 	if (a->state == GC__AGENT_CLOSING)
-		t = min_timeout(t, ms_until(a->close_deadline_ms, now));
-	if (a->armed_due != GC__SCHED_NEVER && a->state == GC__AGENT_RUNNING) {
-		/* The timerfd wakes the fd; this only helps hosts that poll
-		 * with the timeout alone. Rounded up: never early. */
-		int64_t ns = gc__tick_wait_ns(a->armed_due, gc__wall_ns());
-		int64_t ms = (ns + 999999) / 1000000;
-		t = min_timeout(t, ms > INT32_MAX ? INT32_MAX : (int)ms);
-	}
+		t = gc__ms_min(t, gc__ms_until(a->loop.close_deadline_ms, now));
+	/* The timerfd wakes the fd; this only helps hosts that poll with
+	 * the timeout alone. */
+	if (a->state == GC__AGENT_RUNNING)
+		t = gc__ms_min(t, gc__atime_timeout_ms(&a->time));
 	return t;
 }
 
 GC_EXTERN int gc_agent_fd(const gc_agent *agent)
 {
-	return agent ? agent->epfd : -1;
+	return agent ? agent->loop.epfd : -1;
 }
 
 GC_EXTERN int gc_agent_run(gc_agent *a, gc_error *err)
@@ -677,12 +642,12 @@ GC_EXTERN int gc_agent_run(gc_agent *a, gc_error *err)
 		if (rc == 1)
 			return 0;
 		struct epoll_event ev[8];
-		int n = epoll_wait(a->epfd, ev, 8, gc_agent_timeout_ms(a));
+		int n = epoll_wait(a->loop.epfd, ev, 8, gc_agent_timeout_ms(a));
 		if (n < 0 && errno != EINTR) {
 			int e = errno;
 			gc_agent_stop(a);
-			gc__agent_log(a, GC_LOG_ERR, "agent: epoll_wait: %s",
-				      strerror(e));
+			gc__alog_msg(&a->log, GC_LOG_ERR,
+				     "agent: epoll_wait: %s", strerror(e));
 		}
 	}
 }
@@ -690,7 +655,7 @@ GC_EXTERN int gc_agent_run(gc_agent *a, gc_error *err)
 static void *agent_thread(void *arg)
 {
 	gc_agent *a = arg;
-	a->thread_rc = gc_agent_run(a, &a->thread_err);
+	a->loop.thread_rc = gc_agent_run(a, &a->loop.thread_err);
 	return NULL;
 }
 
@@ -698,29 +663,31 @@ GC_EXTERN int gc_agent_start(gc_agent *agent, gc_error *err)
 {
 	if (!agent)
 		return gc__seterr(err, GC_EINVAL, "agent: NULL agent");
-	if (agent->thread_started || agent->state != GC__AGENT_NEW)
+	if (agent->loop.thread_started || agent->state != GC__AGENT_NEW)
 		return gc__seterr(err, GC_EINVAL, "agent: already started");
-	sigset_t old;
-	block_signals(&old);
-	int e = pthread_create(&agent->thread, NULL, agent_thread, agent);
-	restore_signals(&old);
+	/* The agent's thread must not take the host's signals. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int e = pthread_create(&agent->loop.thread, NULL, agent_thread, agent);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e)
 		return gc__seterr_errno(err, GC_ESYS, e,
 					"agent: starting its thread");
-	agent->thread_started = 1;
+	agent->loop.thread_started = 1;
 	return 0;
 }
 
 GC_EXTERN int gc_agent_join(gc_agent *agent, gc_error *err)
 {
-	if (!agent || !agent->thread_started)
+	if (!agent || !agent->loop.thread_started)
 		return gc__seterr(err, GC_EINVAL,
 				  "agent: not running on its own thread");
-	pthread_join(agent->thread, NULL);
-	agent->thread_started = 0;
-	if (agent->thread_rc && err)
-		*err = agent->thread_err;
-	return agent->thread_rc;
+	pthread_join(agent->loop.thread, NULL);
+	agent->loop.thread_started = 0;
+	if (agent->loop.thread_rc && err)
+		*err = agent->loop.thread_err;
+	return agent->loop.thread_rc;
 }
 
 GC_EXTERN void gc_agent_wakeup(gc_agent *agent)
@@ -730,7 +697,7 @@ GC_EXTERN void gc_agent_wakeup(gc_agent *agent)
 	uint64_t one = 1;
 	ssize_t n;
 	do
-		n = write(agent->evfd, &one, sizeof(one));
+		n = write(agent->loop.evfd, &one, sizeof(one));
 	while (n < 0 && errno == EINTR);
 }
 
@@ -738,7 +705,7 @@ GC_EXTERN void gc_agent_stop(gc_agent *agent)
 {
 	if (!agent)
 		return;
-	atomic_store(&agent->stop_requested, 1);
+	atomic_store(&agent->loop.stop_requested, 1);
 	gc_agent_wakeup(agent);
 }
 
@@ -746,7 +713,7 @@ GC_EXTERN void gc_agent_request_reload(gc_agent *agent)
 {
 	if (!agent)
 		return;
-	atomic_store(&agent->reload_requested, 1);
+	atomic_store(&agent->loop.reload_requested, 1);
 	gc_agent_wakeup(agent);
 }
 
@@ -760,41 +727,23 @@ static void agent_release(gc_agent *a)
 		stop_threads(a);
 	}
 	gc__projects_free(a);
-	gc_etcd_watch_cancel(a->cmd_watch);
-	gc_etcd_watcher_free(a->watcher);
-	gc_exec_free(a->exec);
+	gc_etcd_watch_cancel(a->loop.cmd_watch);
+	gc_etcd_watcher_free(a->etcd.watcher);
+	gc_exec_free(a->runs.exec);
 	gc__runs_free(a);
-	gc_etcd_free(a->etcd);
-	while (a->handlers) {
-		gc__handler *h = a->handlers;
-		a->handlers = h->next;
-		free(h->name);
-		free(h);
-	}
-	if (a->epfd >= 0)
-		close(a->epfd);
-	if (a->evfd >= 0)
-		close(a->evfd);
-	if (a->timerfd >= 0)
-		close(a->timerfd);
-	if (a->clockfd >= 0)
-		close(a->clockfd);
-	gc__strv_free(a->endpoints, a->n_endpoints);
-	free(a->prefix);
-	free(a->client_ip);
-	free(a->shell);
-	free(a->config_path);
-	free(a->etcd_user);
-	gc__secret_free(a->etcd_pass);
-	free(a->tls_ca);
-	free(a->tls_cert);
-	free(a->tls_key);
-	free(a->want_projects);
-	pthread_mutex_destroy(&a->q_mu);
-	pthread_cond_destroy(&a->q_cv);
-	pthread_mutex_destroy(&a->lease_mu);
-	pthread_mutex_destroy(&a->grant_mu);
-	pthread_mutex_destroy(&a->stats_mu);
+	gc__hrunner_free(a->runs.hrunner);
+	gc__pool_free(a->etcd.pool);
+	gc_etcd_free(a->etcd.client);
+	gc__handlers_free(a->handlers);
+	if (a->loop.epfd >= 0)
+		close(a->loop.epfd);
+	if (a->loop.evfd >= 0)
+		close(a->loop.evfd);
+	gc__atime_close(&a->time);
+	conf_clear(&a->conf);
+	free(a->projects.want);
+	gc__leases_destroy(&a->leases);
+	gc__astats_destroy(&a->stats);
 	free(a);
 }
 
@@ -802,7 +751,7 @@ GC_EXTERN void gc_agent_free(gc_agent *agent)
 {
 	if (!agent)
 		return;
-	if (agent->thread_started) {
+	if (agent->loop.thread_started) {
 		gc_agent_stop(agent);
 		gc_agent_join(agent, NULL);
 	}

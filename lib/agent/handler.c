@@ -1,6 +1,12 @@
 /* In-process handlers: tasks whose command is "@handler:NAME ARGS" run a
- * registered C function on one of the agent's handler threads, with the
- * same claim, timeout, kill and report semantics as shell commands.
+ * registered C function with the same claim, timeout, kill and report
+ * semantics as shell commands. Two parts:
+ *  - the registry (gc_agent_register_handler, gc__handler_find);
+ *  - the runner, the in-process counterpart of the executor: jobs run on
+ *    a pool of handler threads (pool.c), their timeouts are kept here, and
+ *    each job's outcome goes back to the runner's owner through the done
+ *    callback given to gc__hrunner_new, on the owner's thread (drain). The
+ *    runner knows nothing of runs or of the agent.
  * Cancellation (timeout, kill, stop) is cooperative: a flag the function
  * polls or waits on. */
 #include "agent/agent_internal.h"
@@ -10,14 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HANDLER_PREFIX "@handler:"
+#define HANDLER_PREFIX	   "@handler:"
 #define HANDLER_PREFIX_LEN 9
-#define HANDLER_NAME_MAX 63
+#define HANDLER_NAME_MAX   63
 
 struct gc__hjob {
-	gc__ajob base; /* completion to the agent thread (run == NULL) */
-	struct gc__hjob *qnext;
-	gc__run *run;
+	gc__pool_job base;     /* on the runner's pool; data = the runner */
+	gc__hjob *prev, *next; /* the runner's live jobs (owner thread) */
 	gc_agent_handler_fn fn;
 	void *payload;
 	char *args;
@@ -25,6 +30,8 @@ struct gc__hjob {
 	int64_t plan_s;
 	char fence[24];
 	char *run_id;
+	void *userdata;
+	int64_t deadline_ms;  /* mono; 0 = none (owner thread) */
 	atomic_int cancelled; /* 0, GC_EXEC_KILLED or GC_EXEC_TIMEOUT */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -41,13 +48,11 @@ struct gc__hjob {
 	int64_t start_ns, end_ns;
 };
 
-struct gc__hpool {
-	pthread_t *threads;
-	int n;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct gc__hjob *head, *tail;
-	int stop;
+struct gc__hrunner {
+	gc__pool *pool;
+	gc__hjob *live; /* started, outcome not yet delivered */
+	gc__hjob_done_fn done;
+	void *payload;
 };
 
 /* ------------------------------------------------------- registry */
@@ -60,12 +65,13 @@ static int name_char(int c)
 
 int gc__handler_is_call(const char *command)
 {
-	return command && strncmp(command, HANDLER_PREFIX, HANDLER_PREFIX_LEN) == 0;
+	return command &&
+	       strncmp(command, HANDLER_PREFIX, HANDLER_PREFIX_LEN) == 0;
 }
 
-const gc__handler *gc__handler_find(gc_agent *a, const char *command,
-				    const char **args, char *name,
-				    size_t name_len)
+const gc__handler *gc__handler_find(const gc__handler *list,
+				    const char *command, const char **args,
+				    char *name, size_t name_len)
 {
 	const char *p = command + HANDLER_PREFIX_LEN, *end = p;
 	while (name_char((unsigned char)*end))
@@ -77,7 +83,7 @@ const gc__handler *gc__handler_find(gc_agent *a, const char *command,
 	while (*end == ' ' || *end == '\t')
 		end++;
 	*args = end;
-	for (const gc__handler *h = a->handlers; h; h = h->next)
+	for (const gc__handler *h = list; h; h = h->next)
 		if (strlen(h->name) == n && memcmp(h->name, p, n) == 0)
 			return h;
 	return NULL;
@@ -98,10 +104,11 @@ GC_EXTERN int gc_agent_register_handler(gc_agent *agent, const char *name,
 				  HANDLER_NAME_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!name_char((unsigned char)name[i]))
-			return gc__seterr(err, GC_EINVAL,
-					  "agent handler \"%s\": only letters, "
-					  "digits, '_', '-' and '.' are allowed",
-					  name);
+			return gc__seterr(
+			    err, GC_EINVAL,
+			    "agent handler \"%s\": only letters, "
+			    "digits, '_', '-' and '.' are allowed",
+			    name);
 	for (gc__handler *h = agent->handlers; h; h = h->next) {
 		if (strcmp(h->name, name) == 0) {
 			h->fn = fn;
@@ -112,7 +119,8 @@ GC_EXTERN int gc_agent_register_handler(gc_agent *agent, const char *name,
 	gc__handler *h = calloc(1, sizeof(*h));
 	if (!h || !(h->name = gc__strdup(name))) {
 		free(h);
-		return gc__seterr(err, GC_ENOMEM, "agent handler: out of memory");
+		return gc__seterr(err, GC_ENOMEM,
+				  "agent handler: out of memory");
 	}
 	h->fn = fn;
 	h->payload = payload;
@@ -121,9 +129,19 @@ GC_EXTERN int gc_agent_register_handler(gc_agent *agent, const char *name,
 	return 0;
 }
 
+void gc__handlers_free(gc__handler *list)
+{
+	while (list) {
+		gc__handler *h = list;
+		list = h->next;
+		free(h->name);
+		free(h);
+	}
+}
+
 /* ----------------------------------------------------------- output */
 
-static void out_append(struct gc__hjob *j, const char *data, size_t len)
+static void out_append(gc__hjob *j, const char *data, size_t len)
 {
 	j->total += len;
 	size_t half = j->limit / 2;
@@ -153,7 +171,7 @@ static void out_append(struct gc__hjob *j, const char *data, size_t len)
 	}
 }
 
-static char *out_build(struct gc__hjob *j, size_t *len)
+static char *out_build(gc__hjob *j, size_t *len)
 {
 	gc__buf b = GC__BUF_INIT;
 	size_t cap = j->limit - j->limit / 2;
@@ -186,33 +204,33 @@ static char *out_build(struct gc__hjob *j, size_t *len)
 
 GC_EXTERN const gc_task *gc_agent_job_task(const gc_agent_job *job)
 {
-	return ((const struct gc__hjob *)job)->task;
+	return ((const gc__hjob *)job)->task;
 }
 
 GC_EXTERN int64_t gc_agent_job_plan_time(const gc_agent_job *job)
 {
-	return ((const struct gc__hjob *)job)->plan_s;
+	return ((const gc__hjob *)job)->plan_s;
 }
 
 GC_EXTERN const char *gc_agent_job_fencing_token(const gc_agent_job *job)
 {
-	return ((const struct gc__hjob *)job)->fence;
+	return ((const gc__hjob *)job)->fence;
 }
 
 GC_EXTERN const char *gc_agent_job_run_id(const gc_agent_job *job)
 {
-	return ((const struct gc__hjob *)job)->run_id;
+	return ((const gc__hjob *)job)->run_id;
 }
 
 GC_EXTERN int gc_agent_job_cancelled(const gc_agent_job *job)
 {
-	struct gc__hjob *j = (struct gc__hjob *)job;
+	gc__hjob *j = (gc__hjob *)job;
 	return atomic_load(&j->cancelled) != 0;
 }
 
 GC_EXTERN int gc_agent_job_sleep(gc_agent_job *job, int64_t ms)
 {
-	struct gc__hjob *j = (struct gc__hjob *)job;
+	gc__hjob *j = (gc__hjob *)job;
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	if (ms < 0)
@@ -235,7 +253,7 @@ GC_EXTERN int gc_agent_job_sleep(gc_agent_job *job, int64_t ms)
 GC_EXTERN int gc_agent_job_write(gc_agent_job *job, const void *data,
 				 size_t len)
 {
-	struct gc__hjob *j = (struct gc__hjob *)job;
+	gc__hjob *j = (gc__hjob *)job;
 	if (j->oom)
 		return GC_ENOMEM;
 	out_append(j, data, len);
@@ -257,14 +275,14 @@ GC_EXTERN int gc_agent_job_printf(gc_agent_job *job, const char *fmt, ...)
 
 GC_EXTERN void gc_agent_job_fail(gc_agent_job *job, const char *text)
 {
-	struct gc__hjob *j = (struct gc__hjob *)job;
+	gc__hjob *j = (gc__hjob *)job;
 	free(j->fail_text);
 	j->fail_text = gc__strdup(text ? text : "");
 }
 
-/* ------------------------------------------------------------ pool */
+/* ----------------------------------------------------------- runner */
 
-static void hjob_free(struct gc__hjob *j)
+static void hjob_free(gc__hjob *j)
 {
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cv);
@@ -276,119 +294,142 @@ static void hjob_free(struct gc__hjob *j)
 	free(j);
 }
 
-static void *hpool_main(void *arg)
+/* Pool thread. */
+static void hjob_run(gc__pool_job *job, void *ctx)
 {
-	gc_agent *a = arg;
-	gc__hpool *p = a->hpool;
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->head && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (!p->head)
-			break;
-		struct gc__hjob *j = p->head;
-		p->head = j->qnext;
-		if (!p->head)
-			p->tail = NULL;
-		pthread_mutex_unlock(&p->mu);
-		j->start_ns = gc__wall_ns();
-		if (!atomic_load(&j->cancelled))
-			j->rc = j->fn((gc_agent_job *)j, j->args, j->payload);
-		j->end_ns = gc__wall_ns();
-		gc__pool_complete(a, &j->base);
-		pthread_mutex_lock(&p->mu);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
+	(void)ctx;
+	gc__hjob *j = (gc__hjob *)job;
+	j->start_ns = gc__wall_ns();
+	if (!atomic_load(&j->cancelled))
+		j->rc = j->fn((gc_agent_job *)j, j->args, j->payload);
+	j->end_ns = gc__wall_ns();
 }
 
-int gc__hpool_start(gc_agent *a, gc_error *err)
+static const char *hjob_error(gc__hjob *j, char *code, size_t code_len)
 {
-	gc__hpool *p = calloc(1, sizeof(*p));
-	if (!p)
-		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	a->hpool = p;
-	p->threads = calloc((size_t)a->opts.handler_threads,
-			    sizeof(*p->threads));
-	if (!p->threads)
-		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
-	for (int i = 0; i < a->opts.handler_threads; i++) {
-		int e = pthread_create(&p->threads[i], NULL, hpool_main, a);
-		if (e)
-			return gc__seterr_errno(err, GC_ESYS, e,
-						"agent: starting handler thread");
-		p->n++;
+	int why = atomic_load(&j->cancelled);
+	if (why == GC_EXEC_TIMEOUT)
+		return GC_RUN_ERR_TIMEOUT;
+	if (why == GC_EXEC_KILLED)
+		return GC_RUN_ERR_KILLED;
+	if (j->fail_text)
+		return j->fail_text[0] ? j->fail_text : "handler failed";
+	if (j->rc) {
+		snprintf(code, code_len, "exit status %d", j->rc);
+		return code;
 	}
+	return "";
+}
+
+/* Owner thread: the job is back (or was never run: the runner stopped). */
+static void hjob_done(gc__pool_job *job)
+{
+	gc__hjob *j = (gc__hjob *)job;
+	gc__hrunner *r = job->data;
+	if (job->rc == GC_ECANCELED) {
+		int expected = 0;
+		atomic_compare_exchange_strong(&j->cancelled, &expected,
+					       GC_EXEC_KILLED);
+		j->start_ns = j->end_ns = gc__wall_ns();
+	}
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		r->live = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	char code[GC_EXIT_TEXT_MAX];
+	gc__hjob_outcome o;
+	memset(&o, 0, sizeof(o));
+	o.userdata = j->userdata;
+	o.error = hjob_error(j, code, sizeof(code));
+	o.output = out_build(j, &o.output_len);
+	o.start_ns = j->start_ns ? j->start_ns : j->end_ns;
+	o.end_ns = j->end_ns;
+	r->done(&o, r->payload);
+	free(o.output);
+	hjob_free(j);
+}
+
+int gc__hrunner_new(gc__hrunner **out, int threads, gc__hjob_done_fn done,
+		    void *payload, gc_error *err)
+{
+	gc__hrunner *r = calloc(1, sizeof(*r));
+	if (!r)
+		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
+	gc__pool_options o = {threads, NULL, NULL, NULL,
+			      "agent handler thread"};
+	int rc = gc__pool_new(&r->pool, &o, err);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	r->done = done;
+	r->payload = payload;
+	*out = r;
 	return 0;
 }
 
-void gc__hpool_stop(gc_agent *a)
+int gc__hrunner_fd(const gc__hrunner *r)
 {
-	gc__hpool *p = a->hpool;
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = 1;
-	/* Queued jobs that never started: cancel them so they complete at
-	 * once when a thread picks them up. */
-	for (struct gc__hjob *j = p->head; j; j = j->qnext)
-		atomic_store(&j->cancelled, GC_EXEC_KILLED);
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	for (int i = 0; i < p->n; i++)
-		pthread_join(p->threads[i], NULL);
-	free(p->threads);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	free(p);
-	a->hpool = NULL;
+	return gc__pool_fd(r->pool);
 }
 
-static void hjob_done(gc_agent *a, gc__ajob *job)
+void gc__hrunner_drain(gc__hrunner *r)
 {
-	struct gc__hjob *j = (struct gc__hjob *)job;
-	gc__run *r = j->run;
-	gc_result res = GC_RESULT_INIT;
-	int why = atomic_load(&j->cancelled);
-	const char *error = "";
-	char code[GC_EXIT_TEXT_MAX];
-	if (why == GC_EXEC_TIMEOUT) {
-		error = GC_RUN_ERR_TIMEOUT;
-	} else if (why == GC_EXEC_KILLED) {
-		error = GC_RUN_ERR_KILLED;
-	} else if (j->fail_text) {
-		error = j->fail_text[0] ? j->fail_text : "handler failed";
-	} else if (j->rc) {
-		snprintf(code, sizeof(code), "exit status %d", j->rc);
-		error = code;
+	gc__pool_drain(r->pool);
+}
+
+int gc__hrunner_timeout_ms(const gc__hrunner *r, int64_t now_ms)
+{
+	int64_t best = -1;
+	for (const gc__hjob *j = r->live; j; j = j->next) {
+		if (!j->deadline_ms)
+			continue;
+		int64_t d = j->deadline_ms - now_ms;
+		if (d < 0)
+			d = 0;
+		if (best < 0 || d < best)
+			best = d;
 	}
-	res.task = r->task;
-	gc_task_init(&r->task);
-	res.plan_time_ns = r->plan_ns;
-	res.real_time_ns = r->real_ns;
-	res.start_time_ns = j->start_ns ? j->start_ns : j->end_ns;
-	res.end_time_ns = j->end_ns;
-	res.output = out_build(j, &res.output_len);
-	res.error = gc__strdup(error);
-	res.run_id = gc__strdup(r->run_id);
-	r->hjob = NULL;
-	r->deadline_ms = 0;
-	hjob_free(j);
-	if (!res.output || !res.error || !res.run_id)
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: out of memory for a handler result");
-	gc__run_finish(a, r, &res);
-	gc_result_clear(&res);
+	return best > INT32_MAX ? INT32_MAX : (int)best;
 }
 
-int gc__hjob_start(gc_agent *a, gc__run *r, const gc__handler *h,
-		   const char *args, gc_error *err)
+void gc__hrunner_expire(gc__hrunner *r, int64_t now_ms)
 {
-	struct gc__hjob *j = calloc(1, sizeof(*j));
+	for (gc__hjob *j = r->live; j; j = j->next) {
+		if (j->deadline_ms && now_ms >= j->deadline_ms) {
+			j->deadline_ms = 0;
+			gc__hjob_cancel(j, GC_EXEC_TIMEOUT);
+		}
+	}
+}
+
+void gc__hrunner_cancel_all(gc__hrunner *r)
+{
+	for (gc__hjob *j = r->live; j; j = j->next)
+		gc__hjob_cancel(j, GC_EXEC_KILLED);
+}
+
+void gc__hrunner_stop(gc__hrunner *r)
+{
+	if (r)
+		gc__pool_stop(r->pool, true);
+}
+
+void gc__hrunner_free(gc__hrunner *r)
+{
+	if (!r)
+		return;
+	gc__pool_free(r->pool);
+	free(r);
+}
+
+static gc__hjob *hjob_new(const gc__hjob_request *req)
+{
+	gc__hjob *j = calloc(1, sizeof(*j));
 	if (!j)
-		return gc__seterr(err, GC_ENOMEM, "out of memory");
+		return NULL;
 	pthread_mutex_init(&j->mu, NULL);
 	/* gc_agent_job_sleep waits against CLOCK_MONOTONIC. */
 	pthread_condattr_t ca;
@@ -396,39 +437,47 @@ int gc__hjob_start(gc_agent *a, gc__run *r, const gc__handler *h,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&j->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	j->base.done = hjob_done;
-	j->base.agent = a;
-	j->run = r;
-	j->fn = h->fn;
-	j->payload = h->payload;
-	j->task = &r->task;
-	j->plan_s = r->plan_s;
-	if (r->fence)
+	j->fn = req->handler->fn;
+	j->payload = req->handler->payload;
+	j->task = req->task;
+	j->plan_s = req->plan_s;
+	j->userdata = req->userdata;
+	if (req->fence)
 		snprintf(j->fence, sizeof(j->fence), "%lld",
-			 (long long)r->fence);
-	j->limit = (size_t)a->output_limit;
-	j->args = gc__strdup(args);
-	j->run_id = gc__strdup(r->run_id);
+			 (long long)req->fence);
+	j->limit = req->output_limit;
+	j->args = gc__strdup(req->args);
+	j->run_id = gc__strdup(req->run_id);
 	j->head = malloc(j->limit / 2 + 1);
 	j->tail = malloc(j->limit - j->limit / 2 + 1);
 	if (!j->args || !j->run_id || !j->head || !j->tail) {
 		hjob_free(j);
-		return gc__seterr(err, GC_ENOMEM, "out of memory");
+		return NULL;
 	}
-	r->hjob = j;
-	gc__hpool *p = a->hpool;
-	pthread_mutex_lock(&p->mu);
-	if (p->tail)
-		p->tail->qnext = j;
-	else
-		p->head = j;
-	p->tail = j;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	return j;
+}
+
+int gc__hjob_start(gc__hjob **out, gc__hrunner *r, const gc__hjob_request *req,
+		   gc_error *err)
+{
+	gc__hjob *j = hjob_new(req);
+	if (!j)
+		return gc__seterr(err, GC_ENOMEM, "out of memory");
+	if (req->timeout_ms > 0)
+		j->deadline_ms = gc__mono_ms() + req->timeout_ms;
+	j->base.run = hjob_run;
+	j->base.done = hjob_done;
+	j->base.data = r;
+	j->next = r->live;
+	if (r->live)
+		r->live->prev = j;
+	r->live = j;
+	gc__pool_submit(r->pool, &j->base);
+	*out = j;
 	return 0;
 }
 
-void gc__hjob_cancel(struct gc__hjob *j, int reason)
+void gc__hjob_cancel(gc__hjob *j, int reason)
 {
 	int expected = 0;
 	atomic_compare_exchange_strong(&j->cancelled, &expected, reason);

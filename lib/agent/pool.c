@@ -1,238 +1,271 @@
-/* Agent etcd workers: a queue of blocking etcd jobs served by a few
- * threads, each with its own gc_etcd handle, and the completion list the
- * agent thread drains. Also the claim-window lease shared by the workers. */
-#include "agent/agent_internal.h"
+/* A worker pool with a completion eventfd (see pool.h). */
+#include "agent/pool.h"
+
+#include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
-static void notify(gc_agent *a)
+typedef struct pool_thread {
+	gc__pool *pool;
+	void *ctx;
+	pthread_t thread;
+	int started;
+} pool_thread;
+
+struct gc__pool {
+	pthread_mutex_t mu; /* guards the lists, `queued` and `stop` */
+	pthread_cond_t cv;  /* a job was queued, or stop */
+	gc__pool_job *q_head, *q_tail;	     /* waiting for a thread */
+	gc__pool_job *done_head, *done_tail; /* waiting for the drain */
+	size_t queued;
+	int stop;
+	int evfd;
+	size_t pending; /* owner thread: submitted, `done` not yet run */
+	int stopped;	/* owner thread: gc__pool_stop ran */
+	pool_thread *threads;
+	int n_threads;
+	void (*ctx_free)(void *ctx, void *arg);
+	void *ctx_arg;
+};
+
+static void notify(gc__pool *p)
 {
 	uint64_t one = 1;
 	ssize_t n;
 	do
-		n = write(a->evfd, &one, sizeof(one));
+		n = write(p->evfd, &one, sizeof(one));
 	while (n < 0 && errno == EINTR);
-	/* EAGAIN: the counter is saturated, the agent wakes anyway. */
+	/* EAGAIN: the counter is saturated, the owner wakes anyway. */
 }
 
-void gc__pool_complete(gc_agent *a, gc__ajob *job)
+/* Append to a singly linked list given by head and tail (under mu). */
+static void list_append(gc__pool_job **head, gc__pool_job **tail,
+			gc__pool_job *job)
 {
 	job->next = NULL;
-	pthread_mutex_lock(&a->q_mu);
-	if (a->done_tail)
-		a->done_tail->next = job;
+	if (*tail)
+		(*tail)->next = job;
 	else
-		a->done_head = job;
-	a->done_tail = job;
-	pthread_mutex_unlock(&a->q_mu);
-	notify(a);
+		*head = job;
+	*tail = job;
 }
 
-static void *worker_main(void *arg)
+static void complete(gc__pool *p, gc__pool_job *job)
 {
-	gc__worker *w = arg;
-	gc_agent *a = w->agent;
-	pthread_mutex_lock(&a->q_mu);
+	pthread_mutex_lock(&p->mu);
+	list_append(&p->done_head, &p->done_tail, job);
+	pthread_mutex_unlock(&p->mu);
+	notify(p);
+}
+
+static void *thread_main(void *arg)
+{
+	pool_thread *t = arg;
+	gc__pool *p = t->pool;
+	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!a->q_head && !a->q_stop)
-			pthread_cond_wait(&a->q_cv, &a->q_mu);
-		if (!a->q_head)
+		while (!p->q_head && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (!p->q_head)
 			break; /* stopping and nothing left */
-		gc__ajob *job = a->q_head;
-		a->q_head = job->next;
-		if (!a->q_head)
-			a->q_tail = NULL;
-		pthread_mutex_unlock(&a->q_mu);
-		job->run(job, w);
-		gc__pool_complete(a, job);
-		pthread_mutex_lock(&a->q_mu);
+		gc__pool_job *job = p->q_head;
+		p->q_head = job->next;
+		if (!p->q_head)
+			p->q_tail = NULL;
+		p->queued--;
+		pthread_mutex_unlock(&p->mu);
+		job->run(job, t->ctx);
+		complete(p, job);
+		pthread_mutex_lock(&p->mu);
 	}
-	pthread_mutex_unlock(&a->q_mu);
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-static int etcd_client_new(gc_agent *a, gc_etcd **out, gc_error *err)
+/* A thread that takes none of the host's signals. */
+static int thread_start(pool_thread *t)
 {
-	gc_etcd_options o = GC_ETCD_OPTIONS_INIT;
-	o.endpoints = (const char *const *)a->endpoints;
-	o.endpoints_count = a->n_endpoints;
-	o.username = a->etcd_user;
-	o.password = a->etcd_pass;
-	if (a->dial_timeout_ms > 0 && a->dial_timeout_ms < 1000)
-		o.connect_timeout_ms = (int)a->dial_timeout_ms;
-	o.tls_ca_file = a->tls_ca;
-	o.tls_cert_file = a->tls_cert;
-	o.tls_key_file = a->tls_key;
-	o.max_response_bytes = GC__AGENT_ETCD_MAX_RESPONSE;
-	o.log = a->opts.log;
-	o.log_payload = a->opts.log_payload;
-	return gc_etcd_new(out, &o, err);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int e = pthread_create(&t->thread, NULL, thread_main, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	t->started = e == 0;
+	return e;
 }
 
-int gc__pool_start(gc_agent *a, gc_error *err)
+int gc__pool_new(gc__pool **out, const gc__pool_options *o, gc_error *err)
 {
-	int rc = etcd_client_new(a, &a->etcd, err);
-	if (rc)
-		return rc;
-	a->workers = calloc((size_t)a->n_workers, sizeof(*a->workers));
-	if (!a->workers)
-		return gc__seterr(err, GC_ENOMEM, "agent: out of memory");
-	for (int i = 0; i < a->n_workers; i++) {
-		gc__worker *w = &a->workers[i];
-		w->agent = a;
-		rc = etcd_client_new(a, &w->etcd, err);
-		if (rc)
-			return rc;
-		int e = pthread_create(&w->thread, NULL, worker_main, w);
+	const char *what = o->what ? o->what : "pool";
+	*out = NULL;
+	if (o->threads < 1)
+		return gc__seterr(err, GC_EINVAL, "%s: no thread", what);
+	gc__pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return gc__seterr(err, GC_ENOMEM, "%s: out of memory", what);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->ctx_free = o->ctx_free;
+	p->ctx_arg = o->ctx_arg;
+	p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p->threads = calloc((size_t)o->threads, sizeof(*p->threads));
+	int rc = 0;
+	if (p->evfd < 0)
+		rc = gc__seterr_errno(err, GC_ESYS, errno, "%s: eventfd", what);
+	else if (!p->threads)
+		rc = gc__seterr(err, GC_ENOMEM, "%s: out of memory", what);
+	for (int i = 0; !rc && i < o->threads; i++) {
+		pool_thread *t = &p->threads[i];
+		t->pool = p;
+		p->n_threads++;
+		if (o->ctx_new && (rc = o->ctx_new(&t->ctx, o->ctx_arg, err)))
+			break;
+		int e = thread_start(t);
 		if (e)
-			return gc__seterr_errno(err, GC_ESYS, e,
-						"agent: starting etcd worker");
-		w->started = 1;
+			rc = gc__seterr_errno(err, GC_ESYS, e,
+					      "%s: starting a thread", what);
 	}
+	if (rc) {
+		gc__pool_free(p);
+		return rc;
+	}
+	*out = p;
 	return 0;
 }
 
-void gc__pool_stop(gc_agent *a)
+static int etcd_ctx_new(void **ctx, void *arg, gc_error *err)
 {
-	pthread_mutex_lock(&a->q_mu);
-	a->q_stop = 1;
-	pthread_cond_broadcast(&a->q_cv);
-	pthread_mutex_unlock(&a->q_mu);
-	for (int i = 0; a->workers && i < a->n_workers; i++) {
-		if (a->workers[i].started)
-			pthread_join(a->workers[i].thread, NULL);
-		gc_etcd_free(a->workers[i].etcd);
-	}
-	free(a->workers);
-	a->workers = NULL;
-	/* Jobs never run or never drained: release them through `done` with
-	 * GC_ECANCELED so their owners can free what they hold. */
-	gc__ajob *pending = a->q_head;
-	a->q_head = a->q_tail = NULL;
-	while (pending) {
-		gc__ajob *next = pending->next;
-		pending->rc = GC_ECANCELED;
-		gc__pool_complete(a, pending);
-		pending = next;
-	}
-	gc__pool_drain(a);
+	gc_etcd *e = NULL;
+	int rc = gc_etcd_new(&e, arg, err);
+	*ctx = e;
+	return rc;
 }
 
-void gc__pool_submit(gc_agent *a, gc__ajob *job)
+static void etcd_ctx_free(void *ctx, void *arg)
 {
-	job->next = NULL;
-	job->agent = a;
-	a->jobs_in_flight++;
-	pthread_mutex_lock(&a->q_mu);
-	if (a->q_stop) {
-		pthread_mutex_unlock(&a->q_mu);
+	(void)arg;
+	gc_etcd_free(ctx);
+}
+
+int gc__pool_new_etcd(gc__pool **out, const gc_etcd_options *eo, int threads,
+		      gc_error *err)
+{
+	gc__pool_options o = {threads, etcd_ctx_new, etcd_ctx_free, (void *)eo,
+			      "etcd worker"};
+	return gc__pool_new(out, &o, err);
+}
+
+int gc__pool_fd(const gc__pool *p)
+{
+	return p->evfd;
+}
+
+void gc__pool_submit(gc__pool *p, gc__pool_job *job)
+{
+	job->rc = 0;
+	p->pending++;
+	pthread_mutex_lock(&p->mu);
+	if (p->stop) {
 		job->rc = GC_ECANCELED;
-		gc__pool_complete(a, job);
+		list_append(&p->done_head, &p->done_tail, job);
+		pthread_mutex_unlock(&p->mu);
+		notify(p);
 		return;
 	}
-	if (a->q_tail)
-		a->q_tail->next = job;
-	else
-		a->q_head = job;
-	a->q_tail = job;
-	pthread_cond_signal(&a->q_cv);
-	pthread_mutex_unlock(&a->q_mu);
+	list_append(&p->q_head, &p->q_tail, job);
+	p->queued++;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 }
 
-void gc__pool_drain(gc_agent *a)
+void gc__pool_drain(gc__pool *p)
 {
 	for (;;) {
-		pthread_mutex_lock(&a->q_mu);
-		gc__ajob *list = a->done_head;
-		a->done_head = a->done_tail = NULL;
-		pthread_mutex_unlock(&a->q_mu);
+		uint64_t v;
+		while (read(p->evfd, &v, sizeof(v)) > 0)
+			;
+		pthread_mutex_lock(&p->mu);
+		gc__pool_job *list = p->done_head;
+		p->done_head = p->done_tail = NULL;
+		pthread_mutex_unlock(&p->mu);
 		if (!list)
 			return;
 		while (list) {
-			gc__ajob *next = list->next;
-			if (list->run)
-				a->jobs_in_flight--;
-			list->done(a, list);
+			gc__pool_job *next = list->next;
+			p->pending--;
+			list->done(list);
 			list = next;
 		}
 	}
 }
 
-/* ------------------------------------------------------------ leases */
-
-int gc__lease_window(gc__worker *w, int64_t *lease, gc_error *err)
+size_t gc__pool_pending(const gc__pool *p)
 {
-	gc_agent *a = w->agent;
-	int64_t now = gc__mono_ms();
-	pthread_mutex_lock(&a->lease_mu);
-	if (a->window_lease && now - a->window_born_ms < a->window_s * 1000) {
-		*lease = a->window_lease;
-		pthread_mutex_unlock(&a->lease_mu);
-		return 0;
-	}
-	pthread_mutex_unlock(&a->lease_mu);
-
-	/* One grant at a time; whoever waited re-checks first. */
-	pthread_mutex_lock(&a->grant_mu);
-	now = gc__mono_ms();
-	pthread_mutex_lock(&a->lease_mu);
-	if (a->window_lease && now - a->window_born_ms < a->window_s * 1000) {
-		*lease = a->window_lease;
-		pthread_mutex_unlock(&a->lease_mu);
-		pthread_mutex_unlock(&a->grant_mu);
-		return 0;
-	}
-	pthread_mutex_unlock(&a->lease_mu);
-	/* A claim made at any moment of the window lives at least claim_ttl:
-	 * the lease's TTL counts from (after) `born`, and the lease is used
-	 * only until born + window. */
-	int64_t id = 0;
-	int rc = gc_etcd_lease_grant(&id, NULL, w->etcd,
-				     a->claim_ttl_s + a->window_s, 0, err);
-	if (rc == 0) {
-		pthread_mutex_lock(&a->lease_mu);
-		a->window_lease = id;
-		a->window_born_ms = now;
-		pthread_mutex_unlock(&a->lease_mu);
-		*lease = id;
-		gc__agent_log(a, GC_LOG_DEBUG,
-			      "agent: claim lease granted lease=%lld ttl=%lld",
-			      (long long)id,
-			      (long long)(a->claim_ttl_s + a->window_s));
-	}
-	pthread_mutex_unlock(&a->grant_mu);
-	return rc;
+	return p->pending;
 }
 
-void gc__lease_window_drop(gc_agent *a, int64_t lease)
+size_t gc__pool_queued(gc__pool *p)
 {
-	pthread_mutex_lock(&a->lease_mu);
-	if (a->window_lease == lease)
-		a->window_lease = 0;
-	pthread_mutex_unlock(&a->lease_mu);
+	pthread_mutex_lock(&p->mu);
+	size_t n = p->queued;
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }
 
-int64_t gc__lease_session(gc_agent *a)
+void gc__pool_stop(gc__pool *p, bool cancel_queued)
 {
-	pthread_mutex_lock(&a->lease_mu);
-	int64_t id = a->session_lease;
-	pthread_mutex_unlock(&a->lease_mu);
-	return id;
+	if (p->stopped)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	gc__pool_job *cancelled = NULL;
+	if (cancel_queued) {
+		cancelled = p->q_head;
+		p->q_head = p->q_tail = NULL;
+		p->queued = 0;
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n_threads; i++) {
+		if (p->threads[i].started)
+			pthread_join(p->threads[i].thread, NULL);
+		if (p->ctx_free && p->threads[i].ctx)
+			p->ctx_free(p->threads[i].ctx, p->ctx_arg);
+		p->threads[i].ctx = NULL;
+	}
+	p->n_threads = 0;
+	/* Jobs no thread took (none started, or cancelled): back through
+	 * `done`, so that their owners free what they hold. */
+	if (!cancelled) {
+		cancelled = p->q_head;
+		p->q_head = p->q_tail = NULL;
+		p->queued = 0;
+	}
+	while (cancelled) {
+		gc__pool_job *next = cancelled->next;
+		cancelled->rc = GC_ECANCELED;
+		complete(p, cancelled);
+		cancelled = next;
+	}
+	p->stopped = 1;
+	gc__pool_drain(p);
 }
 
-int gc__etcd_delete_if(gc__worker *w, const char *key, int target,
-		       int64_t number, gc_error *err)
+void gc__pool_free(gc__pool *p)
 {
-	gc_etcd_compare cmp = {key, target, GC_ETCD_CMP_EQUAL, number, NULL, 0};
-	gc_etcd_op del = {0};
-	del.type = GC_ETCD_OP_DELETE;
-	del.key = key;
-	gc_etcd_txn_request txn = {&cmp, 1, &del, 1, NULL, 0};
-	gc_etcd_txn_result res = {0};
-	int rc = gc_etcd_txn(&res, w->etcd, &txn, err);
-	gc_etcd_txn_result_dispose(&res);
-	return rc;
+	if (!p)
+		return;
+	gc__pool_stop(p, false);
+	free(p->threads);
+	if (p->evfd >= 0)
+		close(p->evfd);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
 }

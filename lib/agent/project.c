@@ -1,41 +1,25 @@
 /* Agent projects: for every served project, list P/<pid>/ (tasks, their
- * t_status keys and run-now keys), then watch it from the listed revision
- * + 1; the etcd watcher resumes after disconnects from the last revision
- * + 1; after a compaction the project is listed again and the difference
- * applied. Also the kill watch P/kill/<pid>/ and the agent's own command
- * watch P/agent/<ip>/. */
+ * t_status keys and run-now keys) through its listing (list.c), then watch
+ * it from the listed revision + 1; the etcd watcher resumes after
+ * disconnects from the last revision + 1; after a compaction the project
+ * is listed again and the difference applied. Also the kill watch
+ * P/kill/<pid>/ and the node registration P/register/<pid>/<ip>, written
+ * under the session lease.
+ *
+ * Reads and writes: the projects part, the task table (through task.c);
+ * hands run-now requests to claim.c and kill requests to run.c. */
 #include "agent/agent_internal.h"
+
+#include "job/job_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST_RETRY_MS 1000
+#define LIST_RETRY_MS	     1000
 #define WATCH_ERROR_RETRY_MS 5000
-
-typedef struct list_job {
-	gc__ajob base;
-	gc__project *proj;
-	char *prefix;
-	char *range_end;
-	char *start_key; /* NULL: first page */
-	int start_seen;	 /* start_key is the last key of the previous page
-			    (applied already), else the first key to read */
-	int64_t rev;     /* revision the listing is pinned at (0: latest) */
-	int64_t limit;	 /* keys in this page */
-	int probe;	 /* keys only: which key is too big to read */
-	size_t keys;     /* keys applied so far */
-	gc_etcd_response resp;
-} list_job;
-
-typedef struct cmd_job {
-	gc__ajob base;
-	char *key;
-	int64_t mod_rev;
-} cmd_job;
-
-static void list_start(gc_agent *a, gc__project *p);
+#define REGISTER_RETRY_MS    1000
 
 /* ---------------------------------------------------- skipped keys */
 
@@ -99,40 +83,17 @@ static void skip_free(gc__project *p)
 
 /* ------------------------------------------------------------ tasks */
 
-void gc__task_free(gc_agent *a, gc__atask *t)
-{
-	if (!t)
-		return;
-	gc__croncache_put(&a->crons, t->cron);
-	free(t->json);
-	free(t);
-}
-
-int64_t gc__task_next(gc_agent *a, const gc__atask *t, int64_t now_s)
-{
-	if (!t->status || !t->cron)
-		return GC__SCHED_NEVER;
-	int64_t after = gc__tick_after(now_s, t->last_plan,
-				       a->opts.late_grace_ms / 1000);
-	int64_t next = gc_cron_next(gc__cronref_cron(t->cron), after,
-				    a->cron_flags);
-	return next > 0 ? next : GC__SCHED_NEVER;
-}
-
-static void task_remove(gc_agent *a, const char *key)
-{
-	void *data = NULL;
-	if (gc__sched_remove(&a->sched, key, &data) == 0) {
-		gc__agent_log(a, GC_LOG_DEBUG, "agent: task removed key=%s",
-			      key);
-		gc__task_free(a, data);
-	}
-}
-
 static int task_key(char *buf, size_t len, int64_t pid, const char *tid)
 {
 	int n = snprintf(buf, len, "%lld/%s", (long long)pid, tid);
 	return n > 0 && (size_t)n < len ? n : -1;
+}
+
+static void task_remove(gc_agent *a, const char *key)
+{
+	if (gc__tasks_remove(&a->tasks, key))
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: task removed key=%s", key);
 }
 
 /* A task key that is not loaded (its task, if one ran under that key, is
@@ -154,11 +115,32 @@ static void task_skip(gc_agent *a, gc__project *p, const char *etcd_key,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	gc__agent_log(a, GC_LOG_WARNING,
-		      "agent: task key=%s revision=%lld not loaded: %s",
-		      etcd_key, (long long)mod_rev, why);
-	gc__agent_emit_warning(a, "system", task_id, p->id,
-			       "task %s not loaded: %s", task_id, why);
+	gc__alog_msg(&a->log, GC_LOG_WARNING,
+		     "agent: task key=%s revision=%lld not loaded: %s",
+		     etcd_key, (long long)mod_rev, why);
+	gc__alog_warning(&a->log, "system", task_id, p->id,
+			 "task %s not loaded: %s", task_id, why);
+}
+
+/* Decode a task pair: 0, or 1 when it is not loaded (skipped). */
+static int task_decode(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
+		       const gc_key_info *info, gc_task *t)
+{
+	gc_error err;
+	if (kv->value_len > GC_TASK_MAX_BYTES) {
+		task_skip(a, p, kv->key, kv->mod_revision, info->task_id,
+			  "its value is %zu bytes, over the %d bytes a task "
+			  "may have",
+			  kv->value_len, GC_TASK_MAX_BYTES);
+		return 1;
+	}
+	if (gc_task_from_json(t, kv->value, kv->value_len, &err)) {
+		task_skip(a, p, kv->key, kv->mod_revision, info->task_id, "%s",
+			  err.msg);
+		return 1;
+	}
+	skip_forget(p, kv->key);
+	return 0;
 }
 
 /* Add or change a task from its etcd pair. */
@@ -166,149 +148,60 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 			const gc_key_info *info)
 {
 	char key[GC_KEY_PART_MAX + 32];
-	int klen = task_key(key, sizeof(key), p->id, info->task_id);
-	if (klen < 0)
+	if (task_key(key, sizeof(key), p->id, info->task_id) < 0)
 		return;
-	gc__atask *old = gc__sched_get(&a->sched, key, NULL);
+	gc__atask *old = gc__tasks_get(&a->tasks, key);
 	if (old && old->mod_rev == kv->mod_revision) {
 		old->gen = p->gen;
 		return;
 	}
-
 	gc_task t = GC_TASK_INIT;
-	gc_error err;
-	if (kv->value_len > GC_TASK_MAX_BYTES) {
-		task_skip(a, p, kv->key, kv->mod_revision, info->task_id,
-			  "its value is %zu bytes, over the %d bytes a task "
-			  "may have",
-			  kv->value_len, GC_TASK_MAX_BYTES);
+	gc_error cron_err;
+	if (task_decode(a, p, kv, info, &t))
 		return;
+	gc__atask *n = gc__tasks_make(&a->tasks, key, p, kv, &t, &cron_err);
+	if (n && !n->cron) {
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: task not scheduled key=%s: cron %s",
+			     kv->key, cron_err.msg);
+		gc__alog_warning(&a->log, "system", t.name, p->id,
+				 "task %s (%s): bad cron expression: %s",
+				 info->task_id, t.name, cron_err.msg);
 	}
-	if (gc_task_from_json(&t, kv->value, kv->value_len, &err)) {
-		task_skip(a, p, kv->key, kv->mod_revision, info->task_id, "%s",
-			  err.msg);
-		return;
-	}
-	skip_forget(p, kv->key);
-
-	gc__atask *n = calloc(1, sizeof(*n) + (size_t)klen + 1);
-	if (!n || kv->value_len > UINT32_MAX) {
-		free(n);
+	int64_t now_s = gc__atime_now_ns(&a->time) / 1000000000LL, due = 0;
+	if (!n || gc__tasks_put(&a->tasks, n, old, now_s, &due)) {
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: out of memory for task %s", key);
 		gc_task_clear(&t);
-		gc__agent_log(a, GC_LOG_ERR, "agent: out of memory for task %s",
-			      key);
 		return;
 	}
-	memcpy(n->key, key, (size_t)klen + 1);
-	n->proj = p;
-	n->json = gc__strndup(kv->value, kv->value_len);
-	n->json_len = (uint32_t)kv->value_len;
-	n->gen = p->gen;
-	n->mod_rev = kv->mod_revision;
-	n->timeout_s = t.timeout;
-	n->status = t.status == 1;
-	n->noseize = t.noseize == 1;
-	n->exclusion = t.exclusion == 1;
-	int64_t now_s = gc__wall_ns() / 1000000000LL;
-	/* A new or changed task starts with the current second: ticks
-	 * planned before it was (re)loaded are not attempted, and a tick
-	 * this agent already attempted is never attempted again. */
-	n->last_plan = now_s - 1;
-	if (old) {
-		n->running = old->running;
-		if (old->last_plan > n->last_plan)
-			n->last_plan = old->last_plan;
-	}
-	if (gc__croncache_get(&a->crons, t.cron, &n->cron, &err)) {
-		n->cron = NULL;
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: task not scheduled key=%s: cron %s",
-			      kv->key, err.msg);
-		gc__agent_emit_warning(a, "system", t.name, p->id,
-				       "task %s (%s): bad cron expression: %s",
-				       info->task_id, t.name, err.msg);
-	}
-	if (!n->json) {
-		gc_task_clear(&t);
-		gc__task_free(a, n);
-		return;
-	}
-	int64_t due = gc__task_next(a, n, now_s);
-	if (gc__sched_set(&a->sched, n->key, due, n)) {
-		gc__agent_log(a, GC_LOG_ERR, "agent: out of memory for task %s",
-			      key);
-		gc_task_clear(&t);
-		gc__task_free(a, n);
-		return;
-	}
-	gc__task_free(a, old);
-	if (GC__AGENT_LOGGABLE(a, GC_LOG_DEBUG))
-		gc__agent_log(a, GC_LOG_DEBUG,
-			      "agent: task %s key=%s cron=\"%s\" status=%d "
-			      "noseize=%d exclusion=%d next=%lld",
-			      old ? "changed" : "added", key, t.cron, n->status,
-			      n->noseize, n->exclusion,
-			      due == GC__SCHED_NEVER ? -1LL : (long long)due);
+	if (GC__ALOG_ON(&a->log, GC_LOG_DEBUG))
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: task %s key=%s cron=\"%s\" status=%d "
+			     "noseize=%d exclusion=%d next=%lld",
+			     old ? "changed" : "added", key, t.cron, n->status,
+			     n->noseize, n->exclusion,
+			     due == GC__SCHED_NEVER ? -1LL : (long long)due);
 	gc_task_clear(&t);
 }
 
-typedef struct collect {
-	gc__atask **v;
-	size_t n, cap;
-	gc__project *proj;
-	uint32_t keep_gen;
-	int by_gen;
-	int failed;
-} collect;
-
-static bool collect_visit(const char *key, int64_t due, void *data, void *arg)
-{
-	(void)key;
-	(void)due;
-	collect *c = arg;
-	gc__atask *t = data;
-	if (t->proj != c->proj || (c->by_gen && t->gen == c->keep_gen))
-		return true;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		gc__atask **v = realloc(c->v, cap * sizeof(*v));
-		if (!v) {
-			c->failed = 1;
-			return false;
-		}
-		c->v = v;
-		c->cap = cap;
-	}
-	c->v[c->n++] = t;
-	return true;
-}
-
-/* Remove the project's tasks (all of them, or those not seen in the
- * listing of generation `keep_gen`). */
 static void tasks_sweep(gc_agent *a, gc__project *p, int by_gen,
 			uint32_t keep_gen)
 {
-	collect c = {NULL, 0, 0, p, keep_gen, by_gen, 0};
-	gc__sched_foreach(&a->sched, collect_visit, &c);
-	for (size_t i = 0; i < c.n; i++) {
-		gc__atask *t = c.v[i];
-		gc__sched_remove(&a->sched, t->key, NULL);
-		gc__task_free(a, t);
-	}
-	if (c.n)
-		gc__agent_log(a, GC_LOG_DEBUG,
-			      "agent: %zu task(s) of project %lld removed", c.n,
-			      (long long)p->id);
-	free(c.v);
+	size_t n = gc__tasks_sweep(&a->tasks, p, by_gen, keep_gen);
+	if (n)
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: %zu task(s) of project %lld removed", n,
+			     (long long)p->id);
 }
 
 /* -------------------------------------------------------- key events */
 
 static void apply_pair(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
-		       int deleted, int from_listing)
+		       int deleted)
 {
 	gc_key_info info;
-	switch (gc_key_parse(a->prefix, kv->key, kv->key_len, &info)) {
+	switch (gc_key_parse(a->conf.prefix, kv->key, kv->key_len, &info)) {
 	case GC_KEY_TASK:
 		if (info.project_id != p->id)
 			return;
@@ -327,13 +220,14 @@ static void apply_pair(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 		 * makes a second attempt harmless. */
 		if (!deleted && info.project_id == p->id &&
 		    a->state == GC__AGENT_RUNNING)
-			gc__run_now(a, p, kv);
-		(void)from_listing;
+			gc__claims_run_now(a, p->id, kv);
 		return;
 	default:
 		return; /* t_status and anything else: nothing to do */
 	}
 }
+
+/* ------------------------------------------------------------ watches */
 
 static void project_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
 			   size_t count, int64_t revision, void *payload)
@@ -343,8 +237,7 @@ static void project_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
 	gc__project *p = payload;
 	gc_agent *a = p->agent;
 	for (size_t i = 0; i < count; i++)
-		apply_pair(a, p, &ev[i].kv, ev[i].type == GC_ETCD_EVENT_DELETE,
-			   0);
+		apply_pair(a, p, &ev[i].kv, ev[i].type == GC_ETCD_EVENT_DELETE);
 }
 
 static void project_compacted(gc_etcd_watch *watch, int64_t compact_rev,
@@ -352,27 +245,27 @@ static void project_compacted(gc_etcd_watch *watch, int64_t compact_rev,
 {
 	(void)watch;
 	gc__project *p = payload;
-	gc__agent_log(p->agent, GC_LOG_WARNING,
-		      "agent: watch of project %lld compacted at %lld; "
-		      "listing again",
-		      (long long)p->id, (long long)compact_rev);
+	gc__alog_msg(&p->agent->log, GC_LOG_WARNING,
+		     "agent: watch of project %lld compacted at %lld; "
+		     "listing again",
+		     (long long)p->id, (long long)compact_rev);
 	p->state = GC__PROJ_RELISTING;
-	list_start(p->agent, p);
+	gc__listing_start(p->listing);
 }
 
-static void project_watch_error(gc_etcd_watch *watch, int code,
-				const char *msg, void *payload)
+static void project_watch_error(gc_etcd_watch *watch, int code, const char *msg,
+				void *payload)
 {
 	(void)watch;
 	gc__project *p = payload;
-	GC__STAT(p->agent, etcd_errors, 1);
-	gc__agent_log(p->agent, GC_LOG_ERR,
-		      "agent: watch of project %lld stopped (%s: %s); "
-		      "retrying in %d s",
-		      (long long)p->id, gc_strerror(code), msg,
-		      WATCH_ERROR_RETRY_MS / 1000);
+	GC__STAT(&p->agent->stats, etcd_errors, 1);
+	gc__alog_msg(&p->agent->log, GC_LOG_ERR,
+		     "agent: watch of project %lld stopped (%s: %s); "
+		     "retrying in %d s",
+		     (long long)p->id, gc_strerror(code), msg,
+		     WATCH_ERROR_RETRY_MS / 1000);
 	p->state = GC__PROJ_RELISTING;
-	p->list_retry_at_ms = gc__mono_ms() + WATCH_ERROR_RETRY_MS;
+	gc__listing_start_at(p->listing, gc__mono_ms() + WATCH_ERROR_RETRY_MS);
 }
 
 static void kill_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
@@ -384,11 +277,11 @@ static void kill_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
 	for (size_t i = 0; i < count; i++) {
 		gc_key_info info;
 		if (ev[i].type != GC_ETCD_EVENT_PUT ||
-		    gc_key_parse(p->agent->prefix, ev[i].kv.key,
+		    gc_key_parse(p->agent->conf.prefix, ev[i].kv.key,
 				 ev[i].kv.key_len, &info) != GC_KEY_KILL ||
 		    info.project_id != p->id)
 			continue;
-		gc__kill_task(p->agent, p->id, info.task_id);
+		gc__runs_kill(p->agent, p->id, info.task_id);
 	}
 }
 
@@ -399,9 +292,9 @@ static void kill_compacted(gc_etcd_watch *watch, int64_t compact_rev,
 	gc_error err;
 	/* Kill requests lost to the compaction are moot by now. */
 	if (gc_etcd_watch_resume(watch, compact_rev + 1, &err))
-		gc__agent_log(p->agent, GC_LOG_ERR,
-			      "agent: kill watch of project %lld: %s",
-			      (long long)p->id, err.msg);
+		gc__alog_msg(&p->agent->log, GC_LOG_ERR,
+			     "agent: kill watch of project %lld: %s",
+			     (long long)p->id, err.msg);
 }
 
 static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
@@ -409,39 +302,11 @@ static void kill_error(gc_etcd_watch *watch, int code, const char *msg,
 {
 	(void)watch;
 	gc__project *p = payload;
-	GC__STAT(p->agent, etcd_errors, 1);
-	gc__agent_log(p->agent, GC_LOG_ERR,
-		      "agent: kill watch of project %lld stopped (%s: %s)",
-		      (long long)p->id, gc_strerror(code), msg);
-	p->list_retry_at_ms = gc__mono_ms() + WATCH_ERROR_RETRY_MS;
-}
-
-/* ---------------------------------------------------------- listing */
-
-/* A project is listed in pages of LIST_PAGE keys, all read at the
- * revision of the first page, so 100,000 tasks never need one giant
- * response; the watch then starts right after that revision. A page
- * larger than the client reads (GC__AGENT_ETCD_MAX_RESPONSE) is read
- * again LIST_SHRINK times smaller, down to the one key that is too big:
- * that key alone is skipped (found with a keys-only read), and the pages
- * grow back. */
-#define LIST_PAGE 1000
-#define LIST_SHRINK 8
-
-static void list_run(gc__ajob *job, gc__worker *w)
-{
-	list_job *j = (list_job *)job;
-	gc_etcd_get_options o = GC_ETCD_GET_OPTIONS_INIT;
-	o.range_end = j->range_end;
-	o.limit = j->limit;
-	o.revision = j->rev;
-	if (j->probe)
-		o.flags |= GC_ETCD_KEYS_ONLY;
-	o.sort_target = GC_ETCD_SORT_KEY;
-	o.sort_order = GC_ETCD_SORT_ASCEND;
-	job->rc = gc_etcd_get(&j->resp, w->etcd,
-			      j->start_key ? j->start_key : j->prefix, &o,
-			      &job->err);
+	GC__STAT(&p->agent->stats, etcd_errors, 1);
+	gc__alog_msg(&p->agent->log, GC_LOG_ERR,
+		     "agent: kill watch of project %lld stopped (%s: %s)",
+		     (long long)p->id, gc_strerror(code), msg);
+	gc__listing_start_at(p->listing, gc__mono_ms() + WATCH_ERROR_RETRY_MS);
 }
 
 /* Resume a stopped watch from `from`, or add it when there is none. */
@@ -453,8 +318,8 @@ static int watch_ensure(gc_agent *a, gc_etcd_watch **watch, const char *prefix,
 {
 	if (*watch)
 		return gc_etcd_watch_active(*watch)
-			       ? 0
-			       : gc_etcd_watch_resume(*watch, from, err);
+			   ? 0
+			   : gc_etcd_watch_resume(*watch, from, err);
 	gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
 	o.flags = GC_ETCD_PREFIX;
 	o.start_revision = from;
@@ -462,7 +327,7 @@ static int watch_ensure(gc_agent *a, gc_etcd_watch **watch, const char *prefix,
 	o.on_compacted = on_compacted;
 	o.on_error = on_error;
 	o.payload = p;
-	return gc_etcd_watch_add(watch, a->watcher, prefix, &o, err);
+	return gc_etcd_watch_add(watch, a->etcd.watcher, prefix, &o, err);
 }
 
 static int watches_start(gc_agent *a, gc__project *p, int64_t from,
@@ -476,64 +341,27 @@ static int watches_start(gc_agent *a, gc__project *p, int64_t from,
 			    kill_events, kill_compacted, kill_error, p, err);
 }
 
-static void list_job_free(list_job *j)
+/* ---------------------------------------------------------- listing */
+
+static void list_begin(int64_t rev, void *payload)
 {
-	gc_etcd_response_dispose(&j->resp);
-	free(j->prefix);
-	free(j->range_end);
-	free(j->start_key);
-	free(j);
+	(void)rev;
+	gc__project *p = payload;
+	p->gen++; /* a new listing generation, for the sweep at its end */
 }
 
-static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
-			const char *start_key, int start_seen, int64_t limit,
-			int probe);
-
-static void list_finish(gc_agent *a, gc__project *p, int64_t rev,
-			size_t keys)
+static void list_pair(const gc_etcd_kv *kv, void *payload)
 {
-	tasks_sweep(a, p, 1, p->gen);
-	skip_sweep(p);
-	p->listed_rev = rev;
-	gc_error err;
-	if (watches_start(a, p, rev + 1, &err)) {
-		gc__agent_log(a, GC_LOG_ERR,
-			      "agent: cannot watch project %lld: %s",
-			      (long long)p->id, err.msg);
-		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
-		return;
-	}
-	p->state = GC__PROJ_WATCHING;
-	p->list_retry_at_ms = 0;
-	gc__agent_log(a, GC_LOG_INFO,
-		      "agent: project %lld loaded keys=%zu revision=%lld "
-		      "tasks=%zu",
-		      (long long)p->id, keys, (long long)rev,
-		      gc__sched_count(&a->sched));
+	gc__project *p = payload;
+	apply_pair(p->agent, p, kv, 0);
 }
 
-/* Is kv the start key a page repeats from the previous page? */
-static int seen_before(const list_job *j, const gc_etcd_kv *kv)
+static void list_too_big(const gc_etcd_kv *big, void *payload)
 {
-	return j->start_key && j->start_seen &&
-	       strcmp(kv->key, j->start_key) == 0;
-}
-
-/* A keys-only probe found the key too big to read: skip it, go on after
- * it with full pages. */
-static void list_skip_big(gc_agent *a, gc__project *p, list_job *j)
-{
-	const gc_etcd_kv *big = NULL;
+	gc__project *p = payload;
+	gc_agent *a = p->agent;
 	gc_key_info info;
-	char *after;
-	for (size_t i = 0; i < j->resp.kvs_count && !big; i++)
-		if (!seen_before(j, &j->resp.kvs[i]))
-			big = &j->resp.kvs[i];
-	if (!big) { /* nothing there after all */
-		list_finish(a, p, j->rev, j->keys);
-		return;
-	}
-	if (gc_key_parse(a->prefix, big->key, big->key_len, &info) ==
+	if (gc_key_parse(a->conf.prefix, big->key, big->key_len, &info) ==
 		GC_KEY_TASK &&
 	    info.project_id == p->id) {
 		task_skip(a, p, big->key, big->mod_revision, info.task_id,
@@ -541,137 +369,181 @@ static void list_skip_big(gc_agent *a, gc__project *p, list_job *j)
 			  "reads in one etcd answer (a task may have %d)",
 			  GC__AGENT_ETCD_MAX_RESPONSE, GC_TASK_MAX_BYTES);
 	} else if (skip_note(p, big->key, big->mod_revision)) {
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: key=%s revision=%lld ignored: its value "
-			      "is larger than the %zu bytes the agent reads "
-			      "in one etcd answer",
-			      big->key, (long long)big->mod_revision,
-			      GC__AGENT_ETCD_MAX_RESPONSE);
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: key=%s revision=%lld ignored: its value "
+			     "is larger than the %zu bytes the agent reads "
+			     "in one etcd answer",
+			     big->key, (long long)big->mod_revision,
+			     GC__AGENT_ETCD_MAX_RESPONSE);
 	}
-	j->keys++;
-	p->list_keys = j->keys;
-	/* The next key after it: no key of ours holds a NUL byte, so
-	 * big + "\x01" is where the rest starts. */
-	after = gc__sprintf("%s\x01", big->key);
-	if (!after) {
-		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
-		return;
-	}
-	list_submit(a, p, j->rev, after, 0, LIST_PAGE, 0);
-	free(after);
 }
 
-static void list_done(gc_agent *a, gc__ajob *job)
+static void list_done(int64_t rev, size_t keys, void *payload)
 {
-	list_job *j = (list_job *)job;
+	gc__project *p = payload;
+	gc_agent *a = p->agent;
+	tasks_sweep(a, p, 1, p->gen);
+	skip_sweep(p);
+	p->listed_rev = rev;
+	gc_error err;
+	if (watches_start(a, p, rev + 1, &err)) {
+		gc__alog_msg(&a->log, GC_LOG_ERR,
+			     "agent: cannot watch project %lld: %s",
+			     (long long)p->id, err.msg);
+		gc__listing_start_at(p->listing, gc__mono_ms() + LIST_RETRY_MS);
+		return;
+	}
+	p->state = GC__PROJ_WATCHING;
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: project %lld loaded keys=%zu revision=%lld "
+		     "tasks=%zu",
+		     (long long)p->id, keys, (long long)rev,
+		     gc__tasks_count(&a->tasks));
+}
+
+static void list_error(int code, const char *msg, void *payload)
+{
+	(void)code;
+	gc__project *p = payload;
+	GC__STAT(&p->agent->stats, etcd_errors, 1);
+	gc__alog_msg(&p->agent->log, GC_LOG_WARNING,
+		     "agent: listing project %lld failed, retrying: %s",
+		     (long long)p->id, msg);
+}
+
+static const gc__listing_cbs list_cbs = {list_begin, list_pair, list_too_big,
+					 list_done, list_error};
+
+/* ----------------------------------------------------- registration */
+
+typedef struct reg_job {
+	gc__pool_job base;
+	gc__project *proj;
+	int64_t lease;
+	char *key;
+	char *value;
+} reg_job;
+
+static void reg_job_free(reg_job *j)
+{
+	free(j->key);
+	free(j->value);
+	free(j);
+}
+
+/* Registered: the session lease is held and every project's key is
+ * written under it. */
+static void registered_stat(gc_agent *a)
+{
+	int all = gc__leases_session(&a->leases) != 0;
+	for (gc__project *p = a->projects.list; p; p = p->next)
+		if (!p->removed && p->registered != 1)
+			all = 0;
+	GC__STAT_SET(&a->stats, registered, all);
+}
+
+static void register_run(gc__pool_job *job, void *etcd)
+{
+	reg_job *j = (reg_job *)job;
+	job->rc = gc_etcd_put(NULL, etcd, j->key, j->value, strlen(j->value),
+			      j->lease, 0, &job->err);
+}
+
+static void project_unref(gc_agent *a, gc__project *p);
+
+static void register_done(gc__pool_job *job)
+{
+	gc_agent *a = job->data;
+	reg_job *j = (reg_job *)job;
 	gc__project *p = j->proj;
-	if (job->rc == 0 && !p->removed) {
-		if (!j->start_key) {
-			/* First page: a new listing generation, pinned at
-			 * this revision. */
-			p->gen++;
-			j->rev = j->resp.revision;
-			j->keys = 0;
-		}
-		if (j->probe) {
-			list_skip_big(a, p, j);
-			goto out;
-		}
-		int more = j->resp.more && j->resp.kvs_count;
-		size_t page = 0;
-		for (size_t i = 0; i < j->resp.kvs_count; i++)
-			page += !seen_before(j, &j->resp.kvs[i]);
-		if (more) {
-			/* Fetch the next page while this one is applied;
-			 * pages cut short by a big key grow back. */
-			int64_t next =
-			    j->limit < LIST_PAGE / 2 ? j->limit * 2 : LIST_PAGE;
-			p->list_keys = j->keys + page;
-			list_submit(a, p, j->rev,
-				    j->resp.kvs[j->resp.kvs_count - 1].key, 1,
-				    next < 2 ? 2 : next, 0);
-		}
-		for (size_t i = 0; i < j->resp.kvs_count; i++) {
-			const gc_etcd_kv *kv = &j->resp.kvs[i];
-			if (seen_before(j, kv))
-				continue; /* the previous page's last key */
-			apply_pair(a, p, kv, 0, 1);
-		}
-		j->keys += page;
-		if (!more)
-			list_finish(a, p, j->rev, j->keys);
-	} else if (job->rc == GC_ETOOBIG && !j->probe && !p->removed) {
-		/* A value in this page is bigger than the client reads:
-		 * smaller pages, down to that key alone, which is skipped. A
-		 * page after a seen key needs 2 (that key and the next). */
-		int64_t least = j->start_seen ? 2 : 1;
-		if (j->limit > least)
-			list_submit(a, p, j->rev, j->start_key, j->start_seen,
-				    j->limit / LIST_SHRINK > least
-					? j->limit / LIST_SHRINK
-					: least,
-				    0);
-		else
-			list_submit(a, p, j->rev, j->start_key, j->start_seen,
-				    least, 1);
-	} else if (job->rc == GC_ECOMPACTED && j->start_key && !p->removed) {
-		/* The pinned revision went away mid-listing: start over. */
-		list_submit(a, p, 0, NULL, 0, LIST_PAGE, 0);
-	} else if (job->rc && job->rc != GC_ECANCELED && !p->removed) {
-		GC__STAT(a, etcd_errors, 1);
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: listing project %lld failed, retrying: %s",
-			      (long long)p->id, job->err.msg);
-		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
+	int64_t lease = gc__leases_session(&a->leases);
+	p->registered = 0;
+	if (job->rc == 0 && j->lease == lease && !p->removed) {
+		p->registered = 1;
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: registered project=%lld key=%s",
+			     (long long)p->id, j->key);
+	} else if (job->rc == GC_ENOTFOUND && j->lease == lease) {
+		gc__session_lost(a, "etcd no longer knows it");
+	} else if (job->rc && job->rc != GC_ECANCELED) {
+		GC__STAT(&a->stats, etcd_errors, 1);
+		p->reg_retry_at_ms = gc__mono_ms() + REGISTER_RETRY_MS;
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: registration failed project=%lld: %s",
+			     (long long)p->id, job->err.msg);
 	}
-out:
-	list_job_free(j);
-	gc__project_unref(a, p);
+	registered_stat(a);
+	reg_job_free(j);
+	project_unref(a, p);
 }
 
-static void list_submit(gc_agent *a, gc__project *p, int64_t rev,
-			const char *start_key, int start_seen, int64_t limit,
-			int probe)
+static void register_submit(gc_agent *a, gc__project *p)
 {
-	list_job *j = calloc(1, sizeof(*j));
-	size_t end_len;
-	if (j) {
-		j->prefix = gc__strdup(p->prefix);
-		j->start_key = start_key ? gc__strdup(start_key) : NULL;
-		if (gc_etcd_prefix_end(&j->range_end, &end_len, p->prefix,
-				       strlen(p->prefix)))
-			j->range_end = NULL;
-	}
-	if (!j || !j->prefix || !j->range_end || (start_key && !j->start_key)) {
-		if (j)
-			list_job_free(j);
-		p->list_retry_at_ms = gc__mono_ms() + LIST_RETRY_MS;
+	int64_t lease = gc__leases_session(&a->leases);
+	if (!lease || p->registered)
+		return;
+	reg_job *j = calloc(1, sizeof(*j));
+	gc__buf v = GC__BUF_INIT;
+	if (!j || gc__buf_puts(&v, "{\"client_ip\":") ||
+	    gc__json_gostr(&v, a->conf.client_ip, strlen(a->conf.client_ip)) ||
+	    gc__buf_puts(&v, ",\"version\":\"v" GC_VERSION_STRING "\"}")) {
+		gc__buf_free(&v);
+		free(j);
 		return;
 	}
-	j->base.run = list_run;
-	j->base.done = list_done;
+	j->key = gc__strdup(p->register_key);
+	j->value = gc__buf_detach(&v);
+	if (!j->key || !j->value) {
+		reg_job_free(j);
+		return;
+	}
+	j->base.run = register_run;
+	j->base.done = register_done;
+	j->lease = lease;
 	j->proj = p;
-	j->rev = rev;
-	j->start_seen = start_seen;
-	j->limit = limit;
-	j->probe = probe;
-	j->keys = start_key ? p->list_keys : 0;
 	p->refs++;
-	p->list_retry_at_ms = 0;
-	gc__pool_submit(a, &j->base);
+	p->registered = -1; /* in flight */
+	gc__agent_submit(a, &j->base);
 }
 
-static void list_start(gc_agent *a, gc__project *p)
+static void unregister_done(gc__pool_job *job)
 {
-	list_submit(a, p, 0, NULL, 0, LIST_PAGE, 0);
+	gc_agent *a = job->data;
+	gc__delete_job *j = (gc__delete_job *)job;
+	if (job->rc && job->rc != GC_ECANCELED)
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: removing registration %s failed "
+			     "(it expires with the session lease): %s",
+			     j->key, job->err.msg);
+	gc__project *p = j->owner;
+	gc__delete_job_free(j);
+	project_unref(a, p);
 }
 
-void gc__projects_tick(gc_agent *a, int64_t now_ms)
+/* Delete our registration only while it still carries our lease. */
+static void unregister_submit(gc_agent *a, gc__project *p)
 {
-	for (gc__project *p = a->projects; p; p = p->next)
-		if (!p->removed && p->list_retry_at_ms &&
-		    now_ms >= p->list_retry_at_ms)
-			list_start(a, p);
+	int64_t lease = gc__leases_session(&a->leases);
+	if (!lease)
+		return;
+	gc__delete_job *j = gc__delete_job_new(
+	    p->register_key, GC_ETCD_CMP_LEASE, lease, unregister_done);
+	if (!j)
+		return;
+	j->owner = p;
+	p->refs++;
+	p->registered = 0;
+	gc__agent_submit(a, &j->base);
+}
+
+void gc__projects_session(gc_agent *a, int granted)
+{
+	for (gc__project *p = a->projects.list; p; p = p->next) {
+		p->registered = 0;
+		if (granted && !p->removed)
+			register_submit(a, p);
+	}
+	registered_stat(a);
 }
 
 /* --------------------------------------------------- project set-up */
@@ -679,17 +551,18 @@ void gc__projects_tick(gc_agent *a, int64_t now_ms)
 static void project_free(gc__project *p)
 {
 	skip_free(p);
+	gc__listing_free(p->listing);
 	free(p->prefix);
 	free(p->kill_prefix);
 	free(p->register_key);
 	free(p);
 }
 
-void gc__project_unref(gc_agent *a, gc__project *p)
+static void project_unref(gc_agent *a, gc__project *p)
 {
 	if (--p->refs > 0 || !p->removed)
 		return;
-	for (gc__project **pp = &a->projects; *pp; pp = &(*pp)->next) {
+	for (gc__project **pp = &a->projects.list; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
 			break;
@@ -706,10 +579,14 @@ static gc__project *project_new(gc_agent *a, int64_t id)
 	p->agent = a;
 	p->id = id;
 	p->refs = 1; /* the project list's own reference */
-	p->prefix = gc_key_project_prefix(a->prefix, id);
-	p->kill_prefix = gc_key_kill_prefix(a->prefix, id);
-	p->register_key = gc_key_register(a->prefix, id, a->client_ip);
-	if (!p->prefix || !p->kill_prefix || !p->register_key) {
+	p->prefix = gc_key_project_prefix(a->conf.prefix, id);
+	p->kill_prefix = gc_key_kill_prefix(a->conf.prefix, id);
+	p->register_key =
+	    gc_key_register(a->conf.prefix, id, a->conf.client_ip);
+	if (p->prefix)
+		p->listing =
+		    gc__listing_new(a->etcd.pool, p->prefix, &list_cbs, p);
+	if (!p->prefix || !p->kill_prefix || !p->register_key || !p->listing) {
 		project_free(p);
 		return NULL;
 	}
@@ -719,21 +596,31 @@ static gc__project *project_new(gc_agent *a, int64_t id)
 static void project_remove(gc_agent *a, gc__project *p)
 {
 	p->removed = 1;
+	gc__listing_free(p->listing);
+	p->listing = NULL;
 	gc_etcd_watch_cancel(p->watch);
 	gc_etcd_watch_cancel(p->kill_watch);
 	p->watch = p->kill_watch = NULL;
 	tasks_sweep(a, p, 0, 0);
 	if (p->registered)
-		gc__session_unregister(a, p);
-	gc__agent_log(a, GC_LOG_INFO, "agent: project %lld no longer served",
-		      (long long)p->id);
-	gc__project_unref(a, p);
+		unregister_submit(a, p);
+	gc__alog_msg(&a->log, GC_LOG_INFO,
+		     "agent: project %lld no longer served", (long long)p->id);
+	project_unref(a, p);
 }
 
 static int wanted(const gc_agent *a, int64_t id)
 {
-	for (size_t i = 0; i < a->n_want; i++)
-		if (a->want_projects[i] == id)
+	for (size_t i = 0; i < a->projects.n_want; i++)
+		if (a->projects.want[i] == id)
+			return 1;
+	return 0;
+}
+
+static int served(const gc_agent *a, int64_t id)
+{
+	for (const gc__project *p = a->projects.list; p; p = p->next)
+		if (!p->removed && p->id == id)
 			return 1;
 	return 0;
 }
@@ -741,52 +628,86 @@ static int wanted(const gc_agent *a, int64_t id)
 int gc__projects_apply(gc_agent *a)
 {
 	/* Removed first: project_remove may free the node. */
-	for (gc__project *p = a->projects, *next; p; p = next) {
+	for (gc__project *p = a->projects.list, *next; p; p = next) {
 		next = p->next;
 		if (!p->removed && !wanted(a, p->id))
 			project_remove(a, p);
 	}
 	int rc = 0;
-	for (size_t i = 0; i < a->n_want; i++) {
-		int64_t id = a->want_projects[i];
-		int have = 0;
-		for (gc__project *p = a->projects; p; p = p->next)
-			if (!p->removed && p->id == id)
-				have = 1;
-		if (have)
+	for (size_t i = 0; i < a->projects.n_want; i++) {
+		int64_t id = a->projects.want[i];
+		if (served(a, id))
 			continue;
 		gc__project *p = project_new(a, id);
 		if (!p) {
 			rc = GC_ENOMEM;
 			continue;
 		}
-		p->next = a->projects;
-		a->projects = p;
-		gc__agent_log(a, GC_LOG_INFO, "agent: serving project %lld",
-			      (long long)id);
-		list_start(a, p);
-		gc__session_register(a, p);
+		p->next = a->projects.list;
+		a->projects.list = p;
+		gc__alog_msg(&a->log, GC_LOG_INFO,
+			     "agent: serving project %lld", (long long)id);
+		gc__listing_start(p->listing);
+		register_submit(a, p);
 	}
 	size_t n = 0;
-	for (gc__project *p = a->projects; p; p = p->next)
+	for (gc__project *p = a->projects.list; p; p = p->next)
 		n += !p->removed;
-	pthread_mutex_lock(&a->stats_mu);
-	a->stats.projects = n;
-	pthread_mutex_unlock(&a->stats_mu);
+	GC__STAT_SET(&a->stats, projects, n);
 	return rc;
 }
 
-static bool free_visit(const char *key, int64_t due, void *data, void *arg)
+void gc__projects_tick(gc_agent *a, int64_t now_ms)
 {
-	(void)key;
-	(void)due;
-	gc__task_free(arg, data);
-	return true;
+	for (gc__project *p = a->projects.list; p; p = p->next) {
+		if (p->removed)
+			continue;
+		if (a->state == GC__AGENT_RUNNING)
+			gc__listing_tick(p->listing, now_ms);
+		if (a->state < GC__AGENT_CLOSING && !p->registered &&
+		    now_ms >= p->reg_retry_at_ms)
+			register_submit(a, p);
+	}
+}
+
+int gc__projects_timeout_ms(gc_agent *a, int64_t now_ms)
+{
+	int t = -1;
+	int64_t lease = gc__leases_session(&a->leases);
+	for (gc__project *p = a->projects.list; p; p = p->next) {
+		if (p->removed)
+			continue;
+		t = gc__ms_min(
+		    t, gc__ms_until(gc__listing_next_at(p->listing), now_ms));
+		if (!p->registered && lease)
+			t = gc__ms_min(t, gc__ms_until(p->reg_retry_at_ms
+							   ? p->reg_retry_at_ms
+							   : now_ms,
+						       now_ms));
+	}
+	return t;
+}
+
+size_t gc__projects_loaded(gc_agent *a)
+{
+	size_t loaded = 0;
+	for (gc__project *p = a->projects.list; p; p = p->next)
+		loaded += !p->removed && p->listed_rev > 0;
+	return loaded;
+}
+
+void gc__projects_unwatch(gc_agent *a)
+{
+	for (gc__project *p = a->projects.list; p; p = p->next) {
+		gc_etcd_watch_cancel(p->watch);
+		gc_etcd_watch_cancel(p->kill_watch);
+		p->watch = p->kill_watch = NULL;
+	}
 }
 
 void gc__projects_free(gc_agent *a)
 {
-	gc__project *p = a->projects;
+	gc__project *p = a->projects.list;
 	while (p) {
 		gc__project *next = p->next;
 		gc_etcd_watch_cancel(p->watch);
@@ -794,101 +715,6 @@ void gc__projects_free(gc_agent *a)
 		project_free(p);
 		p = next;
 	}
-	a->projects = NULL;
-	gc__sched_foreach(&a->sched, free_visit, a);
-	gc__sched_clear(&a->sched);
-	gc__croncache_clear(&a->crons);
-}
-
-/* ------------------------------------------------- command watch */
-
-static void cmd_delete_run(gc__ajob *job, gc__worker *w)
-{
-	cmd_job *j = (cmd_job *)job;
-	job->rc = gc__etcd_delete_if(w, j->key, GC_ETCD_CMP_MOD, j->mod_rev,
-				     &job->err);
-}
-
-static void cmd_delete_done(gc_agent *a, gc__ajob *job)
-{
-	cmd_job *j = (cmd_job *)job;
-	if (job->rc && job->rc != GC_ECANCELED)
-		gc__agent_log(a, GC_LOG_WARNING,
-			      "agent: could not delete command key %s: %s",
-			      j->key, job->err.msg);
-	free(j->key);
-	free(j);
-}
-
-static void cmd_events(gc_etcd_watch *watch, const gc_etcd_event *ev,
-		       size_t count, int64_t revision, void *payload)
-{
-	(void)watch;
-	(void)revision;
-	gc_agent *a = payload;
-	for (size_t i = 0; i < count; i++) {
-		gc_key_info info;
-		if (ev[i].type != GC_ETCD_EVENT_PUT ||
-		    gc_key_parse(a->prefix, ev[i].kv.key, ev[i].kv.key_len,
-				 &info) != GC_KEY_AGENT_CMD ||
-		    strcmp(info.ip, a->client_ip) != 0)
-			continue;
-		if (strcmp(info.command, "reload_config") == 0) {
-			gc__agent_log(a, GC_LOG_INFO,
-				      "agent: reload_config received");
-			atomic_store(&a->reload_requested, 1);
-		} else {
-			gc__agent_log(a, GC_LOG_WARNING,
-				      "agent: unknown command \"%s\" ignored",
-				      info.command);
-		}
-		/* Consume the command so it is not seen again. */
-		cmd_job *j = calloc(1, sizeof(*j));
-		if (j && (j->key = gc__strdup(ev[i].kv.key)) != NULL) {
-			j->base.run = cmd_delete_run;
-			j->base.done = cmd_delete_done;
-			j->mod_rev = ev[i].kv.mod_revision;
-			gc__pool_submit(a, &j->base);
-		} else {
-			free(j);
-		}
-	}
-}
-
-static void cmd_compacted(gc_etcd_watch *watch, int64_t compact_rev,
-			  void *payload)
-{
-	gc_agent *a = payload;
-	gc_error err;
-	if (gc_etcd_watch_resume(watch, compact_rev + 1, &err))
-		gc__agent_log(a, GC_LOG_ERR, "agent: command watch: %s",
-			      err.msg);
-}
-
-static void cmd_error(gc_etcd_watch *watch, int code, const char *msg,
-		      void *payload)
-{
-	(void)watch;
-	gc_agent *a = payload;
-	GC__STAT(a, etcd_errors, 1);
-	gc__agent_log(a, GC_LOG_ERR, "agent: command watch stopped (%s: %s)",
-		      gc_strerror(code), msg);
-}
-
-int gc__cmd_watch_start(gc_agent *a, gc_error *err)
-{
-	char *prefix = gc_key_agent_prefix(a->prefix, a->client_ip);
-	if (!prefix)
-		return gc__seterr(err, GC_EINVAL,
-				  "agent: client_ip \"%s\" cannot form a key",
-				  a->client_ip);
-	gc_etcd_watch_options o = GC_ETCD_WATCH_OPTIONS_INIT;
-	o.flags = GC_ETCD_PREFIX;
-	o.on_events = cmd_events;
-	o.on_compacted = cmd_compacted;
-	o.on_error = cmd_error;
-	o.payload = a;
-	int rc = gc_etcd_watch_add(&a->cmd_watch, a->watcher, prefix, &o, err);
-	free(prefix);
-	return rc;
+	a->projects.list = NULL;
+	gc__tasks_clear(&a->tasks);
 }
