@@ -325,6 +325,24 @@ void gc__h_user_delete(gc__ctx *c, const gc__arg *a)
 	gc__reply_ok(c, cJSON_CreateObject());
 }
 
+cJSON *gc__json_user(const gc_store_user *u, int with_account)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "id", (double)u->id);
+	cJSON_AddStringToObject(o, "name", u->name ? u->name : "");
+	cJSON_AddStringToObject(o, "permission",
+				u->permission ? u->permission : "");
+	if (with_account) {
+		cJSON_AddStringToObject(o, "account",
+					u->account ? u->account : "");
+		cJSON_AddNumberToObject(o, "create_time",
+					(double)u->create_time);
+	}
+	return o;
+}
+
 cJSON *gc__json_users(const gc_store_users *l, int with_total)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();

@@ -352,9 +352,31 @@ void gc__add_header(gc__ctx *c, const char *name, const char *value);
 void gc__dispatch(gc__ctx *c);
 void gc__ctx_cleanup(gc__ctx *c);
 
+/* civetweb (http.c): listen on every [deploy] host with the connection
+ * guard; stop (run_mu held by the caller for both). */
+int gc__http_start(gc_service *svc, gc_error *err);
+void gc__http_stop(gc_service *svc);
+
+/* The admin page (admin.c): GET/HEAD of /admin and /admin/... */
+void gc__serve_admin(gc__ctx *c);
+
+/* The etcd handle pool (tasks.c). */
+void gc__etcd_pool_init(gc__etcd_pool *p);
+/* Client options from the service's copies of [etcd] and [deploy] timeout. */
+void gc__etcd_pool_set_options(gc__etcd_pool *p, const gc_service *svc,
+			       int64_t dial_timeout_ms);
+void gc__etcd_pool_destroy(gc__etcd_pool *p);
 /* Borrow the request's etcd handle (NULL and a 500 answer on failure). */
 gc_etcd *gc__ctx_etcd(gc__ctx *c);
-void gc__etcd_pool_put(gc__etcd_pool *p, gc_etcd *e);
+/* Give the request's handle back to the pool (no-op without one). */
+void gc__ctx_etcd_release(gc__ctx *c);
+
+/* Authentication (auth.c). The token of "Authorization: Bearer T", or NULL.
+ */
+const char *gc__bearer(gc__ctx *c);
+/* Check the request's user token ("access-token: T" or the bearer) and load
+ * the user: 0, or -1 with a 401 (or store error) answer. */
+int gc__authenticate(gc__ctx *c);
 
 /* Access control. Fills `proj` (may be NULL) and returns 0 when the caller
  * may see project `pid` (admin, or member). Otherwise answers (404 for a
