@@ -396,7 +396,7 @@ cJSON *gc__json_users(const gc_store_users *l, int with_total);
  * becomes \u0000. */
 int gc__json_quote(gc__buf *b, const char *s, size_t len);
 
-/* Handlers (routes_*.c, report.c) */
+/* Handlers (routes_*.c, ingest.c) */
 void gc__h_version(gc__ctx *c, const gc__arg *a);
 void gc__h_user_login(gc__ctx *c, const gc__arg *a);
 void gc__h_user_info(gc__ctx *c, const gc__arg *a);
