@@ -144,13 +144,13 @@ void gc__dispatch(gc__ctx *c)
 	if (!(r->flags & GC__R_RAW)) {
 		if (parse_params(c) != 0)
 			return;
-		if (gc__bind(&c->params, r->args, r->nargs, args, msg,
+		if (gc__bind(&c->params, r->ep->args, r->ep->nargs, args, msg,
 			     sizeof(msg)) != 0) {
 			gc__reply_err(c, GC__C_BAD_REQUEST, "%s", msg);
 			return;
 		}
 	}
-	r->fn(c, args);
+	r->ep->fn(c, args);
 }
 
 void gc__ctx_cleanup(gc__ctx *c)

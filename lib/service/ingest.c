@@ -148,7 +148,7 @@ static void ingest_warning(gc__ctx *c)
 	gc__reply_ok(c, cJSON_CreateObject());
 }
 
-void gc__h_report(gc__ctx *c, const gc__arg *a)
+static void report(gc__ctx *c, const gc__arg *a)
 {
 	const char *type;
 	(void)a;
@@ -171,3 +171,5 @@ void gc__h_report(gc__ctx *c, const gc__arg *a)
 			      "report_warning");
 	}
 }
+
+GC__ENDPOINT_NOARGS(gc__ep_report, report);

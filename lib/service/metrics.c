@@ -308,3 +308,20 @@ int gc__metrics_render(gc__metrics *m, gc__buf *o)
 	pthread_mutex_unlock(&m->mu);
 	return rc ? GC_ENOMEM : 0;
 }
+
+/* GET /metrics */
+static void metrics(gc__ctx *c, const gc__arg *a)
+{
+	gc__buf b = GC__BUF_INIT;
+	(void)a;
+	if (gc__metrics_render(c->svc->metrics, &b) != 0) {
+		gc__buf_free(&b);
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+		return;
+	}
+	gc__reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+		       b.data, b.len);
+	gc__buf_free(&b);
+}
+
+GC__ENDPOINT_NOARGS(gc__ep_metrics, metrics);

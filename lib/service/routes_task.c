@@ -90,37 +90,63 @@ static int is_running_value(const gc_etcd_kv *kv)
 
 /* ------------------------------------------------------------------ save */
 
+enum {
+	SAVE_PROJECT,
+	SAVE_TASK,
+	SAVE_NAME,
+	SAVE_COMMAND,
+	SAVE_CRON,
+	SAVE_REMARK,
+	SAVE_TIMEOUT,
+	SAVE_STATUS,
+	SAVE_NOSEIZE,
+	SAVE_EXCLUSION,
+	SAVE_NARGS
+};
+static const gc__argspec save_args[] = {
+    [SAVE_PROJECT] = GC__INT("project_id", GC__ARG_REQ, 1, GC__ID_MAX),
+    [SAVE_TASK] = GC__STR("task_id", 0, GC_TASK_ID_MAX),
+    [SAVE_NAME] = GC__STR("name", GC__ARG_REQ, GC__NAME_MAX),
+    [SAVE_COMMAND] = GC__STR("command", GC__ARG_REQ, GC__COMMAND_MAX),
+    [SAVE_CRON] = GC__STR("cron", GC__ARG_REQ, GC__CRON_MAX),
+    [SAVE_REMARK] = GC__STR("remark", 0, GC__REMARK_MAX),
+    [SAVE_TIMEOUT] = GC__INT("timeout", 0, 0, 31 * 86400),
+    [SAVE_STATUS] = GC__INT("status", 0, 0, 1),
+    [SAVE_NOSEIZE] = GC__INT("noseize", 0, 0, 1),
+    [SAVE_EXCLUSION] = GC__INT("exclusion", 0, 0, 1),
+};
+
 static void apply_args(gc_task *t, const gc__arg *a, int is_new)
 {
 	/* Optional fields left out keep their stored value on an update (0
 	 * / "" for a new task); required ones are always given. */
 	free(t->name);
-	t->name = gc__strdup(a[2].s);
+	t->name = gc__strdup(a[SAVE_NAME].s);
 	free(t->command);
-	t->command = gc__strdup(a[3].s);
+	t->command = gc__strdup(a[SAVE_COMMAND].s);
 	free(t->cron);
-	t->cron = gc__strdup(a[4].s);
-	if (a[5].present || is_new) {
+	t->cron = gc__strdup(a[SAVE_CRON].s);
+	if (a[SAVE_REMARK].present || is_new) {
 		free(t->remark);
-		t->remark = gc__strdup(a[5].present ? a[5].s : "");
+		t->remark = gc__strdup(gc__arg_str(&a[SAVE_REMARK], ""));
 	}
-	if (a[6].present)
-		t->timeout = a[6].i;
-	if (a[7].present)
-		t->status = (int)a[7].i;
-	if (a[8].present)
-		t->noseize = (int)a[8].i;
-	if (a[9].present)
-		t->exclusion = (int)a[9].i;
+	if (a[SAVE_TIMEOUT].present)
+		t->timeout = a[SAVE_TIMEOUT].i;
+	if (a[SAVE_STATUS].present)
+		t->status = (int)a[SAVE_STATUS].i;
+	if (a[SAVE_NOSEIZE].present)
+		t->noseize = (int)a[SAVE_NOSEIZE].i;
+	if (a[SAVE_EXCLUSION].present)
+		t->exclusion = (int)a[SAVE_EXCLUSION].i;
 	if (!t->client_ip)
 		t->client_ip = gc__strdup("");
 }
 
-void gc__h_task_save(gc__ctx *c, const gc__arg *a)
+static void task_save(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
-	int64_t pid = a[0].i;
-	int is_new = !a[1].present || a[1].len == 0;
+	int64_t pid = a[SAVE_PROJECT].i;
+	int is_new = !a[SAVE_TASK].present || a[SAVE_TASK].len == 0;
 	gc_cron *cron = NULL;
 	gc_etcd *etcd;
 	char idbuf[GC_TASK_ID_BUF];
@@ -128,10 +154,10 @@ void gc__h_task_save(gc__ctx *c, const gc__arg *a)
 	char *key = NULL;
 	int rc;
 
-	if (!is_new && check_task_id(c, &a[1]) != 0)
+	if (!is_new && check_task_id(c, &a[SAVE_TASK]) != 0)
 		return;
 	/* The cron engine's message names the bad field. */
-	if (gc_cron_parse(&cron, a[4].s, a[4].len, &err) != 0) {
+	if (gc_cron_parse(&cron, a[SAVE_CRON].s, a[SAVE_CRON].len, &err) != 0) {
 		gc__reply_err(c, GC__C_BAD_CRON, "cron expression is wrong: %s",
 			      err.msg);
 		return;
@@ -149,7 +175,7 @@ void gc__h_task_save(gc__ctx *c, const gc__arg *a)
 		}
 		tid = idbuf;
 	} else {
-		tid = a[1].s;
+		tid = a[SAVE_TASK].s;
 	}
 	key = gc_key_task(c->svc->prefix, pid, tid);
 	if (!key) {
@@ -275,13 +301,22 @@ void gc__h_task_save(gc__ctx *c, const gc__arg *a)
 	free(key);
 }
 
+GC__ENDPOINT(gc__ep_task_save, save_args, SAVE_NARGS, task_save);
+
 /* ---------------------------------------------------------------- delete */
 
-void gc__h_task_delete(gc__ctx *c, const gc__arg *a)
+/* project_id and task_id: delete, kill, execute */
+enum { TASK_PROJECT, TASK_ID, TASK_NARGS };
+static const gc__argspec task_args[] = {
+    [TASK_PROJECT] = GC__INT("project_id", GC__ARG_REQ, 1, GC__ID_MAX),
+    [TASK_ID] = GC__STR("task_id", GC__ARG_REQ, GC_TASK_ID_MAX),
+};
+
+static void task_delete(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
-	int64_t pid = a[0].i;
-	const char *tid = a[1].s;
+	int64_t pid = a[TASK_PROJECT].i;
+	const char *tid = a[TASK_ID].s;
 	gc_etcd *etcd;
 	char *ktask, *kstat, *know;
 	gc_etcd_compare cmp;
@@ -290,7 +325,7 @@ void gc__h_task_delete(gc__ctx *c, const gc__arg *a)
 	gc_etcd_txn_result res = {0};
 	int rc;
 
-	if (check_task_id(c, &a[1]) != 0 ||
+	if (check_task_id(c, &a[TASK_ID]) != 0 ||
 	    gc__require_project(c, pid, 0, NULL) != 0 ||
 	    !(etcd = gc__ctx_etcd(c)))
 		return;
@@ -338,6 +373,8 @@ out:
 	free(know);
 }
 
+GC__ENDPOINT(gc__ep_task_delete, task_args, TASK_NARGS, task_delete);
+
 /* ------------------------------------------------------------------ list */
 
 static int cmp_str(const void *x, const void *y)
@@ -345,10 +382,16 @@ static int cmp_str(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-void gc__h_task_list(gc__ctx *c, const gc__arg *a)
+/* project_id alone: list, client_list */
+enum { PROJECT_ID, PROJECT_NARGS };
+static const gc__argspec project_args[] = {
+    [PROJECT_ID] = GC__INT("project_id", GC__ARG_REQ, 1, GC__ID_MAX),
+};
+
+static void task_list(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
-	int64_t pid = a[0].i;
+	int64_t pid = a[PROJECT_ID].i;
 	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
 	gc_etcd_response r = {0};
 	gc_etcd *etcd;
@@ -433,6 +476,8 @@ void gc__h_task_list(gc__ctx *c, const gc__arg *a)
 	gc_etcd_response_dispose(&r);
 }
 
+GC__ENDPOINT(gc__ep_task_list, project_args, PROJECT_NARGS, task_list);
+
 /* --------------------------------------------------------- kill, execute */
 
 /* Put `key` = value under a fresh lease of `ttl` seconds. */
@@ -451,16 +496,16 @@ static int put_leased(gc__ctx *c, gc_etcd *etcd, const char *key,
 	return 0;
 }
 
-void gc__h_task_kill(gc__ctx *c, const gc__arg *a)
+static void task_kill(gc__ctx *c, const gc__arg *a)
 {
-	int64_t pid = a[0].i;
-	const char *tid = a[1].s;
+	int64_t pid = a[TASK_PROJECT].i;
+	const char *tid = a[TASK_ID].s;
 	gc_etcd_txn_result res = {0};
 	const gc_etcd_kv *task, *status;
 	gc_etcd *etcd;
 	char *key;
 
-	if (check_task_id(c, &a[1]) != 0 ||
+	if (check_task_id(c, &a[TASK_ID]) != 0 ||
 	    gc__require_project(c, pid, 0, NULL) != 0 ||
 	    !(etcd = gc__ctx_etcd(c)) ||
 	    read_task(c, etcd, pid, tid, &res, &task, &status) != 0)
@@ -478,18 +523,20 @@ void gc__h_task_kill(gc__ctx *c, const gc__arg *a)
 	free(key);
 }
 
-void gc__h_task_execute(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT(gc__ep_task_kill, task_args, TASK_NARGS, task_kill);
+
+static void task_execute(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
-	int64_t pid = a[0].i;
-	const char *tid = a[1].s;
+	int64_t pid = a[TASK_PROJECT].i;
+	const char *tid = a[TASK_ID].s;
 	gc_etcd_txn_result res = {0};
 	const gc_etcd_kv *task, *status;
 	gc_task t = GC_TASK_INIT;
 	gc_etcd *etcd;
 	char *key;
 
-	if (check_task_id(c, &a[1]) != 0 ||
+	if (check_task_id(c, &a[TASK_ID]) != 0 ||
 	    gc__require_project(c, pid, 0, NULL) != 0 ||
 	    !(etcd = gc__ctx_etcd(c)) ||
 	    read_task(c, etcd, pid, tid, &res, &task, &status) != 0)
@@ -523,6 +570,8 @@ void gc__h_task_execute(gc__ctx *c, const gc__arg *a)
 	free(key);
 	gc_etcd_txn_result_dispose(&res);
 }
+
+GC__ENDPOINT(gc__ep_task_execute, task_args, TASK_NARGS, task_execute);
 
 /* ------------------------------------------------------------ nodes */
 
@@ -579,15 +628,15 @@ static void add_ip_version(void *arg, int64_t pid, const char *ip,
 	cJSON_AddItemToArray((cJSON *)arg, cJSON_CreateString(buf));
 }
 
-void gc__h_task_client_list(gc__ctx *c, const gc__arg *a)
+static void task_client_list(gc__ctx *c, const gc__arg *a)
 {
 	gc_etcd *etcd;
 	char *key;
 	cJSON *o, *arr;
-	if (gc__require_project(c, a[0].i, 0, NULL) != 0 ||
+	if (gc__require_project(c, a[PROJECT_ID].i, 0, NULL) != 0 ||
 	    !(etcd = gc__ctx_etcd(c)))
 		return;
-	key = gc_key_register_prefix(c->svc->prefix, a[0].i);
+	key = gc_key_register_prefix(c->svc->prefix, a[PROJECT_ID].i);
 	o = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(o, "list");
 	if (!key || !o || !arr) {
@@ -602,6 +651,9 @@ void gc__h_task_client_list(gc__ctx *c, const gc__arg *a)
 		cJSON_Delete(o);
 	free(key);
 }
+
+GC__ENDPOINT(gc__ep_task_client_list, project_args, PROJECT_NARGS,
+	     task_client_list);
 
 struct node_filter {
 	cJSON *arr;
@@ -681,17 +733,24 @@ static void node_list(gc__ctx *c, const int64_t *ids, size_t n)
 	free(vis);
 }
 
-void gc__h_client_list(gc__ctx *c, const gc__arg *a)
+static void client_list(gc__ctx *c, const gc__arg *a)
 {
 	(void)a;
 	node_list(c, NULL, 0);
 }
 
-void gc__h_task_monitor(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT_NOARGS(gc__ep_client_list, client_list);
+
+enum { MONITOR_PROJECTS, MONITOR_NARGS };
+static const gc__argspec monitor_args[] = {
+    [MONITOR_PROJECTS] = GC__STR("project_ids", 0, 4096),
+};
+
+static void task_monitor(gc__ctx *c, const gc__arg *a)
 {
 	int64_t ids[64];
 	size_t n = 0;
-	const char *p = a[0].present ? a[0].s : "";
+	const char *p = gc__arg_str(&a[MONITOR_PROJECTS], "");
 	if (!*p) {
 		node_list(c, NULL, 0);
 		return;
@@ -727,11 +786,19 @@ void gc__h_task_monitor(gc__ctx *c, const gc__arg *a)
 	node_list(c, ids, n);
 }
 
-void gc__h_client_reload(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT(gc__ep_task_monitor, monitor_args, MONITOR_NARGS, task_monitor);
+
+enum { RELOAD_PROJECT, RELOAD_IP, RELOAD_NARGS };
+static const gc__argspec reload_args[] = {
+    [RELOAD_PROJECT] = GC__INT("project_id", GC__ARG_REQ, 1, GC__ID_MAX),
+    [RELOAD_IP] = GC__STR("client_ip", GC__ARG_REQ, GC__IP_MAX),
+};
+
+static void client_reload(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
-	int64_t pid = a[0].i;
-	const char *ip = a[1].s;
+	int64_t pid = a[RELOAD_PROJECT].i;
+	const char *ip = a[RELOAD_IP].s;
 	gc_etcd_response r = {0};
 	gc_etcd *etcd;
 	char *kreg, *kcmd;
@@ -768,18 +835,27 @@ void gc__h_client_reload(gc__ctx *c, const gc__arg *a)
 	free(kcmd);
 }
 
+GC__ENDPOINT(gc__ep_client_reload, reload_args, RELOAD_NARGS, client_reload);
+
 /* ------------------------------------------------------------- cron next */
 
-void gc__h_cron_next(gc__ctx *c, const gc__arg *a)
+enum { NEXT_CRON, NEXT_N, NEXT_FROM, NEXT_NARGS };
+static const gc__argspec next_args[] = {
+    [NEXT_CRON] = GC__STR("cron", GC__ARG_REQ, GC__CRON_MAX),
+    [NEXT_N] = GC__INT("n", 0, 1, 100),
+    [NEXT_FROM] = GC__INT("from", 0, 0, 4102444800LL),
+};
+
+static void cron_next(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
 	gc_cron *cron = NULL;
 	int64_t times[100];
-	size_t n = a[1].present ? (size_t)a[1].i : 5, got;
-	int64_t from = a[2].present ? a[2].i : (int64_t)time(NULL);
+	size_t n = (size_t)gc__arg_int(&a[NEXT_N], 5), got;
+	int64_t from = gc__arg_int(&a[NEXT_FROM], (int64_t)time(NULL));
 	cJSON *o, *list, *fmt;
 
-	if (gc_cron_parse(&cron, a[0].s, a[0].len, &err) != 0) {
+	if (gc_cron_parse(&cron, a[NEXT_CRON].s, a[NEXT_CRON].len, &err) != 0) {
 		gc__reply_err(c, GC__C_BAD_CRON, "cron expression is wrong: %s",
 			      err.msg);
 		return;
@@ -803,3 +879,5 @@ void gc__h_cron_next(gc__ctx *c, const gc__arg *a)
 	}
 	gc__reply_ok(c, o);
 }
+
+GC__ENDPOINT(gc__ep_cron_next, next_args, NEXT_NARGS, cron_next);

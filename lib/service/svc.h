@@ -72,6 +72,16 @@ typedef struct gc__arg {
 	int64_t i;     /* INT */
 } gc__arg;
 
+/* An optional argument's value, or `def` when the request left it out. */
+static inline const char *gc__arg_str(const gc__arg *a, const char *def)
+{
+	return a->present ? a->s : def;
+}
+static inline int64_t gc__arg_int(const gc__arg *a, int64_t def)
+{
+	return a->present ? a->i : def;
+}
+
 #define GC__ARGS_MAX 16
 
 /* Bind `n` specs. Returns 0, or GC_EINVAL with msg naming the parameter
@@ -315,6 +325,43 @@ typedef struct gc__ctx {
 
 typedef void (*gc__handler)(gc__ctx *c, const gc__arg *a);
 
+/* What a route does: its parameters and its handler, defined next to the
+ * handler. The handler reads its arguments by named index: an enum next to
+ * the spec, its last member the count, each spec entry set by its index
+ * ([NAME] = GC__INT(...)). GC__ENDPOINT checks at compile time that the
+ * spec has as many entries as the enum counts, so the two cannot drift
+ * apart. */
+typedef struct gc__endpoint {
+	const gc__argspec *args;
+	size_t nargs;
+	gc__handler fn;
+} gc__endpoint;
+
+#define GC__ENDPOINT(name, spec, count, handler)                               \
+	_Static_assert(GC__ARRAY_LEN(spec) == (count),                         \
+		       #spec ": not one entry per index up to " #count);       \
+	const gc__endpoint name = {spec, count, handler}
+#define GC__ENDPOINT_NOARGS(name, handler)                                     \
+	const gc__endpoint name = {NULL, 0, handler}
+
+/* Spec entries. Ids stay within +-2^53, which every JSON reader (the admin
+ * page's JavaScript included) holds exactly: a larger one is refused, never
+ * rounded. */
+/* clang-format off */
+#define GC__STR(name, flags, maxlen) {name, GC__ARG_STR, flags, 0, maxlen}
+#define GC__INT(name, flags, lo, hi) {name, GC__ARG_INT, flags, lo, hi}
+/* clang-format on */
+#define GC__ID_MAX (INT64_C(1) << 53)
+/* Field limits: the original's column sizes where it had them. */
+#define GC__ACCOUNT_MAX	 100
+#define GC__NAME_MAX	 100
+#define GC__PASSWORD_MAX 256
+#define GC__TITLE_MAX	 100
+#define GC__REMARK_MAX	 255
+#define GC__COMMAND_MAX	 65536
+#define GC__CRON_MAX	 256
+#define GC__IP_MAX	 64
+
 /* Route flags */
 #define GC__R_AUTH 0x1u   /* needs a user token */
 #define GC__R_ADMIN 0x2u  /* needs a global admin (implies AUTH) */
@@ -324,11 +371,10 @@ typedef struct gc__route {
 	const char *method;
 	const char *path;
 	unsigned flags;
-	const gc__argspec *args;
-	size_t nargs;
-	gc__handler fn;
+	const gc__endpoint *ep;
 } gc__route;
 
+/* The route table (routes.c). */
 extern const gc__route gc__routes[];
 extern const size_t gc__n_routes;
 
@@ -396,36 +442,18 @@ cJSON *gc__json_users(const gc_store_users *l, int with_total);
  * becomes \u0000. */
 int gc__json_quote(gc__buf *b, const char *s, size_t len);
 
-/* Handlers (routes_*.c, ingest.c) */
-void gc__h_version(gc__ctx *c, const gc__arg *a);
-void gc__h_user_login(gc__ctx *c, const gc__arg *a);
-void gc__h_user_info(gc__ctx *c, const gc__arg *a);
-void gc__h_user_change_password(gc__ctx *c, const gc__arg *a);
-void gc__h_user_create(gc__ctx *c, const gc__arg *a);
-void gc__h_user_delete(gc__ctx *c, const gc__arg *a);
-void gc__h_user_list(gc__ctx *c, const gc__arg *a);
-void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a);
-void gc__h_project_create(gc__ctx *c, const gc__arg *a);
-void gc__h_project_list(gc__ctx *c, const gc__arg *a);
-void gc__h_project_update(gc__ctx *c, const gc__arg *a);
-void gc__h_project_delete(gc__ctx *c, const gc__arg *a);
-void gc__h_project_users(gc__ctx *c, const gc__arg *a);
-void gc__h_project_add_user(gc__ctx *c, const gc__arg *a);
-void gc__h_project_remove_user(gc__ctx *c, const gc__arg *a);
-void gc__h_task_save(gc__ctx *c, const gc__arg *a);
-void gc__h_task_delete(gc__ctx *c, const gc__arg *a);
-void gc__h_task_list(gc__ctx *c, const gc__arg *a);
-void gc__h_task_kill(gc__ctx *c, const gc__arg *a);
-void gc__h_task_execute(gc__ctx *c, const gc__arg *a);
-void gc__h_task_client_list(gc__ctx *c, const gc__arg *a);
-void gc__h_task_monitor(gc__ctx *c, const gc__arg *a);
-void gc__h_cron_next(gc__ctx *c, const gc__arg *a);
-void gc__h_client_list(gc__ctx *c, const gc__arg *a);
-void gc__h_client_reload(gc__ctx *c, const gc__arg *a);
-void gc__h_log_list(gc__ctx *c, const gc__arg *a);
-void gc__h_log_clean(gc__ctx *c, const gc__arg *a);
-void gc__h_log_recent(gc__ctx *c, const gc__arg *a);
-void gc__h_report(gc__ctx *c, const gc__arg *a);
-void gc__h_metrics(gc__ctx *c, const gc__arg *a);
+/* Endpoints (routes_*.c, ingest.c, metrics.c) */
+extern const gc__endpoint gc__ep_version, gc__ep_metrics, gc__ep_report;
+extern const gc__endpoint gc__ep_user_login, gc__ep_user_info,
+    gc__ep_user_change_password, gc__ep_user_create, gc__ep_user_delete,
+    gc__ep_user_list, gc__ep_user_reset_password;
+extern const gc__endpoint gc__ep_project_create, gc__ep_project_list,
+    gc__ep_project_update, gc__ep_project_delete, gc__ep_project_users,
+    gc__ep_project_add_user, gc__ep_project_remove_user;
+extern const gc__endpoint gc__ep_task_save, gc__ep_task_delete,
+    gc__ep_task_list, gc__ep_task_kill, gc__ep_task_execute,
+    gc__ep_task_client_list, gc__ep_task_monitor, gc__ep_cron_next,
+    gc__ep_client_list, gc__ep_client_reload;
+extern const gc__endpoint gc__ep_log_list, gc__ep_log_clean, gc__ep_log_recent;
 
 #endif
