@@ -5,32 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Number of tasks of a project (task keys only: status and run-now keys
- * are not tasks, unlike the original's count). */
-static int count_tasks(gc_service *svc, gc_etcd *etcd, int64_t pid,
-		       int64_t *count, gc_error *err)
-{
-	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
-	gc_etcd_response r = {0};
-	gc_key_info ki;
-	char *prefix = gc_key_project_prefix(svc->prefix, pid);
-	int rc;
-	*count = 0;
-	if (!prefix)
-		return gc__seterr(err, GC_ENOMEM, "out of memory");
-	go.flags = GC_ETCD_PREFIX | GC_ETCD_KEYS_ONLY;
-	rc = gc_etcd_get(&r, etcd, prefix, &go, err);
-	free(prefix);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < r.kvs_count; i++)
-		if (gc_key_parse(svc->prefix, r.kvs[i].key, r.kvs[i].key_len,
-				 &ki) == GC_KEY_TASK)
-			(*count)++;
-	gc_etcd_response_dispose(&r);
-	return 0;
-}
-
 enum { CREATE_TITLE, CREATE_REMARK, CREATE_NARGS };
 static const gc__argspec create_args[] = {
     [CREATE_TITLE] = GC__STR("title", GC__ARG_REQ, GC__TITLE_MAX),
@@ -67,9 +41,7 @@ GC__ENDPOINT(gc__ep_project_create, create_args, CREATE_NARGS, project_create);
 static void project_list(gc__ctx *c, const gc__arg *a)
 {
 	gc_store_projects l = {0};
-	gc_error err = {0, ""};
 	cJSON *o, *arr;
-	gc_etcd *etcd;
 	(void)a;
 	if (gc__visible_projects(c, &l) != 0)
 		return;
@@ -81,24 +53,16 @@ static void project_list(gc__ctx *c, const gc__arg *a)
 		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
 		return;
 	}
-	etcd = l.count ? gc__ctx_etcd(c) : NULL;
-	if (l.count && !etcd) {
-		cJSON_Delete(o);
-		gc_store_projects_clear(&l);
-		return;
-	}
 	for (size_t i = 0; i < l.count; i++) {
 		const gc_store_project *p = &l.items[i];
-		cJSON *it = cJSON_CreateObject();
+		cJSON *it;
 		int64_t n = 0;
-		int rc = count_tasks(c->svc, etcd, p->id, &n, &err);
-		if (rc) {
-			cJSON_Delete(it);
+		if (gc__task_count(c, p->id, &n) != 0) {
 			cJSON_Delete(o);
 			gc_store_projects_clear(&l);
-			gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
 			return;
 		}
+		it = cJSON_CreateObject();
 		cJSON_AddNumberToObject(it, "project_id", (double)p->id);
 		cJSON_AddNumberToObject(it, "uid", (double)p->uid);
 		cJSON_AddStringToObject(it, "title", p->title ? p->title : "");
@@ -160,28 +124,14 @@ static void project_delete(gc__ctx *c, const gc__arg *a)
 {
 	int64_t pid = a[PROJECT_ID].i;
 	gc_error err = {0, ""};
-	gc_etcd *etcd;
-	char *prefix;
 	int64_t deleted = 0;
 	int rc;
 	if (gc__require_project(c, pid, 1, NULL) != 0)
 		return;
-	if (!(etcd = gc__ctx_etcd(c)))
-		return;
 	/* Tasks first: a project row without tasks is harmless, tasks of a
-	 * deleted project would keep running. "P/<pid>/" ends with '/', so
-	 * project 1 never takes project 10's keys with it. */
-	prefix = gc_key_project_prefix(c->svc->prefix, pid);
-	if (!prefix) {
-		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+	 * deleted project would keep running. */
+	if (gc__project_purge(c, pid, &deleted) != 0)
 		return;
-	}
-	rc = gc_etcd_delete(NULL, &deleted, etcd, prefix, GC_ETCD_PREFIX, &err);
-	free(prefix);
-	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
-		return;
-	}
 	rc = gc_store_project_delete(c->svc->store, pid, GC_STORE_DELETE_LOGS,
 				     &err);
 	if (rc && rc != GC_ENOTFOUND) {

@@ -406,16 +406,61 @@ void gc__http_stop(gc_service *svc);
 /* The admin page (admin.c): GET/HEAD of /admin and /admin/... */
 void gc__serve_admin(gc__ctx *c);
 
-/* The etcd handle pool (tasks.c). */
+/* ------------------------------------------------------ tasks and nodes */
+
+/* tasks.c: the etcd handle pool and every read and write of the keys the
+ * agents watch. Each function borrows the request's handle on first use
+ * and answers the request itself on failure (returning -1). */
 void gc__etcd_pool_init(gc__etcd_pool *p);
 /* Client options from the service's copies of [etcd] and [deploy] timeout. */
 void gc__etcd_pool_set_options(gc__etcd_pool *p, const gc_service *svc,
 			       int64_t dial_timeout_ms);
 void gc__etcd_pool_destroy(gc__etcd_pool *p);
-/* Borrow the request's etcd handle (NULL and a 500 answer on failure). */
-gc_etcd *gc__ctx_etcd(gc__ctx *c);
 /* Give the request's handle back to the pool (no-op without one). */
 void gc__ctx_etcd_release(gc__ctx *c);
+
+/* Task `tid` of project `pid`: its stored definition (a copy in *value,
+ * malloc'd, when value is not NULL) and whether a run is in progress (its
+ * status key). 404 when there is no such task. */
+int gc__task_get(gc__ctx *c, int64_t pid, const char *tid, char **value,
+		 size_t *len, int *running);
+/* The tasks of project `pid` in key order, decoded, is_running set: `fn`
+ * gets each (one that cannot be decoded is skipped with a warning) and
+ * returns 0 to go on, 1 to stop. Returns 0 (all passed), 1 (stopped) or
+ * -1 (answered). */
+typedef int (*gc__task_fn)(gc_task *t, void *arg);
+int gc__task_each(gc__ctx *c, int64_t pid, gc__task_fn fn, void *arg);
+/* How many tasks project `pid` has. */
+int gc__task_count(gc__ctx *c, int64_t pid, int64_t *count);
+/* Save task `tid` of project `pid` (a new one with a fresh id when tid is
+ * NULL) with compare-and-swap: read the stored definition, let `edit` set
+ * the request's fields on it, write it if nobody changed the key in
+ * between, else read again (409 after a few tries). The task must then be
+ * valid (400 otherwise). *prev: the previous definition of an update, NULL
+ * for a new task or one that could not be read. */
+typedef void (*gc__task_edit)(gc_task *t, int is_new, const void *arg);
+int gc__task_save(gc__ctx *c, int64_t pid, const char *tid, gc__task_edit edit,
+		  const void *arg, cJSON **prev);
+/* Delete a task with its status and run-now keys; *prev: the deleted
+ * definition. 404 when there is no such task. */
+int gc__task_delete(gc__ctx *c, int64_t pid, const char *tid, cJSON **prev);
+/* Signal the agents: end the task's run (kill), or run now the definition
+ * `value` (run-now). */
+int gc__task_kill(gc__ctx *c, int64_t pid, const char *tid);
+int gc__task_run_now(gc__ctx *c, int64_t pid, const char *tid,
+		     const char *value, size_t len);
+/* Delete every key of project `pid` (tasks, status and run-now keys);
+ * *deleted: how many. */
+int gc__project_purge(gc__ctx *c, int64_t pid, int64_t *deleted);
+/* The agents registered in project `pid` (0: in every project), one range
+ * read: `fn` gets each with its project, address and version. */
+typedef void (*gc__node_fn)(int64_t pid, const char *ip, const char *version,
+			    void *arg);
+int gc__node_each(gc__ctx *c, int64_t pid, gc__node_fn fn, void *arg);
+/* Tell agent `ip` of project `pid` to do `cmd` (a leased key it watches),
+ * if it is registered there: 400 for an address that is not one, 404 when
+ * no such agent is registered. */
+int gc__node_command(gc__ctx *c, int64_t pid, const char *ip, const char *cmd);
 
 /* Authentication (auth.c). The token of "Authorization: Bearer T", or NULL.
  */
