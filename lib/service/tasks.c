@@ -165,6 +165,30 @@ static int put_leased(gc__ctx *c, const char *key, const char *value,
 	return 0;
 }
 
+/* Range-read the keys under `prefix` (freed here; NULL: out of memory),
+ * with `flags` besides GC_ETCD_PREFIX. etcd answers in key order without
+ * being asked to sort. */
+static int get_prefix(gc__ctx *c, char *prefix, unsigned flags,
+		      gc_etcd_response *r)
+{
+	gc_error err = {0, ""};
+	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
+	gc_etcd *etcd = ctx_etcd(c);
+	int rc;
+	if (!etcd || !prefix) {
+		free(prefix);
+		return etcd ? out_of_memory(c) : -1;
+	}
+	go.flags = GC_ETCD_PREFIX | flags;
+	rc = gc_etcd_get(r, etcd, prefix, &go, &err);
+	free(prefix);
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		return -1;
+	}
+	return 0;
+}
+
 /* ----------------------------------------------------------------- read */
 
 int gc__task_get(gc__ctx *c, int64_t pid, const char *tid, char **value,
@@ -281,26 +305,12 @@ static int each_task(gc__ctx *c, const gc_etcd_response *r, char **running,
 
 int gc__task_each(gc__ctx *c, int64_t pid, gc__task_fn fn, void *arg)
 {
-	gc_error err = {0, ""};
-	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
 	gc_etcd_response r = {0};
-	gc_etcd *etcd = ctx_etcd(c);
-	char *prefix, **running;
+	char **running;
 	size_t n_running = 0;
 	int rc;
-	if (!etcd)
+	if (get_prefix(c, gc_key_project_prefix(c->svc->prefix, pid), 0, &r))
 		return -1;
-	prefix = gc_key_project_prefix(c->svc->prefix, pid);
-	if (!prefix)
-		return out_of_memory(c);
-	/* etcd answers a range in key order without being asked to sort. */
-	go.flags = GC_ETCD_PREFIX;
-	rc = gc_etcd_get(&r, etcd, prefix, &go, &err);
-	free(prefix);
-	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
-		return -1;
-	}
 	running = running_ids(c->svc, &r, &n_running);
 	rc = running ? each_task(c, &r, running, n_running, fn, arg)
 		     : out_of_memory(c);
@@ -311,30 +321,14 @@ int gc__task_each(gc__ctx *c, int64_t pid, gc__task_fn fn, void *arg)
 
 int gc__task_count(gc__ctx *c, int64_t pid, int64_t *count)
 {
-	gc_error err = {0, ""};
-	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
 	gc_etcd_response r = {0};
-	gc_etcd *etcd = ctx_etcd(c);
 	gc_key_info ki;
-	char *prefix;
-	int rc;
 	*count = 0;
-	if (!etcd)
+	/* task keys only: status and run-now keys are not tasks, unlike the
+	 * original's count */
+	if (get_prefix(c, gc_key_project_prefix(c->svc->prefix, pid),
+		       GC_ETCD_KEYS_ONLY, &r))
 		return -1;
-	prefix = gc_key_project_prefix(c->svc->prefix, pid);
-	if (!prefix) {
-		rc = gc__seterr(&err, GC_ENOMEM, "out of memory");
-	} else {
-		/* task keys only: status and run-now keys are not tasks,
-		 * unlike the original's count */
-		go.flags = GC_ETCD_PREFIX | GC_ETCD_KEYS_ONLY;
-		rc = gc_etcd_get(&r, etcd, prefix, &go, &err);
-		free(prefix);
-	}
-	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
-		return -1;
-	}
 	for (size_t i = 0; i < r.kvs_count; i++)
 		if (gc_key_parse(c->svc->prefix, r.kvs[i].key, r.kvs[i].key_len,
 				 &ki) == GC_KEY_TASK)
@@ -629,28 +623,16 @@ static void reg_value(const gc_etcd_kv *kv, const char *key_ip, char *ip,
 
 int gc__node_each(gc__ctx *c, int64_t pid, gc__node_fn fn, void *arg)
 {
-	gc_error err = {0, ""};
-	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
 	gc_etcd_response r = {0};
-	gc_etcd *etcd = ctx_etcd(c);
 	gc_key_info ki;
-	char ip[GC_KEY_PART_MAX], ver[128], *key;
-	int rc;
-	if (!etcd)
-		return -1;
+	char ip[GC_KEY_PART_MAX], ver[128];
 	/* One range read: P/register/<pid>/, or P/register/ for every
 	 * project at once. */
-	key = pid ? gc_key_register_prefix(c->svc->prefix, pid)
-		  : gc__sprintf("%s/register/", c->svc->prefix);
-	if (!key)
-		return out_of_memory(c);
-	go.flags = GC_ETCD_PREFIX;
-	rc = gc_etcd_get(&r, etcd, key, &go, &err);
-	free(key);
-	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+	if (get_prefix(c,
+		       pid ? gc_key_register_prefix(c->svc->prefix, pid)
+			   : gc__sprintf("%s/register/", c->svc->prefix),
+		       0, &r))
 		return -1;
-	}
 	for (size_t i = 0; i < r.kvs_count; i++) {
 		if (gc_key_parse(c->svc->prefix, r.kvs[i].key, r.kvs[i].key_len,
 				 &ki) != GC_KEY_REGISTER)
