@@ -12,7 +12,7 @@
 #define DEFAULT_MAX_BODY (1u << 20)
 #define DEFAULT_MAX_REPORT_BODY (16u << 20)
 
-void gc__svc_log(const struct gc_service *svc, int level, const char *fmt, ...)
+void gc__svc_log(const gc_service *svc, int level, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;

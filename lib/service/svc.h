@@ -1,10 +1,65 @@
-/* Internal interface of the service module (lib/service/). */
+/* Internal interface of the service module (lib/service/).
+ *
+ * A request arrives on one of civetweb's worker threads (http.c), goes
+ * through dispatch (dispatch.c) to the endpoint of its route (routes.c;
+ * endpoints next to their handlers), whose handler answers in the
+ * original's envelope (envelope.c). Handlers reach etcd only through
+ * tasks.c, the SQL store through gc_store (store.h).
+ *
+ *   service.c         lifecycle: gc_service_new (copies of the
+ *                     configuration, metrics, throttle, etcd options, the
+ *                     store), start, stop, free; the service's log
+ *   http.c            civetweb glue, the one file that knows civetweb: its
+ *                     callbacks (a request: body in, gc__ctx, dispatch, the
+ *                     answer out in one write; connections opened and
+ *                     closed, for the guard; log lines), request ids,
+ *                     starting and stopping the server with the guard
+ *   conn.c            the connection guard: a slot per connection a worker
+ *                     holds; its sweeper closes idle and slow connections
+ *   dispatch.c        one request, independent of civetweb: route lookup,
+ *                     CORS preflight, 404 and 405, authentication, the
+ *                     parameters parsed and bound, the handler called
+ *   params.c          query strings, form and JSON bodies as parameters;
+ *                     binding them to an endpoint's argument spec
+ *   routes.c          the route table: method, path, access -> endpoint
+ *   routes_user.c     /api/v1/version, /api/v1/user/...
+ *   routes_project.c  /api/v1/project/...
+ *   routes_task.c     /api/v1/crontab/..., /api/v1/client/...: who may do
+ *                     what to which task or node, and the answers
+ *   routes_log.c      /api/v1/log/... (task logs in the SQL store)
+ *   ingest.c          POST /api/v1/report: the agents' results, warnings
+ *   metrics.c         counters and histograms, GET /metrics
+ *   envelope.c        the envelope, API error codes, JSON string quoting
+ *   auth.c            the user token of a request, project access control
+ *   jwt.c             issuing and verifying HS256 tokens (libjwt)
+ *   throttle.c        the failed-login throttle
+ *   tasks.c           the etcd handle pool and every etcd read and write of
+ *                     the handlers (tasks, status keys, run-now and kill
+ *                     signals, registrations, agent commands): the reads
+ *                     are where a watch-fed cache can answer instead
+ *   admin.c           /admin: the admin page from [deploy] view_path or the
+ *                     embedded copy
+ *   admin_assets.c    the page's files, embedded (.incbin); content types
+ *
+ * Threads: civetweb's workers ([http] threads) run http.c's callbacks, so
+ * every handler, concurrently. What they share locks itself: the store
+ * (its connection pool), the etcd pool (a mutex; a borrowed handle is the
+ * request's alone), metrics and throttle (a mutex each), the guard's slots
+ * (atomics on the request path, a mutex for opening and closing). The
+ * guard's sweeper thread (conn.c; started with the server, stopped before
+ * mg_stop) lists the process's sockets and shuts connections down under
+ * the guard's mutex. gc_service_start and gc_service_stop run on the
+ * caller's thread under run_mu. The log callback is called from all of
+ * them. */
 #ifndef GC_SERVICE_SVC_H
 #define GC_SERVICE_SVC_H
 
 #include "internal.h"
 
+#include <gophercron/etcd.h>
+#include <gophercron/job.h>
 #include <gophercron/service.h>
+#include <gophercron/store.h>
 
 #include <cJSON.h>
 #include <pthread.h>
@@ -167,52 +222,7 @@ void gc__throttle_fail(gc__throttle *t, const char *account, const char *addr,
 void gc__throttle_success(gc__throttle *t, const char *account,
 			  const char *addr, int64_t now_ms);
 
-/* ------------------------------------------------------------- envelope */
-
-/* API error codes (meta.code). HTTP status = code when < 600, else 200. */
-enum {
-	GC__C_OK = 0,
-	GC__C_BAD_REQUEST = 400,
-	GC__C_UNAUTHORIZED = 401,
-	GC__C_NOT_FOUND = 404,
-	GC__C_METHOD = 405,
-	GC__C_TOO_BIG = 413,
-	GC__C_UNSUPPORTED = 415,
-	GC__C_TOO_MANY = 429,
-	GC__C_INTERNAL = 500,
-	GC__C_UNAVAILABLE = 503,
-	GC__C_DATA_NOT_FOUND = 10006,
-	GC__C_USER_NOT_FOUND = 10007,
-	GC__C_BUSY = 10008,
-	GC__C_LOCKED = 10009,
-	GC__C_NO_LOCAL_IP = 10010,
-	GC__C_WRONG_PASSWORD = 10011,
-	GC__C_PROJECT_NOT_EXIST = 10012,
-	GC__C_PROJECT_EXISTS = 10013,
-	GC__C_NO_PERMISSION = 10014,
-	GC__C_BAD_CRON = 10015,
-	GC__C_USER_EXISTS = 10016,
-	GC__C_REMOVE_ADMIN = 10017,
-	GC__C_NO_NODE = 10018,
-	GC__C_TASK_RUNNING = 10019
-};
-
-/* Generic text of a code ("invalid argument", ...). */
-const char *gc__code_text(int code);
-
-struct gc_service;
-/* Log through the service's callback when `level` is enabled (nothing is
- * formatted otherwise). */
-void gc__svc_log(const struct gc_service *svc, int level, const char *fmt, ...)
-	GC__PRINTF(3, 4);
-
-/* -------------------------------------------------------------- service */
-
-#include <gophercron/etcd.h>
-#include <gophercron/job.h>
-#include <gophercron/store.h>
-
-struct mg_context;
+/* ---------------------------------------------------- service, request */
 
 /* etcd handles serialise their calls, so worker threads borrow one each. */
 typedef struct gc__etcd_pool {
@@ -225,34 +235,12 @@ typedef struct gc__etcd_pool {
 
 #define GC__MAX_LISTENERS 16
 
+struct mg_context;
+
 /* Connection guard (conn.c): tracks the connections civetweb's workers
  * hold and closes idle or slow ones before they starve other clients. */
 typedef struct gc__guard gc__guard;
 typedef struct gc__conn gc__conn;
-
-/* `slots` = worker threads; `max_idle` = waiting connections allowed per
- * address (0 = no cap); `header_ms` = time a new connection has to send
- * its first request header. */
-int gc__guard_new(gc__guard **out, struct gc_service *svc, int slots,
-		  int max_idle, int64_t header_ms);
-/* Set TCP_DEFER_ACCEPT on the service's listeners (`hosts` as configured,
- * `ports` as bound, in the same order) and start the sweeper thread. */
-int gc__guard_start(gc__guard *g, char *const *hosts, size_t n_hosts,
-		    const int *ports, size_t n_ports);
-/* Stop the sweeper thread: before mg_stop, which closes the connections
- * still queued without telling the guard. */
-void gc__guard_stop(gc__guard *g);
-/* Stop and free (after mg_stop: no connection left). */
-void gc__guard_free(gc__guard *g);
-/* civetweb's init_connection: a worker took a new connection (its
- * addresses are not known yet). NULL when not tracked. */
-gc__conn *gc__guard_open(gc__guard *g);
-/* A request header arrived (from begin_request: the addresses are kept
- * from the first request on). */
-void gc__guard_busy(gc__conn *c, const char *remote_addr, int remote_port,
-		    int local_port);
-void gc__guard_idle(gc__conn *c); /* the response is out, waiting again */
-void gc__guard_close(gc__guard *g, gc__conn *c); /* connection_close */
 
 struct gc_service {
 	gc_service_options opts;
@@ -292,6 +280,11 @@ struct gc_service {
 	uint64_t instance;        /* random bits in request ids */
 };
 
+/* Log through the service's callback when `level` is enabled (nothing is
+ * formatted otherwise). service.c */
+void gc__svc_log(const gc_service *svc, int level, const char *fmt, ...)
+    GC__PRINTF(3, 4);
+
 /* A request as the handlers see it, independent of civetweb. */
 typedef struct gc__ctx {
 	gc_service *svc;
@@ -322,6 +315,8 @@ typedef struct gc__ctx {
 	char resp_headers[512]; /* extra "Name: value\r\n" lines */
 	size_t route;           /* index into the route table (metrics) */
 } gc__ctx;
+
+/* ---------------------------------------------------- routes, dispatch */
 
 typedef void (*gc__handler)(gc__ctx *c, const gc__arg *a);
 
@@ -378,6 +373,43 @@ typedef struct gc__route {
 extern const gc__route gc__routes[];
 extern const size_t gc__n_routes;
 
+/* Run the whole request: route, authenticate, bind, call the handler. */
+void gc__dispatch(gc__ctx *c);
+void gc__ctx_cleanup(gc__ctx *c);
+
+/* ------------------------------------------------------------- envelope */
+
+/* API error codes (meta.code). HTTP status = code when < 600, else 200. */
+enum {
+	GC__C_OK = 0,
+	GC__C_BAD_REQUEST = 400,
+	GC__C_UNAUTHORIZED = 401,
+	GC__C_NOT_FOUND = 404,
+	GC__C_METHOD = 405,
+	GC__C_TOO_BIG = 413,
+	GC__C_UNSUPPORTED = 415,
+	GC__C_TOO_MANY = 429,
+	GC__C_INTERNAL = 500,
+	GC__C_UNAVAILABLE = 503,
+	GC__C_DATA_NOT_FOUND = 10006,
+	GC__C_USER_NOT_FOUND = 10007,
+	GC__C_BUSY = 10008,
+	GC__C_LOCKED = 10009,
+	GC__C_NO_LOCAL_IP = 10010,
+	GC__C_WRONG_PASSWORD = 10011,
+	GC__C_PROJECT_NOT_EXIST = 10012,
+	GC__C_PROJECT_EXISTS = 10013,
+	GC__C_NO_PERMISSION = 10014,
+	GC__C_BAD_CRON = 10015,
+	GC__C_USER_EXISTS = 10016,
+	GC__C_REMOVE_ADMIN = 10017,
+	GC__C_NO_NODE = 10018,
+	GC__C_TASK_RUNNING = 10019
+};
+
+/* Generic text of a code ("invalid argument", ...). */
+const char *gc__code_text(int code);
+
 /* Answering. Each sets c->status/resp; the last call wins. */
 void gc__reply_ok(gc__ctx *c, cJSON *response); /* takes ownership; NULL =
 						   JSON null */
@@ -394,17 +426,27 @@ void gc__reply_text(gc__ctx *c, int status, const char *type,
 		    const void *data, size_t len);
 void gc__add_header(gc__ctx *c, const char *name, const char *value);
 
-/* Run the whole request: route, authenticate, bind, call the handler. */
-void gc__dispatch(gc__ctx *c);
-void gc__ctx_cleanup(gc__ctx *c);
+/* Append s[0..len) as a JSON string: invalid UTF-8 becomes U+FFFD, NUL
+ * becomes \u0000. */
+int gc__json_quote(gc__buf *b, const char *s, size_t len);
 
-/* civetweb (http.c): listen on every [deploy] host with the connection
- * guard; stop (run_mu held by the caller for both). */
-int gc__http_start(gc_service *svc, gc_error *err);
-void gc__http_stop(gc_service *svc);
+/* -------------------------------------------------------- auth (auth.c) */
 
-/* The admin page (admin.c): GET/HEAD of /admin and /admin/... */
-void gc__serve_admin(gc__ctx *c);
+/* The token of "Authorization: Bearer T", or NULL. */
+const char *gc__bearer(gc__ctx *c);
+/* Check the request's user token ("access-token: T" or the bearer) and load
+ * the user: 0, or -1 with a 401 (or store error) answer. */
+int gc__authenticate(gc__ctx *c);
+
+/* Access control. Fills `proj` (may be NULL) and returns 0 when the caller
+ * may see project `pid` (admin, or member). Otherwise answers (404 for a
+ * project the caller cannot see, whether it exists or not) and returns
+ * -1. With `manage`, the caller must be a global admin or the project's
+ * creator (10014 otherwise). */
+int gc__require_project(gc__ctx *c, int64_t pid, int manage,
+			gc_store_project *proj);
+/* Project ids the caller may see (admins: every project). */
+int gc__visible_projects(gc__ctx *c, gc_store_projects *out);
 
 /* ------------------------------------------------------ tasks and nodes */
 
@@ -462,30 +504,46 @@ int gc__node_each(gc__ctx *c, int64_t pid, gc__node_fn fn, void *arg);
  * no such agent is registered. */
 int gc__node_command(gc__ctx *c, int64_t pid, const char *ip, const char *cmd);
 
-/* Authentication (auth.c). The token of "Authorization: Bearer T", or NULL.
- */
-const char *gc__bearer(gc__ctx *c);
-/* Check the request's user token ("access-token: T" or the bearer) and load
- * the user: 0, or -1 with a 401 (or store error) answer. */
-int gc__authenticate(gc__ctx *c);
+/* --------------------------------------------- civetweb, guard, admin */
 
-/* Access control. Fills `proj` (may be NULL) and returns 0 when the caller
- * may see project `pid` (admin, or member). Otherwise answers (404 for a
- * project the caller cannot see, whether it exists or not) and returns
- * -1. With `manage`, the caller must be a global admin or the project's
- * creator (10014 otherwise). */
-int gc__require_project(gc__ctx *c, int64_t pid, int manage,
-			gc_store_project *proj);
-/* Project ids the caller may see (admins: every project). */
-int gc__visible_projects(gc__ctx *c, gc_store_projects *out);
+/* civetweb (http.c): listen on every [deploy] host with the connection
+ * guard; stop (run_mu held by the caller for both). */
+int gc__http_start(gc_service *svc, gc_error *err);
+void gc__http_stop(gc_service *svc);
 
-/* JSON helpers */
+/* The guard (conn.c). `slots` = worker threads; `max_idle` = waiting
+ * connections allowed per address (0 = no cap); `header_ms` = time a new
+ * connection has to send its first request header. */
+int gc__guard_new(gc__guard **out, gc_service *svc, int slots, int max_idle,
+		  int64_t header_ms);
+/* Set TCP_DEFER_ACCEPT on the service's listeners (`hosts` as configured,
+ * `ports` as bound, in the same order) and start the sweeper thread. */
+int gc__guard_start(gc__guard *g, char *const *hosts, size_t n_hosts,
+		    const int *ports, size_t n_ports);
+/* Stop the sweeper thread: before mg_stop, which closes the connections
+ * still queued without telling the guard. */
+void gc__guard_stop(gc__guard *g);
+/* Stop and free (after mg_stop: no connection left). */
+void gc__guard_free(gc__guard *g);
+/* civetweb's init_connection: a worker took a new connection (its
+ * addresses are not known yet). NULL when not tracked. */
+gc__conn *gc__guard_open(gc__guard *g);
+/* A request header arrived (from begin_request: the addresses are kept
+ * from the first request on). */
+void gc__guard_busy(gc__conn *c, const char *remote_addr, int remote_port,
+		    int local_port);
+void gc__guard_idle(gc__conn *c); /* the response is out, waiting again */
+void gc__guard_close(gc__guard *g, gc__conn *c); /* connection_close */
+
+/* The admin page (admin.c): GET/HEAD of /admin and /admin/... */
+void gc__serve_admin(gc__ctx *c);
+
+/* ------------------------------------------------------------ handlers */
+
+/* JSON of users (routes_user.c) */
 cJSON *gc__json_user(const gc_store_user *u, int with_account);
 /* {"list":[users with account and create_time]} (+ "total"). */
 cJSON *gc__json_users(const gc_store_users *l, int with_total);
-/* Append s[0..len) as a JSON string: invalid UTF-8 becomes U+FFFD, NUL
- * becomes \u0000. */
-int gc__json_quote(gc__buf *b, const char *s, size_t len);
 
 /* Endpoints (routes_*.c, ingest.c, metrics.c) */
 extern const gc__endpoint gc__ep_version, gc__ep_metrics, gc__ep_report;
