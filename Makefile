@@ -85,7 +85,7 @@ tests: $(UNIT_BINS) $(INTEG_BINS) $(FUZZ_BINS) $(BENCH_BINS) $(RELI_BINS) $(BUIL
 
 $(BUILD)/obj/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) $(CFLAGS_EXTRA) -MMD -MP -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(OBJ_CFLAGS) $(CFLAGS_EXTRA) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
@@ -148,8 +148,13 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/drive
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-# The admin page is embedded with .incbin: rebuild when its files change.
+# The admin page is embedded with .incbin, which the assembler resolves
+# against its working directory and not the source file's: the object gets
+# the files' absolute directory, so it builds from any working directory and
+# into any BUILD. Rebuilt when a file changes.
+ADMIN_DIR := $(abspath lib/service/admin)
 $(BUILD)/obj/lib/service/admin_assets.o: $(wildcard lib/service/admin/*)
+$(BUILD)/obj/lib/service/admin_assets.o: OBJ_CFLAGS = -DGC__ADMIN_DIR='"$(ADMIN_DIR)"'
 
 # ---------------------------------------------------------------- tests
 deps:
@@ -194,7 +199,8 @@ demo-cluster:
 
 analyze:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-		--std=c11 -Iinclude -Ilib $(LIB_SRC)
+		--std=c11 -Iinclude -Ilib -DGC__ADMIN_DIR='"$(ADMIN_DIR)"' \
+		$(LIB_SRC)
 
 format:
 	clang-format -i $(LIB_SRC) lib/*.h include/gophercron/*.h include/*.h

@@ -69,6 +69,10 @@ int gc__parse_int64(const char *s, int64_t *out);
 int64_t gc__mono_ms(void);          /* CLOCK_MONOTONIC in ms */
 int64_t gc__mono_ns(void);
 int64_t gc__wall_ns(void);          /* CLOCK_REALTIME in ns */
+/* The CLOCK_MONOTONIC time `ms` from now (now when `ms` < 0): the deadline
+ * of a pthread_cond_timedwait on a condition variable set to that clock
+ * (pthread_condattr_setclock). */
+void gc__mono_deadline(struct timespec *out, int64_t ms);
 
 /* RFC3339 with nanoseconds in UTC offset of the local zone, as Go's
  * time.Time marshals ("2024-05-01T10:00:00.123456789+08:00"). `out` needs

@@ -268,6 +268,19 @@ int64_t gc__wall_ns(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
+void gc__mono_deadline(struct timespec *out, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, out);
+	out->tv_sec += (time_t)(ms / 1000);
+	out->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (out->tv_nsec >= 1000000000L) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000L;
+	}
+}
+
 void gc__rfc3339(int64_t unix_ns, bool utc, char out[48])
 {
 	int64_t sec = unix_ns / 1000000000, nsec = unix_ns % 1000000000;

@@ -1,7 +1,9 @@
 /* The admin page's files, embedded with the assembler's .incbin so the
- * binary carries them byte-exact without a generated source file. The paths
- * are relative to the compiler's working directory, the repository root
- * (the Makefile lists the files as dependencies of this object). */
+ * binary carries them byte-exact without a generated source file. The
+ * assembler resolves a relative .incbin path against its working directory,
+ * not against this file: the build defines GC__ADMIN_DIR, the absolute path
+ * of lib/service/admin, so the object compiles from any directory (the
+ * Makefile also lists the files as dependencies of this object). */
 #include "service/admin_assets.h"
 
 #include "internal.h"
@@ -23,10 +25,13 @@
 	".size " sym ", . - " sym "\n"                                       \
 	".popsection\n"
 
-__asm__(GC__ADMIN_INCBIN("gc__admin_index_html",
-			 "lib/service/admin/index.html")
-	GC__ADMIN_INCBIN("gc__admin_app_js", "lib/service/admin/app.js")
-	GC__ADMIN_INCBIN("gc__admin_app_css", "lib/service/admin/app.css"));
+#ifndef GC__ADMIN_DIR
+#error "define GC__ADMIN_DIR: the absolute path of lib/service/admin"
+#endif
+
+__asm__(GC__ADMIN_INCBIN("gc__admin_index_html", GC__ADMIN_DIR "/index.html")
+	GC__ADMIN_INCBIN("gc__admin_app_js", GC__ADMIN_DIR "/app.js")
+	GC__ADMIN_INCBIN("gc__admin_app_css", GC__ADMIN_DIR "/app.css"));
 
 #define GC__ADMIN_DECLARE(sym)                                               \
 	extern const unsigned char sym[]                                     \

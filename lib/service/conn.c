@@ -583,15 +583,7 @@ static void *sweeper(void *arg)
 		} else {
 			struct timespec ts;
 			int64_t wait = next - now_ms();
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			if (wait < 1)
-				wait = 1;
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			gc__mono_deadline(&ts, wait < 1 ? 1 : wait);
 			pthread_cond_timedwait(&g->cv, &g->mu, &ts);
 		}
 	}

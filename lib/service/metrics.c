@@ -157,24 +157,17 @@ static int counter(gc__buf *o, const char *name, const char *help,
 			      name, help, name, name, v);
 }
 
-int gc__metrics_render(gc__metrics *m, gc__buf *o)
+/* Requests by route and status, and their durations. */
+static int render_requests(const gc__metrics *m, gc__buf *o)
 {
 	int rc = 0;
-	uint64_t *c = m->counters;
-	pthread_mutex_lock(&m->mu);
-	rc |= gc__buf_printf(o,
-			     "# HELP gophercron_build_info Version of the "
-			     "service.\n# TYPE gophercron_build_info gauge\n"
-			     "gophercron_build_info{version=\"%s\"} 1\n",
-			     GC_VERSION_STRING);
-
 	rc |= gc__buf_puts(o, "# HELP gophercron_http_requests_total HTTP "
 			      "requests by route and status.\n"
 			      "# TYPE gophercron_http_requests_total "
 			      "counter\n");
 	for (size_t r = 0; r <= m->n_routes; r++) {
 		const char *label = r < m->n_routes ? m->labels[r] : "unmatched";
-		struct route_stats *st = &m->routes[r];
+		const struct route_stats *st = &m->routes[r];
 		for (size_t i = 0; i < STATUS_SLOTS && st->status[i]; i++)
 			rc |= gc__buf_printf(
 				o,
@@ -194,7 +187,7 @@ int gc__metrics_render(gc__metrics *m, gc__buf *o)
 			      "histogram\n");
 	for (size_t r = 0; r <= m->n_routes; r++) {
 		const char *label = r < m->n_routes ? m->labels[r] : "unmatched";
-		struct route_stats *st = &m->routes[r];
+		const struct route_stats *st = &m->routes[r];
 		if (!st->n)
 			continue;
 		for (size_t i = 0; i < REQ_NB; i++)
@@ -213,7 +206,13 @@ int gc__metrics_render(gc__metrics *m, gc__buf *o)
 			"\"%s\"} %" PRIu64 "\n",
 			label, st->n, label, st->sum, label, st->n);
 	}
+	return rc;
+}
 
+/* Task results by project and outcome, and the runs' start lateness. */
+static int render_results(const gc__metrics *m, gc__buf *o)
+{
+	int rc = 0;
 	rc |= gc__buf_puts(o, "# HELP gophercron_task_results_total Task run "
 			      "results received, by project and outcome.\n"
 			      "# TYPE gophercron_task_results_total counter\n");
@@ -246,7 +245,13 @@ int gc__metrics_render(gc__metrics *m, gc__buf *o)
 			     "gophercron_task_start_lateness_seconds_count "
 			     "%" PRIu64 "\n",
 			     m->late_n, m->late_sum, m->late_n);
+	return rc;
+}
 
+/* The plain counters. */
+static int render_counters(const uint64_t *c, gc__buf *o)
+{
+	int rc = 0;
 	rc |= gc__buf_printf(
 		o,
 		"# HELP gophercron_report_ingest_total Reports received on "
@@ -305,6 +310,38 @@ int gc__metrics_render(gc__metrics *m, gc__buf *o)
 	rc |= counter(o, "gophercron_login_throttled_total",
 		      "Logins refused with 429 by the failed-login throttle.",
 		      c[GC__M_LOGIN_THROTTLED]);
+	return rc;
+}
+
+int gc__metrics_render(gc__metrics *m, gc__buf *o)
+{
+	int rc = 0;
+	pthread_mutex_lock(&m->mu);
+	rc |= gc__buf_printf(o,
+			     "# HELP gophercron_build_info Version of the "
+			     "service.\n# TYPE gophercron_build_info gauge\n"
+			     "gophercron_build_info{version=\"%s\"} 1\n",
+			     GC_VERSION_STRING);
+	rc |= render_requests(m, o);
+	rc |= render_results(m, o);
+	rc |= render_counters(m->counters, o);
 	pthread_mutex_unlock(&m->mu);
 	return rc ? GC_ENOMEM : 0;
 }
+
+/* GET /metrics */
+static void metrics(gc__ctx *c, const gc__arg *a)
+{
+	gc__buf b = GC__BUF_INIT;
+	(void)a;
+	if (gc__metrics_render(c->svc->metrics, &b) != 0) {
+		gc__buf_free(&b);
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+		return;
+	}
+	gc__reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+		       b.data, b.len);
+	gc__buf_free(&b);
+}
+
+GC__ENDPOINT_NOARGS(gc__ep_metrics, metrics);

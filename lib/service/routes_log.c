@@ -80,7 +80,23 @@ static int json_log(gc__buf *b, const gc_store_log *l)
 	return rc;
 }
 
-void gc__h_log_list(gc__ctx *c, const gc__arg *a)
+enum {
+	LIST_PROJECT,
+	LIST_TASK,
+	LIST_PAGE,
+	LIST_PAGESIZE,
+	LIST_ERRORS_ONLY,
+	LIST_NARGS
+};
+static const gc__argspec list_args[] = {
+    [LIST_PROJECT] = GC__INT("project_id", 0, 1, GC__ID_MAX),
+    [LIST_TASK] = GC__STR("task_id", 0, GC_TASK_ID_MAX),
+    [LIST_PAGE] = GC__INT("page", 0, 1, 1000000),
+    [LIST_PAGESIZE] = GC__INT("pagesize", 0, 1, 1000),
+    [LIST_ERRORS_ONLY] = GC__INT("errors_only", 0, 0, 1),
+};
+
+static void log_list(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
 	gc_store_log_query q;
@@ -90,15 +106,15 @@ void gc__h_log_list(gc__ctx *c, const gc__arg *a)
 	size_t n, cut = 0;
 	int rc;
 
-	if (log_scope(c, &a[0], &ids, &n) != 0)
+	if (log_scope(c, &a[LIST_PROJECT], &ids, &n) != 0)
 		return;
 	memset(&q, 0, sizeof(q));
 	q.project_ids = ids;
 	q.n_project_ids = n;
-	q.task_id = a[1].present ? a[1].s : NULL;
-	q.page = a[2].present ? (int)a[2].i : 1;
-	q.page_size = a[3].present ? (int)a[3].i : 20;
-	q.errors_only = a[4].present ? (int)a[4].i : 0;
+	q.task_id = gc__arg_str(&a[LIST_TASK], NULL);
+	q.page = (int)gc__arg_int(&a[LIST_PAGE], 1);
+	q.page_size = (int)gc__arg_int(&a[LIST_PAGESIZE], 20);
+	q.errors_only = (int)gc__arg_int(&a[LIST_ERRORS_ONLY], 0);
 	/* A bounded reply whatever the page size and the rows' sizes: the
 	 * rows past the budget come shortened. The budget holds a run's
 	 * output at [log] output_limit whole even when every byte of it was
@@ -136,22 +152,30 @@ void gc__h_log_list(gc__ctx *c, const gc__arg *a)
 	gc__buf_free(&b);
 }
 
-void gc__h_log_clean(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT(gc__ep_log_list, list_args, LIST_NARGS, log_list);
+
+enum { CLEAN_PROJECT, CLEAN_TASK, CLEAN_NARGS };
+static const gc__argspec clean_args[] = {
+    [CLEAN_PROJECT] = GC__INT("project_id", GC__ARG_REQ, 1, GC__ID_MAX),
+    [CLEAN_TASK] = GC__STR("task_id", 0, GC_TASK_ID_MAX),
+};
+
+static void log_clean(gc__ctx *c, const gc__arg *a)
 {
+	int64_t pid = a[CLEAN_PROJECT].i;
+	const char *tid = gc__arg_str(&a[CLEAN_TASK], NULL);
 	gc_error err = {0, ""};
 	int64_t deleted = 0;
 	cJSON *o;
 	int rc;
-	if (a[1].present && a[1].len && !gc_task_id_valid(a[1].s)) {
+	if (tid && *tid && !gc_task_id_valid(tid)) {
 		gc__reply_err(c, GC__C_BAD_REQUEST,
 			      "parameter \"task_id\": not a valid task id");
 		return;
 	}
-	if (gc__require_project(c, a[0].i, 1, NULL) != 0)
+	if (gc__require_project(c, pid, 1, NULL) != 0)
 		return;
-	rc = gc_store_log_delete(c->svc->store, a[0].i,
-				 a[1].present ? a[1].s : NULL, 0, &deleted,
-				 &err);
+	rc = gc_store_log_delete(c->svc->store, pid, tid, 0, &deleted, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
@@ -162,7 +186,14 @@ void gc__h_log_clean(gc__ctx *c, const gc__arg *a)
 	gc__reply_ok(c, o);
 }
 
-void gc__h_log_recent(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT(gc__ep_log_clean, clean_args, CLEAN_NARGS, log_clean);
+
+enum { RECENT_PROJECT, RECENT_NARGS };
+static const gc__argspec recent_args[] = {
+    [RECENT_PROJECT] = GC__INT("project_id", 0, 1, GC__ID_MAX),
+};
+
+static void log_recent(gc__ctx *c, const gc__arg *a)
 {
 	gc_error err = {0, ""};
 	gc_store_day_count days[7];
@@ -171,7 +202,7 @@ void gc__h_log_recent(gc__ctx *c, const gc__arg *a)
 	cJSON *arr;
 	int rc;
 
-	if (log_scope(c, &a[0], &ids, &n) != 0)
+	if (log_scope(c, &a[RECENT_PROJECT], &ids, &n) != 0)
 		return;
 	rc = gc_store_log_recent(c->svc->store, ids, n, 0, days, &err);
 	free(ids);
@@ -193,3 +224,5 @@ void gc__h_log_recent(gc__ctx *c, const gc__arg *a)
 	}
 	gc__reply_ok(c, arr);
 }
+
+GC__ENDPOINT(gc__ep_log_recent, recent_args, RECENT_NARGS, log_recent);

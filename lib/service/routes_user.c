@@ -1,4 +1,4 @@
-/* /api/v1/version, /api/v1/user/..., /metrics */
+/* /api/v1/version, /api/v1/user/... */
 #include "svc.h"
 
 #include <inttypes.h>
@@ -6,25 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void gc__h_version(gc__ctx *c, const gc__arg *a)
+static void version(gc__ctx *c, const gc__arg *a)
 {
 	(void)a;
 	gc__reply_ok(c, cJSON_CreateString("v" GC_VERSION_STRING));
 }
 
-void gc__h_metrics(gc__ctx *c, const gc__arg *a)
-{
-	gc__buf b = GC__BUF_INIT;
-	(void)a;
-	if (gc__metrics_render(c->svc->metrics, &b) != 0) {
-		gc__buf_free(&b);
-		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
-		return;
-	}
-	gc__reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
-		       b.data, b.len);
-	gc__buf_free(&b);
-}
+GC__ENDPOINT_NOARGS(gc__ep_version, version);
 
 static void throttled(gc__ctx *c, int wait)
 {
@@ -98,10 +86,17 @@ static cJSON *own_new_token(gc__ctx *c)
 	return o;
 }
 
-void gc__h_user_login(gc__ctx *c, const gc__arg *a)
+enum { LOGIN_ACCOUNT, LOGIN_PASSWORD, LOGIN_NARGS };
+static const gc__argspec login_args[] = {
+    [LOGIN_ACCOUNT] = GC__STR("account", GC__ARG_REQ, GC__ACCOUNT_MAX),
+    [LOGIN_PASSWORD] = GC__STR("password", GC__ARG_REQ, GC__PASSWORD_MAX),
+};
+
+static void user_login(gc__ctx *c, const gc__arg *a)
 {
 	gc_service *svc = c->svc;
-	const char *account = a[0].s, *password = a[1].s;
+	const char *account = a[LOGIN_ACCOUNT].s;
+	const char *password = a[LOGIN_PASSWORD].s;
 	gc_store_user u = {0};
 	gc_error err = {0, ""};
 	char *token = NULL;
@@ -160,7 +155,9 @@ void gc__h_user_login(gc__ctx *c, const gc__arg *a)
 	gc__reply_ok(c, o);
 }
 
-void gc__h_user_info(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT(gc__ep_user_login, login_args, LOGIN_NARGS, user_login);
+
+static void user_info(gc__ctx *c, const gc__arg *a)
 {
 	cJSON *o = gc__json_user(&c->user, 0);
 	int in_use = 0;
@@ -176,7 +173,16 @@ void gc__h_user_info(gc__ctx *c, const gc__arg *a)
 	gc__reply_ok(c, o);
 }
 
-void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT_NOARGS(gc__ep_user_info, user_info);
+
+enum { CHANGE_PASSWORD, CHANGE_NEW_PASSWORD, CHANGE_NARGS };
+static const gc__argspec change_args[] = {
+    [CHANGE_PASSWORD] = GC__STR("password", GC__ARG_REQ, GC__PASSWORD_MAX),
+    [CHANGE_NEW_PASSWORD] =
+	GC__STR("new_password", GC__ARG_REQ, GC__PASSWORD_MAX),
+};
+
+static void user_change_password(gc__ctx *c, const gc__arg *a)
 {
 	gc_service *svc = c->svc;
 	gc_error err = {0, ""};
@@ -185,7 +191,7 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 	int wait, rc;
 	cJSON *o;
 
-	if (password_long_enough(c, &a[1], "new_password"))
+	if (password_long_enough(c, &a[CHANGE_NEW_PASSWORD], "new_password"))
 		return;
 	/* A stolen token must not become a way to guess the password. */
 	wait = gc__throttle_check(svc->throttle, account, c->remote, now_ms);
@@ -193,8 +199,9 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 		throttled(c, wait);
 		return;
 	}
-	rc = gc_store_user_change_password(svc->store, c->user.id, a[0].s,
-					   a[1].s, &err);
+	rc = gc_store_user_change_password(svc->store, c->user.id,
+					   a[CHANGE_PASSWORD].s,
+					   a[CHANGE_NEW_PASSWORD].s, &err);
 	if (rc == GC_EAUTH) {
 		gc__throttle_fail(svc->throttle, account, c->remote,
 				  gc__mono_ms());
@@ -220,18 +227,29 @@ void gc__h_user_change_password(gc__ctx *c, const gc__arg *a)
 		gc__reply_ok(c, o);
 }
 
-void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT(gc__ep_user_change_password, change_args, CHANGE_NARGS,
+	     user_change_password);
+
+enum { RESET_ID, RESET_NEW_PASSWORD, RESET_NARGS };
+static const gc__argspec reset_args[] = {
+    [RESET_ID] = GC__INT("id", GC__ARG_REQ, 1, GC__ID_MAX),
+    [RESET_NEW_PASSWORD] =
+	GC__STR("new_password", GC__ARG_REQ, GC__PASSWORD_MAX),
+};
+
+static void user_reset_password(gc__ctx *c, const gc__arg *a)
 {
+	int64_t uid = a[RESET_ID].i;
 	gc_error err = {0, ""};
 	cJSON *o;
 	int rc;
-	if (password_long_enough(c, &a[1], "new_password"))
+	if (password_long_enough(c, &a[RESET_NEW_PASSWORD], "new_password"))
 		return;
-	rc = gc_store_user_change_password(c->svc->store, a[0].i, NULL, a[1].s,
-					   &err);
+	rc = gc_store_user_change_password(c->svc->store, uid, NULL,
+					   a[RESET_NEW_PASSWORD].s, &err);
 	if (rc == GC_ENOTFOUND) {
 		gc__reply_err(c, GC__C_NOT_FOUND, "user %" PRId64 " not found",
-			      a[0].i);
+			      uid);
 		return;
 	}
 	if (rc) {
@@ -241,9 +259,9 @@ void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
 	gc__svc_log(c->svc, GC_LOG_NOTICE,
 		    "user %" PRId64 " (%s) reset the password of user %" PRId64
 		    "; its tokens issued before are revoked",
-		    c->user.id, c->user.account, a[0].i);
+		    c->user.id, c->user.account, uid);
 	/* An admin who resets their own password keeps working. */
-	if (a[0].i != c->user.id) {
+	if (uid != c->user.id) {
 		gc__reply_ok(c, cJSON_CreateObject());
 		return;
 	}
@@ -251,6 +269,9 @@ void gc__h_user_reset_password(gc__ctx *c, const gc__arg *a)
 	if (o)
 		gc__reply_ok(c, o);
 }
+
+GC__ENDPOINT(gc__ep_user_reset_password, reset_args, RESET_NARGS,
+	     user_reset_password);
 
 /* "user", "admin" or "admin,user" (the original's two roles). */
 static const char *normalize_permission(const gc__arg *p)
@@ -263,10 +284,25 @@ static const char *normalize_permission(const gc__arg *p)
 	return NULL;
 }
 
-void gc__h_user_create(gc__ctx *c, const gc__arg *a)
+enum {
+	CREATE_NAME,
+	CREATE_PASSWORD,
+	CREATE_ACCOUNT,
+	CREATE_PERMISSION,
+	CREATE_NARGS
+};
+static const gc__argspec create_args[] = {
+    [CREATE_NAME] = GC__STR("name", GC__ARG_REQ, GC__NAME_MAX),
+    [CREATE_PASSWORD] = GC__STR("password", GC__ARG_REQ, GC__PASSWORD_MAX),
+    [CREATE_ACCOUNT] = GC__STR("account", GC__ARG_REQ, GC__ACCOUNT_MAX),
+    [CREATE_PERMISSION] = GC__STR("permission", 0, 100),
+};
+
+static void user_create(gc__ctx *c, const gc__arg *a)
 {
+	const char *account = a[CREATE_ACCOUNT].s;
 	gc_error err = {0, ""};
-	const char *perm = normalize_permission(&a[3]);
+	const char *perm = normalize_permission(&a[CREATE_PERMISSION]);
 	int64_t id = 0;
 	int rc;
 	cJSON *o;
@@ -277,14 +313,14 @@ void gc__h_user_create(gc__ctx *c, const gc__arg *a)
 			      "\"admin,user\"");
 		return;
 	}
-	if (password_long_enough(c, &a[1], "password"))
+	if (password_long_enough(c, &a[CREATE_PASSWORD], "password"))
 		return;
-	rc = gc_store_user_create(c->svc->store, a[2].s, a[0].s, a[1].s, perm,
-				  &id, &err);
+	rc = gc_store_user_create(c->svc->store, account, a[CREATE_NAME].s,
+				  a[CREATE_PASSWORD].s, perm, &id, &err);
 	if (rc == GC_ECONFLICT) {
 		gc__reply_err(c, GC__C_USER_EXISTS,
 			      "user exists: account \"%.100s\" is taken",
-			      a[2].s);
+			      account);
 		return;
 	}
 	if (rc) {
@@ -292,27 +328,35 @@ void gc__h_user_create(gc__ctx *c, const gc__arg *a)
 		return;
 	}
 	gc__svc_log(c->svc, GC_LOG_NOTICE,
-		"user %" PRId64 " (%s) created account \"%.100s\" (%s)",
-		c->user.id, c->user.account, a[2].s, perm);
+		    "user %" PRId64 " (%s) created account \"%.100s\" (%s)",
+		    c->user.id, c->user.account, account, perm);
 	o = cJSON_CreateObject();
 	if (o)
 		cJSON_AddNumberToObject(o, "id", (double)id);
 	gc__reply_ok(c, o);
 }
 
-void gc__h_user_delete(gc__ctx *c, const gc__arg *a)
+GC__ENDPOINT(gc__ep_user_create, create_args, CREATE_NARGS, user_create);
+
+enum { DELETE_ID, DELETE_NARGS };
+static const gc__argspec delete_args[] = {
+    [DELETE_ID] = GC__INT("id", GC__ARG_REQ, 1, GC__ID_MAX),
+};
+
+static void user_delete(gc__ctx *c, const gc__arg *a)
 {
+	int64_t uid = a[DELETE_ID].i;
 	gc_error err = {0, ""};
 	int rc;
-	if (a[0].i == c->user.id) {
+	if (uid == c->user.id) {
 		gc__reply_err(c, GC__C_BAD_REQUEST,
 			      "you cannot delete your own account");
 		return;
 	}
-	rc = gc_store_user_delete(c->svc->store, a[0].i, &err);
+	rc = gc_store_user_delete(c->svc->store, uid, &err);
 	if (rc == GC_ENOTFOUND) {
 		gc__reply_err(c, GC__C_NOT_FOUND, "user %" PRId64 " not found",
-			      a[0].i);
+			      uid);
 		return;
 	}
 	if (rc) {
@@ -320,9 +364,29 @@ void gc__h_user_delete(gc__ctx *c, const gc__arg *a)
 		return;
 	}
 	gc__svc_log(c->svc, GC_LOG_NOTICE,
-		"user %" PRId64 " (%s) deleted user %" PRId64, c->user.id,
-		c->user.account, a[0].i);
+		    "user %" PRId64 " (%s) deleted user %" PRId64, c->user.id,
+		    c->user.account, uid);
 	gc__reply_ok(c, cJSON_CreateObject());
+}
+
+GC__ENDPOINT(gc__ep_user_delete, delete_args, DELETE_NARGS, user_delete);
+
+cJSON *gc__json_user(const gc_store_user *u, int with_account)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "id", (double)u->id);
+	cJSON_AddStringToObject(o, "name", u->name ? u->name : "");
+	cJSON_AddStringToObject(o, "permission",
+				u->permission ? u->permission : "");
+	if (with_account) {
+		cJSON_AddStringToObject(o, "account",
+					u->account ? u->account : "");
+		cJSON_AddNumberToObject(o, "create_time",
+					(double)u->create_time);
+	}
+	return o;
 }
 
 cJSON *gc__json_users(const gc_store_users *l, int with_total)
@@ -348,12 +412,18 @@ cJSON *gc__json_users(const gc_store_users *l, int with_total)
 	return o;
 }
 
-void gc__h_user_list(gc__ctx *c, const gc__arg *a)
+enum { LIST_PAGE, LIST_PAGESIZE, LIST_NARGS };
+static const gc__argspec list_args[] = {
+    [LIST_PAGE] = GC__INT("page", 0, 1, 1000000),
+    [LIST_PAGESIZE] = GC__INT("pagesize", 0, 1, 1000),
+};
+
+static void user_list(gc__ctx *c, const gc__arg *a)
 {
 	gc_store_users l = {0};
 	gc_error err = {0, ""};
-	int page = a[0].present ? (int)a[0].i : 1;
-	int size = a[1].present ? (int)a[1].i : 20;
+	int page = (int)gc__arg_int(&a[LIST_PAGE], 1);
+	int size = (int)gc__arg_int(&a[LIST_PAGESIZE], 20);
 	int rc = gc_store_user_list(c->svc->store, page, size, &l, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
@@ -362,3 +432,5 @@ void gc__h_user_list(gc__ctx *c, const gc__arg *a)
 	gc__reply_ok(c, gc__json_users(&l, 1));
 	gc_store_users_clear(&l);
 }
+
+GC__ENDPOINT(gc__ep_user_list, list_args, LIST_NARGS, user_list);

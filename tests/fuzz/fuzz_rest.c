@@ -62,10 +62,11 @@ static void one_input(const uint8_t *data, size_t size)
 					 sizeof(msg));
 	if (rc == 0)
 		rc = gc__params_add_form(&p, s, qlen, msg, sizeof(msg));
-	if (rc == 0 && r->nargs) {
-		rc = gc__bind(&p, r->args, r->nargs, args, msg, sizeof(msg));
-		for (size_t i = 0; rc == 0 && i < r->nargs; i++) {
-			const gc__argspec *sp = &r->args[i];
+	if (rc == 0 && r->ep->nargs) {
+		rc = gc__bind(&p, r->ep->args, r->ep->nargs, args, msg,
+			      sizeof(msg));
+		for (size_t i = 0; rc == 0 && i < r->ep->nargs; i++) {
+			const gc__argspec *sp = &r->ep->args[i];
 			if (!args[i].present)
 				continue;
 			if (sp->type == GC__ARG_STR &&

@@ -395,13 +395,23 @@ static void every_route_has_sane_specs(void **state)
 	assert_true(gc__n_routes > 25);
 	for (size_t i = 0; i < gc__n_routes; i++) {
 		const gc__route *r = &gc__routes[i];
-		assert_true(r->nargs <= GC__ARGS_MAX);
+		const gc__endpoint *ep = r->ep;
+		assert_non_null(ep);
+		assert_non_null(ep->fn);
+		assert_true(ep->nargs <= GC__ARGS_MAX);
+		assert_true((ep->args != NULL) == (ep->nargs > 0));
 		assert_true(strcmp(r->method, "GET") == 0 ||
 			    strcmp(r->method, "POST") == 0);
 		for (size_t j = i + 1; j < gc__n_routes; j++)
 			assert_string_not_equal(r->path, gc__routes[j].path);
-		for (size_t k = 0; k < r->nargs; k++)
-			assert_true(r->args[k].min <= r->args[k].max);
+		for (size_t k = 0; k < ep->nargs; k++) {
+			/* every index of the handler's enum has its entry */
+			assert_non_null(ep->args[k].name);
+			assert_true(ep->args[k].min <= ep->args[k].max);
+			for (size_t l = k + 1; l < ep->nargs; l++)
+				assert_string_not_equal(ep->args[k].name,
+							ep->args[l].name);
+		}
 	}
 }
 

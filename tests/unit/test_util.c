@@ -286,6 +286,28 @@ static void utf8_put_writes_what_utf8_seq_reads(void **state)
 	}
 }
 
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Deadlines for pthread_cond_timedwait: `ms` after now on the monotonic
+ * clock, nanoseconds normalised (every carry case), negative as now. */
+static void mono_deadline_is_ms_from_now(void **state)
+{
+	(void)state;
+	for (int64_t ms = -5; ms < 3000; ms += 7) {
+		struct timespec ts;
+		int64_t before = gc__mono_ns(), after;
+		int64_t want = ms < 0 ? 0 : ms * 1000000;
+		gc__mono_deadline(&ts, ms);
+		after = gc__mono_ns();
+		assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+		assert_true(ts_ns(&ts) >= before + want);
+		assert_true(ts_ns(&ts) <= after + want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +322,7 @@ int main(void)
 		cmocka_unit_test(output_cap_keeps_head_and_tail),
 		cmocka_unit_test(whole_files_symlinks_and_pipes),
 		cmocka_unit_test(utf8_put_writes_what_utf8_seq_reads),
+		cmocka_unit_test(mono_deadline_is_ms_from_now),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

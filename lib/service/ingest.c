@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Constant-time comparison of the presented token. */
 static int token_ok(const char *want, const char *got)
@@ -19,16 +18,11 @@ static int token_ok(const char *want, const char *got)
 	return d == 0;
 }
 
-static const char *bearer(gc__ctx *c)
+/* The agents send the [report] token as a bearer token. */
+static const char *report_token(gc__ctx *c)
 {
-	const char *h = c->header(c->hctx, "Authorization");
-	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
-		h += 7;
-		while (*h == ' ')
-			h++;
-		return h;
-	}
-	return c->header(c->hctx, "access-token");
+	const char *t = gc__bearer(c);
+	return t ? t : c->header(c->hctx, "access-token");
 }
 
 static const char *outcome_of(const char *error)
@@ -154,11 +148,11 @@ static void ingest_warning(gc__ctx *c)
 	gc__reply_ok(c, cJSON_CreateObject());
 }
 
-void gc__h_report(gc__ctx *c, const gc__arg *a)
+static void report(gc__ctx *c, const gc__arg *a)
 {
 	const char *type;
 	(void)a;
-	if (c->svc->report_token && !token_ok(c->svc->report_token, bearer(c))) {
+	if (c->svc->report_token && !token_ok(c->svc->report_token, report_token(c))) {
 		gc__metrics_inc(c->svc->metrics, GC__M_INGEST_ERR_AUTH);
 		gc__reply_err(c, GC__C_UNAUTHORIZED,
 			      "unauthorized: send the [report] token as "
@@ -177,3 +171,5 @@ void gc__h_report(gc__ctx *c, const gc__arg *a)
 			      "report_warning");
 	}
 }
+
+GC__ENDPOINT_NOARGS(gc__ep_report, report);
