@@ -209,14 +209,7 @@ static void *keeper_thread(void *arg)
 			pthread_cond_wait(&k->cond, &k->lock);
 		} else {
 			struct timespec ts;
-			int64_t wait = due - now;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)(wait / 1000);
-			ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			gc__mono_deadline(&ts, due - now);
 			pthread_cond_timedwait(&k->cond, &k->lock, &ts);
 		}
 	}

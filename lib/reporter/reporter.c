@@ -531,7 +531,7 @@ GC_EXTERN int gc_reporter_flush(gc_reporter *r, int64_t timeout_ms)
 	gc__spool_get_stats(r->spool, &st);
 	target = st.appended;
 	if (timeout_ms >= 0)
-		gc__sender_deadline(&ts, timeout_ms);
+		gc__mono_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&r->mu);
 	r->kick = true;
 	pthread_cond_broadcast(&r->wake);

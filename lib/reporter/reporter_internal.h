@@ -105,7 +105,5 @@ struct gc_reporter {
 
 /* sender.c: the sender thread's body (pthread_create). */
 void *gc__sender_main(void *reporter);
-/* sender.c: *ts = CLOCK_MONOTONIC now + ms. */
-void gc__sender_deadline(struct timespec *ts, int64_t ms);
 
 #endif

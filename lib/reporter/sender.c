@@ -19,22 +19,11 @@
 
 /* ------------------------------------------------------------ waiting */
 
-void gc__sender_deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Sleep `ms` for a retry; a flush (kick) or stop ends it early. */
 static void backoff_wait(gc_reporter *r, int64_t ms)
 {
 	struct timespec ts;
-	gc__sender_deadline(&ts, ms);
+	gc__mono_deadline(&ts, ms);
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping && !r->kick &&
 	       pthread_cond_timedwait(&r->wake, &r->mu, &ts) != ETIMEDOUT)
@@ -54,7 +43,7 @@ static int wait_more(gc_reporter *r, uint64_t seq, uint64_t need,
 	int more;
 	if (left <= 0)
 		return 0;
-	gc__sender_deadline(&ts, left);
+	gc__mono_deadline(&ts, left);
 	pthread_mutex_lock(&r->mu);
 	r->wake_target = seq + need;
 	while (!r->stopping && r->wake_seq < seq + need &&

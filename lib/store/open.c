@@ -142,8 +142,7 @@ static void *retention_main(void *arg)
 				"than %d days",
 				(long long)n, s->retention_days);
 		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += s->retention_interval_s;
+		gc__mono_deadline(&dl, (int64_t)s->retention_interval_s * 1000);
 		pthread_mutex_lock(&s->ret_mu);
 		while (!s->ret_stop &&
 		       pthread_cond_timedwait(&s->ret_cv, &s->ret_mu, &dl) !=
