@@ -12,17 +12,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-/* ---------------------------------------------------------- options */
-
-GC_EXTERN int gc_etcd_options_init(gc_etcd_options *o, unsigned version)
-{
-	if (!o || version == 0 || version > GC_ETCD_OPTIONS_VERSION)
-		return GC_EINVAL;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
-}
-
 /* "host:port" -> "http(s)://host:port"; trailing '/' dropped. */
 static char *normalise_endpoint(const char *ep, int tls)
 {
@@ -144,16 +133,16 @@ static void client_free(gc_etcd *c)
 GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
 			  gc_error *err)
 {
+	gc_etcd_options copy;
 	gc_etcd *c;
 	int rc;
 
 	if (!out)
 		return gc__seterr(err, GC_EINVAL, "etcd: out is NULL");
 	*out = NULL;
-	if (o && o->version > GC_ETCD_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "etcd: unknown options version %u",
-				  o->version);
+	if ((rc = gc__options_copy(&copy, o, &gc__etcd_optver, err)))
+		return rc;
+	o = &copy;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
@@ -854,6 +843,7 @@ GC_EXTERN int gc_etcd_request(char **response, gc_etcd *c, const char *path,
 GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
 			  const gc_etcd_get_options *o, gc_error *err)
 {
+	gc_etcd_get_options copy;
 	cJSON *req, *resp = NULL;
 	int rc;
 	if (out)
@@ -861,6 +851,9 @@ GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
 	if (!out || !c || !key)
 		return gc__seterr(err, GC_EINVAL,
 				  "etcd get: out, client and key are required");
+	if ((rc = gc__options_copy(&copy, o, &gc__etcd_get_optver, err)))
+		return rc;
+	o = &copy;
 	if (!key[0] && !(o && (o->flags & (GC_ETCD_PREFIX | GC_ETCD_FROM_KEY))))
 		return gc__seterr(err, GC_EINVAL, "etcd get: empty key");
 	req = gc__etcd_encode_range(key, o);

@@ -221,6 +221,7 @@ GC_EXTERN int gc_etcd_lease_keeper_new(gc_etcd_lease_keeper **out, gc_etcd *c,
 				       const gc_etcd_keeper_options *o,
 				       gc_error *err)
 {
+	gc_etcd_keeper_options copy;
 	gc_etcd_lease_keeper *k;
 	pthread_condattr_t ca;
 	int rc;
@@ -228,10 +229,9 @@ GC_EXTERN int gc_etcd_lease_keeper_new(gc_etcd_lease_keeper **out, gc_etcd *c,
 		return gc__seterr(err, GC_EINVAL,
 				  "lease keeper: out and client are required");
 	*out = NULL;
-	if (o && o->version > GC_ETCD_KEEPER_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "lease keeper: unknown options version %u",
-				  o->version);
+	if ((rc = gc__options_copy(&copy, o, &gc__etcd_keeper_optver, err)))
+		return rc;
+	o = &copy;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return gc__seterr(err, GC_ENOMEM, "out of memory");

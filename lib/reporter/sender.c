@@ -320,17 +320,11 @@ static void http_loop(gc_reporter *r)
 
 static int ensure_store(gc_reporter *r, gc_error *err)
 {
-	gc_store_options so = GC_STORE_OPTIONS_INIT;
+	gc_store_options so;
 	int rc;
 	if (r->store)
 		return 0;
-	so.backend = r->own->backend;
-	so.sqlite_path = r->own->sqlite_path;
-	so.mysql_service = r->own->mysql_service;
-	so.mysql_username = r->own->mysql_username;
-	so.mysql_password = r->own->mysql_password;
-	so.mysql_database = r->own->mysql_database;
-	so.connect_timeout_s = r->own->connect_timeout_s;
+	so = r->own->opts;
 	so.pool_size = 1;
 	so.retention_interval_s = -1;
 	so.log = r->log;
