@@ -94,6 +94,40 @@ static void public_constructors_refuse_a_newer_version(void **state)
 			 GC_EINVAL);
 }
 
+static void agent_service_reporter_refuse_a_newer_version(void **state)
+{
+	(void)state;
+	gc_agent_config ac;
+	gc_service_config sc;
+	gc_agent_options ao;
+	gc_service_options so;
+	gc_reporter_options ro;
+	gc_agent *a = NULL;
+	gc_service *svc = NULL;
+	gc_reporter *r = NULL;
+	gc_error err;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(gc_agent_config_init(&ac), 0);
+	assert_int_equal(gc_service_config_init(&sc), 0);
+	gc_agent_options_init(&ao, GC_AGENT_OPTIONS_VERSION);
+	ao.version++;
+	assert_int_equal(gc_agent_new(&a, &ac, &ao, &err), GC_EINVAL);
+	assert_null(a);
+	assert_non_null(strstr(err.msg, "agent: options version"));
+	gc_service_options_init(&so);
+	so.version++;
+	assert_int_equal(gc_service_new(&svc, &sc, &so, &err), GC_EINVAL);
+	assert_null(svc);
+	assert_non_null(strstr(err.msg, "service: options version"));
+	gc_reporter_options_init(&ro, GC_REPORTER_OPTIONS_VERSION);
+	ro.version++;
+	assert_int_equal(gc_reporter_new(&r, &ro, &err), GC_EINVAL);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "reporter: options version"));
+	gc_agent_config_clear(&ac);
+	gc_service_config_clear(&sc);
+}
+
 static void etcd_options_from_config_one_policy(void **state)
 {
 	(void)state;
@@ -195,6 +229,7 @@ int main(void)
 		cmocka_unit_test(init_writes_only_the_callers_version),
 		cmocka_unit_test(copy_reads_older_callers_and_refuses_newer),
 		cmocka_unit_test(public_constructors_refuse_a_newer_version),
+		cmocka_unit_test(agent_service_reporter_refuse_a_newer_version),
 		cmocka_unit_test(etcd_options_from_config_one_policy),
 		cmocka_unit_test(store_options_from_config_picks_the_backend),
 		cmocka_unit_test(reporter_options_from_config_sinks),
