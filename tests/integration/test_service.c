@@ -1553,6 +1553,14 @@ static void report_ingest_is_authenticated_and_idempotent(void **state)
 	    "/api/v1/log/list?project_id=%" PRId64 "&task_id=778", pid);
 	expect_code(&r, 0);
 	assert_int_equal(cJSON_GetObjectItem(payload(&r), "total")->valueint, 1);
+	/* the original's plan_time (21:52:30, its next tick) is replaced by
+	 * the tick that ran: the second of real_time, 21:52:27 */
+	it = cJSON_GetArrayItem(cJSON_GetObjectItem(payload(&r), "list"), 0);
+	assert_int_equal(
+	    (int64_t)cJSON_GetObjectItem(it, "plan_time")->valuedouble,
+	    1795470747);
+	assert_true(cJSON_GetObjectItem(it, "plan_time")->valuedouble <=
+		    cJSON_GetObjectItem(it, "start_time")->valuedouble);
 	resp_free(&r);
 	get(&r, F.admin_tok, "/api/v1/log/recent");
 	expect_code(&r, 0);
