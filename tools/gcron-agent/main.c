@@ -146,11 +146,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	level = log_level ? log_level : cfg.log_level;
-	if (cfg.n_projects == 0)
-		gc_log_stderr(GC_LOG_WARNING,
-			      "no projects configured: the agent registers "
-			      "nothing until a reload adds some",
-			      &level);
+	if (cfg.n_projects == 0) {
+		/* It would register nothing and run nothing, looking healthy
+		 * while doing so. */
+		tool_err(NAME,
+			 "%s: no projects: this agent would serve nothing; "
+			 "set `projects = [1, 2]` (project ids) at the top "
+			 "of the file",
+			 config);
+		gc_agent_config_clear(&cfg);
+		return 1;
+	}
 
 	/* Results and warnings go through the reporter's spool to
 	 * report_addr or the SQL store; without either they are logged. */
