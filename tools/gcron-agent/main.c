@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const NAME = "gcron-agent";
 
@@ -157,6 +158,15 @@ int main(int argc, char **argv)
 		gc_agent_config_clear(&cfg);
 		return 1;
 	}
+
+	if (geteuid() == 0)
+		/* Commands run as the agent's user: as root, whoever may
+		 * edit a project's tasks owns the host. */
+		gc_log_stderr(GC_LOG_WARNING,
+			      "running as root: every task's command runs as "
+			      "root too; run the agent as an unprivileged user "
+			      "(the systemd unit uses \"gophercron\")",
+			      &level);
 
 	/* Results and warnings go through the reporter's spool to
 	 * report_addr or the SQL store; without either they are logged. */
