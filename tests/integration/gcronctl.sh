@@ -489,6 +489,12 @@ check "job ls shows running" 0 "running" "" -- job ls -p demo
 check "job run while running is refused" 1 "" "task is running" -- job run long
 check "job kill" 0 "kill the run of job" "" -- job kill long
 wait_for "the killed run is logged" 30 logs_of long 1
+not_running() {
+	run --json job show long
+	((RC == 0)) && [[ $(jget "j['is_running']") == 0 ]]
+}
+wait_for "long is no longer running" 30 not_running
+check "job kill of a job not running exits 1" 1 "" "task is not running" -- job kill long
 run --json log ls -p demo -t long
 jcheck "killed run: error says killed" "j['list'][0]['with_error'] == 1 and 'kill' in j['list'][0]['error'] and j['list'][0]['output'].startswith('started')"
 
