@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct fx {
@@ -1299,6 +1300,18 @@ static void errors_name_the_backend(void **state)
 		assert_null(bad);
 		assert_non_null(
 			strstr(e.msg, "sqlite /nonexistent-dir/x/y.db: "));
+		/* with its cause, as the system says it */
+		assert_non_null(strstr(e.msg, "directory /nonexistent-dir/x: "
+					      "No such file or directory"));
+		char ro[512];
+		snprintf(ro, sizeof(ro), "%s/ro", f->dir);
+		assert_int_equal(mkdir(ro, 0555), 0);
+		snprintf(ro, sizeof(ro), "%s/ro/y.db", f->dir);
+		o.sqlite_path = ro;
+		if (geteuid() != 0) { /* root writes anyway */
+			assert_int_not_equal(gc_store_open(&bad, &o, &e), 0);
+			assert_non_null(strstr(e.msg, "/ro: Permission denied"));
+		}
 	} else {
 		assert_memory_equal(gc_store_describe(f->s), "mysql 127.0.0.1:",
 				    16);
