@@ -155,6 +155,9 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/drive
 ADMIN_DIR := $(abspath lib/service/admin)
 $(BUILD)/obj/lib/service/admin_assets.o: $(wildcard lib/service/admin/*)
 $(BUILD)/obj/lib/service/admin_assets.o: OBJ_CFLAGS = -DGC__ADMIN_DIR='"$(ADMIN_DIR)"'
+# gcronctl carries its completion script the same way.
+$(BUILD)/obj/tools/gcronctl/completion.o: tools/gcronctl/completion.bash
+$(BUILD)/obj/tools/gcronctl/completion.o: CFLAGS_EXTRA += -DGC__CTL_DIR='"$(abspath tools/gcronctl)"'
 
 # ---------------------------------------------------------------- tests
 deps:
