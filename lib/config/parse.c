@@ -88,7 +88,8 @@ static bool known_section(const gc__cfg_ctx *c, const char *section)
 static int report_unknown(gc__cfg_ctx *c, int line, const char *section,
 			  const char *key)
 {
-	char hint[2 * GC__CFG_MAX_NAME + 32] = "", near[2 * GC__CFG_MAX_NAME + 4];
+	char hint[2 * GC__CFG_MAX_NAME + 32] = "";
+	char near[2 * GC__CFG_MAX_NAME + 4];
 	if (gc__cfg_legacy_key(section, key)) {
 		if (key) /* a section is reported key by key */
 			gc__log(c->log, c->payload, GC_LOG_NOTICE,

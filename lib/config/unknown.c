@@ -12,15 +12,12 @@
 static const struct {
 	const char *section, *key;
 } legacy_keys[] = {
-    {"", "log_level"},	      {"", "report_addr"},
-    {"deploy", "environment"}, {"deploy", "host"},
-    {"deploy", "timeout"},     {"deploy", "view_path"},
-    {"etcd", "service"},       {"etcd", "username"},
-    {"etcd", "password"},      {"etcd", "dialtimeout"},
-    {"etcd", "prefix"},	      {"etcd", "projects"},
-    {"etcd", "shell"},	      {"mysql", "service"},
-    {"mysql", "username"},     {"mysql", "password"},
-    {"mysql", "database"},     {"jwt", "secret"},
+    {"", "log_level"},	     {"", "report_addr"},   {"deploy", "environment"},
+    {"deploy", "host"},	     {"deploy", "timeout"}, {"deploy", "view_path"},
+    {"etcd", "service"},     {"etcd", "username"},  {"etcd", "password"},
+    {"etcd", "dialtimeout"}, {"etcd", "prefix"},    {"etcd", "projects"},
+    {"etcd", "shell"},	     {"mysql", "service"},  {"mysql", "username"},
+    {"mysql", "password"},   {"mysql", "database"}, {"jwt", "secret"},
     {"jwt", "exp"},
 };
 
@@ -88,8 +85,7 @@ static void put_name(char *out, size_t cap, const char *section,
 	if (!key)
 		snprintf(out, cap, "[%s]", section);
 	else
-		snprintf(out, cap, "%s%s%s", section, *section ? "." : "",
-			 key);
+		snprintf(out, cap, "%s%s%s", section, *section ? "." : "", key);
 }
 
 void gc__cfg_suggest(const gc__cfg_schema *s, const char *section,
@@ -105,7 +101,8 @@ void gc__cfg_suggest(const gc__cfg_schema *s, const char *section,
 		for (size_t i = 0; i < s->n_fields; i++)
 			if (strcmp(s->fields[i].section, section) == 0)
 				consider(&n, s->fields[i].key,
-					 s->fields[i].section, s->fields[i].key);
+					 s->fields[i].section,
+					 s->fields[i].key);
 		for (size_t i = 0; !n.section && i < s->n_fields; i++)
 			consider(&n, s->fields[i].key, s->fields[i].section,
 				 s->fields[i].key);

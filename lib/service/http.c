@@ -401,13 +401,16 @@ int gc__http_start(gc_service *svc, gc_error *err)
 	svc->mg = mg_start2(&init, &edata);
 	if (!svc->mg) {
 		char why[300] = "";
-		size_t i;
-		for (i = 0; i < svc->n_hosts && !why[0]; i++)
+		const char *where = listen.data;
+		for (size_t i = 0; i < svc->n_hosts && !why[0]; i++) {
 			bind_cause(svc->hosts[i], why, sizeof(why));
+			where = why[0] ? svc->hosts[i] : where;
+		}
+		if (!why[0])
+			snprintf(why, sizeof(why), "%s",
+				 ebuf[0] ? ebuf : "unknown error");
 		rc = gc__seterr(err, GC_ESYS,
-				"service: cannot listen on %s: %s",
-				why[0] ? svc->hosts[i - 1] : listen.data,
-				why[0] ? why : ebuf[0] ? ebuf : "unknown error");
+				"service: cannot listen on %s: %s", where, why);
 		gc__guard_free(svc->guard);
 		svc->guard = NULL;
 		goto out;
