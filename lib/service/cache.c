@@ -64,6 +64,7 @@ struct gc__cache {
 	int connected;	 /* both streams established */
 	int up;		 /* etcd answered the last probe */
 	int64_t rev;	 /* tasks range applied up to this revision */
+	int64_t lists;	 /* listings loaded */
 	int64_t relists; /* listings after the first */
 	char down_msg[GC_ERROR_MSG_MAX];
 
@@ -320,7 +321,7 @@ static int relist(gc__cache *k, gc_error *err)
 	k->v = v;
 	k->n = n;
 	k->cap = cap + 1;
-	k->relists += k->listed;
+	k->relists += k->lists++ > 0;
 	k->listed = 1;
 	k->connected = 0;
 	set_rev(k, res.revision);
@@ -703,6 +704,16 @@ int gc__cache_etcd_down(gc__cache *k, char *msg, size_t len)
 		snprintf(msg, len, "%s", k->down_msg);
 	pthread_rwlock_unlock(&k->lk);
 	return down;
+}
+
+void gc__cache_etcd_failed(gc__cache *k, const char *msg)
+{
+	if (!k)
+		return;
+	pthread_rwlock_wrlock(&k->lk);
+	k->up = 0;
+	snprintf(k->down_msg, sizeof(k->down_msg), "%s", msg);
+	pthread_rwlock_unlock(&k->lk);
 }
 
 /* Once per address: an agent serving several projects registers in

@@ -543,6 +543,8 @@ int gc__cache_node_each(gc__cache *k, int64_t pid, gc__node_fn fn, void *arg,
 void gc__cache_written(gc__cache *k, int64_t rev);
 /* 1 and etcd's error in msg when the last probe could not reach etcd. */
 int gc__cache_etcd_down(gc__cache *k, char *msg, size_t len);
+/* A request could not reach etcd: mark it down until the next probe. */
+void gc__cache_etcd_failed(gc__cache *k, const char *msg);
 /* gophercron_etcd_up, gophercron_cache_*, the agents' clocks. */
 int gc__cache_metrics(gc__cache *k, gc__buf *o);
 /* Tell agent `ip` of project `pid` to do `cmd` (a leased key it watches),

@@ -117,6 +117,15 @@ static int etcd_down(gc__ctx *c)
 	return 1;
 }
 
+/* Answer an etcd error; etcd out of reach: later requests get 503 at once
+ * until the cache's probe reaches it again. */
+static void etcd_failed(gc__ctx *c, int rc, const gc_error *err)
+{
+	if (rc == GC_EUNAVAIL || rc == GC_ETIMEDOUT)
+		gc__cache_etcd_failed(c->svc->cache, err->msg);
+	gc__reply_gcerr(c, GC__SRC_ETCD, rc, err);
+}
+
 /* Borrow the request's etcd handle (NULL and a 500 answer on failure). */
 static gc_etcd *ctx_etcd(gc__ctx *c)
 {
@@ -189,7 +198,7 @@ static int put_leased(gc__ctx *c, const char *key, const char *value,
 	if (rc == 0)
 		rc = gc_etcd_put(NULL, etcd, key, value, len, lease, 0, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	return 0;
@@ -213,7 +222,7 @@ static int get_prefix(gc__ctx *c, char *prefix, unsigned flags,
 	rc = gc_etcd_get(r, etcd, prefix, &go, &err);
 	free(prefix);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	return 0;
@@ -248,7 +257,7 @@ int gc__task_get(gc__ctx *c, int64_t pid, const char *tid, char **value,
 	free(ktask);
 	free(kstat);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	if (res.responses_count == 2) {
@@ -420,7 +429,7 @@ static int save_read(gc__ctx *c, gc_etcd *etcd, int64_t pid, const char *tid,
 	gc_error err = {0, ""};
 	int rc = gc_etcd_get(old, etcd, key, NULL, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	if (!old->kvs_count)
@@ -505,7 +514,7 @@ static int save_once(gc__ctx *c, gc_etcd *etcd, int64_t pid, const char *tid,
 	rc = gc_etcd_txn(&res, etcd, &tx, &err);
 	free(json);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	rc = res.succeeded ? 1 : 0;
@@ -607,7 +616,7 @@ int gc__task_delete(gc__ctx *c, int64_t pid, const char *tid, cJSON **prev)
 	ops[2].key = know;
 	rc = gc_etcd_txn(&res, etcd, &tx, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		rc = -1;
 		goto out;
 	}
@@ -678,7 +687,7 @@ int gc__project_purge(gc__ctx *c, int64_t pid, int64_t *deleted)
 		gc__cache_written(c->svc->cache, r.revision);
 	gc_etcd_response_dispose(&r);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	return 0;
@@ -741,7 +750,7 @@ int gc__node_command(gc__ctx *c, int64_t pid, const char *ip, const char *cmd)
 	 * members. */
 	rc = gc_etcd_get(&r, etcd, kreg, NULL, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		rc = -1;
 	} else if (!r.kvs_count) {
 		gc__reply_err(c, GC__C_NOT_FOUND,
