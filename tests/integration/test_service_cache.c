@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SECRET "test-secret-0123456789-0123456789-abcdef"
@@ -446,6 +447,23 @@ static void put_task(const char *tid, const char *name)
 			 0);
 }
 
+/* Run gcronctl (logged in as admin, config in the test's directory):
+ * its exit status. */
+static int gcronctl(const char *args)
+{
+	const char *b = getenv("GC_BUILD");
+	char cmd[2048];
+	int st;
+	snprintf(cmd, sizeof(cmd),
+		 "export XDG_CONFIG_HOME='%s'; ctl='%s/bin/gcronctl -s "
+		 "http://127.0.0.1:%d'; $ctl whoami >/dev/null 2>&1 || "
+		 "echo 123456 | $ctl login -u admin --password-stdin "
+		 ">/dev/null && $ctl %s",
+		 F.dir, b ? b : "build", F.port, args);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* --------------------------------------------------------------- tests */
 
 static void saved_task_is_in_the_next_list(void **state)
@@ -590,6 +608,7 @@ static void watch_cut_by_compaction_lists_again(void **state)
 	} while (relists == relists0 && gc__mono_ms() - t0 < 10000);
 	assert_true(relists > relists0);
 	assert_true(wait_list_has("after-compaction,", 1000) >= 0);
+	assert_int_equal(gcronctl("job ls -p cache >/dev/null"), 0);
 	assert_true(wait_cache_answers(2000));
 	assert_true(gct_logbuf_count(&F.log, "compacted") >= 1);
 	assert_int_equal(metric("gophercron_etcd_up", &up), 0);
@@ -624,6 +643,8 @@ static void etcd_stopped_gives_503_in_time_then_200(void **state)
 		assert_non_null(strstr(r.body, "cannot reach etcd at "));
 		resp_free(&r);
 	}
+	/* gcronctl: exit status 3, as for a server it cannot reach */
+	assert_int_equal(gcronctl("job ls -p cache"), 3);
 	relay_cut(&F.rl, 0);
 	/* etcd itself stopped (frozen: every call times out): 503 within
 	 * the [deploy] timeout of 2 s */
