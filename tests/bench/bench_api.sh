@@ -148,7 +148,7 @@ range_lua "/gopher_cron/register/" "$tmp/range_nodes.lua"
 run_wrk() { # label url [wrk args...]
 	local label=$1 url=$2 out rps p99
 	shift 2
-	out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency "$@" "$url" 2>&1)
+	out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --timeout 30s --latency "$@" "$url" 2>&1)
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {
 		v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
@@ -208,7 +208,8 @@ sort -t$'\t' -k1,1 -s "$results" | awk -F'\t' '
 		}
 		printf "ratio version / bare civetweb (requests/s): %.2f\n", mr["version"] / mr["civetweb_bare"]
 		printf "ratio crontab/list / etcd range (requests/s): %.2f\n", mr["crontab_list"] / mr["etcd_range"]
-		printf "ratio crontab/list 10,000 / etcd range (requests/s): %.2f\n", mr["crontab_list_10k"] / mr["etcd_range_10k"]
+		if (mr["etcd_range_10k"] > 0)
+			printf "ratio crontab/list 10,000 / etcd range (requests/s): %.2f\n", mr["crontab_list_10k"] / mr["etcd_range_10k"]
 		printf "ratio client/list / etcd range (requests/s): %.2f\n", mr["client_list"] / mr["etcd_range_nodes"]
 	}'
 echo "cache memory: VmRSS $rss_before kB before, $rss_after kB after 10,000 tasks arrived: $(( (rss_after - rss_before) * 1024 / 10000 )) bytes per task"
