@@ -35,8 +35,10 @@
  *   throttle.c        the failed-login throttle
  *   tasks.c           the etcd handle pool and every etcd read and write of
  *                     the handlers (tasks, status keys, run-now and kill
- *                     signals, registrations, agent commands): the reads
- *                     are where a watch-fed cache can answer instead
+ *                     signals, registrations, agent commands); list reads
+ *                     from the cache while it is current
+ *   cache.c           the watch-fed copy of tasks, status keys and
+ *                     registrations; the etcd probe (etcd up or not)
  *   admin.c           /admin: the admin page from [deploy] view_path or the
  *                     embedded copy
  *   admin_assets.c    the page's files, embedded (.incbin); content types
@@ -48,7 +50,10 @@
  * (atomics on the request path, a mutex for opening and closing). The
  * guard's sweeper thread (conn.c; started with the server, stopped before
  * mg_stop) lists the process's sockets and shuts connections down under
- * the guard's mutex. gc_service_start and gc_service_stop run on the
+ * the guard's mutex. The cache's thread (cache.c; started before the
+ * server, stopped after it) runs the watches and the etcd probe and
+ * changes the copy under the cache's write lock; handlers read it under
+ * the read lock. gc_service_start and gc_service_stop run on the
  * caller's thread under run_mu. The log callback is called from all of
  * them. */
 #ifndef GC_SERVICE_SVC_H
