@@ -204,7 +204,7 @@ sort -t$'\t' -k1,1 -s "$results" | awk -F'\t' '
 			k = keys[i]
 			for (j = 1; j <= n[k]; j++) { a[j] = rps[k, j]; b[j] = p99[k, j] }
 			mr[k] = median(a, n[k]); mp[k] = median(b, n[k])
-			printf "%-42s %12.0f %7.2f ms\n", label[k], mr[k], mp[k]
+			printf "%-42s %12.1f %7.2f ms\n", label[k], mr[k], mp[k]
 		}
 		printf "ratio version / bare civetweb (requests/s): %.2f\n", mr["version"] / mr["civetweb_bare"]
 		printf "ratio crontab/list / etcd range (requests/s): %.2f\n", mr["crontab_list"] / mr["etcd_range"]
