@@ -676,12 +676,18 @@ void gc__cache_written(gc__cache *k, int64_t rev)
 {
 	struct timespec dl;
 	int64_t cur;
+	int live;
 	if (!k || rev <= 0)
 		return;
 	cur = atomic_load(&k->want_rev);
 	while (cur < rev &&
 	       !atomic_compare_exchange_weak(&k->want_rev, &cur, rev))
 		;
+	pthread_rwlock_rdlock(&k->lk);
+	live = k->listed && k->connected && k->up;
+	pthread_rwlock_unlock(&k->lk);
+	if (!live)
+		return; /* reads go to etcd anyway */
 	/* Wait for the watch to bring the write back, so the next read,
 	 * from anyone, is answered from a copy that has it; past the bound,
 	 * reads go to etcd until it arrives. */
