@@ -645,6 +645,18 @@ static void etcd_stopped_gives_503_in_time_then_200(void **state)
 	}
 	/* gcronctl: exit status 3, as for a server it cannot reach */
 	assert_int_equal(gcronctl("job ls -p cache"), 3);
+	/* a service started now says so at once, and starts */
+	{
+		gc_service_options o = GC_SERVICE_OPTIONS_INIT;
+		gc_service *svc2 = NULL;
+		gc_error err;
+		o.log = quiet_log;
+		assert_int_equal(gc_service_new(&svc2, &F.cfg, &o, &err), 0);
+		assert_int_equal(gc_service_start(svc2, &err), 0);
+		assert_true(gct_logbuf_count(&F.log, "cannot reach etcd at ") >=
+			    1);
+		gc_service_free(svc2);
+	}
 	relay_cut(&F.rl, 0);
 	/* etcd itself stopped (frozen: every call times out): 503 within
 	 * the [deploy] timeout of 2 s */
