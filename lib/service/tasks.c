@@ -158,10 +158,13 @@ static cJSON *etcd_json(const char *v, size_t len)
 	return gc__json_parse(&o, v, len, &jo, NULL, NULL) ? NULL : o;
 }
 
-/* The answer came from the cache at `rev`. */
+/* The answer came from the cache at `rev` (once: the project list counts
+ * the tasks of every project). */
 static void cache_rev_header(gc__ctx *c, int64_t rev)
 {
 	char v[24];
+	if (strstr(c->resp_headers, "X-Gophercron-Revision:"))
+		return;
 	snprintf(v, sizeof(v), "%" PRId64, rev);
 	gc__add_header(c, "X-Gophercron-Revision", v);
 }
