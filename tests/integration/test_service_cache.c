@@ -447,19 +447,20 @@ static void put_task(const char *tid, const char *name)
 			 0);
 }
 
-/* Run gcronctl (logged in as admin, config in the test's directory):
- * its exit status. */
+/* Run gcronctl in the test's directory (logged in as admin, its config
+ * there too): the exit status. */
 static int gcronctl(const char *args)
 {
 	const char *b = getenv("GC_BUILD");
-	char cmd[2048];
+	char cmd[10240], bin[4096];
 	int st;
+	assert_non_null(realpath(b ? b : "build", bin));
 	snprintf(cmd, sizeof(cmd),
-		 "export XDG_CONFIG_HOME='%s'; ctl='%s/bin/gcronctl -s "
-		 "http://127.0.0.1:%d'; $ctl whoami >/dev/null 2>&1 || "
-		 "echo 123456 | $ctl login -u admin --password-stdin "
-		 ">/dev/null && $ctl %s",
-		 F.dir, b ? b : "build", F.port, args);
+		 "cd '%s' && export XDG_CONFIG_HOME=\"$PWD\"; "
+		 "ctl='%s/bin/gcronctl -s http://127.0.0.1:%d'; "
+		 "$ctl whoami >/dev/null 2>&1 || echo 123456 | $ctl login -u "
+		 "admin --password-stdin >/dev/null && $ctl %s",
+		 F.dir, bin, F.port, args);
 	st = system(cmd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -591,6 +592,12 @@ static void nodes_pass_the_agent_clock_through(void **state)
 	    strstr(r.body, "gophercron_agent_clock_ok{ip=\"10.0.0.2\"} 0\n"));
 	assert_null(strstr(r.body, "clock_ok{ip=\"10.0.0.1\"}"));
 	resp_free(&r);
+	/* gcronctl node ls: OFFSET, "-" for the agent of 1.10 */
+	assert_int_equal(gcronctl("node ls >out.txt 2>&1; "
+				  "grep -q 'NODE *VERSION *OFFSET' out.txt && "
+				  "grep -q '10.0.0.2 *v2 *-1.25s !' out.txt && "
+				  "grep -q '10.0.0.1 *v1.10.8 *- ' out.txt"),
+			 0);
 }
 
 static void watch_cut_by_compaction_lists_again(void **state)
