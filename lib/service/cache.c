@@ -43,7 +43,7 @@ typedef struct centry {
 	int kind; /* gc_key_kind */
 	int64_t pid;
 	char *json[2]; /* TASK: list JSON idle, running; NULL: undecodable */
-	int running;   /* STATUS */
+	int running;   /* STATUS: "running"; TASK: its status key's */
 	gc__node node; /* REGISTER (strings owned) */
 } centry;
 
@@ -193,6 +193,50 @@ oom:
 	return GC_ENOMEM;
 }
 
+static centry *find(gc__cache *k, const char *key, size_t len)
+{
+	size_t i = lower_bound(k, key, len);
+	return i < k->n && key_cmp(k->v[i].key, k->v[i].key_len, key, len) == 0
+		   ? &k->v[i]
+		   : NULL;
+}
+
+#define STATUS_SUFFIX "/t_status"
+
+/* Whether the status key of a task entry says "running". */
+static int status_running(gc__cache *k, const centry *task)
+{
+	char key[2 * GC_KEY_PART_MAX + 64];
+	int len = snprintf(key, sizeof(key), "%s" STATUS_SUFFIX, task->key);
+	const centry *st;
+	if (len < 0 || (size_t)len >= sizeof(key))
+		return 0;
+	st = find(k, key, (size_t)len);
+	return st && st->kind == GC_KEY_STATUS && st->running;
+}
+
+/* A status key changed: its task's entry keeps the flag, so a list does
+ * not look the status up per task. */
+static void status_changed(gc__cache *k, const char *key, size_t len,
+			   int running)
+{
+	size_t tlen = len - (sizeof(STATUS_SUFFIX) - 1);
+	centry *t = find(k, key, tlen);
+	if (t && t->kind == GC_KEY_TASK)
+		t->running = running;
+}
+
+/* Entry i was put: link a task and its status flag. */
+static int entry_linked(gc__cache *k, size_t i)
+{
+	centry *e = &k->v[i];
+	if (e->kind == GC_KEY_TASK)
+		e->running = status_running(k, e);
+	else if (e->kind == GC_KEY_STATUS)
+		status_changed(k, e->key, e->key_len, e->running);
+	return 0;
+}
+
 /* Put or delete one key (write lock held). */
 static int apply_event(gc__cache *k, const gc_etcd_event *ev)
 {
@@ -203,10 +247,13 @@ static int apply_event(gc__cache *k, const gc_etcd_event *ev)
 	centry e;
 	if (ev->type == GC_ETCD_EVENT_DELETE) {
 		if (found) {
+			int status = k->v[i].kind == GC_KEY_STATUS;
 			entry_clear(&k->v[i]);
 			memmove(&k->v[i], &k->v[i + 1],
 				(k->n - i - 1) * sizeof(*k->v));
 			k->n--;
+			if (status)
+				status_changed(k, kv->key, kv->key_len, 0);
 		}
 		return 0;
 	}
@@ -215,7 +262,7 @@ static int apply_event(gc__cache *k, const gc_etcd_event *ev)
 	if (found) {
 		entry_clear(&k->v[i]);
 		k->v[i] = e;
-		return 0;
+		return entry_linked(k, i);
 	}
 	if (k->n == k->cap) {
 		size_t ncap = k->cap ? k->cap * 2 : 256;
@@ -230,7 +277,7 @@ static int apply_event(gc__cache *k, const gc_etcd_event *ev)
 	memmove(&k->v[i + 1], &k->v[i], (k->n - i) * sizeof(*k->v));
 	k->v[i] = e;
 	k->n++;
-	return 0;
+	return entry_linked(k, i);
 }
 
 static void entries_free(centry *v, size_t n)
@@ -321,6 +368,9 @@ static int relist(gc__cache *k, gc_error *err)
 	k->v = v;
 	k->n = n;
 	k->cap = cap + 1;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == GC_KEY_TASK)
+			v[i].running = status_running(k, &v[i]);
 	k->relists += k->lists++ > 0;
 	k->listed = 1;
 	k->connected = 0;
@@ -598,19 +648,6 @@ static int has_prefix(const centry *e, const char *p, size_t len)
 	return e->key_len >= len && memcmp(e->key, p, len) == 0;
 }
 
-static int task_running(gc__cache *k, const centry *task)
-{
-	char key[2 * GC_KEY_PART_MAX + 64];
-	int len = snprintf(key, sizeof(key), "%s/t_status", task->key);
-	size_t i;
-	if (len < 0 || (size_t)len >= sizeof(key))
-		return 0;
-	i = lower_bound(k, key, (size_t)len);
-	return i < k->n && k->v[i].kind == GC_KEY_STATUS &&
-	       k->v[i].key_len == (size_t)len &&
-	       memcmp(k->v[i].key, key, (size_t)len) == 0 && k->v[i].running;
-}
-
 int gc__cache_task_list(gc__cache *k, int64_t pid, gc__buf *out, int64_t *rev)
 {
 	char *p = gc_key_project_prefix(k ? k->svc->prefix : "", pid);
@@ -626,7 +663,7 @@ int gc__cache_task_list(gc__cache *k, int64_t pid, gc__buf *out, int64_t *rev)
 		if (e->kind != GC_KEY_TASK || !e->json[0])
 			continue;
 		if ((n++ && gc__buf_puts(out, ",")) ||
-		    gc__buf_puts(out, e->json[task_running(k, e)]))
+		    gc__buf_puts(out, e->json[e->running ? 1 : 0]))
 			rc = GC_ENOMEM;
 	}
 	pthread_rwlock_unlock(&k->lk);
