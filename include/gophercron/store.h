@@ -261,13 +261,13 @@ typedef struct gc_store_log {
 	 * of its result, or name and command cut by max_bytes (see
 	 * gc_store_log_query). */
 	int truncated;
+	/* Read only: with a preview, the stored result's whole length in
+	 * bytes (gc_store_log_get reads it all); 0 otherwise. */
+	int64_t result_bytes;
 } gc_store_log;
 
 typedef struct gc_store_logs {
 	gc_store_log *items;
-	/* Read only: with a preview, the stored result's whole length in
-	 * bytes (gc_store_log_get reads it all); 0 otherwise. */
-	int64_t result_bytes;
 	size_t count;
 	int64_t total; /* all rows matching the query, independent of paging */
 } gc_store_logs;
@@ -330,10 +330,6 @@ typedef struct gc_store_log_query {
 	 * preview_bytes set, the budget counts command and name only (the
 	 * results are bounded by the preview). */
 	size_t max_bytes;
-} gc_store_log_query;
-
-/* Newest first (start_time descending, then id descending). */
-GC_EXTERN int gc_store_log_list(gc_store *s, const gc_store_log_query *q,
 	/* 0 = results come whole (within max_bytes). Otherwise a result
 	 * longer than 4 x preview_bytes characters comes as a preview, read
 	 * in SQL (the store never holds it whole): its first and last
@@ -343,6 +339,10 @@ GC_EXTERN int gc_store_log_list(gc_store *s, const gc_store_log_query *q,
 	 * error texts; the row is flagged `truncated` and carries
 	 * result_bytes. gc_store_log_get reads a row whole. */
 	size_t preview_bytes;
+} gc_store_log_query;
+
+/* Newest first (start_time descending, then id descending). */
+GC_EXTERN int gc_store_log_list(gc_store *s, const gc_store_log_query *q,
 				gc_store_logs *out, gc_error *err);
 GC_EXTERN int gc_store_log_get(gc_store *s, int64_t id, gc_store_log *out,
 			       gc_error *err);

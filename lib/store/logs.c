@@ -300,8 +300,8 @@ static int cut_ids(gc__tx *t, const list_ctx *c, const char *hint,
 		   const char *where, gc__dbparam *p, size_t np, gc__buf *ids,
 		   gc_error *err)
 {
-	gc__buf sql = GC__BUF_INIT;
 	bool my = t->s->backend == GC_STORE_MYSQL;
+	gc__buf sql = GC__BUF_INIT;
 	gc__dbrows r = {0};
 	uint64_t used = 0;
 	int rc;
@@ -336,7 +336,6 @@ static int cut_ids(gc__tx *t, const list_ctx *c, const char *hint,
 	return rc;
 }
 
-/* A row read shortened: flag it, and rebuild its result from the head and
 /* Columns 15-17 of a shortened select. */
 enum { COL_TAIL = 14, COL_CUT = 15, COL_BYTES = 16 };
 
@@ -385,18 +384,19 @@ static int shortened_select(gc__buf *sql, const gc_store *s,
 	return rc;
 }
 
+/* A row read shortened: flag it, and rebuild its result from the head and
  * tail read when the middle is missing, the marker saying what is left out
  * and where all of it is (a preview) or why (a budget cut). */
 static int log_cut(gc__dbrows *r, size_t row, gc_store_log *l, gc_error *err)
 {
-	gc__buf b = GC__BUF_INIT;
 	const char *tail = r->cell[row * r->ncols + COL_TAIL];
 	size_t tail_len = r->len[row * r->ncols + COL_TAIL];
 	int64_t all = gc__dbrows_int(r, row, COL_BYTES);
 	int64_t left = all - (int64_t)strlen(l->result) - (int64_t)tail_len;
-	l->truncated = 1;
+	gc__buf b = GC__BUF_INIT;
 	char *marker;
 	int rc;
+	l->truncated = 1;
 	if (tail_len == 0)
 		return 0; /* the result came whole */
 	l->result_bytes = all;
