@@ -62,7 +62,7 @@ prefix = "/bench_loglist"
 [sqlite]
 path = "$tmp/gc.db"
 [jwt]
-secret = "bench-secret"
+secret = "bench-loglist-secret-of-at-least-32-bytes"
 EOF
 	"$bin" -c "$tmp/service.toml" 2>"$tmp/service.log" &
 	svc_pid=$!
@@ -71,6 +71,10 @@ EOF
 		curl -sf "$base/api/v1/version" >/dev/null && break
 		sleep 0.1
 	done
+	kill -0 "$svc_pid" 2>/dev/null || {
+		echo "  $label did not start: $(cat "$tmp/service.log")" >&2
+		exit 1
+	}
 	token=$(curl -sf -d account=admin -d password=123456 "$base/api/v1/user/login" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["response"]["token"])')
 	curl -sf -H "access-token: $token" -d title=bench -d remark=bench \
@@ -86,7 +90,7 @@ EOF
 			replace(hex(zeroblob($KIB * 1024)), '00', 'y') ||
 			'\",\"system_error\":\"\",\"error\":\"\"}',
 			1700000000 + i, 1700000001 + i, 'big', 0, '192.0.2.9', 0, 'run-' || i, ''
-		FROM n;" || echo "  $label: inserting the rows failed" >&2
+		FROM n;" >/dev/null || echo "  $label: inserting the rows failed" >&2
 	cold=$(one_list "$svc_pid" "$base" "$token")
 	warm=$(one_list "$svc_pid" "$base" "$token")
 	kill "$svc_pid" && wait "$svc_pid" 2>/dev/null
