@@ -573,6 +573,14 @@ check "job rm: gone" 1 "" 'no job "long"' -- job show long -p demo
 check "project rm-member" 0 "Removed bob from project 1" "" -- project rm-member demo bob
 check "project rm-member: not a member" 1 "" "not a member" -- project rm-member demo bob
 bob check "bob no longer sees the project" 1 "" "no project" -- job ls -p demo
+# log show as one who is not in the run's project: as if there were no run
+curl -fsS -o /dev/null -H "Authorization: Bearer $report_token" \
+	-H 'Content-Type: application/json' -H 'Report-Type: report_task_result' \
+	--data-binary "@$tmp/big-0.json" "$S/api/v1/report"
+run --json log ls -p demo --limit 1
+HIDDEN_ID=$(jget "j['list'][0]['id']")
+bob check "log show: a run of a project bob is not in" 1 "" "log $HIDDEN_ID not found" -- log show "$HIDDEN_ID"
+check "log show: the admin sees it" 0 "run 0 line 000000" "" -- log show "$HIDDEN_ID"
 check "user rm --json" 0 "" "" -- --json user rm bob
 jcheck "user rm --json" "j == {'id': $BOB_ID, 'account': 'bob', 'deleted': True}"
 check "user rm: unknown user" 1 "" 'no user "bob"' -- user rm bob
