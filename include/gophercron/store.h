@@ -331,7 +331,7 @@ typedef struct gc_store_log_query {
 	 * results are bounded by the preview). */
 	size_t max_bytes;
 	/* 0 = results come whole (within max_bytes). Otherwise a result
-	 * longer than 4 x preview_bytes characters comes as a preview, read
+	 * longer than 4 x preview_bytes bytes comes as a preview, read
 	 * in SQL (the store never holds it whole): its first and last
 	 * preview_bytes characters rebuilt as the same JSON shape, the
 	 * output's start, a marker naming the bytes left out, the stored

@@ -45,7 +45,7 @@ oom:
 /* Smallest reply budget of log/list, in bytes of stored command and name
  * text. */
 #define LIST_BUDGET_MIN (4u << 20)
-/* log/list's results: whole up to 4 x this many characters, else a
+/* log/list's results: whole up to 4 x this many bytes, else a
  * preview of the first and last this many (README, "REST API"). */
 #define LIST_PREVIEW 2048
 

@@ -347,7 +347,11 @@ enum { COL_TAIL = 14, COL_CUT = 15, COL_BYTES = 16 };
 static int shortened_select(gc__buf *sql, const gc_store *s,
 			    const gc_store_log_query *q, const char *cut)
 {
-	bool my = s->backend == GC_STORE_MYSQL;
+	/* Bytes: SQLite's length() of a TEXT counts characters and reads the
+	 * whole value; of the CAST to BLOB it does not. */
+	const char *bytes = s->backend == GC_STORE_MYSQL
+				? "LENGTH(result)"
+				: "length(CAST(result AS BLOB))";
 	gc__buf cond = GC__BUF_INIT, named = GC__BUF_INIT;
 	int head = CUT_HEAD, tail = CUT_TAIL, rc;
 	if (*cut)
@@ -356,7 +360,15 @@ static int shortened_select(gc__buf *sql, const gc_store *s,
 		rc = gc__buf_puts(&named, "1 = 0");
 	if (q->preview_bytes) {
 		head = tail = (int)q->preview_bytes;
-		rc |= gc__buf_printf(&cond, "length(result) > %d", 4 * head);
+		rc |= gc__buf_printf(&cond, "%s > %d", bytes, 4 * head);
+		/* SQLite cuts characters: head and tail must not overlap (a
+		 * prefix is read without the rest of the value). */
+		if (s->backend != GC_STORE_MYSQL)
+			rc |=
+			    gc__buf_printf(&cond,
+					   " AND length(substr(result, 1, %d))"
+					   " > %d",
+					   2 * head + 1, 2 * head);
 	} else {
 		rc |= gc__buf_printf(&cond, "%s AND length(result) > %d",
 				     named.data, head + tail);
@@ -376,9 +388,7 @@ static int shortened_select(gc__buf *sql, const gc_store *s,
 		    " CASE WHEN %s THEN %s ELSE 0 END",
 		    named.data, CUT_TEXT, cond.data, head, named.data, CUT_TEXT,
 		    cond.data, tail, named.data, cond.data, cond.data,
-		    !q->preview_bytes ? "0"
-		    : my	      ? "LENGTH(result)"
-				      : "length(CAST(result AS BLOB))");
+		    q->preview_bytes ? bytes : "0");
 	gc__buf_free(&cond);
 	gc__buf_free(&named);
 	return rc;

@@ -2413,6 +2413,52 @@ static void log_list_previews_and_detail_is_whole(void **state)
 	resp_free(&r);
 }
 
+/* 3,000 three-byte characters (9,000 bytes): SQLite, which cuts
+ * characters, lists them whole (a head and tail of 2,048 characters would
+ * overlap); MySQL, which cuts bytes, as a preview whose ends are the
+ * output's. Never a character twice, never one split. */
+static void a_wide_character_output_is_never_doubled(void **state)
+{
+	resp r, d;
+	int64_t pid = create_project("wide"), id;
+	gc__buf fill = GC__BUF_INIT;
+	const cJSON *row;
+	char *body, *out, *whole;
+	size_t len, olen, wlen;
+	(void)state;
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(gc__buf_puts(&fill, "\xe2\x82\xac"), 0);
+	body = big_result(pid, "907", "wide-1", fill.data, 1, "", "", &len);
+	assert_int_equal(post_report("report_task_result", body, len), 0);
+	free(body);
+	row = cJSON_GetArrayItem(list_logs(&r, pid, 1, 1), 0);
+	id = (int64_t)cJSON_GetObjectItem(row, "id")->valuedouble;
+	out = row_output(row, &olen, NULL);
+	whole = row_output(log_detail(&d, id), &wlen, NULL);
+	assert_int_equal(wlen, fill.len);
+	assert_memory_equal(whole, fill.data, wlen);
+	if (!F.db) {
+		assert_false(row_truncated(row));
+		assert_string_equal(out, whole);
+	} else {
+		const char *m = strstr(out, "\n... [preview: about ");
+		const char *e = m ? strstr(m, "] ...\n") : NULL;
+		assert_true(row_truncated(row));
+		assert_non_null(e);
+		e += strlen("] ...\n");
+		assert_int_equal((size_t)(m - out) % 3, 0);
+		assert_int_equal(strlen(e) % 3, 0);
+		assert_true((size_t)(m - out) + strlen(e) < wlen);
+		assert_memory_equal(out, whole, (size_t)(m - out));
+		assert_string_equal(e, whole + wlen - strlen(e));
+	}
+	free(out);
+	free(whole);
+	gc__buf_free(&fill);
+	resp_free(&r);
+	resp_free(&d);
+}
+
 /* log/detail: project access exactly as log/list (a member reads it; an
  * outsider and a wrong project_id get the 404 of a missing id), a clear
  * 400 for an id that is not one. */
@@ -2703,6 +2749,7 @@ static void log_lines_cannot_be_forged(void **state)
 	cmocka_unit_test(second_service_shares_etcd_and_store),              \
 	cmocka_unit_test(report_output_is_stored_once_and_capped),           \
 	cmocka_unit_test(log_list_previews_and_detail_is_whole),             \
+	cmocka_unit_test(a_wide_character_output_is_never_doubled),          \
 	cmocka_unit_test(log_detail_access_and_bad_ids),                     \
 	cmocka_unit_test(a_page_of_1000_large_rows_stays_bounded),           \
 	cmocka_unit_test(task_save_refuses_a_task_over_the_size_limit),      \
