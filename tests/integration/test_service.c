@@ -2302,6 +2302,75 @@ static void insert_original_row(int64_t pid)
 	gc__buf_free(&t);
 }
 
+/* Row i of the 14 listed by log_list_previews_and_detail_is_whole against
+ * the run's log/detail: a preview's ends are the whole output's, its marker
+ * says the stored size; the short row is whole; detail is byte-exact. */
+static void check_row_against_detail(const cJSON *row, int i, size_t out_len)
+{
+	resp d;
+	const cJSON *w;
+	int64_t id = (int64_t)cJSON_GetObjectItem(row, "id")->valuedouble;
+	char marker[160], *wout, *werr, *out, *err;
+	size_t wlen, olen;
+	out = row_output(row, &olen, &err);
+	w = log_detail(&d, id);
+	wout = row_output(w, &wlen, &werr);
+	assert_false(row_truncated(w));
+	assert_null(cJSON_GetObjectItem(w, "result_bytes"));
+	assert_string_equal(cJSON_GetObjectItem(w, "run_id")->valuestring,
+			    cJSON_GetObjectItem(row, "run_id")->valuestring);
+	if (i == 13) { /* the oldest: a short output, whole */
+		assert_false(row_truncated(row));
+		assert_null(cJSON_GetObjectItem(row, "result_bytes"));
+		assert_int_equal(olen, 100);
+		assert_string_equal(out, wout);
+	} else {
+		int64_t all = (int64_t)cJSON_GetObjectItem(row, "result_bytes")
+				      ->valuedouble;
+		assert_true(row_truncated(row));
+		assert_true(olen < 8 * 1024);
+		snprintf(marker, sizeof(marker),
+			 " bytes of the middle left out; the stored "
+			 "result has %" PRId64
+			 " bytes; GET /api/v1/log/detail?id=%" PRId64
+			 " returns all of it] ...\n",
+			 all, id);
+		assert_non_null(strstr(out, "\n... [preview: about "));
+		assert_non_null(strstr(out, marker));
+		/* the whole text is as long as said */
+		assert_int_equal(
+			strlen(cJSON_GetObjectItem(w, "result")->valuestring),
+			all);
+		/* the preview's ends are the output's */
+		size_t pre = (size_t)(strstr(out, "\n... [preview") - out);
+		size_t suf = olen - (size_t)(strstr(out, marker) +
+					     strlen(marker) - out);
+		/* 2 KiB of the original's \u003c: 341 characters */
+		assert_true(pre > 300 && suf > 300);
+		assert_memory_equal(out, wout, pre);
+		assert_memory_equal(out + olen - suf, wout + wlen - suf, suf);
+		assert_string_equal(err, werr);
+	}
+	if (i == 0) { /* the original's row, decoded whole */
+		assert_int_equal(wlen, 2u * 1024 * 1024 + 7);
+		assert_int_equal(strspn(wout, "<"), 2u * 1024 * 1024);
+		assert_string_equal(wout + wlen - 7, "TAILEND");
+		assert_string_equal(werr, "exit status 9");
+	} else if (i < 13) {
+		char end[32];
+		snprintf(end, sizeof(end), "tail-%d\n", 12 - i);
+		assert_int_equal(wlen, out_len + strlen(end));
+		assert_int_equal(strspn(wout, "x"), out_len);
+		assert_string_equal(wout + out_len, end);
+		assert_string_equal(werr, "exit status 3");
+	}
+	free(out);
+	free(err);
+	free(wout);
+	free(werr);
+	resp_free(&d);
+}
+
 /* log/list answers previews of long results whatever the page size: the
  * first and last 2 KiB of the stored text, a marker with the bytes left
  * out and where the rest is; the rows flagged and counted. A short result
@@ -2309,12 +2378,12 @@ static void insert_original_row(int64_t pid)
  * run whole, byte for byte, the original's 12 MiB row too. */
 static void log_list_previews_and_detail_is_whole(void **state)
 {
-	resp r, d;
+	resp r;
 	int64_t pid = create_project("biglist");
 	const size_t out_len = 1000u * 1024;
 	cJSON *list;
-	char *body, *out, *err;
-	size_t len, olen;
+	char *body;
+	size_t len;
 	(void)state;
 
 	body = big_result(pid, "904", "small-1", "s", 100, "", "", &len);
@@ -2341,69 +2410,8 @@ static void log_list_previews_and_detail_is_whole(void **state)
 	assert_int_equal(
 		cJSON_GetObjectItem(payload(&r), "truncated_rows")->valueint,
 		13);
-	for (int i = 0; i < 14; i++) {
-		const cJSON *row = cJSON_GetArrayItem(list, i), *w;
-		int64_t id = (int64_t)cJSON_GetObjectItem(row, "id")->valuedouble;
-		char marker[160], *wout, *werr;
-		size_t wlen;
-		out = row_output(row, &olen, &err);
-		w = log_detail(&d, id);
-		wout = row_output(w, &wlen, &werr);
-		assert_false(row_truncated(w));
-		assert_null(cJSON_GetObjectItem(w, "result_bytes"));
-		assert_string_equal(cJSON_GetObjectItem(w, "run_id")->valuestring,
-				    cJSON_GetObjectItem(row, "run_id")->valuestring);
-		if (i == 13) { /* the oldest: a short output, whole */
-			assert_false(row_truncated(row));
-			assert_null(cJSON_GetObjectItem(row, "result_bytes"));
-			assert_int_equal(olen, 100);
-			assert_string_equal(out, wout);
-		} else {
-			int64_t all = (int64_t)cJSON_GetObjectItem(
-					      row, "result_bytes")
-					      ->valuedouble;
-			assert_true(row_truncated(row));
-			assert_true(olen < 8 * 1024);
-			snprintf(marker, sizeof(marker),
-				 " bytes of the middle left out; the stored "
-				 "result has %" PRId64
-				 " bytes; GET /api/v1/log/detail?id=%" PRId64
-				 " returns all of it] ...\n",
-				 all, id);
-			assert_non_null(strstr(out, "\n... [preview: about "));
-			assert_non_null(strstr(out, marker));
-			/* the whole text is as long as said */
-			assert_int_equal(
-				strlen(cJSON_GetObjectItem(w, "result")
-					       ->valuestring),
-				all);
-			/* the preview's ends are the output's */
-			size_t pre = (size_t)(strstr(out, "\n... [preview") - out);
-			size_t suf = olen - (size_t)(strstr(out, marker) + strlen(marker) - out);
-			assert_true(pre > 300 && suf > 300); /* 2 KiB of \u003c: 341 */
-			assert_memory_equal(out, wout, pre);
-			assert_memory_equal(out + olen - suf, wout + wlen - suf, suf);
-			assert_string_equal(err, werr);
-		}
-		if (i == 0) { /* the original's row, decoded whole */
-			assert_int_equal(wlen, 2u * 1024 * 1024 + 7);
-			assert_int_equal(strspn(wout, "<"), 2u * 1024 * 1024);
-			assert_string_equal(wout + wlen - 7, "TAILEND");
-			assert_string_equal(werr, "exit status 9");
-		} else if (i < 13) {
-			char end[32];
-			snprintf(end, sizeof(end), "tail-%d\n", 12 - i);
-			assert_int_equal(wlen, out_len + strlen(end));
-			assert_int_equal(strspn(wout, "x"), out_len);
-			assert_string_equal(wout + out_len, end);
-			assert_string_equal(werr, "exit status 3");
-		}
-		free(out);
-		free(err);
-		free(wout);
-		free(werr);
-		resp_free(&d);
-	}
+	for (int i = 0; i < 14; i++)
+		check_row_against_detail(cJSON_GetArrayItem(list, i), i, out_len);
 	resp_free(&r);
 	/* A page of only short results says nothing more than 1.10 did. */
 	list = list_logs(&r, pid, 14, 1);
