@@ -513,6 +513,10 @@ GC_EXTERN int64_t gc_etcd_watch_next_revision(const gc_etcd_watch *watch);
 /* 1 while the watch is running (connected or reconnecting), 0 once it has
  * stopped (compacted or fatal error). */
 GC_EXTERN int gc_etcd_watch_active(const gc_etcd_watch *watch);
+/* 1 while the watch's stream is established (etcd confirmed it), 0 while
+ * it is being (re)connected or has stopped: between the two, changes may
+ * be waiting to be delivered. */
+GC_EXTERN int gc_etcd_watch_connected(const gc_etcd_watch *watch);
 GC_EXTERN void *gc_etcd_watch_payload(const gc_etcd_watch *watch);
 
 /* Run the streams: wait up to `timeout_ms` (-1 = until something happens,

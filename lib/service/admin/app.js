@@ -695,6 +695,15 @@
 		return m;
 	}
 
+	/* The agent's clock offset cell (agents of 1.10 do not report it). */
+	function nodeClock(n) {
+		if (typeof n.clock_offset_ms !== "number") return h("td", { "data-label": "Clock offset", class: "muted" }, "—");
+		const ms = n.clock_offset_ms, text = Math.abs(ms) < 1000 ? `${ms > 0 ? "+" : ""}${Math.round(ms)} ms` : `${ms > 0 ? "+" : ""}${(ms / 1000).toFixed(2)} s`;
+		const bad = n.clock_ok === false;
+		return h("td", { "data-label": "Clock offset", class: "mono" + (bad ? " warn-text" : ""), title: bad ? (n.clock_reason || "clock too far off: claims no ticks") : "" },
+			bad ? `${text} (claims no ticks)` : text);
+	}
+
 	/* "ip:version" strings of /crontab/client_list, as {client_ip, version}. */
 	function parseClientList(res) {
 		const list = (res && res.list) || (Array.isArray(res) ? res : []);
@@ -1602,12 +1611,14 @@
 					nodes.length ? h("table", { class: "table cards" },
 						h("caption", { class: "sr-only" }, `Nodes of ${p.title}`),
 						h("thead", null, h("tr", null, h("th", { scope: "col" }, "IP"), h("th", { scope: "col" }, "Version"),
+							h("th", { scope: "col", title: "Cluster time minus the agent's clock, as the agent measured it" }, "Clock offset"),
 							h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
 						h("tbody", null, nodes.map((n) => {
 							const msg = h("p", { class: "row-msg", role: "status" });
 							return h("tr", { "data-client-ip": n.client_ip },
 								h("td", { "data-label": "IP", class: "mono" }, n.client_ip),
 								h("td", { "data-label": "Version" }, n.version || "—"),
+								nodeClock(n),
 								h("td", { class: "actions" },
 									button(["Reload config", h("span", { class: "sr-only" }, ` of ${n.client_ip}`)], async (ev) => {
 										const b = ev.currentTarget;
