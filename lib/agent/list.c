@@ -55,9 +55,9 @@ typedef struct page_job {
 	gc__listing *l;
 	uint32_t pass;
 	page_at at;
-	int64_t rev;	 /* revision (0: latest) */
-	int timeout_ms;	 /* this page's own */
-	int64_t ms;	 /* how long etcd took */
+	int64_t rev;	/* revision (0: latest) */
+	int timeout_ms; /* this page's own */
+	int64_t ms;	/* how long etcd took */
 	gc_etcd_response resp;
 } page_job;
 
@@ -267,9 +267,10 @@ static void page_apply(gc__listing *l, const page_job *j)
 		page += !seen_before(j, &j->resp.kvs[i]);
 	if (more) {
 		/* Fetch the next page while this one is applied; pages cut
-		 * short by a big key grow back. */
-		page_at next = {j->resp.kvs[j->resp.kvs_count - 1].key, 1,
-				j->at.limit < 2 ? 2 : j->at.limit * 2, 0};
+		 * short (a big key, a slow etcd) grow back. */
+		page_at next = {
+		    j->resp.kvs[j->resp.kvs_count - 1].key, 1,
+		    j->at.limit < 2 ? 2 : j->at.limit * GC__LISTPACE_STEP, 0};
 		page_submit(l, &next);
 	}
 	for (size_t i = 0; i < j->resp.kvs_count; i++) {

@@ -27,12 +27,15 @@ void gc__listpace_answered(gc__listpace *p, int64_t limit, int64_t ms)
 		est = 1;
 	p->avg_ms = p->avg_ms ? (3 * p->avg_ms + est) / 4 : est;
 	p->timeouts = 0;
-	if (ms * 4 <= p->timeout_ms && p->limit < GC__LISTPACE_PAGE_MAX) {
-		/* Fast: grow back; expect twice the time for twice the keys. */
-		p->limit = p->limit * 2 < GC__LISTPACE_PAGE_MAX
-			       ? p->limit * 2
-			       : GC__LISTPACE_PAGE_MAX;
-		p->avg_ms *= 2;
+	if (ms * GC__LISTPACE_STEP <= p->timeout_ms &&
+	    p->limit < GC__LISTPACE_PAGE_MAX) {
+		/* Fast: grow back; expect the time to grow with the keys
+		 * (still within the timeout this page had). */
+		int64_t grown = p->limit * GC__LISTPACE_STEP;
+		if (grown > GC__LISTPACE_PAGE_MAX)
+			grown = GC__LISTPACE_PAGE_MAX;
+		p->avg_ms = p->avg_ms * grown / p->limit;
+		p->limit = grown;
 	}
 	p->timeout_ms = (int)clamp64(GC__LISTPACE_TIMEOUT_FACTOR * p->avg_ms,
 				     GC__LISTPACE_TIMEOUT_MIN_MS,
@@ -42,7 +45,7 @@ void gc__listpace_answered(gc__listpace *p, int64_t limit, int64_t ms)
 void gc__listpace_timed_out(gc__listpace *p, int64_t limit)
 {
 	int64_t from = limit > 0 && limit < p->limit ? limit : p->limit;
-	p->limit = clamp64(from / 4, GC__LISTPACE_PAGE_MIN,
+	p->limit = clamp64(from / GC__LISTPACE_STEP, GC__LISTPACE_PAGE_MIN,
 			   GC__LISTPACE_PAGE_MAX);
 	p->timeout_ms = (int)clamp64((int64_t)p->timeout_ms * 2,
 				     GC__LISTPACE_TIMEOUT_MIN_MS,

@@ -4,13 +4,15 @@
  *
  * Rules (bounded on both sides):
  *  - a page that timed out: the next (the same page, read again) asks for
- *    a quarter of the keys, down to GC__LISTPACE_PAGE_MIN, and may take
- *    twice as long, up to GC__LISTPACE_TIMEOUT_MAX_MS: a slow etcd gets
- *    both smaller answers to give and more time to give them;
+ *    GC__LISTPACE_STEP times fewer keys, down to GC__LISTPACE_PAGE_MIN,
+ *    and may take twice as long, up to GC__LISTPACE_TIMEOUT_MAX_MS: a slow
+ *    etcd gets both smaller answers to give and more time to give them;
  *  - an answered page updates the smoothed duration of a page (scaled to
  *    the current page size, linearly: a conservative guess when a page is
- *    mostly latency); when it came within a quarter of its timeout, the
- *    pages double again, up to GC__LISTPACE_PAGE_MAX;
+ *    mostly latency); when it came within 1/GC__LISTPACE_STEP of its
+ *    timeout, the pages grow as much again, up to GC__LISTPACE_PAGE_MAX
+ *    (so an answer that was only stalled, not slow for its size, costs
+ *    one small page, not a slow climb back);
  *  - the timeout follows the answers: GC__LISTPACE_TIMEOUT_FACTOR times the
  *    smoothed duration, within [GC__LISTPACE_TIMEOUT_MIN_MS, _MAX_MS], so
  *    that a stalled answer is given up on soon after etcd is fast again,
@@ -26,12 +28,13 @@
 #define GC__LISTPACE_TIMEOUT_MIN_MS 2000
 #define GC__LISTPACE_TIMEOUT_MAX_MS 30000
 #define GC__LISTPACE_TIMEOUT_FACTOR 8
+#define GC__LISTPACE_STEP	    4
 
 typedef struct gc__listpace {
-	int64_t limit;	/* keys the next page asks for */
-	int timeout_ms; /* the next page's own timeout */
-	int64_t avg_ms; /* smoothed duration of a page of `limit` keys, 0:
-			 * none since the start or the last timeout */
+	int64_t limit;	   /* keys the next page asks for */
+	int timeout_ms;	   /* the next page's own timeout */
+	int64_t avg_ms;	   /* smoothed duration of a page of `limit` keys, 0:
+			    * none since the start or the last timeout */
 	unsigned timeouts; /* pages timed out in a row */
 } gc__listpace;
 

@@ -66,12 +66,12 @@ static void fast_answers_grow_the_pages_back(void **state)
 	while (p.limit < GC__LISTPACE_PAGE_MAX && pages < 100) {
 		int64_t before = p.limit;
 		gc__listpace_answered(&p, p.limit, 20);
-		assert_true(p.limit == before * 2 ||
+		assert_true(p.limit == before * GC__LISTPACE_STEP ||
 			    p.limit == GC__LISTPACE_PAGE_MAX);
 		pages++;
 	}
 	assert_int_equal(p.limit, GC__LISTPACE_PAGE_MAX);
-	assert_int_equal(pages, 5); /* 62 124 248 496 992 -> 1000 */
+	assert_int_equal(pages, 3); /* 62 248 992 -> 1000 */
 	assert_int_equal(p.timeouts, 0);
 	/* and stays there, with the shortest timeout */
 	for (int i = 0; i < 10; i++)
@@ -109,6 +109,19 @@ static void after_a_stall_the_timeout_comes_back_down(void **state)
 		gc__listpace_answered(&p, p.limit, 50);
 	assert_int_equal(p.timeout_ms, GC__LISTPACE_TIMEOUT_MIN_MS);
 	assert_int_equal(p.limit, GC__LISTPACE_PAGE_MAX);
+}
+
+static void a_stalled_answer_costs_one_small_page(void **state)
+{
+	(void)state;
+	gc__listpace p;
+	gc__listpace_init(&p, 3000);
+	gc__listpace_answered(&p, p.limit, 50);
+	gc__listpace_timed_out(&p, p.limit); /* held, not slow */
+	assert_int_equal(p.limit, GC__LISTPACE_PAGE_MAX / GC__LISTPACE_STEP);
+	gc__listpace_answered(&p, p.limit, 15);
+	assert_int_equal(p.limit, GC__LISTPACE_PAGE_MAX);
+	assert_int_equal(p.timeout_ms, GC__LISTPACE_TIMEOUT_MIN_MS);
 }
 
 /* A simulated etcd serving a page of n keys in lat + n * per_key ms; a
@@ -159,11 +172,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(init_clamps_the_timeout),
-	    cmocka_unit_test(a_timeout_shrinks_the_page_and_lengthens_the_timeout),
+	    cmocka_unit_test(
+		a_timeout_shrinks_the_page_and_lengthens_the_timeout),
 	    cmocka_unit_test(a_timeout_of_a_smaller_page_shrinks_from_it),
 	    cmocka_unit_test(fast_answers_grow_the_pages_back),
 	    cmocka_unit_test(slow_answers_lengthen_the_timeout_without_growing),
 	    cmocka_unit_test(after_a_stall_the_timeout_comes_back_down),
+	    cmocka_unit_test(a_stalled_answer_costs_one_small_page),
 	    cmocka_unit_test(a_uniformly_slow_etcd_is_read_to_the_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
