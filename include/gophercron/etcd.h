@@ -9,7 +9,8 @@
  *  - Endpoints: the client sticks to one endpoint and moves to the next on
  *    connection errors, timeouts, HTTP 503 and "context deadline exceeded";
  *    a call keeps failing over (with a short backoff after each full round)
- *    until it succeeds or `retry_timeout_ms` has passed. TLS verification
+ *    until it succeeds or `retry_timeout_ms` has passed (gc_etcd_get can
+ *    set both timeouts per call). TLS verification
  *    and certificate-file errors are configuration errors: not retried.
  *    An attempt that timed out or lost its connection may still have been
  *    applied, so a retried write can be applied twice; every call here is

@@ -20,6 +20,7 @@
 
 #include <cJSON.h>
 #include <poll.h>
+#include <pthread.h>
 
 #define PREFIX "/gclist/"
 
@@ -413,6 +414,136 @@ static void pages_shrink_for_a_slow_etcd_and_grow_back(void **state)
 	free(prefix);
 }
 
+/* ---------------------------------------------------- a whole agent */
+
+#define AGENT_PREFIX "/gclistagent"
+
+typedef struct agent_log {
+	pthread_mutex_t mu;
+	int page_timed_out; /* "a page timed out" lines */
+} agent_log;
+
+static void agent_log_fn(int level, const char *msg, void *payload)
+{
+	agent_log *al = payload;
+	(void)level;
+	if (strstr(msg, "a page timed out")) {
+		pthread_mutex_lock(&al->mu);
+		al->page_timed_out++;
+		pthread_mutex_unlock(&al->mu);
+		print_message("%s\n", msg);
+	}
+}
+
+static void put_tasks(size_t n)
+{
+	for (size_t i = 0; i < n; i += 100) {
+		gc_etcd_op ops[100];
+		char *keys[100], *vals[100];
+		size_t m = n - i < 100 ? n - i : 100;
+		memset(ops, 0, sizeof(ops));
+		for (size_t k = 0; k < m; k++) {
+			char tid[32], name[32];
+			snprintf(tid, sizeof(tid), "t%06zu", i + k);
+			snprintf(name, sizeof(name), "task %zu", i + k);
+			gc_task t = GC_TASK_INIT;
+			t.task_id = tid;
+			t.name = name;
+			t.project_id = 1;
+			t.command = (char *)"true";
+			t.cron = (char *)"0 0 0 1 1 * 2099";
+			t.status = 1;
+			keys[k] = gc_key_task(AGENT_PREFIX, 1, tid);
+			vals[k] = gc_task_to_json(&t);
+			ops[k].type = GC_ETCD_OP_PUT;
+			ops[k].key = keys[k];
+			ops[k].value = vals[k];
+			ops[k].value_len = strlen(vals[k]);
+		}
+		gc_etcd_txn_request txn = {NULL, 0, ops, m, NULL, 0};
+		gc_etcd_txn_result res = {0};
+		gc_error err;
+		if (gc_etcd_txn(&res, F.c, &txn, &err))
+			fail_msg("put tasks: %s", err.msg);
+		gc_etcd_txn_result_dispose(&res);
+		for (size_t k = 0; k < m; k++) {
+			gc_free(keys[k]);
+			gc_free(vals[k]);
+		}
+	}
+}
+
+static gc_agent *agent_through(const char *ep, agent_log *al)
+{
+	gc_agent_config cfg;
+	gc_error err;
+	gc_agent *a = NULL;
+	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
+		free(cfg.etcd.endpoints[i]);
+	cfg.etcd.endpoints[0] = gc__strdup(ep);
+	cfg.etcd.n_endpoints = 1;
+	free(cfg.etcd.prefix);
+	cfg.etcd.prefix = gc__strdup(AGENT_PREFIX);
+	free(cfg.projects);
+	cfg.projects = malloc(sizeof(int64_t));
+	cfg.projects[0] = 1;
+	cfg.n_projects = 1;
+	free(cfg.client_ip);
+	cfg.client_ip = gc__strdup("10.77.2.1");
+	gc_agent_options o = GC_AGENT_OPTIONS_INIT;
+	o.cron_utc = 1;
+	o.log = agent_log_fn;
+	o.log_payload = al;
+	o.log_level = GC_LOG_WARNING;
+	if (gc_agent_new(&a, &cfg, &o, &err))
+		fail_msg("agent: %s", err.msg);
+	gc_agent_config_clear(&cfg);
+	return a;
+}
+
+static void an_agent_loads_its_project_past_a_stalled_page(void **state)
+{
+	(void)state;
+	put_tasks(2500);
+	gct_proxy p;
+	assert_int_equal(gct_proxy_start(&p, gct_etcd_endpoint(F.etcd, 0),
+					 "stall_nth=2\nstall_ms=30000\n"),
+			 0);
+	agent_log al = {PTHREAD_MUTEX_INITIALIZER, 0};
+	gc_agent *a = agent_through(gct_proxy_endpoint(&p), &al);
+	gc_agent_stats st = {0};
+	gc_error err;
+	int64_t end = gc__mono_ms() + 60000;
+	while (gc__mono_ms() < end) {
+		assert_int_equal(gc_agent_step(a, &err), 0);
+		gc_agent_get_stats(a, &st);
+		if (st.projects_loaded == 1)
+			break;
+		struct pollfd pfd = {gc_agent_fd(a), POLLIN, 0};
+		int t = gc_agent_timeout_ms(a);
+		poll(&pfd, 1, t < 0 || t > 200 ? 200 : t);
+	}
+	req r[64];
+	int n = reqs_read(&p, r, 64);
+	reqs_print(r, n);
+	assert_int_equal(st.projects_loaded, 1);
+	assert_int_equal(st.tasks, 2500);
+	assert_int_equal(al.page_timed_out, 1);
+	assert_int_equal(first_pages(r, n), 1);
+	assert_true(n >= 3);
+	assert_int_equal(r[1].stalled, 1);
+	assert_string_equal(r[2].key, r[1].key);
+	assert_int_equal(r[2].revision, r[1].revision);
+	gc_agent_stop(a);
+	while (gc_agent_step(a, &err) == 0) {
+		struct pollfd pfd = {gc_agent_fd(a), POLLIN, 0};
+		poll(&pfd, 1, gc_agent_timeout_ms(a));
+	}
+	gc_agent_free(a);
+	gct_proxy_stop(&p);
+}
+
 /* --------------------------------------------- gc_etcd_get timeouts */
 
 static void get_has_its_own_timeout(void **state)
@@ -479,6 +610,7 @@ int main(void)
 	    cmocka_unit_test(a_failed_page_is_read_again_after_a_pause),
 	    cmocka_unit_test(a_compacted_revision_starts_a_new_pass),
 	    cmocka_unit_test(pages_shrink_for_a_slow_etcd_and_grow_back),
+	    cmocka_unit_test(an_agent_loads_its_project_past_a_stalled_page),
 	};
 	return cmocka_run_group_tests_name("agent_list", tests, setup,
 					   teardown);
