@@ -288,7 +288,11 @@ GC_EXTERN int gc_store_log_insert(gc_store *s, const gc_store_log *logs,
  *   seconds; with_error = error non-empty; client_ip = agent = the task's
  *   client_ip, else `fallback_ip`; run_id = the result's run id, else
  *   "<pid>-<tid>-<plan_unix>-<ip>-<start_ns>" (a body from an original
- *   agent, still stable across re-sends).
+ *   agent, still stable across re-sends). A body without run_id comes
+ *   from a GopherCron 1.10 agent, whose plan_time is the task's NEXT
+ *   tick: its row's plan_time is the tick that ran, the second of its
+ *   real_time (the start's second when that is later or absent), so
+ *   plan_time <= start_time.
  * Sizes are bounded whatever the result holds: OUTPUT and ERROR are capped
  * at `output_limit` bytes with the executor's rule (the first half, the
  * marker "\n... [N bytes omitted] ...\n", the last half; an output already

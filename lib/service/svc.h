@@ -404,7 +404,8 @@ enum {
 	GC__C_USER_EXISTS = 10016,
 	GC__C_REMOVE_ADMIN = 10017,
 	GC__C_NO_NODE = 10018,
-	GC__C_TASK_RUNNING = 10019
+	GC__C_TASK_RUNNING = 10019,
+	GC__C_TASK_NOT_RUNNING = 10020
 };
 
 /* Generic text of a code ("invalid argument", ...). */

@@ -33,7 +33,7 @@
 /* Longest task_id / run_id (they are keys, indexed in full). */
 #define GC__STORE_KEY_MAX 255
 /* Latest schema version (see schema.c for what each step does). */
-#define GC__STORE_SCHEMA_LATEST 6
+#define GC__STORE_SCHEMA_LATEST 7
 
 /* ---------------------------------------------- rows.c and the drivers */
 

@@ -287,6 +287,8 @@ jcheck "project add --json fields" "j['title'] == 'scratch' and j['project_id'] 
 check "project ls" 0 "demo" "" -- project ls
 [[ $(head -1 <<<"$OUT") == "ID  TITLE    JOBS  OWNER  REMARK" ]] && ok "project ls: aligned header" ||
 	bad "project ls: aligned header" "$(head -1 <<<"$OUT")"
+grep -Eq '^1 +demo +0 +admin +first one$' <<<"$OUT" && ok "project ls: the owner's account" ||
+	bad "project ls: the owner's account" "$OUT"
 check "project ls --json" 0 "" "" -- --json project ls
 jcheck "project ls --json fields" "[p['title'] for p in j] == ['demo', 'scratch'] and j[0]['remark'] == 'first one' and j[0]['task_count'] == 0 and set(j[0]) >= {'project_id', 'uid', 'title', 'remark', 'task_count'}"
 check "project edit --remark keeps the title" 0 "Updated project 2 (scratch)" "" -- project edit scratch --remark "temp"
@@ -359,6 +361,12 @@ check "job add: duplicate name refused" 1 "" 'already has a job named "out"' -- 
 
 check "job ls -p" 0 "SCHEDULE" "" -- job ls -p demo
 [[ $OUT == *"out"*"joined"* || $OUT == *"joined"*"out"* ]] && ok "job ls lists both" || bad "job ls lists both" "$OUT"
+grep -Eq '^ID +NAME +SCHEDULE +NEXT RUN +STATUS ' <<<"$OUT" && ok "job ls: a NEXT RUN column" || bad "job ls: a NEXT RUN column" "$OUT"
+next_out=$(run --json job show out -p demo; jget "j['next'][0]")
+want=$(date -d "@$next_out" '+%Y-%m-%d %H:%M:%S' 2>/dev/null)
+run job ls -p demo
+grep -Eq "^$OUT_ID +out +.* +$want +active " <<<"$OUT" && grep -Eq ' joined +.* +paused +paused ' <<<"$OUT" &&
+	ok "job ls: next run of an active job, \"paused\" for a paused one" || bad "job ls: NEXT RUN values (want $want)" "$OUT"
 check "job ls (every project) has a PROJECT column" 0 "PROJECT" "" -- job ls
 check "job ls --json" 0 "" "" -- job ls -p demo --json
 jcheck "job ls --json: TaskInfo fields" "sorted(t['name'] for t in j) == ['joined', 'out'] and all(set(t) >= {'task_id', 'name', 'project_id', 'command', 'cron', 'remark', 'timeout', 'create_time', 'status', 'is_running', 'noseize', 'exclusion', 'client_ip'} for t in j)"
@@ -489,6 +497,12 @@ check "job ls shows running" 0 "running" "" -- job ls -p demo
 check "job run while running is refused" 1 "" "task is running" -- job run long
 check "job kill" 0 "kill the run of job" "" -- job kill long
 wait_for "the killed run is logged" 30 logs_of long 1
+not_running() {
+	run --json job show long
+	((RC == 0)) && [[ $(jget "j['is_running']") == 0 ]]
+}
+wait_for "long is no longer running" 30 not_running
+check "job kill of a job not running exits 1" 1 "" "task is not running" -- job kill long
 run --json log ls -p demo -t long
 jcheck "killed run: error says killed" "j['list'][0]['with_error'] == 1 and 'kill' in j['list'][0]['error'] and j['list'][0]['output'].startswith('started')"
 
@@ -602,10 +616,18 @@ else
 fi
 
 # ------------------------------------------------------------- completion
+check "completion bash prints the script" 0 "complete -F _gcronctl gcronctl" "" -- completion bash
+[[ $OUT == "$(cat "$ROOT/tools/gcronctl/completion.bash")" ]] && ok "completion bash: the installed script, byte for byte" ||
+	bad "completion bash: the installed script, byte for byte" ""
+check "completion zsh goes through bashcompinit" 0 "bashcompinit" "" -- completion zsh
+check "completion: unknown shell" 2 "" "bash|zsh" -- completion fish
+# The completion tests below use what `gcronctl completion bash` prints.
+"$BIN/gcronctl" completion bash >"$tmp/completion.bash"
 comp() {
 	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _gcronctl; echo "${COMPREPLY[*]}"' \
-		_ "$ROOT/tools/gcronctl/completion.bash" "$@"
+		_ "$tmp/completion.bash" "$@"
 }
+[[ $(PATH=$BIN:$PATH comp gcronctl completion "") == "bash zsh" ]] && ok "completion: shells" || bad "completion: shells" "$(comp gcronctl completion "")"
 [[ $(PATH=$BIN:$PATH comp gcronctl jo) == job ]] && ok "completion: commands" || bad "completion: commands" "$(comp gcronctl jo)"
 [[ $(PATH=$BIN:$PATH comp gcronctl job add --no) == --noseize ]] && ok "completion: options" || bad "completion: options" ""
 c=$(PATH=$BIN:$PATH comp gcronctl job show -p demo "")

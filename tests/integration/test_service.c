@@ -314,6 +314,12 @@ static void etcd_put(const char *k, const char *v)
 			 0);
 }
 
+static void etcd_delete(const char *k)
+{
+	gc_error err;
+	assert_int_equal(gc_etcd_delete(NULL, NULL, F.ec, k, 0, &err), 0);
+}
+
 static int etcd_count(const char *prefix)
 {
 	gc_etcd_get_options go = GC_ETCD_GET_OPTIONS_INIT;
@@ -1199,6 +1205,29 @@ static void execute_and_kill_write_leased_keys_at_once(void **state)
 	     "project_id=%" PRId64 "&task_id=%s", pid, tid);
 	expect_code(&r, 0);
 	resp_free(&r);
+	/* Not running: said so, and no kill key is written. */
+	etcd_delete(kst);
+	char *kkill2 = key("/kill/%" PRId64 "/%s", pid, tid2);
+	char *tid3 = create_task(F.admin_tok, pid, "r3", "0 0 1 1 *", 0);
+	char *kkill3 = key("/kill/%" PRId64 "/%s", pid, tid3);
+	post(&r, F.admin_tok, "/api/v1/crontab/kill",
+	     "project_id=%" PRId64 "&task_id=%s", pid, tid3);
+	expect_code(&r, 10020);
+	assert_non_null(strstr(r.body, "task is not running"));
+	resp_free(&r);
+	assert_null(etcd_value(kkill3, NULL));
+	/* noseize: its agents share t_status, always signalled */
+	etcd_delete(kst2);
+	post(&r, F.admin_tok, "/api/v1/crontab/kill",
+	     "project_id=%" PRId64 "&task_id=%s", pid, tid2);
+	expect_code(&r, 0);
+	resp_free(&r);
+	v = etcd_value(kkill2, NULL);
+	assert_non_null(v);
+	free(v);
+	free(kkill2);
+	free(kkill3);
+	free(tid3);
 	lease = 0;
 	v = etcd_value(kkill, &lease);
 	assert_non_null(v);
@@ -1553,6 +1582,14 @@ static void report_ingest_is_authenticated_and_idempotent(void **state)
 	    "/api/v1/log/list?project_id=%" PRId64 "&task_id=778", pid);
 	expect_code(&r, 0);
 	assert_int_equal(cJSON_GetObjectItem(payload(&r), "total")->valueint, 1);
+	/* the original's plan_time (21:52:30, its next tick) is replaced by
+	 * the tick that ran: the second of real_time, 21:52:27 */
+	it = cJSON_GetArrayItem(cJSON_GetObjectItem(payload(&r), "list"), 0);
+	assert_int_equal(
+	    (int64_t)cJSON_GetObjectItem(it, "plan_time")->valuedouble,
+	    1795470747);
+	assert_true(cJSON_GetObjectItem(it, "plan_time")->valuedouble <=
+		    cJSON_GetObjectItem(it, "start_time")->valuedouble);
 	resp_free(&r);
 	get(&r, F.admin_tok, "/api/v1/log/recent");
 	expect_code(&r, 0);

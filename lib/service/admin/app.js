@@ -1145,7 +1145,15 @@
 				later(refresh, 1200);
 			}), "btn-small", { "data-action": "run" });
 			r.btnKill = button(["Kill", h("span", { class: "sr-only" }, ` ${t.name}`)], (ev) => act(ev, async () => {
-				await api("POST", "/crontab/kill", { project_id: pid, task_id: r.task.task_id });
+				try {
+					await api("POST", "/crontab/kill", { project_id: pid, task_id: r.task.task_id });
+				} catch (err) {
+					if (err.code !== 10020) throw err;
+					/* 10020: the task is not running */
+					say("Not running: there is no run to kill.", "error");
+					later(refresh, 0);
+					return;
+				}
 				say("Kill sent to the agents running it.", "ok");
 				later(refresh, 800);
 			}), "btn-small btn-danger-outline", { "data-action": "kill" });
@@ -1161,10 +1169,24 @@
 					toast(`Task “${r.task.name}” deleted.`, "ok");
 					later(refresh);
 				}), "btn-small btn-danger-outline", { "data-action": "delete" });
+			/* The less used actions go in a menu, so a row's actions
+			 * stay on one line at laptop widths. */
+			const items = h("div", { class: "menu-items" }, r.btnToggle, btnDelete);
+			const more = h("details", { class: "menu", "data-action": "more" },
+				h("summary", { class: "btn btn-small" }, "More", h("span", { class: "sr-only" }, ` actions for ${t.name}`)),
+				items);
+			items.addEventListener("click", () => { more.open = false; });
+			/* Placed on the page (fixed), not in the table, which clips. */
+			more.addEventListener("toggle", () => {
+				if (!more.open) return;
+				const b = more.querySelector("summary").getBoundingClientRect();
+				items.style.top = `${Math.round(b.bottom + 4)}px`;
+				items.style.left = `${Math.round(Math.max(4, b.right - items.offsetWidth))}px`;
+			});
 			r.tr = h("tr", { "data-task-id": t.task_id },
 				r.cells.name, r.cells.cron, r.cells.next, r.cells.status, r.cells.now, r.cells.last,
 				h("td", { class: "actions" },
-					h("div", { class: "btn-group" }, r.btnRun, r.btnKill, r.btnToggle, btnEdit, logs, btnDelete),
+					h("div", { class: "btn-group" }, r.btnRun, r.btnKill, btnEdit, logs, more),
 					r.msg));
 			return r;
 		}
@@ -1722,6 +1744,24 @@
 			const target = $("#main h1") || $("#main");
 			if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
 			target.focus();
+		});
+		/* An open row menu closes on a click elsewhere or Escape. */
+		document.addEventListener("click", (ev) => {
+			for (const m of $$("details.menu[open]")) if (!m.contains(ev.target)) m.open = false;
+		});
+		/* A fixed menu would stay put while the page moves. */
+		window.addEventListener("scroll", () => {
+			for (const m of $$("details.menu[open]")) m.open = false;
+		}, true);
+		window.addEventListener("resize", () => {
+			for (const m of $$("details.menu[open]")) m.open = false;
+		});
+		document.addEventListener("keydown", (ev) => {
+			if (ev.key !== "Escape") return;
+			for (const m of $$("details.menu[open]")) {
+				m.open = false;
+				m.querySelector("summary").focus();
+			}
 		});
 		window.addEventListener("hashchange", () => {
 			if (location.hash.startsWith("#/") || location.hash === "" || location.hash === "#") route();
