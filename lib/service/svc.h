@@ -558,6 +558,7 @@ extern const gc__endpoint gc__ep_task_save, gc__ep_task_delete,
     gc__ep_task_list, gc__ep_task_kill, gc__ep_task_execute,
     gc__ep_task_client_list, gc__ep_task_monitor, gc__ep_cron_next,
     gc__ep_client_list, gc__ep_client_reload;
-extern const gc__endpoint gc__ep_log_list, gc__ep_log_clean, gc__ep_log_recent;
+extern const gc__endpoint gc__ep_log_list, gc__ep_log_detail, gc__ep_log_clean,
+    gc__ep_log_recent;
 
 #endif

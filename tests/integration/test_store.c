@@ -696,7 +696,7 @@ static void logs_newest_first_paged_with_total(void **state)
 	assert_int_equal(n, 30);
 
 	int64_t p1 = 1;
-	gc_store_log_query q = {&p1, 1, NULL, 0, 1, 10, 0};
+	gc_store_log_query q = {&p1, 1, NULL, 0, 1, 10, 0, 0};
 	OK(gc_store_log_list(f->s, &q, &l, E));
 	assert_int_equal(l.total, 25);
 	assert_int_equal(l.count, 10);
@@ -742,7 +742,7 @@ static void logs_newest_first_paged_with_total(void **state)
 
 	/* several projects, all projects, no project */
 	int64_t both[2] = {1, 2};
-	gc_store_log_query q2 = {both, 2, NULL, 0, 1, 5, 0};
+	gc_store_log_query q2 = {both, 2, NULL, 0, 1, 5, 0, 0};
 	OK(gc_store_log_list(f->s, &q2, &l, E));
 	assert_int_equal(l.total, 30);
 	assert_string_equal(l.items[0].run_id, "r29");
@@ -751,7 +751,7 @@ static void logs_newest_first_paged_with_total(void **state)
 	assert_int_equal(l.total, 30);
 	assert_int_equal(l.count, 20); /* default page size */
 	gc_store_logs_clear(&l);
-	gc_store_log_query none = {both, 0, NULL, 0, 1, 5, 0};
+	gc_store_log_query none = {both, 0, NULL, 0, 1, 5, 0, 0};
 	OK(gc_store_log_list(f->s, &none, &l, E));
 	assert_int_equal(l.total, 0);
 	assert_int_equal(l.count, 0);
@@ -783,7 +783,7 @@ static void log_fields_round_trip(void **state)
 	OK(gc_store_log_insert(f->s, &in, 1, NULL, E));
 	gc_store_logs l;
 	int64_t p = 7;
-	gc_store_log_query q = {&p, 1, NULL, 0, 1, 10, 0};
+	gc_store_log_query q = {&p, 1, NULL, 0, 1, 10, 0, 0};
 	OK(gc_store_log_list(f->s, &q, &l, E));
 	assert_int_equal(l.count, 1);
 	gc_store_log *o = &l.items[0];
@@ -912,7 +912,7 @@ static void text_is_stored_verbatim(void **state)
 	in.client_ip = in.agent = j;
 	OK(gc_store_log_insert(f->s, &in, 1, NULL, E));
 	gc_store_logs l;
-	gc_store_log_query q = {&pid, 1, key, 1, 1, 10, 0};
+	gc_store_log_query q = {&pid, 1, key, 1, 1, 10, 0, 0};
 	OK(gc_store_log_list(f->s, &q, &l, E));
 	assert_int_equal(l.count, 1);
 	gc_store_log *o = &l.items[0];
@@ -982,7 +982,7 @@ static void one_megabyte_in_every_text_field(void **state)
 	OK(gc_store_log_insert(f->s, in, 3, &added, E));
 	assert_int_equal(added, 3);
 	gc_store_logs l;
-	gc_store_log_query q = {&pid, 1, NULL, 0, 1, 10, 0};
+	gc_store_log_query q = {&pid, 1, NULL, 0, 1, 10, 0, 0};
 	OK(gc_store_log_list(f->s, &q, &l, E));
 	assert_int_equal(l.count, 3);
 	for (size_t i = 0; i < l.count; i++) {
@@ -1119,7 +1119,7 @@ static void cleanup_by_project_task_and_age(void **state)
 			      mklog(pid, "Z", 2, 0, "pl2")};
 	OK(gc_store_log_insert(f->s, pl, 2, NULL, E));
 	OK(gc_store_project_delete(f->s, pid, GC_STORE_DELETE_LOGS, E));
-	gc_store_log_query q = {&pid, 1, NULL, 0, 1, 10, 0};
+	gc_store_log_query q = {&pid, 1, NULL, 0, 1, 10, 0, 0};
 	OK(gc_store_log_list(f->s, &q, &l, E));
 	assert_int_equal(l.total, 0);
 	gc_store_logs_clear(&l);
@@ -1216,7 +1216,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		gc_store_logs l;
-		gc_store_log_query q = {&p1, 1, task, 0, 1, 5, 0};
+		gc_store_log_query q = {&p1, 1, task, 0, 1, 5, 0, 0};
 		if (gc_store_log_list(w->s, &q, &l, &e)) {
 			w->failures++;
 			memcpy(w->msg, e.msg, sizeof(w->msg));
@@ -1269,7 +1269,7 @@ static void threads_insert_and_query_concurrently(void **state)
 	assert_int_equal(l.total, THREADS * BATCHES * PER_BATCH + BATCHES);
 	gc_store_logs_clear(&l);
 	int64_t p1 = 1;
-	gc_store_log_query q = {&p1, 1, NULL, 1, 1, 10, 0};
+	gc_store_log_query q = {&p1, 1, NULL, 1, 1, 10, 0, 0};
 	OK(gc_store_log_list(f->s, &q, &l, E));
 	assert_int_equal(l.total, THREADS * BATCHES);
 	gc_store_logs_clear(&l);
@@ -1527,7 +1527,7 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	/* rows kept; what /log/list showed in 1.10 (62 and 63 in compat) */
 	int64_t p1 = 1;
 	gc_store_logs l;
-	gc_store_log_query q = {&p1, 1, "1131477034980085760", 0, 1, 2, 0};
+	gc_store_log_query q = {&p1, 1, "1131477034980085760", 0, 1, 2, 0, 0};
 	OK(gc_store_log_list(f->s, &q, &l, E));
 	assert_int_equal(l.total, 3);
 	assert_int_equal(l.count, 2);
