@@ -26,7 +26,8 @@
 #define GC__LISTPACE_PAGE_MAX	    1000
 #define GC__LISTPACE_PAGE_MIN	    16
 #define GC__LISTPACE_TIMEOUT_MIN_MS 2000
-#define GC__LISTPACE_TIMEOUT_MAX_MS 30000
+/* Bounded also because the agent's stop waits for a page in flight. */
+#define GC__LISTPACE_TIMEOUT_MAX_MS 15000
 #define GC__LISTPACE_TIMEOUT_FACTOR 8
 #define GC__LISTPACE_STEP	    4
 
