@@ -369,6 +369,50 @@ bench_agent() {
 	' <<<"$out"
 }
 
+# ---------------------------------------------------------------- list
+# Listing a project of LIST_BENCH_TASKS tasks (tests/bench/bench_list.c,
+# one harness-started etcd member): the agent's listing (lib/agent/list.c,
+# no-op callbacks) and a whole agent (start -> every task scheduled)
+# against a bare paged read of the same keys (gc_etcd_get, 1,000 keys a
+# page, one revision, 60 s allowed per page), interleaved in the same run;
+# directly, with every answer LIST_BENCH_LATENCY_MS late, and with every
+# LIST_BENCH_STALL_EVERY-th page answer held LIST_BENCH_STALL_MS (through
+# tests/lib/slowproxy.py).
+#   LIST_BENCH_TASKS (100000), LIST_BENCH_RUNS (3), LIST_BENCH_LATENCY_MS
+#   (200), LIST_BENCH_STALL_EVERY (25), LIST_BENCH_STALL_MS (10000),
+#   LIST_BENCH_CONDITIONS (direct,latency,stalls)
+sections+=(list)
+bench_list() {
+	local bin=$BUILD/tests/bench/bench_list out
+	if [[ ! -x $bin ]]; then
+		echo "bench list: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Listing a large project: ms until every key is read, median of the runs"
+	machine
+	echo "server: $(etcd --version 2>/dev/null | head -1), 1 member; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$(GC_SRC=$ROOT "$bin") || return 1
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	awk -F'\t' '
+		NF == 2 { v[$1] = $2; next }
+		{ k = $1 SUBSEP $2; med[k] = $3; lo[k] = $4; hi[k] = $5; to[k] = $6
+		  if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+		END {
+			printf "%d tasks, %d runs; latency: every answer %d ms late; stalls: every %dth page answer held %d ms\n", v["tasks"], v["runs"], v["latency_ms"], v["stall_every"], v["stall_ms"]
+			printf "%-10s %-34s %10s %21s %9s %9s\n", "etcd", "variant", "median", "(min..max)", "ratio", "timeouts"
+			for (i = 1; i <= n; i++) {
+				c = order[i]; b = med[c, "bare"]
+				row(c, "bare", "bare paged read (baseline)", b)
+				row(c, "listing", "agent listing (no-op callbacks)", b)
+				row(c, "agent", "agent: start -> all scheduled", b)
+			}
+		}
+		function row(c, k, label, b) {
+			t = to[c, k] < 0 ? "-" : sprintf("%d", to[c, k])
+			printf "%-10s %-34s %7.0f ms %9.0f..%-9.0f %8.2fx %9s\n", c, label, med[c, k], lo[c, k], hi[c, k], med[c, k] / b, t
+		}' <<<"$out"
+}
+
 # ---------------------------------------------------------------- sched
 # Scheduler dispatch cost (tests/bench/bench_sched.c): CPU ns per tick
 # dispatched (take the earliest task, gc_cron_next, reschedule) with 1,000
