@@ -9,7 +9,8 @@
  *  - Endpoints: the client sticks to one endpoint and moves to the next on
  *    connection errors, timeouts, HTTP 503 and "context deadline exceeded";
  *    a call keeps failing over (with a short backoff after each full round)
- *    until it succeeds or `retry_timeout_ms` has passed. TLS verification
+ *    until it succeeds or `retry_timeout_ms` has passed (gc_etcd_get can
+ *    set both timeouts per call). TLS verification
  *    and certificate-file errors are configuration errors: not retried.
  *    An attempt that timed out or lost its connection may still have been
  *    applied, so a retried write can be applied twice; every call here is
@@ -191,23 +192,34 @@ typedef struct gc_etcd_response {
 /* Free what a response holds (not the struct itself); zeroes it. */
 GC_EXTERN void gc_etcd_response_dispose(gc_etcd_response *r);
 
-#define GC_ETCD_GET_OPTIONS_VERSION 1
+#define GC_ETCD_GET_OPTIONS_VERSION 2
 typedef struct gc_etcd_get_options {
-	unsigned version;  /* GC_ETCD_GET_OPTIONS_VERSION */
+	unsigned version;  /* GC_ETCD_GET_OPTIONS_VERSION (1: no timeouts) */
 	unsigned flags;    /* PREFIX, FROM_KEY, KEYS_ONLY, COUNT_ONLY, SERIALIZABLE */
 	const char *range_end; /* explicit [key, range_end); overrides PREFIX */
 	int64_t limit;     /* 0 = no limit */
 	int64_t revision;  /* 0 = latest; else read at that revision */
 	int sort_target;   /* GC_ETCD_SORT_KEY.. */
 	int sort_order;    /* GC_ETCD_SORT_NONE.. */
+	/* Version 2. This call's own timeout of one attempt (ms): every
+	 * attempt, also one after a failover, gets all of it, never just what
+	 * is left of the retry budget. 0 = the client's request_timeout_ms,
+	 * cut to what is left of the budget (at least 500 ms). */
+	int timeout_ms;
+	/* Version 2. How long the call may keep failing over: a new attempt
+	 * starts only before this has passed (ms). 0 = the client's
+	 * retry_timeout_ms. */
+	int retry_timeout_ms;
 } gc_etcd_get_options;
-#define GC_ETCD_GET_OPTIONS_INIT {GC_ETCD_GET_OPTIONS_VERSION, 0, NULL, 0, 0, 0, 0}
+#define GC_ETCD_GET_OPTIONS_INIT {GC_ETCD_GET_OPTIONS_VERSION, 0, NULL, 0, 0, 0, 0, 0, 0}
 GC_EXTERN int gc_etcd_get_options_init(gc_etcd_get_options *o,
 				       unsigned version);
 
 /* Read one key (o == NULL or no range flags) or a range. A missing key is
  * not an error: out->kvs_count == 0. Reading at a compacted revision gives
- * GC_ECOMPACTED. */
+ * GC_ECOMPACTED; an attempt that ran out of its timeout, GC_ETIMEDOUT.
+ * Options of version 1 are accepted (the client's timeouts apply), newer
+ * versions than this header's are refused (GC_EINVAL). */
 GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
 			  const gc_etcd_get_options *o, gc_error *err);
 
@@ -537,6 +549,10 @@ GC_EXTERN int64_t gc_etcd_watch_next_revision(const gc_etcd_watch *watch);
 /* 1 while the watch is running (connected or reconnecting), 0 once it has
  * stopped (compacted or fatal error). */
 GC_EXTERN int gc_etcd_watch_active(const gc_etcd_watch *watch);
+/* 1 while the watch's stream is established (etcd confirmed it), 0 while
+ * it is being (re)connected or has stopped: between the two, changes may
+ * be waiting to be delivered. */
+GC_EXTERN int gc_etcd_watch_connected(const gc_etcd_watch *watch);
 GC_EXTERN void *gc_etcd_watch_payload(const gc_etcd_watch *watch);
 
 /* Run the streams: wait up to `timeout_ms` (-1 = until something happens,

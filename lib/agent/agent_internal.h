@@ -56,6 +56,7 @@
 #include <gophercron/etcd.h>
 #include <gophercron/exec.h>
 
+#include "agent/listpace.h"
 #include "agent/log.h"
 #include "agent/pool.h"
 #include "agent/sched.h"
@@ -308,8 +309,8 @@ void gc__croncache_clear(gc__croncache *cc);
  * first page (all pages see the same snapshot), each page fetched while
  * the previous one is applied. It holds the paging state (revision, the
  * key to go on from, page size, keys so far) and when to list again after
- * a failure; its owner gets the pairs and the end through callbacks, on
- * the agent thread. */
+ * a failure (the failed page, read again); its owner gets the pairs and
+ * the end through callbacks, on the agent thread. */
 typedef struct gc__listing_cbs {
 	/* A first page arrived: a new pass at `rev` begins. */
 	void (*on_begin)(int64_t rev, void *payload);
@@ -320,9 +321,20 @@ typedef struct gc__listing_cbs {
 	void (*on_too_big)(const gc_etcd_kv *kv, void *payload);
 	/* Every page applied: `keys` keys seen at revision `rev`. */
 	void (*on_done)(int64_t rev, size_t keys, void *payload);
-	/* A page failed; the listing starts over after a pause. */
+	/* A page failed: GC_ETIMEDOUT, it is read again at once (smaller,
+	 * with more time: gc__listing_pace); otherwise again after a pause.
+	 * Either way the pass resumes from that page. */
 	void (*on_error)(int code, const char *msg, void *payload);
 } gc__listing_cbs;
+
+/* What a listing went through (since it was made). */
+typedef struct gc__listing_stats {
+	uint64_t pages;	   /* pages asked for, also again */
+	uint64_t timeouts; /* pages that ran out of their timeout */
+	uint64_t errors;   /* pages that failed otherwise */
+	uint64_t resumed;  /* passes resumed at a failed page after a pause */
+	uint64_t restarts; /* passes started over: pinned revision compacted */
+} gc__listing_stats;
 
 /* The listing of `prefix` through `pool`'s etcd workers (NULL: out of
  * memory). */
@@ -332,10 +344,13 @@ gc__listing *gc__listing_new(gc__pool *pool, const char *prefix,
 void gc__listing_start(gc__listing *l);
 /* Start a pass at mono time `at_ms` (through gc__listing_tick). */
 void gc__listing_start_at(gc__listing *l, int64_t at_ms);
-/* Each step: start the pass that is due. */
+/* Each step: start the pass (or read again the failed page) that is due. */
 void gc__listing_tick(gc__listing *l, int64_t now_ms);
-/* Mono time of the next pass to start, 0: none. */
+/* Mono time of the next pass to start or page to read again, 0: none. */
 int64_t gc__listing_next_at(const gc__listing *l);
+/* Page size and timeout of the next page. */
+const gc__listpace *gc__listing_pace(const gc__listing *l);
+gc__listing_stats gc__listing_stats_get(const gc__listing *l);
 /* No more callbacks; freed now or when its page in flight is back. */
 void gc__listing_free(gc__listing *l);
 

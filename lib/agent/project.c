@@ -401,14 +401,24 @@ static void list_done(int64_t rev, size_t keys, void *payload)
 		     gc__tasks_count(&a->tasks));
 }
 
+/* A page failed: the listing reads it again (it does not start over). */
 static void list_error(int code, const char *msg, void *payload)
 {
-	(void)code;
 	gc__project *p = payload;
+	const gc__listpace *pace = gc__listing_pace(p->listing);
 	GC__STAT(&p->agent->stats, etcd_errors, 1);
-	gc__alog_msg(&p->agent->log, GC_LOG_WARNING,
-		     "agent: listing project %lld failed, retrying: %s",
-		     (long long)p->id, msg);
+	if (code == GC_ETIMEDOUT)
+		gc__alog_msg(&p->agent->log, GC_LOG_WARNING,
+			     "agent: listing project %lld: a page timed out "
+			     "(%s); reading it again with %lld keys within "
+			     "%d ms",
+			     (long long)p->id, msg, (long long)pace->limit,
+			     pace->timeout_ms);
+	else
+		gc__alog_msg(&p->agent->log, GC_LOG_WARNING,
+			     "agent: listing project %lld: a page failed, "
+			     "reading it again shortly: %s",
+			     (long long)p->id, msg);
 }
 
 static const gc__listing_cbs list_cbs = {list_begin, list_pair, list_too_big,

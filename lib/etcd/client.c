@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,7 +427,7 @@ int gc__etcd_reauth(gc_etcd *c, gc__etcd_conn *conn, uint64_t seen_gen,
 {
 	cJSON *req, *resp = NULL;
 	const cJSON *tok;
-	gc__etcd_post_opts po = {0, 1};
+	gc__etcd_post_opts po = {0, 1, 0};
 	char *body, *token;
 	int rc;
 
@@ -567,15 +568,19 @@ struct post_call {
 	size_t attempts;
 	int64_t backoff;  /* ms, after each full round of endpoints */
 	int64_t deadline; /* mono ms */
+	int attempt_ms;	  /* each attempt's own timeout (0: see below) */
 };
 
 /* What to do after a failed attempt. */
 enum post_next { POST_STOP, POST_FAILOVER, POST_REAUTH };
 
-/* Timeout of the next attempt: the request timeout, cut to what is left of
- * the retry budget (but at least 500 ms). */
+/* Timeout of the next attempt: the call's own when it has one, else the
+ * request timeout, cut to what is left of the retry budget (but at least
+ * 500 ms). */
 static long attempt_timeout(const struct post_call *pc)
 {
+	if (pc->attempt_ms > 0)
+		return pc->attempt_ms;
 	int64_t left = pc->deadline - gc__mono_ms();
 	long tmo = pc->c->request_timeout_ms;
 	if (left < tmo)
@@ -768,6 +773,7 @@ int gc__etcd_post(gc_etcd *c, gc__etcd_conn *conn, const char *path,
 	pc.path = path;
 	pc.body = body;
 	pc.no_auth = po && po->no_auth;
+	pc.attempt_ms = po ? po->attempt_timeout_ms : 0;
 	pc.backoff = 50;
 	*out = NULL;
 	if (ambiguous)
@@ -814,16 +820,24 @@ int gc__etcd_post_json(gc_etcd *c, gc__etcd_conn *conn, const char *path,
 	return rc;
 }
 
-/* A unary call on the handle's own connection (serialised). */
-static int unary(gc_etcd *c, const char *path, const cJSON *req, cJSON **out,
-		 int *ambiguous, gc_error *err)
+/* A unary call on the handle's own connection (serialised); `po` may be
+ * NULL (the client's timeouts). */
+static int unary_opts(gc_etcd *c, const char *path, const cJSON *req,
+		      const gc__etcd_post_opts *po, cJSON **out,
+		      int *ambiguous, gc_error *err)
 {
 	int rc;
 	pthread_mutex_lock(&c->call_lock);
-	rc = gc__etcd_post_json(c, &c->conn, path, req, NULL, out, ambiguous,
+	rc = gc__etcd_post_json(c, &c->conn, path, req, po, out, ambiguous,
 				err);
 	pthread_mutex_unlock(&c->call_lock);
 	return rc;
+}
+
+static int unary(gc_etcd *c, const char *path, const cJSON *req, cJSON **out,
+		 int *ambiguous, gc_error *err)
+{
+	return unary_opts(c, path, req, NULL, out, ambiguous, err);
 }
 
 GC_EXTERN int gc_etcd_request(char **response, gc_etcd *c, const char *path,
@@ -855,9 +869,9 @@ GC_EXTERN int gc_etcd_request(char **response, gc_etcd *c, const char *path,
 #define KEY_FMT "%.200s"
 
 GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
-			  const gc_etcd_get_options *o, gc_error *err)
+			  const gc_etcd_get_options *from, gc_error *err)
 {
-	gc_etcd_get_options copy;
+	gc_etcd_get_options o;
 	cJSON *req, *resp = NULL;
 	int rc;
 	if (out)
@@ -865,15 +879,17 @@ GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
 	if (!out || !c || !key)
 		return gc__seterr(err, GC_EINVAL,
 				  "etcd get: out, client and key are required");
-	if ((rc = gc__options_copy(&copy, o, &gc__etcd_get_optver, err)))
+	if ((rc = gc__options_copy(&o, from, &gc__etcd_get_optver, err)))
 		return rc;
-	o = &copy;
-	if (!key[0] && !(o && (o->flags & (GC_ETCD_PREFIX | GC_ETCD_FROM_KEY))))
+	if (o.timeout_ms < 0 || o.retry_timeout_ms < 0)
+		return gc__seterr(err, GC_EINVAL, "etcd get: negative timeout");
+	if (!key[0] && !(o.flags & (GC_ETCD_PREFIX | GC_ETCD_FROM_KEY)))
 		return gc__seterr(err, GC_EINVAL, "etcd get: empty key");
-	req = gc__etcd_encode_range(key, o);
+	req = gc__etcd_encode_range(key, &o);
 	if (!req)
 		return gc__seterr(err, GC_ENOMEM, "etcd get: out of memory");
-	rc = unary(c, "/v3/kv/range", req, &resp, NULL, err);
+	gc__etcd_post_opts po = {o.retry_timeout_ms, 0, o.timeout_ms};
+	rc = unary_opts(c, "/v3/kv/range", req, &po, &resp, NULL, err);
 	cJSON_Delete(req);
 	if (!rc)
 		rc = gc__etcd_decode_response(resp, GC_ETCD_OP_RANGE, out, err);
@@ -1308,7 +1324,7 @@ GC_EXTERN int gc_etcd_lease_revoke(gc_etcd *c, int64_t id, gc_error *err)
 int gc__etcd_keepalive(gc_etcd *c, gc__etcd_conn *conn, int64_t id,
 		       int retry_ms, int64_t *ttl_out, gc_error *err)
 {
-	gc__etcd_post_opts po = {retry_ms, 0};
+	gc__etcd_post_opts po = {retry_ms, 0, 0};
 	cJSON *req, *resp = NULL;
 	int64_t rid = 0, ttl = 0;
 	int rc;

@@ -65,6 +65,9 @@ struct gc_etcd {
 typedef struct gc__etcd_post_opts {
 	int retry_timeout_ms; /* 0 = client default */
 	int no_auth;          /* don't send/obtain a token (authenticate) */
+	/* Each attempt's own timeout, not cut to what is left of the retry
+	 * budget; 0 = the client's request timeout, cut to it. */
+	int attempt_timeout_ms;
 } gc__etcd_post_opts;
 
 int gc__etcd_conn_init(gc_etcd *c, gc__etcd_conn *conn, gc_error *err);

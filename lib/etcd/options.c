@@ -6,7 +6,9 @@
 
 GC__OPTVER(, gc__etcd_optver, "etcd", GC_ETCD_OPTIONS_VERSION,
 	   sizeof(gc_etcd_options));
+/* Version 1 ended at sort_order. */
 GC__OPTVER(, gc__etcd_get_optver, "etcd get", GC_ETCD_GET_OPTIONS_VERSION,
+	   offsetof(gc_etcd_get_options, timeout_ms),
 	   sizeof(gc_etcd_get_options));
 GC__OPTVER(, gc__etcd_keeper_optver, "lease keeper",
 	   GC_ETCD_KEEPER_OPTIONS_VERSION, sizeof(gc_etcd_keeper_options));

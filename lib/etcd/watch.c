@@ -749,6 +749,11 @@ GC_EXTERN int gc_etcd_watch_active(const gc_etcd_watch *wa)
 	return wa && !wa->canceled && wa->state != WS_STOPPED;
 }
 
+GC_EXTERN int gc_etcd_watch_connected(const gc_etcd_watch *wa)
+{
+	return gc_etcd_watch_active(wa) && wa->created;
+}
+
 GC_EXTERN void *gc_etcd_watch_payload(const gc_etcd_watch *wa)
 {
 	return wa ? wa->payload : NULL;

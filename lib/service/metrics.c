@@ -334,7 +334,8 @@ static void metrics(gc__ctx *c, const gc__arg *a)
 {
 	gc__buf b = GC__BUF_INIT;
 	(void)a;
-	if (gc__metrics_render(c->svc->metrics, &b) != 0) {
+	if (gc__metrics_render(c->svc->metrics, &b) != 0 ||
+	    gc__cache_metrics(c->svc->cache, &b) != 0) {
 		gc__buf_free(&b);
 		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
 		return;

@@ -205,52 +205,31 @@ static const gc__argspec project_args[] = {
     [PROJECT_ID] = GC__INT("project_id", GC__ARG_REQ, 1, GC__ID_MAX),
 };
 
-struct task_list {
-	gc__buf out;
-	size_t n;
-	int oom;
-};
-
-static int add_task(gc_task *t, void *arg)
-{
-	struct task_list *l = arg;
-	char *json = gc_task_to_json(t);
-	if (!json || (l->n++ && gc__buf_puts(&l->out, ",")) ||
-	    gc__buf_puts(&l->out, json))
-		l->oom = 1;
-	free(json);
-	return l->oom;
-}
-
 static void task_list(gc__ctx *c, const gc__arg *a)
 {
-	struct task_list l = {GC__BUF_INIT, 0, 0};
-	int rc;
+	gc__buf out = GC__BUF_INIT;
 	if (gc__require_project(c, a[PROJECT_ID].i, 0, NULL) != 0)
 		return;
 	/* {"list":[TaskInfo with is_running, in key order]} */
-	l.oom = gc__buf_puts(&l.out, "{\"list\":[") != 0;
-	rc = l.oom ? 0 : gc__task_each(c, a[PROJECT_ID].i, add_task, &l);
-	if (rc >= 0) {
-		l.oom |= gc__buf_puts(&l.out, "]}") != 0;
-		if (l.oom)
+	if (gc__buf_puts(&out, "{\"list\":[") != 0)
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+	else if (gc__task_list_json(c, a[PROJECT_ID].i, &out) == 0) {
+		if (gc__buf_puts(&out, "]}") != 0)
 			gc__reply_err(c, GC__C_INTERNAL, "out of memory");
 		else
-			gc__reply_json_text(c, l.out.data);
+			gc__reply_json_text(c, out.data);
 	}
-	gc__buf_free(&l.out);
+	gc__buf_free(&out);
 }
 
 GC__ENDPOINT(gc__ep_task_list, project_args, PROJECT_NARGS, task_list);
 
 /* ----------------------------------------------------------------- nodes */
 
-static void add_ip_version(int64_t pid, const char *ip, const char *ver,
-			   void *arg)
+static void add_ip_version(const gc__node *n, void *arg)
 {
 	char buf[GC_KEY_PART_MAX + 140];
-	(void)pid;
-	snprintf(buf, sizeof(buf), "%s:%s", ip, ver);
+	snprintf(buf, sizeof(buf), "%s:%s", n->ip, n->version);
 	cJSON_AddItemToArray((cJSON *)arg, cJSON_CreateString(buf));
 }
 
@@ -283,22 +262,32 @@ struct node_filter {
 	size_t n; /* 0 = every project */
 };
 
-static void add_node(int64_t pid, const char *ip, const char *ver, void *arg)
+static void add_node(const gc__node *n, void *arg)
 {
 	struct node_filter *f = arg;
 	cJSON *o;
 	size_t i;
 	for (i = 0; i < f->n; i++)
-		if (f->ids[i] == pid)
+		if (f->ids[i] == n->pid)
 			break;
 	if (f->n && i == f->n)
 		return;
 	o = cJSON_CreateObject();
 	if (!o)
 		return;
-	cJSON_AddNumberToObject(o, "project_id", (double)pid);
-	cJSON_AddStringToObject(o, "client_ip", ip);
-	cJSON_AddStringToObject(o, "version", ver);
+	cJSON_AddNumberToObject(o, "project_id", (double)n->pid);
+	cJSON_AddStringToObject(o, "client_ip", n->ip);
+	cJSON_AddStringToObject(o, "version", n->version);
+	/* the agent's clock, when it registered one (absent from 1.10's) */
+	if (n->has_offset)
+		cJSON_AddNumberToObject(o, "clock_offset_ms",
+					n->clock_offset_ms);
+	if (n->has_error)
+		cJSON_AddNumberToObject(o, "clock_error_ms", n->clock_error_ms);
+	if (n->has_ok)
+		cJSON_AddBoolToObject(o, "clock_ok", n->clock_ok);
+	if (n->clock_reason)
+		cJSON_AddStringToObject(o, "clock_reason", n->clock_reason);
 	cJSON_AddItemToArray(f->arr, o);
 }
 

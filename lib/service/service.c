@@ -236,6 +236,9 @@ GC_EXTERN int gc_service_new(gc_service **out, const gc_service_config *cfg,
 	if (rc)
 		goto fail;
 	gc__etcd_pool_set_options(&svc->etcd, svc, cfg->etcd.dial_timeout_ms);
+	rc = gc__cache_new(&svc->cache, svc, err);
+	if (rc)
+		goto fail;
 	rc = open_store(svc, cfg, err);
 	if (rc)
 		goto fail;
@@ -274,7 +277,9 @@ GC_EXTERN int gc_service_start(gc_service *svc, gc_error *err)
 		return gc__seterr(err, GC_EINVAL, "service: NULL");
 	pthread_mutex_lock(&svc->run_mu);
 	if (!svc->mg) {
-		rc = gc__http_start(svc, err);
+		rc = gc__cache_start(svc->cache, err);
+		if (rc == 0)
+			rc = gc__http_start(svc, err);
 		if (rc == 0)
 			log_started(svc);
 	}
@@ -309,6 +314,7 @@ GC_EXTERN void gc_service_stop(gc_service *svc)
 	pthread_mutex_lock(&svc->run_mu);
 	if (svc->mg) {
 		gc__http_stop(svc);
+		gc__cache_stop(svc->cache);
 		gc__svc_log(svc, GC_LOG_NOTICE, "service stopped");
 	}
 	pthread_mutex_unlock(&svc->run_mu);
@@ -320,6 +326,7 @@ GC_EXTERN void gc_service_free(gc_service *svc)
 		return;
 	gc_service_stop(svc);
 	gc_store_close(svc->store);
+	gc__cache_free(svc->cache);
 	gc__etcd_pool_destroy(&svc->etcd);
 	gc__metrics_free(svc->metrics);
 	gc__throttle_free(svc->throttle);

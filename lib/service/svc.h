@@ -35,8 +35,10 @@
  *   throttle.c        the failed-login throttle
  *   tasks.c           the etcd handle pool and every etcd read and write of
  *                     the handlers (tasks, status keys, run-now and kill
- *                     signals, registrations, agent commands): the reads
- *                     are where a watch-fed cache can answer instead
+ *                     signals, registrations, agent commands); list reads
+ *                     from the cache while it is current
+ *   cache.c           the watch-fed copy of tasks, status keys and
+ *                     registrations; the etcd probe (etcd up or not)
  *   admin.c           /admin: the admin page from [deploy] view_path or the
  *                     embedded copy
  *   admin_assets.c    the page's files, embedded (.incbin); content types
@@ -48,7 +50,10 @@
  * (atomics on the request path, a mutex for opening and closing). The
  * guard's sweeper thread (conn.c; started with the server, stopped before
  * mg_stop) lists the process's sockets and shuts connections down under
- * the guard's mutex. gc_service_start and gc_service_stop run on the
+ * the guard's mutex. The cache's thread (cache.c; started before the
+ * server, stopped after it) runs the watches and the etcd probe and
+ * changes the copy under the cache's write lock; handlers read it under
+ * the read lock. gc_service_start and gc_service_stop run on the
  * caller's thread under run_mu. The log callback is called from all of
  * them. */
 #ifndef GC_SERVICE_SVC_H
@@ -224,6 +229,8 @@ void gc__throttle_success(gc__throttle *t, const char *account,
 
 /* ---------------------------------------------------- service, request */
 
+typedef struct gc__cache gc__cache; /* cache.c */
+
 /* etcd handles serialise their calls, so worker threads borrow one each. */
 typedef struct gc__etcd_pool {
 	pthread_mutex_t mu;
@@ -246,6 +253,7 @@ struct gc_service {
 	gc_service_options opts;
 	gc_store *store;
 	gc__etcd_pool etcd;
+	gc__cache *cache; /* watch-fed copy of tasks and nodes */
 	/* copies of the configuration */
 	char *prefix;
 	unsigned char *jwt_secret;
@@ -495,11 +503,56 @@ int gc__task_run_now(gc__ctx *c, int64_t pid, const char *tid,
 /* Delete every key of project `pid` (tasks, status and run-now keys);
  * *deleted: how many. */
 int gc__project_purge(gc__ctx *c, int64_t pid, int64_t *deleted);
-/* The agents registered in project `pid` (0: in every project), one range
- * read: `fn` gets each with its project, address and version. */
-typedef void (*gc__node_fn)(int64_t pid, const char *ip, const char *version,
-			    void *arg);
+/* An agent's registration P/register/<pid>/<ip>: the value's client_ip
+ * (the key's when absent), version and, from agents that estimate cluster
+ * time, their clock (each clock field optional). */
+typedef struct gc__node {
+	int64_t pid;
+	char *ip, *version;
+	int has_offset, has_error, has_ok;
+	double clock_offset_ms, clock_error_ms;
+	int clock_ok;
+	char *clock_reason; /* NULL when absent */
+} gc__node;
+/* Decode a registration value (cache.c); strings malloc'd (ip, version
+ * NULL when out of memory). */
+void gc__node_decode(gc__node *n, int64_t pid, const char *key_ip,
+		     const char *value, size_t len);
+void gc__node_clear(gc__node *n);
+/* The agents registered in project `pid` (0: in every project), from the
+ * cache or one range read: `fn` gets each. */
+typedef void (*gc__node_fn)(const gc__node *n, void *arg);
 int gc__node_each(gc__ctx *c, int64_t pid, gc__node_fn fn, void *arg);
+/* The list's items of project `pid`: TaskInfo JSON with is_running, in key
+ * order, comma-separated, appended to *out (from the cache or etcd). */
+int gc__task_list_json(gc__ctx *c, int64_t pid, gc__buf *out);
+
+/* ---------------------------------------------------- the cache (cache.c)
+ *
+ * A watch-fed copy of tasks, status keys and registrations (see cache.c).
+ * Reads return 1 when answered from the copy (*rev: its revision), 0 when
+ * the copy is not known current (read etcd), GC_ENOMEM. */
+int gc__cache_new(gc__cache **out, gc_service *svc, gc_error *err);
+/* Probe etcd, list (warning when etcd cannot be reached), start the
+ * thread. */
+int gc__cache_start(gc__cache *k, gc_error *err);
+void gc__cache_stop(gc__cache *k);
+void gc__cache_free(gc__cache *k);
+int gc__cache_task_list(gc__cache *k, int64_t pid, gc__buf *out,
+			int64_t *rev);
+int gc__cache_task_count(gc__cache *k, int64_t pid, int64_t *count,
+			 int64_t *rev);
+int gc__cache_node_each(gc__cache *k, int64_t pid, gc__node_fn fn, void *arg,
+			int64_t *rev);
+/* A write through this service reached etcd at `rev`: reads use the copy
+ * only once it has applied `rev`; waits (bounded) for that. */
+void gc__cache_written(gc__cache *k, int64_t rev);
+/* 1 and etcd's error in msg when the last probe could not reach etcd. */
+int gc__cache_etcd_down(gc__cache *k, char *msg, size_t len);
+/* A request could not reach etcd: mark it down until the next probe. */
+void gc__cache_etcd_failed(gc__cache *k, const char *msg);
+/* gophercron_etcd_up, gophercron_cache_*, the agents' clocks. */
+int gc__cache_metrics(gc__cache *k, gc__buf *o);
 /* Tell agent `ip` of project `pid` to do `cmd` (a leased key it watches),
  * if it is registered there: 400 for an address that is not one, 404 when
  * no such agent is registered. */
@@ -558,6 +611,7 @@ extern const gc__endpoint gc__ep_task_save, gc__ep_task_delete,
     gc__ep_task_list, gc__ep_task_kill, gc__ep_task_execute,
     gc__ep_task_client_list, gc__ep_task_monitor, gc__ep_cron_next,
     gc__ep_client_list, gc__ep_client_reload;
-extern const gc__endpoint gc__ep_log_list, gc__ep_log_clean, gc__ep_log_recent;
+extern const gc__endpoint gc__ep_log_list, gc__ep_log_detail, gc__ep_log_clean,
+    gc__ep_log_recent;
 
 #endif

@@ -7,8 +7,11 @@
  * agent commands. Every write is one etcd transaction, so a failed request
  * leaves nothing half-written; a task is saved with compare-and-swap.
  *
- * The reads (gc__task_get, gc__task_each, gc__task_count, gc__node_each)
- * are where a watch-fed copy of these keys can answer instead of etcd. */
+ * The list reads (gc__task_list_json, gc__task_count, gc__node_each) are
+ * answered from the watch-fed copy (cache.c) while it is current, with its
+ * revision in X-Gophercron-Revision; from etcd otherwise. Single-task reads
+ * precede a write and read etcd. While etcd cannot be reached (the cache's
+ * probe), every call answers 503 at once. */
 #include "svc.h"
 
 #include <inttypes.h>
@@ -45,6 +48,8 @@ void gc__etcd_pool_set_options(gc__etcd_pool *p, const gc_service *svc,
 	gc_etcd_options_init(&p->opts, GC_ETCD_OPTIONS_VERSION);
 	gc_etcd_options_from_config(&p->opts, &e);
 	p->opts.request_timeout_ms = (int)svc->op_timeout_ms;
+	/* an answer within [deploy] timeout, failovers included */
+	p->opts.retry_timeout_ms = (int)svc->op_timeout_ms;
 	p->opts.max_response_bytes = 256u << 20;
 	p->opts.log = svc->opts.log;
 	p->opts.log_payload = svc->opts.log_payload;
@@ -97,12 +102,38 @@ static void etcd_pool_put(gc__etcd_pool *p, gc_etcd *e)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* 503 at once while etcd is known unreachable. */
+static int etcd_down(gc__ctx *c)
+{
+	char msg[GC_ERROR_MSG_MAX];
+	const gc__etcd_pool *p = &c->svc->etcd;
+	if (!gc__cache_etcd_down(c->svc->cache, msg, sizeof(msg)))
+		return 0;
+	gc__metrics_inc(c->svc->metrics, GC__M_ETCD_ERRORS);
+	gc__reply_err(c, GC__C_UNAVAILABLE, "cannot reach etcd at %s%s: %s",
+		      p->opts.endpoints_count ? p->opts.endpoints[0] : "?",
+		      p->opts.endpoints_count > 1 ? " (and the others)" : "",
+		      msg);
+	return 1;
+}
+
+/* Answer an etcd error; etcd out of reach: later requests get 503 at once
+ * until the cache's probe reaches it again. */
+static void etcd_failed(gc__ctx *c, int rc, const gc_error *err)
+{
+	if (rc == GC_EUNAVAIL || rc == GC_ETIMEDOUT)
+		gc__cache_etcd_failed(c->svc->cache, err->msg);
+	gc__reply_gcerr(c, GC__SRC_ETCD, rc, err);
+}
+
 /* Borrow the request's etcd handle (NULL and a 500 answer on failure). */
 static gc_etcd *ctx_etcd(gc__ctx *c)
 {
 	gc_error err = {0, ""};
 	if (c->etcd)
 		return c->etcd;
+	if (etcd_down(c))
+		return NULL;
 	c->etcd = etcd_pool_get(&c->svc->etcd, &err);
 	if (!c->etcd)
 		gc__reply_gcerr(c, GC__SRC_ETCD, GC_EUNAVAIL, &err);
@@ -125,6 +156,17 @@ static cJSON *etcd_json(const char *v, size_t len)
 	const gc__json_opts jo = {GC__JSON_DEPTH_JOB, 0, NULL};
 	cJSON *o;
 	return gc__json_parse(&o, v, len, &jo, NULL, NULL) ? NULL : o;
+}
+
+/* The answer came from the cache at `rev` (once: the project list counts
+ * the tasks of every project). */
+static void cache_rev_header(gc__ctx *c, int64_t rev)
+{
+	char v[24];
+	if (strstr(c->resp_headers, "X-Gophercron-Revision:"))
+		return;
+	snprintf(v, sizeof(v), "%" PRId64, rev);
+	gc__add_header(c, "X-Gophercron-Revision", v);
 }
 
 static int is_running_value(const gc_etcd_kv *kv)
@@ -159,7 +201,7 @@ static int put_leased(gc__ctx *c, const char *key, const char *value,
 	if (rc == 0)
 		rc = gc_etcd_put(NULL, etcd, key, value, len, lease, 0, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	return 0;
@@ -183,7 +225,7 @@ static int get_prefix(gc__ctx *c, char *prefix, unsigned flags,
 	rc = gc_etcd_get(r, etcd, prefix, &go, &err);
 	free(prefix);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	return 0;
@@ -218,7 +260,7 @@ int gc__task_get(gc__ctx *c, int64_t pid, const char *tid, char **value,
 	free(ktask);
 	free(kstat);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	if (res.responses_count == 2) {
@@ -323,6 +365,14 @@ int gc__task_count(gc__ctx *c, int64_t pid, int64_t *count)
 {
 	gc_etcd_response r = {0};
 	gc_key_info ki;
+	int64_t rev;
+	int hit = gc__cache_task_count(c->svc->cache, pid, count, &rev);
+	if (hit > 0) {
+		cache_rev_header(c, rev);
+		return 0;
+	}
+	if (hit < 0)
+		return out_of_memory(c);
 	*count = 0;
 	/* task keys only: status and run-now keys are not tasks, unlike the
 	 * original's count */
@@ -337,6 +387,40 @@ int gc__task_count(gc__ctx *c, int64_t pid, int64_t *count)
 	return 0;
 }
 
+struct list_json {
+	gc__buf *out;
+	size_t n;
+	int oom;
+};
+
+static int add_task_json(gc_task *t, void *arg)
+{
+	struct list_json *l = arg;
+	char *json = gc_task_to_json(t);
+	if (!json || (l->n++ && gc__buf_puts(l->out, ",")) ||
+	    gc__buf_puts(l->out, json))
+		l->oom = 1;
+	free(json);
+	return l->oom;
+}
+
+int gc__task_list_json(gc__ctx *c, int64_t pid, gc__buf *out)
+{
+	struct list_json l = {out, 0, 0};
+	int64_t rev;
+	int rc = gc__cache_task_list(c->svc->cache, pid, out, &rev);
+	if (rc > 0) {
+		cache_rev_header(c, rev);
+		return 0;
+	}
+	if (rc < 0)
+		return out_of_memory(c);
+	rc = gc__task_each(c, pid, add_task_json, &l);
+	if (rc >= 0 && l.oom)
+		return out_of_memory(c);
+	return rc < 0 ? -1 : 0;
+}
+
 /* ----------------------------------------------------------------- save */
 
 /* The stored definition of an existing task, to be edited: its key's
@@ -348,7 +432,7 @@ static int save_read(gc__ctx *c, gc_etcd *etcd, int64_t pid, const char *tid,
 	gc_error err = {0, ""};
 	int rc = gc_etcd_get(old, etcd, key, NULL, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	if (!old->kvs_count)
@@ -433,10 +517,12 @@ static int save_once(gc__ctx *c, gc_etcd *etcd, int64_t pid, const char *tid,
 	rc = gc_etcd_txn(&res, etcd, &tx, &err);
 	free(json);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	rc = res.succeeded ? 1 : 0;
+	if (rc)
+		gc__cache_written(c->svc->cache, res.revision);
 	gc_etcd_txn_result_dispose(&res);
 	return rc;
 }
@@ -533,10 +619,12 @@ int gc__task_delete(gc__ctx *c, int64_t pid, const char *tid, cJSON **prev)
 	ops[2].key = know;
 	rc = gc_etcd_txn(&res, etcd, &tx, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		rc = -1;
 		goto out;
 	}
+	if (res.succeeded)
+		gc__cache_written(c->svc->cache, res.revision);
 	if (!res.succeeded) {
 		rc = not_found(c, pid, tid);
 	} else if (res.responses_count && res.responses[0].kvs_count) {
@@ -585,6 +673,7 @@ int gc__project_purge(gc__ctx *c, int64_t pid, int64_t *deleted)
 {
 	gc_error err = {0, ""};
 	gc_etcd *etcd = ctx_etcd(c);
+	gc_etcd_response r = {0};
 	char *prefix;
 	int rc;
 	*deleted = 0;
@@ -595,10 +684,13 @@ int gc__project_purge(gc__ctx *c, int64_t pid, int64_t *deleted)
 	prefix = gc_key_project_prefix(c->svc->prefix, pid);
 	if (!prefix)
 		return out_of_memory(c);
-	rc = gc_etcd_delete(NULL, deleted, etcd, prefix, GC_ETCD_PREFIX, &err);
+	rc = gc_etcd_delete(&r, deleted, etcd, prefix, GC_ETCD_PREFIX, &err);
 	free(prefix);
+	if (rc == 0 && *deleted)
+		gc__cache_written(c->svc->cache, r.revision);
+	gc_etcd_response_dispose(&r);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		return -1;
 	}
 	return 0;
@@ -606,26 +698,18 @@ int gc__project_purge(gc__ctx *c, int64_t pid, int64_t *deleted)
 
 /* ---------------------------------------------------------------- nodes */
 
-/* Decode a registration value {"client_ip","version"}; the key's ip is used
- * when the value has none. */
-static void reg_value(const gc_etcd_kv *kv, const char *key_ip, char *ip,
-		      size_t iplen, char *ver, size_t verlen)
-{
-	cJSON *o = etcd_json(kv->value, kv->value_len);
-	const cJSON *ci = cJSON_GetObjectItemCaseSensitive(o, "client_ip");
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "version");
-	snprintf(ip, iplen, "%s",
-		 cJSON_IsString(ci) && *ci->valuestring ? ci->valuestring
-							: key_ip);
-	snprintf(ver, verlen, "%s", cJSON_IsString(v) ? v->valuestring : "");
-	cJSON_Delete(o);
-}
-
 int gc__node_each(gc__ctx *c, int64_t pid, gc__node_fn fn, void *arg)
 {
 	gc_etcd_response r = {0};
 	gc_key_info ki;
-	char ip[GC_KEY_PART_MAX], ver[128];
+	int64_t rev;
+	int hit = gc__cache_node_each(c->svc->cache, pid, fn, arg, &rev);
+	if (hit > 0) {
+		cache_rev_header(c, rev);
+		return 0;
+	}
+	if (hit < 0)
+		return out_of_memory(c);
 	/* One range read: P/register/<pid>/, or P/register/ for every
 	 * project at once. */
 	if (get_prefix(c,
@@ -634,11 +718,15 @@ int gc__node_each(gc__ctx *c, int64_t pid, gc__node_fn fn, void *arg)
 		       0, &r))
 		return -1;
 	for (size_t i = 0; i < r.kvs_count; i++) {
+		gc__node n;
 		if (gc_key_parse(c->svc->prefix, r.kvs[i].key, r.kvs[i].key_len,
 				 &ki) != GC_KEY_REGISTER)
 			continue;
-		reg_value(&r.kvs[i], ki.ip, ip, sizeof(ip), ver, sizeof(ver));
-		fn(ki.project_id, ip, ver, arg);
+		gc__node_decode(&n, ki.project_id, ki.ip, r.kvs[i].value,
+				r.kvs[i].value_len);
+		if (n.ip && n.version)
+			fn(&n, arg);
+		gc__node_clear(&n);
 	}
 	gc_etcd_response_dispose(&r);
 	return 0;
@@ -665,7 +753,7 @@ int gc__node_command(gc__ctx *c, int64_t pid, const char *ip, const char *cmd)
 	 * members. */
 	rc = gc_etcd_get(&r, etcd, kreg, NULL, &err);
 	if (rc) {
-		gc__reply_gcerr(c, GC__SRC_ETCD, rc, &err);
+		etcd_failed(c, rc, &err);
 		rc = -1;
 	} else if (!r.kvs_count) {
 		gc__reply_err(c, GC__C_NOT_FOUND,

@@ -339,11 +339,10 @@ static void tail_parts(const char *t, size_t n, cut_parts *c, gc__buf *tail_out)
 }
 
 int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
-		       size_t tail_len, gc__buf *out)
+		       size_t tail_len, const char *marker, gc__buf *out)
 {
-	static const char marker[] =
-	    "\n... [output cut: this log list answer is over its size "
-	    "budget; list this run alone for all of it] ...\n";
+	if (!marker)
+		marker = "\n... [output cut] ...\n";
 	cut_parts c = {GC__BUF_INIT, GC__BUF_INIT, GC__BUF_INIT, false};
 	gc__buf tail_out = GC__BUF_INIT, all = GC__BUF_INIT;
 	const char *p = skip_ws(head, head + head_len);

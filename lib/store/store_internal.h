@@ -224,11 +224,11 @@ int gc__store_migrate(gc__tx *t, gc_error *err);
  * `tail` its last ones (tail_len 0: no tail), the middle is missing and
  * either piece may end or start anywhere, even inside an escape. Appends
  * to `out` a text of the same shape holding what the pieces have: the
- * output's start, a marker saying it was cut, the output's end, and the
- * error texts. Rows the original wrote (Go's \u003c escapes) decode
- * alike. GC_ENOMEM or 0. */
+ * output's start, `marker` (NULL: "\n... [output cut] ...\n"), the
+ * output's end, and the error texts. Rows the original wrote (Go's \u003c
+ * escapes) decode alike. GC_ENOMEM or 0. */
 int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
-		       size_t tail_len, gc__buf *out);
+		       size_t tail_len, const char *marker, gc__buf *out);
 
 /* ---------------------------------------------------------------- logs.c */
 

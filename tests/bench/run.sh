@@ -255,6 +255,16 @@ bench_output() {
 	BUILD=$BUILD bash tests/bench/bench_output.sh
 }
 
+# ---------------------------------------------------------------- loglist
+# Peak memory and time of one log/list?pagesize=1000 over 1,000 rows of
+# 256 KiB output; see tests/bench/bench_loglist.sh (LOGLIST_BENCH_BASELINE:
+# another build's gcron-service, measured in the same run).
+#   LOGLIST_BENCH_ROWS (1000), LOGLIST_BENCH_KIB (256), LOGLIST_BENCH_RUNS (3)
+sections+=(loglist)
+bench_loglist() {
+	BUILD=$BUILD bash tests/bench/bench_loglist.sh
+}
+
 # ---------------------------------------------------------------- conn
 # GET /api/v1/version latency while hundreds to thousands of idle or
 # slowloris connections are held, from one address and from 20, against
@@ -357,6 +367,50 @@ bench_agent() {
 			printf "  %-28s %8d %8.1f %8.1f %8.1f\n", label, v[p "samples"], v[p k "_ms_p50"], v[p k "_ms_p99"], v[p k "_ms_max"]
 		}
 	' <<<"$out"
+}
+
+# ---------------------------------------------------------------- list
+# Listing a project of LIST_BENCH_TASKS tasks (tests/bench/bench_list.c,
+# one harness-started etcd member): the agent's listing (lib/agent/list.c,
+# no-op callbacks) and a whole agent (start -> every task scheduled)
+# against a bare paged read of the same keys (gc_etcd_get, 1,000 keys a
+# page, one revision, 60 s allowed per page), interleaved in the same run;
+# directly, with every answer LIST_BENCH_LATENCY_MS late, and with every
+# LIST_BENCH_STALL_EVERY-th page answer held LIST_BENCH_STALL_MS (through
+# tests/lib/slowproxy.py).
+#   LIST_BENCH_TASKS (100000), LIST_BENCH_RUNS (3), LIST_BENCH_LATENCY_MS
+#   (200), LIST_BENCH_STALL_EVERY (25), LIST_BENCH_STALL_MS (10000),
+#   LIST_BENCH_CONDITIONS (direct,latency,stalls)
+sections+=(list)
+bench_list() {
+	local bin=$BUILD/tests/bench/bench_list out
+	if [[ ! -x $bin ]]; then
+		echo "bench list: $bin missing (run make all)" >&2
+		return 1
+	fi
+	echo "== Listing a large project: ms until every key is read, median of the runs"
+	machine
+	echo "server: $(etcd --version 2>/dev/null | head -1), 1 member; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	out=$(GC_SRC=$ROOT "$bin") || return 1
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	awk -F'\t' '
+		NF == 2 { v[$1] = $2; next }
+		{ k = $1 SUBSEP $2; med[k] = $3; lo[k] = $4; hi[k] = $5; to[k] = $6
+		  if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+		END {
+			printf "%d tasks, %d runs; latency: every answer %d ms late; stalls: every %dth page answer held %d ms\n", v["tasks"], v["runs"], v["latency_ms"], v["stall_every"], v["stall_ms"]
+			printf "%-10s %-34s %10s %21s %9s %9s\n", "etcd", "variant", "median", "(min..max)", "ratio", "timeouts"
+			for (i = 1; i <= n; i++) {
+				c = order[i]; b = med[c, "bare"]
+				row(c, "bare", "bare paged read (baseline)", b)
+				row(c, "listing", "agent listing (no-op callbacks)", b)
+				row(c, "agent", "agent: start -> all scheduled", b)
+			}
+		}
+		function row(c, k, label, b) {
+			t = to[c, k] < 0 ? "-" : sprintf("%d", to[c, k])
+			printf "%-10s %-34s %7.0f ms %9.0f..%-9.0f %8.2fx %9s\n", c, label, med[c, k], lo[c, k], hi[c, k], med[c, k] / b, t
+		}' <<<"$out"
 }
 
 # ---------------------------------------------------------------- sched

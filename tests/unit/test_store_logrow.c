@@ -68,7 +68,7 @@ static void a_cut_result_is_rebuilt_from_head_and_tail(void **state)
 						gc__log_result_cut(text.data, h,
 								   text.data +
 									   text.len - t,
-								   t, &b),
+								   t, NULL, &b),
 						0);
 					cJSON *j = cJSON_Parse(b.data);
 					if (!j)

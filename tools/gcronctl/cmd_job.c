@@ -735,6 +735,18 @@ static int wait_for_run(ctl_client *c, const ctl_globals *g, const char *pid_s,
 		}
 		nanosleep(&nap, NULL);
 	}
+	/* A long output is listed as a preview: print the run whole. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hit, "truncated"))) {
+		cJSON *whole = NULL;
+		rc = ctl_log_detail(c, 0, ctl_num(hit, "id"), &whole);
+		if (rc) {
+			cJSON_Delete(list);
+			return rc;
+		}
+		cJSON_Delete(list);
+		list = whole;
+		hit = whole;
+	}
 	rc = ctl_run_print("job run", g->json, hit, false);
 	if (rc == 0 && ctl_num(hit, "with_error"))
 		rc = CTL_REFUSED; /* the run failed (its error is printed) */

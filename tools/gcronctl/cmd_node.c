@@ -17,10 +17,31 @@ void cmd_node_help(FILE *out)
 		"\n"
 		"The agents registered (alive) for a project, or for every "
 		"project you can\n"
-		"see; one row per agent and project.\n"
+		"see; one row per agent and project. OFFSET: cluster time "
+		"minus the agent's\n"
+		"clock, as the agent measured it (\"-\" for agents that do "
+		"not report it;\n"
+		"\"!\" when the agent found it too far off to claim ticks).\n"
 		"\n"
 		"--json output: [{\"project_id\", \"client_ip\", "
-		"\"version\"}]\n");
+		"\"version\"}], plus\n"
+		"\"clock_offset_ms\", \"clock_error_ms\", \"clock_ok\", "
+		"\"clock_reason\" when reported\n");
+}
+
+/* "+3ms", "-1.25s", "-" when the agent does not report its clock; "!"
+ * when it does not claim ticks because of it. */
+static void clock_offset(const cJSON *n, char *out, size_t len)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(n, "clock_offset_ms");
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(n, "clock_ok");
+	const char *bad = cJSON_IsFalse(ok) ? " !" : "";
+	if (!cJSON_IsNumber(o))
+		snprintf(out, len, "-%s", bad);
+	else if (o->valuedouble > -1000 && o->valuedouble < 1000)
+		snprintf(out, len, "%+.0fms%s", o->valuedouble, bad);
+	else
+		snprintf(out, len, "%+.2fs%s", o->valuedouble / 1000, bad);
 }
 
 static int node_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
@@ -62,12 +83,12 @@ static int node_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		ctl_json_print(nodes);
 		goto out;
 	}
-	t = ctl_table_new(4, "NODE", "VERSION", "PROJECT", "TITLE");
-	ctl_table_limit(t, 3, 40);
+	t = ctl_table_new(5, "NODE", "VERSION", "OFFSET", "PROJECT", "TITLE");
+	ctl_table_limit(t, 4, 40);
 	cJSON_ArrayForEach(n, nodes)
 	{
 		const char *title = "";
-		char id[24];
+		char id[24], off[32];
 		cJSON_ArrayForEach(p, projects)
 		{
 			if (ctl_num(p, "project_id") ==
@@ -75,8 +96,9 @@ static int node_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 				title = ctl_str(p, "title");
 		}
 		snprintf(id, sizeof(id), "%" PRId64, ctl_num(n, "project_id"));
+		clock_offset(n, off, sizeof(off));
 		ctl_table_row(t, ctl_str(n, "client_ip"), ctl_str(n, "version"),
-			      id, title);
+			      off, id, title);
 	}
 	if (ctl_table_rows(t))
 		ctl_table_print(t, stdout);

@@ -208,7 +208,8 @@ static int refused(ctl_client *c, long status, const cJSON *root)
 			 "%s: %s refused the request (HTTP %ld, "
 			 "code %d)",
 			 c->cmd, c->server, status, code);
-	return CTL_REFUSED;
+	/* the service cannot reach what it needs (etcd): unreachable too */
+	return code == 503 || status == 503 ? CTL_UNREACHABLE : CTL_REFUSED;
 }
 
 int ctl_call(ctl_client *c, const char *method, const char *path,

@@ -695,6 +695,15 @@
 		return m;
 	}
 
+	/* The agent's clock offset cell (agents of 1.10 do not report it). */
+	function nodeClock(n) {
+		if (typeof n.clock_offset_ms !== "number") return h("td", { "data-label": "Clock offset", class: "muted" }, "—");
+		const ms = n.clock_offset_ms, text = Math.abs(ms) < 1000 ? `${ms > 0 ? "+" : ""}${Math.round(ms)} ms` : `${ms > 0 ? "+" : ""}${(ms / 1000).toFixed(2)} s`;
+		const bad = n.clock_ok === false;
+		return h("td", { "data-label": "Clock offset", class: "mono" + (bad ? " warn-text" : ""), title: bad ? (n.clock_reason || "clock too far off: claims no ticks") : "" },
+			bad ? `${text} (claims no ticks)` : text);
+	}
+
 	/* "ip:version" strings of /crontab/client_list, as {client_ip, version}. */
 	function parseClientList(res) {
 		const list = (res && res.list) || (Array.isArray(res) ? res : []);
@@ -1485,16 +1494,8 @@
 					h("span", { class: "btn btn-small", "aria-disabled": "true" }, "Older ›"));
 		};
 
-		/* A run the service listed shortened (the page was over the size
-		 * it answers at once), asked for alone: whole, unless it is too
-		 * large even alone. null when its position moved meanwhile. */
-		const logAlone = async (i, id) => {
-			const params = { project_id: pid, task_id: tid, page: (page - 1) * pagesize + i + 1, pagesize: 1 };
-			if (errorsOnly) params.errors_only = 1;
-			const res = await api("GET", "/log/list", params);
-			const l = res && res.list && res.list[0];
-			return l && Number(l.id) === Number(id) ? l : null;
-		};
+		/* The run whole: lists carry previews of long outputs. */
+		const logWhole = (id) => api("GET", "/log/detail", { id, project_id: pid });
 
 		function renderLogs(list) {
 			if (!list.length) {
@@ -1507,7 +1508,7 @@
 					h("th", { scope: "col" }, "Planned"), h("th", { scope: "col" }, "Started"), h("th", { scope: "col" }, "Ended"),
 					h("th", { scope: "col", class: "num" }, "Duration"), h("th", { scope: "col" }, "Agent"),
 					h("th", { scope: "col" }, "Result"), h("th", { scope: "col" }, "Output"))),
-				h("tbody", null, list.map((log, i) => {
+				h("tbody", null, list.map((log) => {
 					const r = parseResult(log);
 					const failed = logFailed(log);
 					const dur = logDuration(log);
@@ -1524,7 +1525,7 @@
 						h("td", { "data-label": "Output", class: "out-cell" },
 							firstLine ? h("code", { class: "out-peek" }, firstLine.slice(0, 120)) : h("span", { class: "muted small" }, "(no output)"),
 							button(["View output", h("span", { class: "sr-only" }, ` of the run started ${fmtTime(log.start_time)}`)],
-								() => showOutput(log, taskName, () => logAlone(i, log.id)), "btn-small", { "data-action": "output" })));
+								() => showOutput(log, taskName, () => logWhole(log.id)), "btn-small", { "data-action": "output" })));
 				}))));
 		}
 
@@ -1532,17 +1533,36 @@
 		if (page === 1) ctx.every(POLL_SLOW_MS / 2, load);
 	}
 
-	async function showOutput(log, taskName, alone) {
-		if (log.truncated && alone) {
-			try {
-				log = (await alone()) || log;
-			} catch (e) {
-				/* show what the list had */
-			}
-		}
-		const r = parseResult(log);
+	/* The output dialog of a run: what the list had at once (a preview of
+	 * a long output), then the whole run from log/detail. */
+	async function showOutput(log, taskName, whole) {
 		const dlg = $("#dlg-output");
 		$("#dlg-output-title").textContent = `Output of ${taskName}`;
+		fillOutput(log, whole ? "loading the whole output…" : "");
+		const wrap = $("#output-wrap");
+		const pre = $("#output-text");
+		pre.classList.toggle("nowrap", !wrap.checked);
+		wrap.onchange = () => pre.classList.toggle("nowrap", !wrap.checked);
+		openDialog(dlg);
+		pre.scrollTop = 0;
+		pre.focus();
+		if (!whole) return;
+		dlg.dataset.logId = String(log.id);
+		dlg.dataset.whole = "0";
+		let full = null, note = "";
+		try {
+			full = await whole();
+		} catch (e) {
+			note = `showing the list's preview: ${e.message}`;
+		}
+		/* The dialog may have been closed or opened on another run. */
+		if (!dlg.open || dlg.dataset.logId !== String(log.id)) return;
+		fillOutput(full || log, note);
+		dlg.dataset.whole = full ? "1" : "0";
+	}
+
+	function fillOutput(log, note) {
+		const r = parseResult(log);
 		const dur = logDuration(log);
 		const facts = [
 			["Planned", fmtTime(log.plan_time)], ["Started", fmtTime(log.start_time)], ["Ended", fmtTime(log.end_time)],
@@ -1557,14 +1577,10 @@
 		pre.textContent = r.output || "(no output)";
 		pre.classList.toggle("empty-out", !r.output);
 		const lines = r.output ? r.output.split("\n").length - (r.output.endsWith("\n") ? 1 : 0) : 0;
-		$("#output-size").textContent = `${fmtBytes(new TextEncoder().encode(r.output).length)} · ${lines} line${lines === 1 ? "" : "s"}` +
-			(log.truncated ? " · shortened: too large to show whole" : "");
-		const wrap = $("#output-wrap");
-		pre.classList.toggle("nowrap", !wrap.checked);
-		wrap.onchange = () => pre.classList.toggle("nowrap", !wrap.checked);
-		openDialog(dlg);
-		pre.scrollTop = 0;
-		pre.focus();
+		const size = log.truncated && log.result_bytes ?
+			`preview of ${fmtBytes(Number(log.result_bytes))}` :
+			`${fmtBytes(new TextEncoder().encode(r.output).length)} · ${lines} line${lines === 1 ? "" : "s"}`;
+		$("#output-size").textContent = size + (note ? ` · ${note}` : "");
 	}
 
 	/* ------------------------------------------------------------ nodes */
@@ -1595,12 +1611,14 @@
 					nodes.length ? h("table", { class: "table cards" },
 						h("caption", { class: "sr-only" }, `Nodes of ${p.title}`),
 						h("thead", null, h("tr", null, h("th", { scope: "col" }, "IP"), h("th", { scope: "col" }, "Version"),
+							h("th", { scope: "col", title: "Cluster time minus the agent's clock, as the agent measured it" }, "Clock offset"),
 							h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
 						h("tbody", null, nodes.map((n) => {
 							const msg = h("p", { class: "row-msg", role: "status" });
 							return h("tr", { "data-client-ip": n.client_ip },
 								h("td", { "data-label": "IP", class: "mono" }, n.client_ip),
 								h("td", { "data-label": "Version" }, n.version || "—"),
+								nodeClock(n),
 								h("td", { class: "actions" },
 									button(["Reload config", h("span", { class: "sr-only" }, ` of ${n.client_ip}`)], async (ev) => {
 										const b = ev.currentTarget;
