@@ -703,13 +703,37 @@ static void tick_due(gc_agent *a, const gc__atask *t, int64_t plan_s)
 		claims_collect(a, j);
 }
 
+/* The clock is not usable: the ticks due pass unattempted (other agents
+ * claim them); the clock thread has said why, loudly. */
+static void ticks_pass(gc_agent *a, int64_t upto_ns, int64_t now_s)
+{
+	int64_t due;
+	gc__atask *t;
+	size_t n = 0;
+	while ((t = gc__tasks_due(&a->tasks, upto_ns, &due))) {
+		gc__tasks_advance(&a->tasks, t, due, now_s);
+		n++;
+	}
+	if (n)
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: %zu tick(s) not claimed: clock not usable",
+			     n);
+}
+
 void gc__claims_due(gc_agent *a, int64_t now_ns)
 {
 	int64_t now_s = now_ns / 1000000000LL, due;
+	int64_t upto_ns = now_ns + a->conf.claim_ahead_ns;
 	size_t late = 0;
 	int64_t late_max_ms = 0;
 	gc__atask *t;
-	while ((t = gc__tasks_due(&a->tasks, now_ns, &due))) {
+	gc__clock_estimate e;
+	gc__atime_clock(&a->time, &e);
+	if (!gc__clock_usable(&e)) {
+		ticks_pass(a, upto_ns, now_s);
+		return;
+	}
+	while ((t = gc__tasks_due(&a->tasks, upto_ns, &due))) {
 		if (gc__tick_expired(due, now_ns, a->conf.opts.late_grace_ms)) {
 			late++;
 			int64_t ms = (now_ns - due * 1000000000LL) / 1000000;
@@ -747,6 +771,14 @@ void gc__claims_run_now(gc_agent *a, int64_t pid, const gc_etcd_kv *kv)
 	}
 	int exclusion = t.exclusion == 1;
 	gc_task_clear(&t);
+	gc__clock_estimate e;
+	gc__atime_clock(&a->time, &e);
+	if (!gc__clock_usable(&e)) {
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: run-now request %s not claimed: %s",
+			     kv->key, e.reason);
+		return;
+	}
 	int64_t now_ns = gc__atime_now_ns(&a->time);
 	char key[GC_KEY_PART_MAX + 32];
 	snprintf(key, sizeof(key), "%lld/%s", (long long)pid, info.task_id);
