@@ -167,10 +167,17 @@ static void *clock_thread(void *arg)
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->mu);
-		if (gc__mono_ns() >= at)
+		int probed = gc__mono_ns() >= at;
+		if (probed)
 			probe(c, &cs, &retry_at, &failing);
 		gc__clock_estimate e;
 		estimate(c, &cs, &e);
+		if (probed && GC__ALOG_ON(c->log, GC_LOG_DEBUG))
+			gc__alog_msg(c->log, GC_LOG_DEBUG,
+				     "agent: clock probe: offset %.3f ms error "
+				     "%.3f ms rtt %.3f ms samples %zu",
+				     e.offset_ns / 1e6, e.error_ns / 1e6,
+				     e.rtt_ns / 1e6, e.samples);
 		pthread_mutex_lock(&c->mu);
 		int ch = publish(c, &e);
 		if (ch == 3)
