@@ -126,9 +126,8 @@ typedef struct gc__aconf {
 #define GC__CLOCK_REREGISTER_NS 100000000LL
 
 typedef struct gc__aclock {
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC: the thread's sleeps */
-	int stop;	   /* under mu */
+	pthread_mutex_t mu; /* guards est, gen, gen_offset_ns */
+	atomic_int stop;
 	int inited, started;
 	pthread_t thread;
 	gc_etcd *etcd; /* the thread's own handle */

@@ -9,22 +9,24 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* After a failed probe, the next one waits this long. */
 #define PROBE_RETRY_NS 1000000000LL
 /* Between probes, the estimate is published again this often. */
 #define REPUBLISH_NS 1000000000LL
+/* Between rounds, one probe at least this often: it shows a clock that
+ * jumped (the estimate restarts) within this time. */
+#define CHECK_NS 2000000000LL
+/* The clock thread sleeps in slices this long (its stop latency). */
+#define SLICE_NS 100000000LL
 
 int gc__atime_open(gc__atime *t, gc_error *err)
 {
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->clock.mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&t->clock.cv, &ca);
-	pthread_condattr_destroy(&ca);
+	atomic_init(&t->clock.stop, 0);
 	t->clock.inited = 1;
 	snprintf(t->clock.est.reason, sizeof(t->clock.est.reason),
 		 "cluster time unknown");
@@ -48,7 +50,6 @@ void gc__atime_close(gc__atime *t)
 		close(t->clockfd);
 	t->timerfd = t->clockfd = -1;
 	if (t->clock.inited) {
-		pthread_cond_destroy(&t->clock.cv);
 		pthread_mutex_destroy(&t->clock.mu);
 		t->clock.inited = 0;
 	}
@@ -135,14 +136,55 @@ static void estimate(gc__aclock *c, const gc__clocksync *cs,
 	(void)c;
 }
 
-/* Sleep (mu held) until mono time `at` or a stop. */
+/* Sleep until mono time `at` or a stop, in slices: plain relative
+ * nanosleeps (no condition variable: under libfaketime with the monotonic
+ * clock left alone, a monotonic pthread_cond_timedwait returns at once). */
 static void sleep_until(gc__aclock *c, int64_t at)
 {
-	struct timespec ts = {(time_t)(at / 1000000000LL),
-			      (long)(at % 1000000000LL)};
-	while (!c->stop && gc__mono_ns() < at)
-		if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)
-			break;
+	int64_t now;
+	while (!atomic_load(&c->stop) && (now = gc__mono_ns()) < at) {
+		int64_t d = at - now < SLICE_NS ? at - now : SLICE_NS;
+		struct timespec ts = {0, (long)d};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* When to wake next: the probe the estimator asks for, or a check probe
+ * between rounds (a clock that jumped shows within CHECK_NS), and at
+ * least every REPUBLISH_NS to re-evaluate the offset to the wall clock
+ * (a step of the wall clock, date -s, shows without a probe). *probe_at
+ * is when the next probe is due. */
+static int64_t next_wake(gc__clocksync *cs, int64_t retry_at,
+			 int64_t last_probe, int64_t *probe_at)
+{
+	int64_t now = gc__mono_ns();
+	int64_t at = gc__clocksync_next_probe(cs, now);
+	if (at > last_probe + CHECK_NS)
+		at = last_probe + CHECK_NS;
+	if (at < retry_at)
+		at = retry_at;
+	*probe_at = at;
+	return at < now + REPUBLISH_NS ? at : now + REPUBLISH_NS;
+}
+
+/* Publish the estimate and tell the agent when it changed. */
+static void clock_publish(gc__aclock *c, const gc__clocksync *cs, int probed)
+{
+	gc__clock_estimate e;
+	estimate(c, cs, &e);
+	if (probed && GC__ALOG_ON(c->log, GC_LOG_DEBUG))
+		gc__alog_msg(c->log, GC_LOG_DEBUG,
+			     "agent: clock probe: offset %.3f ms error %.3f ms "
+			     "rtt %.3f ms samples %zu",
+			     e.offset_ns / 1e6, e.error_ns / 1e6,
+			     e.rtt_ns / 1e6, e.samples);
+	pthread_mutex_lock(&c->mu);
+	int ch = publish(c, &e);
+	pthread_mutex_unlock(&c->mu);
+	if (ch == 3)
+		log_change(c, &e);
+	if (ch && c->on_change)
+		c->on_change(c->payload);
 }
 
 static void *clock_thread(void *arg)
@@ -152,40 +194,19 @@ static void *clock_thread(void *arg)
 	gc__clocksync_options o = {0};
 	o.max_offset_ns = c->max_offset_ns;
 	gc__clocksync_init(&cs, &o);
-	int64_t retry_at = 0;
+	int64_t retry_at = 0, last_probe = 0, probe_at;
 	int failing = 0;
-	pthread_mutex_lock(&c->mu);
-	while (!c->stop) {
-		int64_t at = gc__clocksync_next_probe(&cs, gc__mono_ns());
-		if (at < retry_at)
-			at = retry_at;
-		/* The offset to the wall clock is re-evaluated every second
-		 * between probes: a step of the wall clock (date -s) shows
-		 * at once, without a probe. */
-		int64_t wake = gc__mono_ns() + REPUBLISH_NS;
-		sleep_until(c, at < wake ? at : wake);
-		if (c->stop)
+	while (!atomic_load(&c->stop)) {
+		sleep_until(c, next_wake(&cs, retry_at, last_probe, &probe_at));
+		if (atomic_load(&c->stop))
 			break;
-		pthread_mutex_unlock(&c->mu);
-		int probed = gc__mono_ns() >= at;
-		if (probed)
+		int probed = gc__mono_ns() >= probe_at;
+		if (probed) {
 			probe(c, &cs, &retry_at, &failing);
-		gc__clock_estimate e;
-		estimate(c, &cs, &e);
-		if (probed && GC__ALOG_ON(c->log, GC_LOG_DEBUG))
-			gc__alog_msg(c->log, GC_LOG_DEBUG,
-				     "agent: clock probe: offset %.3f ms error "
-				     "%.3f ms rtt %.3f ms samples %zu",
-				     e.offset_ns / 1e6, e.error_ns / 1e6,
-				     e.rtt_ns / 1e6, e.samples);
-		pthread_mutex_lock(&c->mu);
-		int ch = publish(c, &e);
-		if (ch == 3)
-			log_change(c, &e);
-		if (ch && c->on_change)
-			c->on_change(c->payload);
+			last_probe = gc__mono_ns();
+		}
+		clock_publish(c, &cs, probed);
 	}
-	pthread_mutex_unlock(&c->mu);
 	return NULL;
 }
 
@@ -219,10 +240,7 @@ void gc__atime_stop(gc__atime *t)
 	gc__aclock *c = &t->clock;
 	if (!c->started)
 		return;
-	pthread_mutex_lock(&c->mu);
-	c->stop = 1;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
+	atomic_store(&c->stop, 1);
 	pthread_join(c->thread, NULL);
 	c->started = 0;
 }
