@@ -723,7 +723,7 @@ static void ticks_pass(gc_agent *a, int64_t upto_ns, int64_t now_s)
 void gc__claims_due(gc_agent *a, int64_t now_ns)
 {
 	int64_t now_s = now_ns / 1000000000LL, due;
-	int64_t upto_ns = now_ns + a->conf.claim_ahead_ns;
+	int64_t upto_ns = gc__claim_upto(now_ns, a->conf.claim_ahead_ns);
 	size_t late = 0;
 	int64_t late_max_ms = 0;
 	gc__atask *t;

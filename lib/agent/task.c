@@ -86,14 +86,6 @@ gc__atask *gc__tasks_make(gc__tasks *ts, const char *key, gc__project *p,
 	return n;
 }
 
-/* The last second before `now_ns` that is not a tick to attempt: a tick
- * planned before that instant (even within the current second) is
- * older than the instant. */
-static int64_t floor_plan(int64_t now_ns)
-{
-	return (now_ns + 999999999LL) / 1000000000LL - 1;
-}
-
 int gc__tasks_put(gc__tasks *ts, gc__atask *n, gc__atask *old, int64_t now_ns,
 		  int64_t *due)
 {
@@ -102,7 +94,7 @@ int gc__tasks_put(gc__tasks *ts, gc__atask *n, gc__atask *old, int64_t now_ns,
 	 * tick) are not attempted, and a tick this agent already attempted
 	 * is never attempted again. */
 	int64_t now_s = now_ns / 1000000000LL;
-	n->last_plan = floor_plan(now_ns);
+	n->last_plan = gc__tick_floor(now_ns);
 	if (old) {
 		n->running = old->running;
 		if (old->last_plan > n->last_plan)
@@ -187,7 +179,7 @@ static int64_t recompute_due(const char *key, void *data, void *arg)
 void gc__tasks_recompute(gc__tasks *ts, int64_t now_ns, int from_now)
 {
 	recompute_ctx ctx = {ts, now_ns / 1000000000LL,
-			     from_now ? floor_plan(now_ns) : 0};
+			     from_now ? gc__tick_floor(now_ns) : 0};
 	gc__sched_recompute(&ts->sched, recompute_due, &ctx);
 }
 

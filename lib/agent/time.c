@@ -62,10 +62,6 @@ bool gc__clock_usable(const gc__clock_estimate *e)
 	return e->state == GC__CLOCK_OK || e->state == GC__CLOCK_UNCERTAIN;
 }
 
-static int64_t abs64(int64_t v)
-{
-	return v < 0 ? -v : v;
-}
 
 /* Publish `e` (mu held): a new generation when what the registration and
  * the claims depend on changed (the state, or the offset by more than
@@ -76,8 +72,9 @@ static int publish(gc__aclock *c, const gc__clock_estimate *e)
 {
 	const gc__clock_estimate *o = &c->est;
 	int changed = e->state != o->state;
-	int moved = changed || abs64(e->offset_ns - c->gen_offset_ns) >
-				   GC__CLOCK_REREGISTER_NS;
+	int moved =
+	    gc__clock_gen_moves(o->state, e->state, c->gen_offset_ns,
+				e->offset_ns, GC__CLOCK_REREGISTER_NS);
 	c->est = *e;
 	if (moved) {
 		c->gen++;
