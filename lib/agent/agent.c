@@ -447,10 +447,17 @@ static void rearm(gc_agent *a)
 	int64_t due = a->state == GC__AGENT_RUNNING
 			  ? gc__tasks_first_due(&a->tasks)
 			  : GC__SCHED_NEVER;
-	gc__atime_arm(&a->time,
-		      due == GC__SCHED_NEVER
-			  ? 0
-			  : due * 1000000000LL - a->conf.claim_ahead_ns);
+	int64_t at = due == GC__SCHED_NEVER
+			 ? 0
+			 : due * 1000000000LL - a->conf.claim_ahead_ns;
+	gc__clock_estimate e;
+	gc__atime_clock(&a->time, &e);
+	int64_t soon = gc__atime_now_ns(&a->time) + 100000000LL;
+	/* ticks kept due while the estimate is checked again: look again
+	 * in 100 ms rather than at once */
+	if (at && at < soon && !gc__clock_usable(&e))
+		at = soon;
+	gc__atime_arm(&a->time, at);
 }
 
 static void clock_stepped(gc_agent *a, int64_t step)

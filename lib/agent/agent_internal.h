@@ -134,6 +134,7 @@ typedef struct gc__aclock {
 	int64_t max_offset_ns;
 	gc__clock_estimate est; /* under mu: the published estimate */
 	uint64_t gen;		/* under mu */
+	int64_t newest_mono;	/* under mu: mono time of the newest sample */
 	int64_t gen_offset_ns;	/* offset when gen last changed */
 	void (*on_change)(void *payload);
 	void *payload;
@@ -163,7 +164,9 @@ void gc__atime_stop(gc__atime *t);
 int64_t gc__atime_now_ns(const gc__atime *t);
 /* The published estimate and its generation (any thread). */
 uint64_t gc__atime_clock(const gc__atime *t, gc__clock_estimate *out);
-/* May this agent claim ticks (an estimate within max_clock_offset)? */
+/* May this agent claim ticks: an estimate within max_clock_offset, whose
+ * newest sample is fresh (gc__clock_fresh; age as gc__atime_clock gives
+ * it)? */
 bool gc__clock_usable(const gc__clock_estimate *e);
 /* The CLOCK_MONOTONIC instant at which cluster time has surely reached
  * `cluster_ns` (never early; through the wall clock without an estimate). */

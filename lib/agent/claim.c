@@ -730,6 +730,11 @@ void gc__claims_due(gc_agent *a, int64_t now_ns)
 	gc__clock_estimate e;
 	gc__atime_clock(&a->time, &e);
 	if (!gc__clock_usable(&e)) {
+		/* A stale estimate (no probe answered lately) keeps the ticks
+		 * due: claimed within the grace once it is checked again. */
+		if (!gc__clock_fresh(e.age_ns, GC__CLOCK_FRESH_NS) &&
+		    e.state != GC__CLOCK_UNKNOWN && e.state != GC__CLOCK_TOO_FAR)
+			return;
 		ticks_pass(a, upto_ns, now_s);
 		return;
 	}

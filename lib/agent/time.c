@@ -19,6 +19,8 @@
 /* Between rounds, one probe at least this often: it shows a clock that
  * jumped (the estimate restarts) within this time. */
 #define CHECK_NS 2000000000LL
+_Static_assert(CHECK_NS + 1000000000LL <= GC__CLOCK_FRESH_NS,
+	       "a check probe comes before the estimate is stale");
 /* The clock thread sleeps in slices this long (its stop latency). */
 #define SLICE_NS 100000000LL
 
@@ -59,7 +61,8 @@ void gc__atime_close(gc__atime *t)
 
 bool gc__clock_usable(const gc__clock_estimate *e)
 {
-	return e->state == GC__CLOCK_OK || e->state == GC__CLOCK_UNCERTAIN;
+	return (e->state == GC__CLOCK_OK || e->state == GC__CLOCK_UNCERTAIN) &&
+	       gc__clock_fresh(e->age_ns, GC__CLOCK_FRESH_NS);
 }
 
 
@@ -156,8 +159,8 @@ static int64_t next_wake(gc__clocksync *cs, int64_t retry_at,
 {
 	int64_t now = gc__mono_ns();
 	int64_t at = gc__clocksync_next_probe(cs, now);
-	if (at > last_probe + CHECK_NS)
-		at = last_probe + CHECK_NS;
+	if (at > last_probe + CHECK_NS || now < last_probe)
+		at = now < last_probe ? now : last_probe + CHECK_NS;
 	if (at < retry_at)
 		at = retry_at;
 	*probe_at = at;
@@ -177,6 +180,7 @@ static void clock_publish(gc__aclock *c, const gc__clocksync *cs, int probed)
 			     e.rtt_ns / 1e6, e.samples);
 	pthread_mutex_lock(&c->mu);
 	int ch = publish(c, &e);
+	c->newest_mono = gc__mono_ns() - e.age_ns;
 	pthread_mutex_unlock(&c->mu);
 	if (ch == 3)
 		log_change(c, &e);
@@ -247,6 +251,9 @@ uint64_t gc__atime_clock(const gc__atime *t, gc__clock_estimate *out)
 	gc__aclock *c = (gc__aclock *)&t->clock;
 	pthread_mutex_lock(&c->mu);
 	*out = c->est;
+	/* the age now: a monotonic clock that jumped makes it stale */
+	if (out->state != GC__CLOCK_UNKNOWN)
+		out->age_ns = gc__mono_ns() - c->newest_mono;
 	uint64_t gen = c->gen;
 	pthread_mutex_unlock(&c->mu);
 	return gen;

@@ -76,6 +76,18 @@ static inline bool gc__clock_gen_moves(int old_state, int new_state,
 	return old_state != new_state || d > move_ns || d < -move_ns;
 }
 
+/* An estimate of cluster time is only used while its newest sample is at
+ * most this old (check probes come every 2 s): a monotonic clock that
+ * jumped forward (a suspended or migrated VM, libfaketime) makes it stale
+ * at once, so no tick is claimed by a clock that may be far off until a
+ * probe has checked it; one that jumped backward makes the age negative. */
+#define GC__CLOCK_FRESH_NS 3500000000LL
+
+static inline bool gc__clock_fresh(int64_t age_ns, int64_t fresh_ns)
+{
+	return age_ns >= -100000000LL && age_ns <= fresh_ns;
+}
+
 typedef struct gc__clockwatch {
 	int64_t wall_ns;
 	int64_t mono_ns;

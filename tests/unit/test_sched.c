@@ -379,6 +379,17 @@ static void clock_generation_moves_on_state_or_offset(void **state)
 	assert_true(gc__clock_gen_moves(1, 3, 0, 0, move));
 }
 
+/* A jump of the monotonic clock makes the estimate stale. */
+static void clock_estimate_is_used_only_while_fresh(void **state)
+{
+	(void)state;
+	const int64_t s = 1000000000LL;
+	assert_true(gc__clock_fresh(0, GC__CLOCK_FRESH_NS));
+	assert_true(gc__clock_fresh(3 * s, GC__CLOCK_FRESH_NS));
+	assert_false(gc__clock_fresh(20 * s, GC__CLOCK_FRESH_NS));
+	assert_false(gc__clock_fresh(-20 * s, GC__CLOCK_FRESH_NS));
+}
+
 static void clockwatch_detects_steps_not_drift(void **state)
 {
 	(void)state;
@@ -497,6 +508,7 @@ int main(void)
 		cmocka_unit_test(new_task_has_no_tick_before_it_was_loaded),
 		cmocka_unit_test(ticks_are_claimed_ahead_by_the_window),
 		cmocka_unit_test(clock_generation_moves_on_state_or_offset),
+		cmocka_unit_test(clock_estimate_is_used_only_while_fresh),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
