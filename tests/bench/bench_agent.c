@@ -551,11 +551,17 @@ static void *floor_thread(void *arg)
 		posix_spawn_file_actions_t fa;
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+		/* each child in its own session, as the executor's (with
+		 * autogroup scheduling a session is a scheduling group) */
+		posix_spawnattr_t at;
+		posix_spawnattr_init(&at);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
 		char *av[] = {(char *)"/bin/bash", (char *)"-c",
 			      (char *)"echo $EPOCHREALTIME", NULL};
-		if (posix_spawn(&f->pids[i], "/bin/bash", &fa, NULL, av,
+		if (posix_spawn(&f->pids[i], "/bin/bash", &fa, &at, av,
 				environ))
 			f->pids[i] = 0;
+		posix_spawnattr_destroy(&at);
 		posix_spawn_file_actions_destroy(&fa);
 		close(fd[1]);
 		f->fds[i] = fd[0];
