@@ -141,8 +141,11 @@ static void estimate(gc__aclock *c, const gc__clocksync *cs,
  * clock left alone, a monotonic pthread_cond_timedwait returns at once). */
 static void sleep_until(gc__aclock *c, int64_t at)
 {
-	int64_t now;
-	while (!atomic_load(&c->stop) && (now = gc__mono_ns()) < at) {
+	int64_t now, from = gc__mono_ns();
+	/* a monotonic clock going back ends the sleep (the estimate is
+	 * restarted at once) */
+	while (!atomic_load(&c->stop) && (now = gc__mono_ns()) < at &&
+	       now >= from) {
 		int64_t d = at - now < SLICE_NS ? at - now : SLICE_NS;
 		struct timespec ts = {0, (long)d};
 		nanosleep(&ts, NULL);
@@ -202,6 +205,15 @@ static void *clock_thread(void *arg)
 		if (atomic_load(&c->stop))
 			break;
 		int probed = gc__mono_ns() >= probe_at;
+		if (gc__mono_ns() < last_probe) {
+			/* The monotonic clock went back: the samples kept are
+			 * in its future, which the estimator cannot weigh. */
+			gc__clocksync_reset(&cs);
+			gc__alog_msg(c->log, GC_LOG_WARNING,
+				     "agent: cluster time estimate restarted "
+				     "(a clock moved: the monotonic clock went "
+				     "back)");
+		}
 		if (probed) {
 			probe(c, &cs, &retry_at, &failing);
 			last_probe = gc__mono_ns();

@@ -982,7 +982,7 @@ static void step_clock(agent *a, const char *offset)
 static void inject_clock_step(phase_ctx *p)
 {
 	agent *a = &G.ag[2];
-	const char *moved = "cluster time estimate restarted (a clock moved)";
+	const char *moved = "cluster time estimate restarted (a clock moved";
 	int before = count_in_file(a->log, moved);
 	step_clock(a, "+20s"); /* forward 20 s */
 	sleep_ms(hold_ms(5000, 10000));
