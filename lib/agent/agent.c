@@ -450,6 +450,11 @@ static void rearm(gc_agent *a)
 	int64_t at = due == GC__SCHED_NEVER
 			 ? 0
 			 : due * 1000000000LL - a->conf.claim_ahead_ns;
+	int64_t held = a->state == GC__AGENT_RUNNING
+			   ? gc__claims_deferred_at(a)
+			   : 0;
+	if (held && (!at || held < at))
+		at = held;
 	gc__clock_estimate e;
 	gc__atime_clock(&a->time, &e);
 	int64_t soon = gc__atime_now_ns(&a->time) + 100000000LL;
@@ -613,6 +618,7 @@ static void take_requests(gc_agent *a, int64_t mono_ms)
 	if (atomic_load(&a->loop.stop_requested) &&
 	    a->state == GC__AGENT_RUNNING) {
 		a->state = GC__AGENT_DRAINING;
+		gc__claims_drop_deferred(a); /* not claimed: no new ticks */
 		a->loop.drain_deadline_ms =
 		    mono_ms + a->conf.opts.stop_grace_ms;
 		gc__alog_msg(&a->log, GC_LOG_INFO,
@@ -815,6 +821,7 @@ static void agent_release(gc_agent *a)
 		a->state = GC__AGENT_STOPPED;
 		stop_threads(a);
 	}
+	gc__claims_drop_deferred(a);
 	gc__projects_free(a);
 	gc_etcd_watch_cancel(a->loop.cmd_watch);
 	gc_etcd_watcher_free(a->etcd.watcher);

@@ -489,6 +489,7 @@ typedef struct gc__aclaims {
 	gc__claim *pending[GC__CLAIM_BATCH]; /* ticks not yet submitted */
 	size_t n_pending;
 	size_t in_flight; /* claim jobs submitted, not back */
+	gc__claim *deferred; /* exclusion claims held until their instant */
 	gc__claim_env env;
 } gc__aclaims;
 
@@ -496,6 +497,10 @@ typedef struct gc__aclaims {
  * at its instant); ticks past the grace are skipped; while the clock is
  * not usable (gc__clock_usable) no tick is attempted. */
 void gc__claims_due(gc_agent *a, int64_t now_ns);
+/* The planned instant (cluster ns) of the earliest exclusion claim held
+ * until due (0: none); dropping them (the agent stops). */
+int64_t gc__claims_deferred_at(gc_agent *a);
+void gc__claims_drop_deferred(gc_agent *a);
 /* A run-now request (its etcd pair) for a task of project `pid`. */
 void gc__claims_run_now(gc_agent *a, int64_t pid, const gc_etcd_kv *kv);
 

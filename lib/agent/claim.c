@@ -61,6 +61,7 @@ struct gc__claim {
 	int outcome;
 	int64_t fence;
 	int64_t status_rev;
+	gc__claim *dnext; /* the deferred list (exclusion, agent thread) */
 };
 typedef struct gc__claim claim_job;
 
@@ -666,6 +667,55 @@ static void claims_collect(gc_agent *a, claim_job *j)
 		claims_flush(a);
 }
 
+/* exclusion=1: claimed at the planned instant, not ahead: the claim
+ * requires the previous run to be over, which it may be by then. Held
+ * here (agent thread) until due. */
+static void claim_defer(gc_agent *a, claim_job *j)
+{
+	if (j->tick.plan_ns <= gc__atime_now_ns(&a->time)) {
+		claim_submit(a, j);
+		return;
+	}
+	j->dnext = a->claims.deferred;
+	a->claims.deferred = j;
+}
+
+/* Submit the deferred claims that are due; the earliest left (0: none). */
+static int64_t deferred_due(gc_agent *a, int64_t now_ns)
+{
+	int64_t next = 0;
+	for (claim_job **pp = &a->claims.deferred; *pp;) {
+		claim_job *j = *pp;
+		if (j->tick.plan_ns <= now_ns) {
+			*pp = j->dnext;
+			claim_submit(a, j);
+			continue;
+		}
+		if (!next || j->tick.plan_ns < next)
+			next = j->tick.plan_ns;
+		pp = &j->dnext;
+	}
+	return next;
+}
+
+int64_t gc__claims_deferred_at(gc_agent *a)
+{
+	int64_t next = 0;
+	for (claim_job *j = a->claims.deferred; j; j = j->dnext)
+		if (!next || j->tick.plan_ns < next)
+			next = j->tick.plan_ns;
+	return next;
+}
+
+void gc__claims_drop_deferred(gc_agent *a)
+{
+	while (a->claims.deferred) {
+		claim_job *j = a->claims.deferred;
+		a->claims.deferred = j->dnext;
+		claim_job_free(j);
+	}
+}
+
 /* noseize: every agent runs every tick; exclusion is per agent. */
 static void tick_noseize(gc_agent *a, const gc__atask *t, gc__tick *tk)
 {
@@ -698,7 +748,7 @@ static void tick_due(gc_agent *a, const gc__atask *t, int64_t plan_s)
 			     "agent: out of memory, tick lost key=%s plan=%lld",
 			     t->key, (long long)plan_s);
 	else if (t->exclusion)
-		claim_submit(a, j);
+		claim_defer(a, j);
 	else
 		claims_collect(a, j);
 }
@@ -738,6 +788,7 @@ void gc__claims_due(gc_agent *a, int64_t now_ns)
 		ticks_pass(a, upto_ns, now_s);
 		return;
 	}
+	deferred_due(a, now_ns);
 	while ((t = gc__tasks_due(&a->tasks, upto_ns, &due))) {
 		if (gc__tick_expired(due, now_ns, a->conf.opts.late_grace_ms)) {
 			late++;
