@@ -25,6 +25,7 @@
  * Knobs: AGENT_BENCH_TASKS (100000), AGENT_BENCH_RUNS (3),
  * AGENT_BENCH_IDLE_TASKS (1000), AGENT_BENCH_IDLE_SECONDS (60),
  * AGENT_BENCH_SAME_SECOND (500), AGENT_BENCH_LATE_ROUNDS (5),
+ * AGENT_BENCH_LATE_VARIANTS (7: bits 1 task, handlers, shell),
  * AGENT_BENCH_LATE_PERIOD (10; the shell variant uses twice that). */
 #include <gophercron.h>
 
@@ -324,6 +325,10 @@ static int child_late(const char *ep, int64_t project, size_t n, int rounds,
 			(first - now_s + (int64_t)rounds * period + 30) *
 				1000000000LL;
 	drive(a, until, late_done, &la);
+	gc_agent_clock k = {GC_AGENT_CLOCK_VERSION, 0, 0, 0, 0, 0, ""};
+	gc_agent_get_clock(a, &k);
+	printf("clock_error_ms\t%.3f\n", k.error_ns / 1e6);
+	printf("clock_rtt_ms\t%.3f\n", k.rtt_ns / 1e6);
 	printf("samples\t%zu\n", c.n);
 	printf("claim_ms_p50\t%.1f\n", pct_i64(c.claim_late, c.n, 0.5) / 1e6);
 	printf("claim_ms_p99\t%.1f\n", pct_i64(c.claim_late, c.n, 0.99) / 1e6);
@@ -746,7 +751,12 @@ int main(int argc, char **argv)
 		/* 1 shell task every 2 s, 500 handlers, 500 shell tasks */
 		static const char *const names[3] = {"late_one_", "late_handler_",
 						     "late_shell_"};
+		/* AGENT_BENCH_LATE_VARIANTS: 1 = 1 task, 2 = handlers,
+		 * 4 = shell (bits; default all) */
+		int vmask = env_int("AGENT_BENCH_LATE_VARIANTS", 7);
 		for (int variant = 0; variant < 3; variant++) {
+			if (!(vmask & (1 << variant)))
+				continue;
 			int pid = 5 + variant, n = variant ? same : 1;
 			int per = variant == 0 ? 2 : period * variant;
 			int rnd = variant == 0 ? 5 * rounds : rounds;
