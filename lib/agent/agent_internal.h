@@ -19,8 +19,9 @@
  *               t_status writes, kills, results and warnings
  *   handler.c   in-process handlers: the registry and the runner
  *   task.c      the task table: tasks in the scheduler, their next tick
- *   time.c      the agent's clock: "now" for scheduling, the schedule
- *               timer, wall-clock steps
+ *   time.c      the agent's clock: cluster time (the clock thread that
+ *               probes etcd's clock), "now" for scheduling, the schedule
+ *               timer, clock steps
  *   lease.c     the session and claim-window leases the workers read;
  *               guarded deletes of the agent's own keys
  *   pool.c      worker pool (etcd workers, handler threads); knows nothing
@@ -41,7 +42,10 @@
  *  - handler threads (options.handler_threads, handler.c) run in-process
  *    handlers;
  *  - the lease keeper's thread keeps the session lease alive and reports
- *    its loss through gc__leases_report_lost.
+ *    its loss through gc__leases_report_lost;
+ *  - the clock thread (time.c) probes etcd's clock with a gc_etcd handle
+ *    of its own and publishes the estimate; it wakes the agent thread
+ *    when the estimate's generation moves.
  * Workers and handler threads hand finished jobs back through their
  * pool's completion list and notify fd, which is in the agent's epoll
  * set; the agent thread drains them and runs each job's `done`. Shared

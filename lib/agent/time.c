@@ -127,13 +127,11 @@ static void probe(gc__aclock *c, gc__clocksync *cs, int64_t *retry_at,
 	*retry_at = gc__mono_ns() + PROBE_RETRY_NS;
 }
 
-static void estimate(gc__aclock *c, const gc__clocksync *cs,
-		     gc__clock_estimate *e)
+static void estimate(const gc__clocksync *cs, gc__clock_estimate *e)
 {
 	gc__clocksync_estimate(cs, gc__mono_ns(), gc__wall_ns(), e);
 	if (e->state == GC__CLOCK_UNKNOWN && !e->reason[0])
 		snprintf(e->reason, sizeof(e->reason), "cluster time unknown");
-	(void)c;
 }
 
 /* Sleep until mono time `at` or a stop, in slices: plain relative
@@ -174,7 +172,7 @@ static int64_t next_wake(gc__clocksync *cs, int64_t retry_at,
 static void clock_publish(gc__aclock *c, const gc__clocksync *cs, int probed)
 {
 	gc__clock_estimate e;
-	estimate(c, cs, &e);
+	estimate(cs, &e);
 	if (probed && GC__ALOG_ON(c->log, GC_LOG_DEBUG))
 		gc__alog_msg(c->log, GC_LOG_DEBUG,
 			     "agent: clock probe: offset %.3f ms error %.3f ms "

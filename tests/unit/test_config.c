@@ -323,6 +323,8 @@ static void agent_full_sample_sets_every_key(void **state)
 	assert_string_equal(c.mysql.host, "::1");
 	assert_int_equal(c.mysql.port, 3307);
 	assert_string_equal(c.sqlite.path, "/srv/gc/results.db");
+	assert_int_equal(c.agent.max_clock_offset_ms, 250);
+	assert_int_equal(c.agent.claim_ahead_ms, 300);
 	assert_int_equal(lc.warnings, 0);
 	gc_agent_config_clear(&c);
 	drop_copy(p);
