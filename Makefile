@@ -155,6 +155,9 @@ $(BUILD)/tests/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/drive
 ADMIN_DIR := $(abspath lib/service/admin)
 $(BUILD)/obj/lib/service/admin_assets.o: $(wildcard lib/service/admin/*)
 $(BUILD)/obj/lib/service/admin_assets.o: OBJ_CFLAGS = -DGC__ADMIN_DIR='"$(ADMIN_DIR)"'
+# gcronctl carries its completion script the same way.
+$(BUILD)/obj/tools/gcronctl/completion.o: tools/gcronctl/completion.bash
+$(BUILD)/obj/tools/gcronctl/completion.o: CFLAGS_EXTRA += -DGC__CTL_DIR='"$(abspath tools/gcronctl)"'
 
 # ---------------------------------------------------------------- tests
 deps:
@@ -209,6 +212,13 @@ format-check:
 	clang-format --dry-run --Werror $(LIB_SRC) lib/*.h include/gophercron/*.h
 
 # ---------------------------------------------------------------- install
+# The man pages and systemd units name the default paths; installed, they
+# name the ones of this install.
+INSTALL_PATHS = -e 's|/usr/local/share/gophercron/|$(DATADIR)/|g' \
+	-e 's|/usr/local/share/doc/libgophercron/|$(DOCDIR)/|g' \
+	-e 's|/usr/local/bin/|$(BINDIR)/|g' \
+	-e 's|/etc/gophercron/|$(SYSCONFDIR)/gophercron/|g'
+
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/gophercron \
 		$(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
@@ -224,10 +234,13 @@ install: lib tools
 	    pkgconfig/libgophercron.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libgophercron.pc
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(DATADIR)/config $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DOCDIR)
-	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	for m in docs/man/*.1; do \
+	    sed $(INSTALL_PATHS) $$m > $(DESTDIR)$(MANDIR)/man1/$${m##*/} && \
+	        chmod 644 $(DESTDIR)$(MANDIR)/man1/$${m##*/} || exit 1; \
+	done
 	for u in examples/systemd/*.service; do \
-	    sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/etc/gophercron/|$(SYSCONFDIR)/gophercron/|g' \
-	        $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	    sed $(INSTALL_PATHS) $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+	        chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
 	done
 	install -m 644 examples/config/*.toml $(DESTDIR)$(DATADIR)/config/
 	install -m 644 examples/*.c examples/README.md $(DESTDIR)$(DATADIR)/examples/

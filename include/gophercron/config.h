@@ -7,8 +7,14 @@
  * lines), full-line and inline `#` comments, and top-level keys before the
  * first section. Anything else is an error naming file, line and key, e.g.
  *   client.toml:14: key "etcd.projects": expected an array of integers like [1,2]
- * Unknown keys and sections are reported through the log callback at
- * GC_LOG_WARNING and ignored. A key set twice (including `projects` or
+ * An unknown key or section is an error too, with the closest known name:
+ *   client.toml:3: unknown key "projcets" (did you mean "projects"?)
+ * except the keys of GopherCron 1.10's files (its service and client read
+ * one shared set: log_level, report_addr, [deploy] environment, host,
+ * timeout, view_path, [etcd] service, username, password, dialtimeout,
+ * prefix, projects, shell, [mysql] service, username, password, database,
+ * [jwt] secret, exp), which load in either kind of file; those this kind
+ * does not use are reported at GC_LOG_NOTICE and ignored. A key set twice (including `projects` or
  * `shell` set both at top level and in [etcd]) is an error, and so is a
  * top-level key placed inside a section (e.g. `claim_ttl` appended under
  * [mysql]): it would otherwise be silently lost. Every key, its

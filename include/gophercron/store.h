@@ -257,9 +257,13 @@ typedef struct gc_store_log {
 	int64_t plan_time;  /* unix seconds of the planned tick, 0 = unknown */
 	char *run_id;       /* unique per run; NULL/"" on insert = generated */
 	char *agent;        /* agent identity, e.g. "host (ip) v1.10.100" */
-	/* Read only: 1 when a list with max_bytes returned this row
-	 * shortened (see gc_store_log_query). */
+	/* Read only: 1 when a list returned this row shortened: a preview
+	 * of its result, or name and command cut by max_bytes (see
+	 * gc_store_log_query). */
 	int truncated;
+	/* Read only: with a preview, the stored result's whole length in
+	 * bytes (gc_store_log_get reads it all); 0 otherwise. */
+	int64_t result_bytes;
 } gc_store_log;
 
 typedef struct gc_store_logs {
@@ -288,7 +292,11 @@ GC_EXTERN int gc_store_log_insert(gc_store *s, const gc_store_log *logs,
  *   seconds; with_error = error non-empty; client_ip = agent = the task's
  *   client_ip, else `fallback_ip`; run_id = the result's run id, else
  *   "<pid>-<tid>-<plan_unix>-<ip>-<start_ns>" (a body from an original
- *   agent, still stable across re-sends).
+ *   agent, still stable across re-sends). A body without run_id comes
+ *   from a GopherCron 1.10 agent, whose plan_time is the task's NEXT
+ *   tick: its row's plan_time is the tick that ran, the second of its
+ *   real_time (the start's second when that is later or absent), so
+ *   plan_time <= start_time.
  * Sizes are bounded whatever the result holds: OUTPUT and ERROR are capped
  * at `output_limit` bytes with the executor's rule (the first half, the
  * marker "\n... [N bytes omitted] ...\n", the last half; an output already
@@ -322,8 +330,19 @@ typedef struct gc_store_log_query {
 	 * the output's start, a marker, its end, and the error texts),
 	 * command and name cut at a few hundred bytes. The store never
 	 * reads those rows whole, so a page of any size costs at most about
-	 * max_bytes + page_size * 16 KiB, however big the rows are. */
+	 * max_bytes + page_size * 16 KiB, however big the rows are. With
+	 * preview_bytes set, the budget counts command and name only (the
+	 * results are bounded by the preview). */
 	size_t max_bytes;
+	/* 0 = results come whole (within max_bytes). Otherwise a result
+	 * longer than 4 x preview_bytes bytes comes as a preview, read
+	 * in SQL (the store never holds it whole): its first and last
+	 * preview_bytes characters rebuilt as the same JSON shape, the
+	 * output's start, a marker naming the bytes left out, the stored
+	 * length and the run's GET /api/v1/log/detail?id=, its end, and the
+	 * error texts; the row is flagged `truncated` and carries
+	 * result_bytes. gc_store_log_get reads a row whole. */
+	size_t preview_bytes;
 } gc_store_log_query;
 
 /* Newest first (start_time descending, then id descending). */

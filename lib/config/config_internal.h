@@ -10,6 +10,8 @@
  *   fields.c    the agent's and the service's key tables: section, key,
  *               member and setter (type check, units, range) of every key
  *   defaults.c  init, clear and the defaults (client_ip, spool_dir, etcd)
+ *   unknown.c   names the table does not have: GopherCron 1.10's keys
+ *               (valid, ignored) and did-you-mean suggestions
  *   load.c      the public load functions: read the file, parse into a
  *               fresh struct, check across keys, swap it in
  *
@@ -181,6 +183,15 @@ int gc__cfg_nomem(gc__cfg_ctx *c);
 /* Line on which a setting was set (0 = not set). */
 int gc__cfg_setting_line(const gc__cfg_ctx *c, const char *section,
 			 const char *key);
+
+/* Whether section.key (key NULL: the section) is one of GopherCron 1.10's
+ * config keys, which stay valid in either kind of file. */
+bool gc__cfg_legacy_key(const char *section, const char *key);
+/* The name of the schema closest to an unknown key of `section` (key
+ * NULL: to the unknown section) as "section.key", "key" or "[section]",
+ * into out; "" when none is close. */
+void gc__cfg_suggest(const gc__cfg_schema *s, const char *section,
+		     const char *key, char *out, size_t cap);
 
 /* Normalise [etcd] service to URLs (http://, or https:// with ca_file or
  * cert_file), check cert_file and key_file go together. */

@@ -81,21 +81,33 @@ static bool known_section(const gc__cfg_ctx *c, const char *section)
 }
 
 /* The one place that reports what the file's kind does not have: a key
- * (with its section) or, when key is NULL, a section header. A warning
- * through the log callback; the key, or every key of the section, is
- * ignored. Returns 0 (or an error, should unknown names become errors). */
+ * (with its section) or, when key is NULL, a section header. A key of
+ * GopherCron 1.10's files is ignored with a notice (its files stay
+ * valid); anything else is an error with the closest name the kind has:
+ * a typo must not leave a daemon running on defaults. */
 static int report_unknown(gc__cfg_ctx *c, int line, const char *section,
 			  const char *key)
 {
+	char hint[2 * GC__CFG_MAX_NAME + 32] = "";
+	char near[2 * GC__CFG_MAX_NAME + 4];
+	if (gc__cfg_legacy_key(section, key)) {
+		if (key) /* a section is reported key by key */
+			gc__log(c->log, c->payload, GC_LOG_NOTICE,
+				"%s:%d: key \"%s%s%s\" is not used by this "
+				"program, ignored",
+				c->name, line, section, *section ? "." : "",
+				key);
+		return 0;
+	}
+	gc__cfg_suggest(c->schema, section, key, near, sizeof(near));
+	if (*near)
+		snprintf(hint, sizeof(hint), " (did you mean %s%s%s?)",
+			 key ? "\"" : "", near, key ? "\"" : "");
 	if (!key)
-		gc__log(c->log, c->payload, GC_LOG_WARNING,
-			"%s:%d: unknown section [%s], its keys are ignored",
-			c->name, line, section);
-	else
-		gc__log(c->log, c->payload, GC_LOG_WARNING,
-			"%s:%d: unknown key \"%s%s%s\", ignored", c->name, line,
-			section, *section ? "." : "", key);
-	return 0;
+		return gc__cfg_fail(c, line, NULL, NULL,
+				    "unknown section [%s]%s", section, hint);
+	return gc__cfg_fail(c, line, NULL, NULL, "unknown key \"%s%s%s\"%s",
+			    section, *section ? "." : "", key, hint);
 }
 
 /* Index in c->seen of the setting field i belongs to: the first field of
@@ -141,8 +153,6 @@ static int set_key(gc__cfg_ctx *c, const char *key, int line, gc__cfg_value *v)
 					    "\"%s\" is a top-level key: put it "
 					    "before the first [section]",
 					    key);
-		if (!known_section(c, section))
-			return 0; /* reported at the section header */
 		return report_unknown(c, line, section, key);
 	}
 	k = setting_of(s, i);

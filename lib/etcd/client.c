@@ -544,6 +544,12 @@ static int tls_config_error(CURLcode crc)
 	       crc == CURLE_SSL_CACERT_BADFILE || crc == CURLE_SSL_CRL_BADFILE;
 }
 
+int gc__etcd_unreachable(CURLcode crc)
+{
+	return crc == CURLE_COULDNT_CONNECT || crc == CURLE_COULDNT_RESOLVE_HOST ||
+	       crc == CURLE_OPERATION_TIMEDOUT;
+}
+
 int gc__etcd_failover_worthy(CURLcode crc)
 {
 	return crc != CURLE_OK && crc != CURLE_ABORTED_BY_CALLBACK &&
@@ -598,8 +604,16 @@ static enum post_next classify_curl_error(struct post_call *pc, const char *url,
 		gc__seterr(err, *rc, "etcd %s: out of memory", url);
 		return POST_STOP;
 	}
-	gc__seterr(err, *rc, "etcd %s: %s%s%s", url, curl_easy_strerror(crc),
-		   conn->errbuf[0] ? ": " : "", conn->errbuf);
+	if (gc__etcd_unreachable(crc))
+		/* the operator's question is "is etcd there?": answer it */
+		gc__seterr(err, *rc, "cannot reach etcd at %.*s: %s",
+			   (int)(strlen(url) - strlen(pc->path)), url,
+			   conn->errbuf[0] ? conn->errbuf
+					   : curl_easy_strerror(crc));
+	else
+		gc__seterr(err, *rc, "etcd %s: %s%s%s", url,
+			   curl_easy_strerror(crc), conn->errbuf[0] ? ": " : "",
+			   conn->errbuf);
 	/* TLS configuration errors are not an outage: say so at once */
 	if (!gc__etcd_failover_worthy(crc))
 		return POST_STOP;

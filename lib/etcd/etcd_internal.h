@@ -51,6 +51,10 @@ struct gc_etcd {
 
 	pthread_mutex_t call_lock; /* guards conn */
 	gc__etcd_conn conn;
+
+	/* Set while the watches cannot reach etcd, once that was said: an
+	 * outage is logged once (and its end), not at every retry. */
+	atomic_int watch_down;
 };
 
 /* Per-call knobs of gc__etcd_post. */
@@ -78,6 +82,8 @@ int gc__etcd_curl_to_gc(CURLcode rc);
 /* A failed transfer after which calls move to the next endpoint (not a
  * cancel, out of memory, or a TLS configuration error). */
 int gc__etcd_failover_worthy(CURLcode crc);
+/* A transfer that found no etcd there: refused, unknown host, timed out. */
+int gc__etcd_unreachable(CURLcode crc);
 /* Move off endpoint `from` unless another caller already did. */
 void gc__etcd_advance(gc_etcd *c, size_t from);
 

@@ -301,15 +301,40 @@ static void fatal(gc_etcd_watch *wa, int code, const char *msg)
 		wa->on_error(wa, code, msg, wa->payload);
 }
 
+/* Say a watch stream is lost in plain words, once per outage when etcd
+ * cannot be reached at all (every watch of the client retries, with
+ * back-off, without saying it again); where it resumes is a detail. */
+static void stream_lost(gc_etcd_watch *wa, const char *why)
+{
+	gc_etcd *c = wa->w->c;
+	if (wa->result != CURLE_OK && gc__etcd_unreachable(wa->result)) {
+		if (!atomic_exchange(&c->watch_down, 1))
+			gc__log(c->log, c->log_payload, GC_LOG_WARNING,
+				"cannot reach etcd at %s (%s); retrying with "
+				"back-off until it answers",
+				c->endpoints[wa->ep],
+				wa->errbuf[0] ? wa->errbuf
+					      : curl_easy_strerror(wa->result));
+	} else {
+		wlog(wa, GC_LOG_WARNING, "connection to etcd at %s lost (%s); "
+					 "watching again",
+		     c->endpoints[wa->ep], why);
+	}
+	wlog(wa, GC_LOG_DEBUG, "%s (%s); resuming at revision %" PRId64, why,
+	     c->endpoints[wa->ep], wa->next_rev);
+}
+
 /* Handle one decoded message. */
 static void handle_msg(gc_etcd_watch *wa, gc__etcd_watch_msg *m)
 {
 	gc_etcd *c = wa->w->c;
 	if (m->is_error) {
 		wlog(wa, GC_LOG_WARNING,
-		     "stream error from %s: %s (code %d); resuming at %" PRId64,
+		     "etcd at %s ended the watch: %s (code %d); watching again",
 		     c->endpoints[wa->ep], m->message ? m->message : "",
-		     m->grpc_code, wa->next_rev);
+		     m->grpc_code);
+		wlog(wa, GC_LOG_DEBUG, "resuming at revision %" PRId64,
+		     wa->next_rev);
 		schedule_retry(wa, 1, -1);
 		return;
 	}
@@ -360,6 +385,10 @@ static void handle_msg(gc_etcd_watch *wa, gc__etcd_watch_msg *m)
 		wa->created = 1;
 		wa->auth_retried = 0;
 		wa->backoff = BACKOFF_MIN_MS;
+		if (atomic_exchange(&c->watch_down, 0))
+			gc__log(c->log, c->log_payload, GC_LOG_NOTICE,
+				"etcd at %s answers again",
+				c->endpoints[wa->ep]);
 		if (wa->next_rev == 0 && m->revision > 0)
 			wa->next_rev = m->revision + 1;
 		if (wa->on_progress)
@@ -488,8 +517,7 @@ static void process_done(gc_etcd_watch *wa)
 		snprintf(why, sizeof(why), "%s%s%s",
 			 curl_easy_strerror(wa->result),
 			 wa->errbuf[0] ? ": " : "", wa->errbuf);
-	wlog(wa, GC_LOG_WARNING, "%s (%s); resuming at revision %" PRId64,
-	     why, c->endpoints[wa->ep], wa->next_rev);
+	stream_lost(wa, why);
 	schedule_retry(wa, 1, -1);
 }
 

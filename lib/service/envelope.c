@@ -35,6 +35,7 @@ const char *gc__code_text(int code)
 	case GC__C_REMOVE_ADMIN: return "cannot remove the project admin";
 	case GC__C_NO_NODE: return "no working node";
 	case GC__C_TASK_RUNNING: return "task is running";
+	case GC__C_TASK_NOT_RUNNING: return "task is not running";
 	default: return "error";
 	}
 }

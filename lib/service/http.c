@@ -7,11 +7,14 @@
 #include <civetweb.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CORS_HEADERS "access-token, x-requested-with, content-type, authorization"
 
@@ -312,6 +315,56 @@ static void civetweb_options(const gc_service *svc, const char *listen,
 	o->v[k++] = NULL;
 }
 
+/* Why [deploy] host `h` ("ip:port", ":port", "[ip6]:port") cannot be
+ * listened on, found by binding it ourselves (civetweb only says "Failed
+ * to setup server ports"); "" when it can. */
+static void bind_cause(const char *h, char *out, size_t cap)
+{
+	char host[256] = "";
+	const char *port = strrchr(h, ':');
+	struct addrinfo hints, *ai = NULL;
+	int fd, one = 1;
+	out[0] = '\0';
+	if (!port || port - h >= (ptrdiff_t)sizeof(host))
+		return;
+	if (h[0] == '[' && port > h + 1 && port[-1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(port - h - 2), h + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)(port - h), h);
+	port++;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0 || !ai)
+		return;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			int e = errno;
+			if (e == EADDRINUSE)
+				snprintf(out, cap,
+					 "port %s is already in use (another "
+					 "process listens on it: `ss -ltnp "
+					 "'sport = :%s'` shows which)",
+					 port, port);
+			else if (e == EACCES)
+				snprintf(out, cap,
+					 "port %s needs privileges (%s)", port,
+					 strerror(e));
+			else if (e == EADDRNOTAVAIL)
+				snprintf(out, cap,
+					 "address %s is not one of this "
+					 "host's (%s)",
+					 host, strerror(e));
+			else
+				snprintf(out, cap, "%s", strerror(e));
+		}
+		close(fd);
+	}
+	freeaddrinfo(ai);
+}
+
 int gc__http_start(gc_service *svc, gc_error *err)
 {
 	struct mg_callbacks cb;
@@ -347,9 +400,17 @@ int gc__http_start(gc_service *svc, gc_error *err)
 	edata.text_buffer_size = sizeof(ebuf);
 	svc->mg = mg_start2(&init, &edata);
 	if (!svc->mg) {
+		char why[300] = "";
+		const char *where = listen.data;
+		for (size_t i = 0; i < svc->n_hosts && !why[0]; i++) {
+			bind_cause(svc->hosts[i], why, sizeof(why));
+			where = why[0] ? svc->hosts[i] : where;
+		}
+		if (!why[0])
+			snprintf(why, sizeof(why), "%s",
+				 ebuf[0] ? ebuf : "unknown error");
 		rc = gc__seterr(err, GC_ESYS,
-				"service: cannot listen on %s: %s",
-				listen.data, ebuf[0] ? ebuf : "unknown error");
+				"service: cannot listen on %s: %s", where, why);
 		gc__guard_free(svc->guard);
 		svc->guard = NULL;
 		goto out;

@@ -35,6 +35,7 @@ const gc__route gc__routes[] = {
     {"GET", "/api/v1/client/list", AUTH, &gc__ep_client_list},
     {"POST", "/api/v1/client/reload/config", AUTH, &gc__ep_client_reload},
     {"GET", "/api/v1/log/list", AUTH, &gc__ep_log_list},
+    {"GET", "/api/v1/log/detail", AUTH, &gc__ep_log_detail},
     {"POST", "/api/v1/log/clean", AUTH, &gc__ep_log_clean},
     {"GET", "/api/v1/log/recent", AUTH, &gc__ep_log_recent},
     {"POST", "/api/v1/report", GC__R_RAW, &gc__ep_report},

@@ -42,8 +42,12 @@ oom:
 	return -1;
 }
 
-/* Smallest reply budget of log/list, in bytes of stored log text. */
+/* Smallest reply budget of log/list, in bytes of stored command and name
+ * text. */
 #define LIST_BUDGET_MIN (4u << 20)
+/* log/list's results: whole up to 4 x this many bytes, else a
+ * preview of the first and last this many (README, "REST API"). */
+#define LIST_PREVIEW 2048
 
 static int json_member(gc__buf *b, const char *name, const char *s)
 {
@@ -55,8 +59,9 @@ static int json_member(gc__buf *b, const char *name, const char *s)
 
 /* One TaskLog, written straight into the reply (the rows are the bulk of
  * it: no second copy in a cJSON tree). Same members and order as the
- * original's, plus plan_time and run_id, and "truncated": true on a row
- * the budget shortened. */
+ * original's, plus plan_time and run_id, and on a row listed shortened
+ * "truncated": true (and "result_bytes", the whole result's length, on a
+ * preview). */
 static int json_log(gc__buf *b, const gc_store_log *l)
 {
 	int rc =
@@ -76,6 +81,9 @@ static int json_log(gc__buf *b, const gc_store_log *l)
 	rc |= json_member(b, "run_id", l->run_id);
 	if (l->truncated)
 		rc |= gc__buf_puts(b, ",\"truncated\":true");
+	if (l->result_bytes)
+		rc |= gc__buf_printf(b, ",\"result_bytes\":%" PRId64,
+				     l->result_bytes);
 	rc |= gc__buf_puts(b, "}");
 	return rc;
 }
@@ -115,10 +123,10 @@ static void log_list(gc__ctx *c, const gc__arg *a)
 	q.page = (int)gc__arg_int(&a[LIST_PAGE], 1);
 	q.page_size = (int)gc__arg_int(&a[LIST_PAGESIZE], 20);
 	q.errors_only = (int)gc__arg_int(&a[LIST_ERRORS_ONLY], 0);
-	/* A bounded reply whatever the page size and the rows' sizes: the
-	 * rows past the budget come shortened. The budget holds a run's
-	 * output at [log] output_limit whole even when every byte of it was
-	 * stored escaped (6 bytes), so a run listed alone is always whole. */
+	/* A bounded reply whatever the page size and the rows' sizes: long
+	 * results come as previews, read so in SQL, and the name and command
+	 * of the rows past the budget come cut. log/detail has a run whole. */
+	q.preview_bytes = LIST_PREVIEW;
 	q.max_bytes = c->svc->output_limit * 8;
 	if (q.max_bytes < LIST_BUDGET_MIN)
 		q.max_bytes = LIST_BUDGET_MIN;
@@ -153,6 +161,64 @@ static void log_list(gc__ctx *c, const gc__arg *a)
 }
 
 GC__ENDPOINT(gc__ep_log_list, list_args, LIST_NARGS, log_list);
+
+enum { DETAIL_ID, DETAIL_PROJECT, DETAIL_NARGS };
+static const gc__argspec detail_args[] = {
+    [DETAIL_ID] = GC__INT("id", GC__ARG_REQ, 1, GC__ID_MAX),
+    [DETAIL_PROJECT] = GC__INT("project_id", 0, 1, GC__ID_MAX),
+};
+
+/* Whether the caller may read a log of project `pid`: what log/list
+ * shows them. 0 yes, 1 no, -1 answered (an error). */
+static int log_visible(gc__ctx *c, int64_t pid)
+{
+	gc_error err = {0, ""};
+	int member = 0, rc;
+	if (c->admin)
+		return 0;
+	rc = gc_store_project_is_member(c->svc->store, pid, c->user.id, &member,
+					&err);
+	if (rc) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return -1;
+	}
+	return member ? 0 : 1;
+}
+
+/* One run whole: the row log/list has, its result never previewed nor
+ * cut. A run of a project the caller cannot see answers as one that does
+ * not exist, so ids tell nothing about other projects. */
+static void log_detail(gc__ctx *c, const gc__arg *a)
+{
+	int64_t id = a[DETAIL_ID].i;
+	gc_error err = {0, ""};
+	gc_store_log l = {0};
+	gc__buf b = GC__BUF_INIT;
+	int rc = gc_store_log_get(c->svc->store, id, &l, &err), hidden = 0;
+	if (rc && rc != GC_ENOTFOUND) {
+		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
+		return;
+	}
+	if (rc == 0 && a[DETAIL_PROJECT].present &&
+	    a[DETAIL_PROJECT].i != l.project_id)
+		hidden = 1;
+	else if (rc == 0 && (hidden = log_visible(c, l.project_id)) < 0)
+		goto out;
+	if (rc == GC_ENOTFOUND || hidden) {
+		gc__reply_err(c, GC__C_NOT_FOUND, "log %" PRId64 " not found",
+			      id);
+		goto out;
+	}
+	if (json_log(&b, &l))
+		gc__reply_err(c, GC__C_INTERNAL, "out of memory");
+	else
+		gc__reply_json_text(c, b.data);
+out:
+	gc_store_log_clear(&l);
+	gc__buf_free(&b);
+}
+
+GC__ENDPOINT(gc__ep_log_detail, detail_args, DETAIL_NARGS, log_detail);
 
 enum { CLEAN_PROJECT, CLEAN_TASK, CLEAN_NARGS };
 static const gc__argspec clean_args[] = {

@@ -137,12 +137,30 @@ GC__ENDPOINT(gc__ep_task_delete, task_args, TASK_NARGS, task_delete);
 
 static void task_kill(gc__ctx *c, const gc__arg *a)
 {
+	gc_error err = {0, ""};
 	int64_t pid = a[TASK_PROJECT].i;
 	const char *tid = a[TASK_ID].s;
-	if (task_arg(c, a) == 0 &&
-	    gc__task_get(c, pid, tid, NULL, NULL, NULL) == 0 &&
-	    gc__task_kill(c, pid, tid) == 0)
+	gc_task t = GC_TASK_INIT;
+	char *value = NULL;
+	size_t len = 0;
+	int running = 0;
+
+	if (task_arg(c, a) != 0 ||
+	    gc__task_get(c, pid, tid, &value, &len, &running) != 0)
+		return;
+	/* Saying "kill sent" for a run that does not exist misleads. A
+	 * noseize task's runs on several agents share one t_status, which
+	 * the first to end may remove: those are always signalled. */
+	if (!running && gc_task_from_json(&t, value, len, &err) == 0 &&
+	    !t.noseize)
+		gc__reply_err(c, GC__C_TASK_NOT_RUNNING,
+			      "task is not running: \"%s\" has no run in "
+			      "progress, nothing to kill",
+			      tid);
+	else if (gc__task_kill(c, pid, tid) == 0)
 		gc__reply_ok(c, cJSON_CreateObject());
+	gc_task_clear(&t);
+	free(value);
 }
 
 GC__ENDPOINT(gc__ep_task_kill, task_args, TASK_NARGS, task_kill);

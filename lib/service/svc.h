@@ -404,7 +404,8 @@ enum {
 	GC__C_USER_EXISTS = 10016,
 	GC__C_REMOVE_ADMIN = 10017,
 	GC__C_NO_NODE = 10018,
-	GC__C_TASK_RUNNING = 10019
+	GC__C_TASK_RUNNING = 10019,
+	GC__C_TASK_NOT_RUNNING = 10020
 };
 
 /* Generic text of a code ("invalid argument", ...). */
@@ -557,6 +558,7 @@ extern const gc__endpoint gc__ep_task_save, gc__ep_task_delete,
     gc__ep_task_list, gc__ep_task_kill, gc__ep_task_execute,
     gc__ep_task_client_list, gc__ep_task_monitor, gc__ep_cron_next,
     gc__ep_client_list, gc__ep_client_reload;
-extern const gc__endpoint gc__ep_log_list, gc__ep_log_clean, gc__ep_log_recent;
+extern const gc__endpoint gc__ep_log_list, gc__ep_log_detail, gc__ep_log_clean,
+    gc__ep_log_recent;
 
 #endif

@@ -4,8 +4,11 @@
 
 #include <sqlite3.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STMT_CACHE 48
 
@@ -38,13 +41,53 @@ static int sq_err(sqlite3 *db, int rc, unsigned *flags, gc_error *err)
 			  sqlite3_errstr(rc));
 }
 
+/* ": <OS error>" when SQLite's last failure came from the system (its own
+ * text, "unable to open database file", does not say why), else "". */
+static const char *os_cause(sqlite3 *db, char *buf, size_t cap)
+{
+	int e = db ? sqlite3_system_errno(db) : 0;
+	if (e)
+		snprintf(buf, cap, ": %s", strerror(e));
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+/* Why the database file cannot be opened, as the system says it: the file
+ * itself, else its directory (missing, or not writable: SQLite's last
+ * errno is then that of its read-only fallback, ENOENT, which misleads). */
+static const char *open_cause(sqlite3 *db, const char *path, char *buf,
+			      size_t cap)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (access(path, F_OK) == 0) {
+		if (access(path, R_OK | W_OK) != 0)
+			snprintf(buf, cap, ": %s: %s", path, strerror(errno));
+		else
+			os_cause(db, buf, cap);
+		return buf;
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s",
+			 slash == path ? 1 : (int)(slash - path), path);
+	if (access(dir, W_OK | X_OK) != 0)
+		snprintf(buf, cap, ": directory %s: %s", dir, strerror(errno));
+	else
+		os_cause(db, buf, cap);
+	return buf;
+}
+
 static int sq_simple(sqlite3 *db, const char *sql, gc_error *err)
 {
-	char *msg = NULL;
+	char *msg = NULL, os[128];
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		gc__seterr(err, GC_EDB, "%s: %s", sql,
-			   msg ? msg : sqlite3_errstr(rc));
+		gc__seterr(err, GC_EDB, "%s: %s%s", sql,
+			   msg ? msg : sqlite3_errstr(rc),
+			   os_cause(db, os, sizeof(os)));
 		sqlite3_free(msg);
 		return GC_EDB;
 	}
@@ -66,8 +109,10 @@ static int sq_connect(gc_store *s, bool migration_conn, gc__dbconn **out,
 					 SQLITE_OPEN_EXRESCODE,
 				 NULL);
 	if (rc != SQLITE_OK) {
-		gc__seterr(err, GC_EDB, "open: %s",
-			   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		char os[4300];
+		gc__seterr(err, GC_EDB, "open: %s%s",
+			   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc),
+			   open_cause(c->db, s->sqlite_path, os, sizeof(os)));
 		sqlite3_close(c->db);
 		free(c);
 		return GC_EDB;

@@ -82,6 +82,19 @@ static char *capped_str(const char *s, size_t limit)
 	return capped_dup(s, s ? strlen(s) : 0, limit, &len);
 }
 
+/* The tick a GopherCron 1.10 agent ran. Its plan_time is the task's NEXT
+ * tick (filled in after the run was scheduled); its real_time is when the
+ * tick fired, a few microseconds into that second, so its second is the
+ * tick. Never after the start, so that plan_time <= start_time holds. */
+static int64_t legacy_plan_time(const gc_result *res)
+{
+	int64_t start = res->start_time_ns / 1000000000;
+	int64_t real = res->real_time_ns / 1000000000;
+	if (res->real_time_ns <= 0 || real > start)
+		return start;
+	return real;
+}
+
 GC_EXTERN int gc_store_log_from_result(gc_store_log *out, const gc_result *res,
 				       const char *fallback_ip,
 				       const char *project_title,
@@ -92,10 +105,12 @@ GC_EXTERN int gc_store_log_from_result(gc_store_log *out, const gc_result *res,
 	const gc_task *t;
 	char *output, *error;
 	size_t output_len;
+	bool legacy;
 	if (!res || !out)
 		return gc__seterr(err, GC_EINVAL, "result to log row: NULL "
 						  "argument");
 	t = &res->task;
+	legacy = !res->run_id || !*res->run_id;
 	if (t->project_id <= 0 || !t->task_id || !*t->task_id)
 		return gc__seterr(err, GC_EINVAL,
 				  "result to log row: execute_info.task needs "
@@ -130,8 +145,9 @@ GC_EXTERN int gc_store_log_from_result(gc_store_log *out, const gc_result *res,
 	row.command = capped_str(t->command, GC_TASK_MAX_BYTES);
 	row.with_error = res->error && *res->error ? 1 : 0;
 	row.client_ip = gc__strdup(ip);
-	row.plan_time = res->plan_time_ns / 1000000000;
-	if (res->run_id && *res->run_id)
+	row.plan_time =
+	    legacy ? legacy_plan_time(res) : res->plan_time_ns / 1000000000;
+	if (!legacy)
 		row.run_id = gc__strdup(res->run_id);
 	else
 		/* A body without run_id (an original agent): derive one from
@@ -139,7 +155,7 @@ GC_EXTERN int gc_store_log_from_result(gc_store_log *out, const gc_result *res,
 		 * recognised. */
 		row.run_id = gc__sprintf("%" PRId64 "-%s-%" PRId64 "-%s-%" PRId64,
 					 t->project_id, t->task_id,
-					 res->plan_time_ns / 1000000000, ip,
+					 row.plan_time, ip,
 					 res->start_time_ns);
 	row.agent = gc__strdup(ip);
 	if (!row.task_id || !row.project || !row.name || !row.result ||
@@ -323,11 +339,10 @@ static void tail_parts(const char *t, size_t n, cut_parts *c, gc__buf *tail_out)
 }
 
 int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
-		       size_t tail_len, gc__buf *out)
+		       size_t tail_len, const char *marker, gc__buf *out)
 {
-	static const char marker[] =
-	    "\n... [output cut: this log list answer is over its size "
-	    "budget; list this run alone for all of it] ...\n";
+	if (!marker)
+		marker = "\n... [output cut] ...\n";
 	cut_parts c = {GC__BUF_INIT, GC__BUF_INIT, GC__BUF_INIT, false};
 	gc__buf tail_out = GC__BUF_INIT, all = GC__BUF_INIT;
 	const char *p = skip_ws(head, head + head_len);

@@ -293,27 +293,28 @@ typedef struct list_ctx {
 
 /* With a budget: the ids of the page's rows that do not fit, as SQL text
  * ("3,7,12"; the ids are numbers read from the table), by the bytes of
- * their result, command and name in list order. A row fits while the
- * rows fitted so far and it stay within max_bytes. */
+ * their result (left out with previews: they bound it), command and name
+ * in list order. A row fits while the rows fitted so far and it stay
+ * within max_bytes. */
 static int cut_ids(gc__tx *t, const list_ctx *c, const char *hint,
 		   const char *where, gc__dbparam *p, size_t np, gc__buf *ids,
 		   gc_error *err)
 {
+	bool my = t->s->backend == GC_STORE_MYSQL;
 	gc__buf sql = GC__BUF_INIT;
 	gc__dbrows r = {0};
 	uint64_t used = 0;
 	int rc;
 	/* SQLite's length() counts characters of a TEXT; its bytes are the
 	 * BLOB's length. MySQL's LENGTH() counts bytes. */
-	if (gc__buf_printf(
-		&sql,
-		t->s->backend == GC_STORE_MYSQL
-		    ? "SELECT id, LENGTH(result) + LENGTH(command) +"
-		      " LENGTH(name) FROM gc_task_log%s%s"
-		    : "SELECT id, length(CAST(result AS BLOB)) +"
-		      " length(CAST(command AS BLOB)) +"
-		      " length(CAST(name AS BLOB)) FROM gc_task_log%s%s",
-		hint, where) ||
+	if (gc__buf_printf(&sql, "SELECT id, %s%s FROM gc_task_log%s%s",
+			   c->q->preview_bytes ? ""
+			   : my		       ? "LENGTH(result) + "
+				: "length(CAST(result AS BLOB)) + ",
+			   my ? "LENGTH(command) + LENGTH(name)"
+			      : "length(CAST(command AS BLOB)) +"
+				" length(CAST(name AS BLOB))",
+			   hint, where) ||
 	    gc__buf_puts(&sql, " ORDER BY start_time DESC, id DESC"
 			       " LIMIT ? OFFSET ?"))
 		return gc__seterr(err, GC_ENOMEM, "out of memory");
@@ -335,17 +336,98 @@ static int cut_ids(gc__tx *t, const list_ctx *c, const char *hint,
 	return rc;
 }
 
+/* Columns 15-17 of a shortened select. */
+enum { COL_TAIL = 14, COL_CUT = 15, COL_BYTES = 16 };
+
+/* The SELECT of a page whose rows may come shortened, cut in SQL so they
+ * are never read whole: a preview of every long result (preview_bytes),
+ * or (no preview) the result of the rows past the budget; name and command
+ * of those rows. A row stored meanwhile is read whole: its output was
+ * capped when it was stored. `cut`: ids past the budget ("" = none). */
+static int shortened_select(gc__buf *sql, const gc_store *s,
+			    const gc_store_log_query *q, const char *cut)
+{
+	/* Bytes: SQLite's length() of a TEXT counts characters and reads the
+	 * whole value; of the CAST to BLOB it does not. */
+	const char *bytes = s->backend == GC_STORE_MYSQL
+				? "LENGTH(result)"
+				: "length(CAST(result AS BLOB))";
+	gc__buf cond = GC__BUF_INIT, named = GC__BUF_INIT;
+	int head = CUT_HEAD, tail = CUT_TAIL, rc;
+	if (*cut)
+		rc = gc__buf_printf(&named, "id IN (%s)", cut);
+	else
+		rc = gc__buf_puts(&named, "1 = 0");
+	if (q->preview_bytes) {
+		head = tail = (int)q->preview_bytes;
+		rc |= gc__buf_printf(&cond, "%s > %d", bytes, 4 * head);
+		/* SQLite cuts characters: head and tail must not overlap (a
+		 * prefix is read without the rest of the value). */
+		if (s->backend != GC_STORE_MYSQL)
+			rc |=
+			    gc__buf_printf(&cond,
+					   " AND length(substr(result, 1, %d))"
+					   " > %d",
+					   2 * head + 1, 2 * head);
+	} else {
+		rc |= gc__buf_printf(&cond, "%s AND length(result) > %d",
+				     named.data, head + tail);
+	}
+	if (rc == 0)
+		rc = gc__buf_printf(
+		    sql,
+		    "SELECT id, project_id, task_id, project,"
+		    " CASE WHEN %s THEN substr(name, 1, %d) ELSE name END,"
+		    " CASE WHEN %s THEN substr(result, 1, %d) ELSE result END,"
+		    " start_time, end_time,"
+		    " CASE WHEN %s THEN substr(command, 1, %d)"
+		    "  ELSE command END,"
+		    " with_error, client_ip, plan_time, run_id, agent,"
+		    " CASE WHEN %s THEN substr(result, -%d) ELSE '' END,"
+		    " CASE WHEN (%s) OR (%s) THEN 1 ELSE 0 END,"
+		    " CASE WHEN %s THEN %s ELSE 0 END",
+		    named.data, CUT_TEXT, cond.data, head, named.data, CUT_TEXT,
+		    cond.data, tail, named.data, cond.data, cond.data,
+		    q->preview_bytes ? bytes : "0");
+	gc__buf_free(&cond);
+	gc__buf_free(&named);
+	return rc;
+}
+
 /* A row read shortened: flag it, and rebuild its result from the head and
- * tail read (columns 5 and 14) when the middle is missing. */
+ * tail read when the middle is missing, the marker saying what is left out
+ * and where all of it is (a preview) or why (a budget cut). */
 static int log_cut(gc__dbrows *r, size_t row, gc_store_log *l, gc_error *err)
 {
+	const char *tail = r->cell[row * r->ncols + COL_TAIL];
+	size_t tail_len = r->len[row * r->ncols + COL_TAIL];
+	int64_t all = gc__dbrows_int(r, row, COL_BYTES);
+	int64_t left = all - (int64_t)strlen(l->result) - (int64_t)tail_len;
 	gc__buf b = GC__BUF_INIT;
+	char *marker;
+	int rc;
 	l->truncated = 1;
-	if (r->len[row * r->ncols + 14] == 0)
+	if (tail_len == 0)
 		return 0; /* the result came whole */
-	if (gc__log_result_cut(l->result, strlen(l->result),
-			       r->cell[row * r->ncols + 14],
-			       r->len[row * r->ncols + 14], &b)) {
+	l->result_bytes = all;
+	if (all)
+		marker =
+		    gc__sprintf("\n... [preview: about %" PRId64
+				" bytes of the middle left out; the "
+				"stored result has %" PRId64
+				" bytes; GET /api/v1/log/detail?id=%" PRId64
+				" returns all of it] ...\n",
+				left > 0 ? left : 0, all, l->id);
+	else
+		marker = gc__sprintf("\n... [output cut: this log list answer "
+				     "is over its size budget; GET "
+				     "/api/v1/log/detail?id=%" PRId64
+				     " returns all of it] ...\n",
+				     l->id);
+	rc = !marker || gc__log_result_cut(l->result, strlen(l->result), tail,
+					   tail_len, marker, &b);
+	free(marker);
+	if (rc) {
 		gc__buf_free(&b);
 		return gc__seterr(err, GC_ENOMEM, "out of memory");
 	}
@@ -394,31 +476,14 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 	    (rc = cut_ids(t, c, hint, where.data, p, np, &cut, err)))
 		goto out;
 	gc__buf_reset(&sql);
-	if (!cut.len)
+	if (!cut.len && !q->preview_bytes)
 		rc = gc__buf_printf(&sql,
 				    "SELECT " LOG_COLS " FROM gc_task_log%s%s",
 				    hint, where.data);
-	else /* Rows past the budget: short pieces, cut in SQL, so they are
-	      * never read whole. A row stored meanwhile is read whole: its
-	      * output was capped when it was stored. */
-		rc = gc__buf_printf(
-		    &sql,
-		    "SELECT id, project_id, task_id, project,"
-		    " CASE WHEN id IN (%s) THEN substr(name, 1, %d)"
-		    "  ELSE name END,"
-		    " CASE WHEN id IN (%s) AND length(result) > %d"
-		    "  THEN substr(result, 1, %d) ELSE result END,"
-		    " start_time, end_time,"
-		    " CASE WHEN id IN (%s) THEN substr(command, 1, %d)"
-		    "  ELSE command END,"
-		    " with_error, client_ip, plan_time, run_id, agent,"
-		    " CASE WHEN id IN (%s) AND length(result) > %d"
-		    "  THEN substr(result, -%d) ELSE '' END,"
-		    " CASE WHEN id IN (%s) THEN 1 ELSE 0 END"
-		    " FROM gc_task_log%s%s",
-		    cut.data, CUT_TEXT, cut.data, CUT_HEAD + CUT_TAIL, CUT_HEAD,
-		    cut.data, CUT_TEXT, cut.data, CUT_HEAD + CUT_TAIL, CUT_TAIL,
-		    cut.data, hint, where.data);
+	else
+		rc = shortened_select(&sql, t->s, q, cut.len ? cut.data : "") ||
+		     gc__buf_printf(&sql, " FROM gc_task_log%s%s", hint,
+				    where.data);
 	if (rc)
 		goto nomem;
 	if (gc__buf_puts(&sql, " ORDER BY start_time DESC, id DESC"
@@ -436,7 +501,8 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 			rc = log_from_row(&r, i, l, err);
 			if (rc == 0)
 				c->out->count++;
-			if (rc == 0 && cut.len && gc__dbrows_int(&r, i, 15))
+			if (rc == 0 && r.ncols > COL_CUT &&
+			    gc__dbrows_int(&r, i, COL_CUT))
 				rc = log_cut(&r, i, l, err);
 		}
 	}
@@ -455,7 +521,7 @@ out:
 int gc_store_log_list(gc_store *s, const gc_store_log_query *q,
 		      gc_store_logs *out, gc_error *err)
 {
-	gc_store_log_query all = {NULL, 0, NULL, 0, 0, 0, 0};
+	gc_store_log_query all = {NULL, 0, NULL, 0, 0, 0, 0, 0};
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL,
 				  "list task logs: NULL argument");

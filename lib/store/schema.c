@@ -23,6 +23,12 @@
  *      migrating from 5. A 1.10 service still works on the upgraded
  *      database: it names the columns it inserts and the new one has a
  *      default.
+ *   7  gc_task_log.run_id (MySQL) becomes NULL-able, still UNIQUE: a 1.10
+ *      agent writing logs straight into the database names only its own
+ *      columns, so its rows get NULL, which a unique key allows many times
+ *      in every sql_mode (NOT NULL without a default gave '' once, then
+ *      "Duplicate entry", or an error in strict mode). SQLite databases
+ *      (no 1.10 agent writes them) keep NOT NULL; the step is a no-op.
  */
 #include "store_internal.h"
 
@@ -101,7 +107,7 @@ static const char *const mysql_create[] = {
 	" start_time bigint NOT NULL, end_time bigint NOT NULL,"
 	" command longblob NOT NULL, with_error int NOT NULL,"
 	" client_ip longblob NOT NULL, plan_time bigint NOT NULL DEFAULT 0,"
-	" run_id varbinary(255) NOT NULL, agent longblob NULL,"
+	" run_id varbinary(255) NULL, agent longblob NULL,"
 	" PRIMARY KEY (id), UNIQUE KEY run_id (run_id),"
 	" KEY project_start (project_id, start_time),"
 	" KEY project_task_start (project_id, task_id, start_time),"
@@ -329,12 +335,21 @@ static int my_step6_token_gen(gc__tx *t, gc_error *err)
 	return rc;
 }
 
+static int my_step7_run_id_nullable(gc__tx *t, gc_error *err)
+{
+	return exec0(t,
+		     "ALTER TABLE gc_task_log"
+		     " MODIFY run_id varbinary(255) NULL DEFAULT NULL",
+		     err);
+}
+
 static int my_step(gc__tx *t, int step, gc_error *err)
 {
 	static int (*const steps[])(gc__tx *, gc_error *) = {
 	    my_step1_user_blobs,      my_step2_project_blobs,
 	    my_step3_relevance_index, my_step4_task_log,
-	    my_step5_run_id_unique,   my_step6_token_gen};
+	    my_step5_run_id_unique,   my_step6_token_gen,
+	    my_step7_run_id_nullable};
 	if (step < 1 || step > (int)GC__ARRAY_LEN(steps))
 		return gc__seterr(err, GC_EINVAL, "no migration step %d", step);
 	return steps[step - 1](t, err);
@@ -360,6 +375,8 @@ static int sqlite_step(gc__tx *t, int step, gc_error *err)
 				   " INTEGER NOT NULL DEFAULT 0",
 				   err);
 		return rc;
+	case 7:
+		return 0; /* MySQL only */
 	default:
 		return gc__seterr(err, GC_EINVAL, "no SQLite migration step %d",
 				  step);

@@ -33,7 +33,7 @@
 /* Longest task_id / run_id (they are keys, indexed in full). */
 #define GC__STORE_KEY_MAX 255
 /* Latest schema version (see schema.c for what each step does). */
-#define GC__STORE_SCHEMA_LATEST 6
+#define GC__STORE_SCHEMA_LATEST 7
 
 /* ---------------------------------------------- rows.c and the drivers */
 
@@ -224,11 +224,11 @@ int gc__store_migrate(gc__tx *t, gc_error *err);
  * `tail` its last ones (tail_len 0: no tail), the middle is missing and
  * either piece may end or start anywhere, even inside an escape. Appends
  * to `out` a text of the same shape holding what the pieces have: the
- * output's start, a marker saying it was cut, the output's end, and the
- * error texts. Rows the original wrote (Go's \u003c escapes) decode
- * alike. GC_ENOMEM or 0. */
+ * output's start, `marker` (NULL: "\n... [output cut] ...\n"), the
+ * output's end, and the error texts. Rows the original wrote (Go's \u003c
+ * escapes) decode alike. GC_ENOMEM or 0. */
 int gc__log_result_cut(const char *head, size_t head_len, const char *tail,
-		       size_t tail_len, gc__buf *out);
+		       size_t tail_len, const char *marker, gc__buf *out);
 
 /* ---------------------------------------------------------------- logs.c */
 

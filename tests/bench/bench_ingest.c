@@ -241,7 +241,7 @@ static int start_service(const char *dir, const char *eps, int *pid)
 
 static int64_t count_rows(void)
 {
-	gc_store_log_query q = {NULL, 0, NULL, 0, 1, 1, 0};
+	gc_store_log_query q = {NULL, 0, NULL, 0, 1, 1, 0, 0};
 	gc_store_logs l = {0};
 	gc_error err;
 	if (gc_store_log_list(S.store, &q, &l, &err)) {

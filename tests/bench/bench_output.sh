@@ -65,7 +65,7 @@ prefix = "/bench_output"
 [sqlite]
 path = "$tmp/gc.db"
 [jwt]
-secret = "bench-secret"
+secret = "bench-secret-of-at-least-32-bytes-long"
 [report]
 token = "bench-report"
 EOF

@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < queries; i++) {
 			uint64_t r = next_rand();
 			int64_t pid = (int64_t)(r % PROJECTS) + 1;
-			gc_store_log_query q = {&pid, 1, NULL, 0, 1, 20, 0};
+			gc_store_log_query q = {&pid, 1, NULL, 0, 1, 20, 0, 0};
 			if (k == 1)
 				q.task_id = task_ids[(pid - 1) * TASKS_PER_PROJECT +
 						     (int)((r >> 8) % TASKS_PER_PROJECT)];

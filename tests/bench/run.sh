@@ -255,6 +255,16 @@ bench_output() {
 	BUILD=$BUILD bash tests/bench/bench_output.sh
 }
 
+# ---------------------------------------------------------------- loglist
+# Peak memory and time of one log/list?pagesize=1000 over 1,000 rows of
+# 256 KiB output; see tests/bench/bench_loglist.sh (LOGLIST_BENCH_BASELINE:
+# another build's gcron-service, measured in the same run).
+#   LOGLIST_BENCH_ROWS (1000), LOGLIST_BENCH_KIB (256), LOGLIST_BENCH_RUNS (3)
+sections+=(loglist)
+bench_loglist() {
+	BUILD=$BUILD bash tests/bench/bench_loglist.sh
+}
+
 # ---------------------------------------------------------------- conn
 # GET /api/v1/version latency while hundreds to thousands of idle or
 # slowloris connections are held, from one address and from 20, against

@@ -223,10 +223,21 @@ async function main() {
 		await hidden("#dlg-project");
 	});
 
-	await step("a bad cron expression shows the cron engine's message at the field", async () => {
+	await step("the empty cron field shows an example that does not look like a value", async () => {
 		await openProject(PROJECT);
 		await page.click("#btn-new-task");
 		await visible("#dlg-task");
+		check((await page.inputValue("#task-cron")) === "", "cron field not empty");
+		const ph = await page.getAttribute("#task-cron", "placeholder");
+		check(/^e\.g\. /.test(ph), `placeholder "${ph}" reads like a value`);
+		const st = await page.$eval("#task-cron", (e) => {
+			const p = getComputedStyle(e, "::placeholder");
+			return { style: p.fontStyle, color: p.color, value: getComputedStyle(e).color };
+		});
+		check(st.style === "italic" && st.color !== st.value, `placeholder styled like a value: ${JSON.stringify(st)}`);
+	});
+
+	await step("a bad cron expression shows the cron engine's message at the field", async () => {
 		await page.fill("#task-name", HELLO);
 		await page.fill("#task-cron", "61 * * * * *");
 		await visible("#task-cron-error");
@@ -267,15 +278,60 @@ async function main() {
 		check((await row.locator(".badge.scheduled").count()) === 1, "not shown as scheduled");
 	});
 
-	await step("pause and resume save the task's status", async () => {
+	await step("pause and resume (in the row's More menu) save the task's status", async () => {
 		const row = taskRow(HELLO);
+		await row.locator("[data-action=more] summary").click();
 		await row.locator("[data-action=toggle]").click();
 		await row.locator(".badge.paused").waitFor();
-		await row.locator("[data-action=toggle]", { hasText: "Resume" }).waitFor();
+		check(!(await row.locator("[data-action=more]").evaluate((d) => d.open)), "menu stays open after its action");
+		await row.locator("[data-action=toggle]", { hasText: "Resume" }).waitFor({ state: "attached" });
 		await page.reload();
 		await taskRow(HELLO).locator(".badge.paused").waitFor();
+		await taskRow(HELLO).locator("[data-action=more] summary").click();
 		await taskRow(HELLO).locator("[data-action=toggle]").click();
 		await taskRow(HELLO).locator(".badge.scheduled").waitFor();
+	});
+
+	await step("at 1366 px a task's actions fit on one line; the menu opens and closes", async () => {
+		await page.setViewportSize({ width: 1366, height: 768 });
+		const row = taskRow(HELLO);
+		const tops = await row.locator(".btn-group").evaluate((g) =>
+			Array.from(g.children).map((c) => Math.round(c.getBoundingClientRect().top)));
+		check(tops.length === 5 && tops.every((t) => Math.abs(t - tops[0]) <= 2), `actions on several lines: tops ${tops}`);
+		const over = await page.evaluate(() => {
+			const t = document.querySelector("#tasks-table").getBoundingClientRect();
+			const v = document.querySelector("#view").getBoundingClientRect();
+			return Math.round(t.right - v.right);
+		});
+		check(over <= 1, `the task table is ${over}px wider than the page`);
+		check(!(await row.locator("[data-action=delete]").isVisible()), "menu items shown while closed");
+		await row.locator("[data-action=more] summary").click();
+		await row.locator("[data-action=delete]").waitFor();
+		check(await row.locator("[data-action=toggle]").isVisible(), "Pause not in the menu");
+		for (const a of ["toggle", "delete"]) {
+			const onTop = await row.locator(`[data-action=${a}]`).evaluate((b) => {
+				const r = b.getBoundingClientRect();
+				return b.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
+			});
+			check(onTop, `menu item ${a} is clipped or covered`);
+		}
+		const wraps = await row.locator(".btn-group .btn").evaluateAll((bs) =>
+			bs.filter((b) => b.getBoundingClientRect().height > 40).map((b) => b.textContent));
+		check(wraps.length === 0, `button labels wrap: ${wraps}`);
+		await shot("task-menu-1366");
+		await page.keyboard.press("Escape");
+		await row.locator("[data-action=delete]").waitFor({ state: "hidden" });
+		await row.locator("[data-action=more] summary").click();
+		await page.click("#view h1");
+		await row.locator("[data-action=delete]").waitFor({ state: "hidden" });
+		await page.setViewportSize({ width: 1280, height: 860 });
+	});
+
+	await step("Kill of a task that is not running says so", async () => {
+		const row = taskRow(HELLO);
+		await row.locator("[data-action=kill]").click();
+		await until("the row's message", async () => /not running/i.test(await row.locator(".row-msg").textContent()));
+		check(!/kill sent/i.test(await row.locator(".row-msg").textContent()), "says kill sent");
 	});
 
 	await step("edit a task: the form opens filled in, with its preview, and saves", async () => {
@@ -354,17 +410,18 @@ async function main() {
 		await until("empty errors-only list", async () => (await page.locator("#logs-box .empty").count()) === 1);
 	});
 
-	await step("a run the log list shortens still shows its whole output", async () => {
-		/* Ten runs of 1000 KiB output, ten days old (after the task's own
-		 * runs, outside the dashboard's week): a page of them is over the
-		 * service's answer budget (8 MiB), so the oldest come shortened. */
+	await step("a run the log list has a preview of shows its whole output from log/detail", async () => {
+		/* Three runs of 1000 KiB output, ten days old (after the task's
+		 * own runs, outside the dashboard's week): the list carries
+		 * previews of them (the first and last 2 KiB); opening one fetches
+		 * GET /api/v1/log/detail?id= and shows the run whole. */
 		const m = /#\/projects\/(\d+)\/tasks\/([^/?]+)\/logs/.exec(page.url());
 		check(m, `not on a logs page: ${page.url()}`);
 		const tid = decodeURIComponent(m[2]);
 		const line = (i, n) => `run ${i} line ${String(n).padStart(6, "0")} <&>\n`;
 		const output = (i) => Array.from({ length: 50000 }, (_, n) => line(i, n)).join("").slice(0, 1000 * 1024);
 		const old = Math.floor(Date.now() / 1000) - 10 * 86400;
-		for (let i = 0; i < 10; i++) {
+		for (let i = 0; i < 3; i++) {
 			const t = new Date((old + i) * 1000).toISOString();
 			const body = {
 				execute_info: { task: { task_id: tid, name: HELLO, project_id: PROJECT_ID, command: "big", cron: "* * * * *", client_ip: AGENT_IP },
@@ -380,14 +437,24 @@ async function main() {
 		await page.uncheck("#logs-errors-only");
 		await until("errors-only off", async () => !page.url().includes("errors=1"));
 		const rows = page.locator("#logs-table tbody tr");
-		await until("the big runs listed", async () => (await rows.count()) >= 10);
-		/* The last row is the oldest big run (run 0), shortened in the list. */
+		await until("the big runs listed", async () => (await rows.count()) >= 3);
+		/* The last row is the oldest big run (run 0): its list row is a
+		 * preview, its first line the output's. */
+		const peek = await rows.last().locator(".out-peek").textContent();
+		check(peek === line(0, 0).trimEnd(), `first line "${peek}"`);
+		const detail = page.waitForResponse((r) => r.url().includes("/api/v1/log/detail?"));
 		await rows.last().locator("[data-action=output]").click();
 		await visible("#dlg-output");
+		const res = await detail;
+		check(res.status() === 200, `log/detail: HTTP ${res.status()}`);
+		const id = new URL(res.url()).searchParams.get("id");
+		check(id === await rows.last().getAttribute("data-log-id"), `log/detail of id ${id}`);
 		const want = output(0);
 		await until("the whole output", async () => ((await page.locator("#output-text").textContent()) || "") === want);
+		check(await page.locator("#dlg-output").getAttribute("data-whole") === "1", "the dialog says it has the whole run");
 		const size = await text("#output-size");
-		check(!/shortened/.test(size), `size line "${size}"`);
+		check(!/preview|loading/.test(size) && /lines?/.test(size), `size line "${size}"`);
+		await shot("log-output-whole");
 		await page.keyboard.press("Escape");
 	});
 
@@ -419,11 +486,13 @@ async function main() {
 
 	await step("delete a task after confirming", async () => {
 		await openProject(PROJECT);
+		await taskRow(LONG).locator("[data-action=more] summary").click();
 		await taskRow(LONG).locator("[data-action=delete]").click();
 		await visible("#dlg-confirm");
 		await page.click("#dlg-confirm [data-close]");
 		await hidden("#dlg-confirm");
 		check(await taskRow(LONG).count() === 1, "cancel deleted the task");
+		await taskRow(LONG).locator("[data-action=more] summary").click();
 		await taskRow(LONG).locator("[data-action=delete]").click();
 		await shot("confirm-delete");
 		await page.click("#dlg-confirm-ok");

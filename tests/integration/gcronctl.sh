@@ -287,6 +287,8 @@ jcheck "project add --json fields" "j['title'] == 'scratch' and j['project_id'] 
 check "project ls" 0 "demo" "" -- project ls
 [[ $(head -1 <<<"$OUT") == "ID  TITLE    JOBS  OWNER  REMARK" ]] && ok "project ls: aligned header" ||
 	bad "project ls: aligned header" "$(head -1 <<<"$OUT")"
+grep -Eq '^1 +demo +0 +admin +first one$' <<<"$OUT" && ok "project ls: the owner's account" ||
+	bad "project ls: the owner's account" "$OUT"
 check "project ls --json" 0 "" "" -- --json project ls
 jcheck "project ls --json fields" "[p['title'] for p in j] == ['demo', 'scratch'] and j[0]['remark'] == 'first one' and j[0]['task_count'] == 0 and set(j[0]) >= {'project_id', 'uid', 'title', 'remark', 'task_count'}"
 check "project edit --remark keeps the title" 0 "Updated project 2 (scratch)" "" -- project edit scratch --remark "temp"
@@ -359,6 +361,12 @@ check "job add: duplicate name refused" 1 "" 'already has a job named "out"' -- 
 
 check "job ls -p" 0 "SCHEDULE" "" -- job ls -p demo
 [[ $OUT == *"out"*"joined"* || $OUT == *"joined"*"out"* ]] && ok "job ls lists both" || bad "job ls lists both" "$OUT"
+grep -Eq '^ID +NAME +SCHEDULE +NEXT RUN +STATUS ' <<<"$OUT" && ok "job ls: a NEXT RUN column" || bad "job ls: a NEXT RUN column" "$OUT"
+next_out=$(run --json job show out -p demo; jget "j['next'][0]")
+want=$(date -d "@$next_out" '+%Y-%m-%d %H:%M:%S' 2>/dev/null)
+run job ls -p demo
+grep -Eq "^$OUT_ID +out +.* +$want +active " <<<"$OUT" && grep -Eq ' joined +.* +paused +paused ' <<<"$OUT" &&
+	ok "job ls: next run of an active job, \"paused\" for a paused one" || bad "job ls: NEXT RUN values (want $want)" "$OUT"
 check "job ls (every project) has a PROJECT column" 0 "PROJECT" "" -- job ls
 check "job ls --json" 0 "" "" -- job ls -p demo --json
 jcheck "job ls --json: TaskInfo fields" "sorted(t['name'] for t in j) == ['joined', 'out'] and all(set(t) >= {'task_id', 'name', 'project_id', 'command', 'cron', 'remark', 'timeout', 'create_time', 'status', 'is_running', 'noseize', 'exclusion', 'client_ip'} for t in j)"
@@ -447,7 +455,7 @@ j = json.loads(sys.stdin.read())
 assert j["output"] == open(sys.argv[1], encoding="utf-8", newline="").read(), j["output"][:200]
 assert j["error"] == "" and j["id"] > 0' "$tmp/expected" <<<"$OUT" &&
 	ok "log show --json output decoded" || bad "log show --json output decoded" ""
-check "log show: unknown id" 1 "" "no run 999999" -- log show 999999
+check "log show: unknown id" 1 "" "log 999999 not found" -- log show 999999
 check "log show: id must be a number" 2 "" "not a number" -- log show abc
 check "log ls (table)" 0 "STARTED" "" -- log ls -p demo
 [[ $OUT == *"$LOG_ID"*out*demo*127.0.0.1*ok* ]] && ok "log ls row" || bad "log ls row" "$OUT"
@@ -489,6 +497,12 @@ check "job ls shows running" 0 "running" "" -- job ls -p demo
 check "job run while running is refused" 1 "" "task is running" -- job run long
 check "job kill" 0 "kill the run of job" "" -- job kill long
 wait_for "the killed run is logged" 30 logs_of long 1
+not_running() {
+	run --json job show long
+	((RC == 0)) && [[ $(jget "j['is_running']") == 0 ]]
+}
+wait_for "long is no longer running" 30 not_running
+check "job kill of a job not running exits 1" 1 "" "task is not running" -- job kill long
 run --json log ls -p demo -t long
 jcheck "killed run: error says killed" "j['list'][0]['with_error'] == 1 and 'kill' in j['list'][0]['error'] and j['list'][0]['output'].startswith('started')"
 
@@ -500,13 +514,12 @@ jcheck "log clean removed the job's logs" "j['total'] == 0"
 check "log clean needs -p" 2 "" "missing -p" -- log clean
 check "log clean project" 0 "Deleted 4 logs of every job" "" -- log clean -p demo
 
-# log show of a run a page of logs lists shortened: the service answers
-# log/list within a byte budget (8 MiB here), so of ten 1000 KiB outputs
-# the two oldest come cut in a page of 1000; log show still prints one
-# whole, byte for byte.
+# log show of a run the list has a preview of: log/list answers the first
+# and last 2 KiB of a long output (read so from the database); log show
+# asks GET log/detail for the run and prints it whole, byte for byte.
 "$PY" - "$tmp" <<'EOF2'
 import json, sys
-for i in range(10):
+for i in range(3):
     out = "".join("run %d line %06d <&>\n" % (i, n) for n in range(50000))[:1000 * 1024]
     body = {"execute_info": {"task": {"task_id": "4242", "name": "big", "project_id": 1,
                                       "command": "big", "cron": "* * * * *",
@@ -519,24 +532,25 @@ for i in range(10):
         open("%s/big-0.out" % sys.argv[1], "w").write(out)
 EOF2
 posted=0
-for i in $(seq 0 9); do
+for i in $(seq 0 2); do
 	curl -fsS -o /dev/null -H "Authorization: Bearer $report_token" \
 		-H 'Content-Type: application/json' -H 'Report-Type: report_task_result' \
 		--data-binary "@$tmp/big-$i.json" "$S/api/v1/report" && posted=$((posted + 1))
 done
-((posted == 10)) && ok "ten 1000 KiB results stored" || bad "ten 1000 KiB results stored" "$posted of 10"
+((posted == 3)) && ok "three 1000 KiB results stored" || bad "three 1000 KiB results stored" "$posted of 3"
 run --json log ls -p demo --limit 1000
-jcheck "log ls: the page over the budget comes shortened" "j['total'] == 10 and len(j['list']) == 10 and [l.get('truncated', False) for l in j['list']] == [False] * 7 + [True] * 3 and j['truncated_rows'] == 3"
-BIG_ID=$(jget "j['list'][9]['id']")
+jcheck "log ls: long outputs listed as previews" "j['total'] == 3 and all(l.get('truncated') and l['result_bytes'] > 1000 * 1024 and len(l['output']) < 8192 and '[preview: about ' in l['output'] for l in j['list']) and j['truncated_rows'] == 3"
+BIG_ID=$(jget "j['list'][2]['id']")
 "$G" log show "$BIG_ID" >"$tmp/big-shown" 2>"$tmp/big-show.err"
 rc=$?
 if ((rc == 0)) && cmp -s "$tmp/big-0.out" "$tmp/big-shown"; then
-	ok "log show prints a shortened run whole"
+	ok "log show prints a previewed run whole"
 else
-	bad "log show prints a shortened run whole" "rc $rc; $(cmp "$tmp/big-0.out" "$tmp/big-shown" 2>&1; cat "$tmp/big-show.err")"
+	bad "log show prints a previewed run whole" "rc $rc; $(cmp "$tmp/big-0.out" "$tmp/big-shown" 2>&1; cat "$tmp/big-show.err")"
 fi
-check "log ls: says runs were shortened" 0 "" "3 runs on this page shortened" -- log ls -p demo --limit 1000
-check "log clean after the big runs" 0 "Deleted 10 logs" "" -- log clean -p demo
+check "log show -p: the run's project" 0 "" "" -- log show "$BIG_ID" -p demo
+check "log ls: says runs come as previews" 0 "" "3 runs on this page listed with a preview" -- log ls -p demo --limit 1000
+check "log clean after the big runs" 0 "Deleted 3 logs" "" -- log clean -p demo
 
 # ------------------------------------------------------------------ errors
 check "unreachable server (connection refused)" 3 "" "cannot reach http://127.0.0.1:1" -- -s http://127.0.0.1:1 project ls
@@ -573,6 +587,14 @@ check "job rm: gone" 1 "" 'no job "long"' -- job show long -p demo
 check "project rm-member" 0 "Removed bob from project 1" "" -- project rm-member demo bob
 check "project rm-member: not a member" 1 "" "not a member" -- project rm-member demo bob
 bob check "bob no longer sees the project" 1 "" "no project" -- job ls -p demo
+# log show as one who is not in the run's project: as if there were no run
+curl -fsS -o /dev/null -H "Authorization: Bearer $report_token" \
+	-H 'Content-Type: application/json' -H 'Report-Type: report_task_result' \
+	--data-binary "@$tmp/big-0.json" "$S/api/v1/report"
+run --json log ls -p demo --limit 1
+HIDDEN_ID=$(jget "j['list'][0]['id']")
+bob check "log show: a run of a project bob is not in" 1 "" "log $HIDDEN_ID not found" -- log show "$HIDDEN_ID"
+check "log show: the admin sees it" 0 "run 0 line 000000" "" -- log show "$HIDDEN_ID"
 check "user rm --json" 0 "" "" -- --json user rm bob
 jcheck "user rm --json" "j == {'id': $BOB_ID, 'account': 'bob', 'deleted': True}"
 check "user rm: unknown user" 1 "" 'no user "bob"' -- user rm bob
@@ -602,10 +624,18 @@ else
 fi
 
 # ------------------------------------------------------------- completion
+check "completion bash prints the script" 0 "complete -F _gcronctl gcronctl" "" -- completion bash
+[[ $OUT == "$(cat "$ROOT/tools/gcronctl/completion.bash")" ]] && ok "completion bash: the installed script, byte for byte" ||
+	bad "completion bash: the installed script, byte for byte" ""
+check "completion zsh goes through bashcompinit" 0 "bashcompinit" "" -- completion zsh
+check "completion: unknown shell" 2 "" "bash|zsh" -- completion fish
+# The completion tests below use what `gcronctl completion bash` prints.
+"$BIN/gcronctl" completion bash >"$tmp/completion.bash"
 comp() {
 	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _gcronctl; echo "${COMPREPLY[*]}"' \
-		_ "$ROOT/tools/gcronctl/completion.bash" "$@"
+		_ "$tmp/completion.bash" "$@"
 }
+[[ $(PATH=$BIN:$PATH comp gcronctl completion "") == "bash zsh" ]] && ok "completion: shells" || bad "completion: shells" "$(comp gcronctl completion "")"
 [[ $(PATH=$BIN:$PATH comp gcronctl jo) == job ]] && ok "completion: commands" || bad "completion: commands" "$(comp gcronctl jo)"
 [[ $(PATH=$BIN:$PATH comp gcronctl job add --no) == --noseize ]] && ok "completion: options" || bad "completion: options" ""
 c=$(PATH=$BIN:$PATH comp gcronctl job show -p demo "")

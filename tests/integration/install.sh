@@ -104,6 +104,22 @@ grep -q '^ExecStart=/usr/local/bin/gcron-service -c /etc/gophercron/service.toml
 	grep -q '^ExecStart=/usr/local/bin/gcron-agent -c /etc/gophercron/agent.toml$' "$P/lib/systemd/system/gcron-agent.service" &&
 	ok "unit files point at PREFIX/bin and /etc/gophercron" || bad "unit files' ExecStart"
 
+# Another PREFIX: the installed units and man pages name its paths.
+root2=$tmp/root-usr
+if make --no-print-directory -s BUILD="$BUILD_DIR" install DESTDIR="$root2" PREFIX=/usr >>"$log" 2>&1; then
+	left=$(grep -rn '/usr/local' "$root2/usr/share/man/man1" "$root2/usr/lib/systemd/system")
+	[[ -z $left ]] && ok "make install PREFIX=/usr: no /usr/local in the installed man pages and units" ||
+		bad "PREFIX=/usr left /usr/local in: $left"
+	grep -q '^ExecStart=/usr/bin/gcron-agent -c /etc/gophercron/agent.toml$' "$root2/usr/lib/systemd/system/gcron-agent.service" &&
+		grep -q '/usr/share/gophercron/config/service.toml /etc/gophercron/' "$root2/usr/lib/systemd/system/gcron-service.service" &&
+		grep -q '^\.IR\? /usr/share/gophercron/config/agent.toml' "$root2/usr/share/man/man1/gcron-agent.1" &&
+		ok "PREFIX=/usr: units and man pages point at /usr/bin and /usr/share" ||
+		bad "PREFIX=/usr: paths in units or man pages"
+	rm -rf "$root2"
+else
+	bad "make install DESTDIR=... PREFIX=/usr"
+fi
+
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$tmp/units"
 	for u in "$P"/lib/systemd/system/*.service; do
@@ -240,6 +256,18 @@ sed -e "s|^report_addr = .*|report_addr = \"http://127.0.0.1:$rx_port/report\"|"
 	-e "s|^service = \[\"127.0.0.1:2379\"\]|service = [$etcd_list]|" \
 	-e "s|^prefix = .*|prefix = \"$prefix\"|" \
 	"$P/share/gophercron/config/agent.toml" >"$tmp/agent.toml"
+# Without projects (or with a misspelt key) it refuses to start.
+sed -e "s|^projects = .*|projects = []|" "$tmp/agent.toml" >"$tmp/agent-none.toml"
+out=$("$P/bin/gcron-agent" -c "$tmp/agent-none.toml" 2>&1)
+rc=$?
+[[ $rc == 1 && $out == *"agent-none.toml: no projects: this agent would serve nothing"* ]] &&
+	ok "installed gcron-agent refuses to start without projects" || bad "no projects (status $rc): $out"
+sed -e "s|^projects = |projcets = |" "$tmp/agent.toml" >"$tmp/agent-typo.toml"
+out=$("$P/bin/gcron-agent" -c "$tmp/agent-typo.toml" 2>&1)
+rc=$?
+[[ $rc == 1 && $out == *'agent-typo.toml:'*': unknown key "projcets" (did you mean "projects"?)'* ]] &&
+	ok "installed gcron-agent names a misspelt key with file:line and a suggestion" ||
+	bad "misspelt key (status $rc): $out"
 "$P/bin/gcron-agent" -c "$tmp/agent.toml" >"$tmp/agent.log" 2>&1 &
 pids+=($!)
 agent_pid=$!
@@ -251,6 +279,14 @@ else
 fi
 grep -qi 'unknown' "$tmp/agent.log" && bad "agent.toml: unknown keys: $(grep -i unknown "$tmp/agent.log")" ||
 	ok "installed agent.toml has no unknown keys"
+if (($(id -u) == 0)); then
+	grep -q 'running as root: every task.s command runs as root too' "$tmp/agent.log" &&
+		ok "installed gcron-agent started as root warns that tasks run as root" ||
+		bad "no root warning: $(head -5 "$tmp/agent.log")"
+else
+	grep -q 'running as root' "$tmp/agent.log" && bad "root warning from a non-root agent" ||
+		ok "installed gcron-agent started as a user does not warn about root"
+fi
 kill -TERM "$agent_pid"
 wait "$agent_pid"
 rc=$?

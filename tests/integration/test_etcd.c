@@ -1373,6 +1373,96 @@ static void all_endpoints_down_fails_within_the_retry_bound(void **state)
 	gc_etcd_free(c);
 }
 
+/* What the client logged about an outage. */
+typedef struct outage_log {
+	pthread_mutex_t mu;
+	int unreachable, jargon, retries, back, warnings;
+	char first[512];
+} outage_log;
+
+static void outage_cb(int level, const char *msg, void *p)
+{
+	outage_log *l = p;
+	pthread_mutex_lock(&l->mu);
+	if (level <= GC_LOG_WARNING) {
+		l->warnings++;
+		if (strstr(msg, "revision"))
+			l->jargon++;
+	}
+	if (level == GC_LOG_WARNING && strstr(msg, "cannot reach etcd at ")) {
+		if (!l->unreachable++)
+			snprintf(l->first, sizeof(l->first), "%s", msg);
+	}
+	if (level == GC_LOG_DEBUG && strstr(msg, "resuming at revision"))
+		l->retries++;
+	if (level == GC_LOG_NOTICE && strstr(msg, "answers again"))
+		l->back++;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Without etcd, a watch says "cannot reach etcd at ..." once, in plain
+ * words, and keeps retrying quietly (where it resumes is a debug detail);
+ * a request's error says the same. When etcd answers again, so it says. */
+static void an_unreachable_etcd_is_said_once_in_plain_words(void **state)
+{
+	gc_etcd_options o = GC_ETCD_OPTIONS_INIT;
+	outage_log l;
+	gc_etcd_watcher *w;
+	gc_etcd_watch *wa, *wb;
+	wrec r;
+	gc_etcd_watch_options wo;
+	gc_etcd_response resp;
+	gc_error err;
+	char eps[64], want[64];
+	int port = gct_free_port();
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&l.mu, NULL);
+	snprintf(eps, sizeof(eps), "127.0.0.1:%d", port);
+	snprintf(want, sizeof(want), "cannot reach etcd at http://127.0.0.1:%d",
+		 port);
+	o.log = outage_cb;
+	o.log_payload = &l;
+	o.retry_timeout_ms = 300;
+	gc_etcd *c = etu_client_opts(eps, &o);
+	assert_non_null(c);
+	wo = wopts(&r, GC_ETCD_PREFIX);
+	assert_int_equal(gc_etcd_watcher_new(&w, c, &err), 0);
+	assert_int_equal(gc_etcd_watch_add(&wa, w, "/out1/", &wo, &err), 0);
+	assert_int_equal(gc_etcd_watch_add(&wb, w, "/out2/", &wo, &err), 0);
+	/* several retries of both watches */
+	int64_t t0 = gc__mono_ms();
+	while (l.retries < 8 && gc__mono_ms() - t0 < 20000)
+		assert_int_equal(gc_etcd_watcher_poll(w, 50, NULL), 0);
+	assert_true(l.retries >= 8);
+	assert_int_equal(l.unreachable, 1);
+	assert_int_equal(l.warnings, 1);
+	assert_int_equal(l.jargon, 0);
+	assert_memory_equal(l.first, want, strlen(want));
+	assert_int_equal(gc_etcd_get(&resp, c, "/x", NULL, &err), GC_EUNAVAIL);
+	assert_non_null(strstr(err.msg, want));
+	gc_etcd_watcher_free(w);
+	gc_etcd_free(c);
+
+	/* a dead member first, then the live one: the outage ends */
+	pthread_mutex_destroy(&l.mu);
+	memset(&l, 0, sizeof(l));
+	pthread_mutex_init(&l.mu, NULL);
+	snprintf(eps, sizeof(eps), "127.0.0.1:%d,%s", port,
+		 gct_etcd_endpoint(g_etcd, 0) + strlen("http://"));
+	c = etu_client_opts(eps, &o);
+	assert_non_null(c);
+	assert_int_equal(gc_etcd_watcher_new(&w, c, &err), 0);
+	assert_int_equal(gc_etcd_watch_add(&wa, w, "/out1/", &wo, &err), 0);
+	assert_int_equal(poll_until(w, &r.created, 1, 10000), 0);
+	assert_int_equal(l.unreachable, 1);
+	assert_int_equal(l.back, 1);
+	gc_etcd_watcher_free(w);
+	gc_etcd_free(c);
+	pthread_mutex_destroy(&l.mu);
+}
+
 static void answers_are_bounded(void **state)
 {
 	gc_etcd_options o = GC_ETCD_OPTIONS_INIT;
@@ -1553,6 +1643,7 @@ int main(void)
 		cmocka_unit_test(a_dead_endpoint_is_skipped),
 		cmocka_unit_test(
 			all_endpoints_down_fails_within_the_retry_bound),
+		cmocka_unit_test(an_unreachable_etcd_is_said_once_in_plain_words),
 		cmocka_unit_test(answers_are_bounded),
 		cmocka_unit_test(a_watch_etcd_refuses_stops_with_its_reason),
 		cmocka_unit_test(raw_request_reaches_other_gateway_calls),

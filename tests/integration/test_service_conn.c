@@ -523,6 +523,38 @@ static void another_service_on_the_same_port_is_left_alone(void **st)
 	close_all(fds, N);
 }
 
+/* A port another service holds: the error says which port and that it is
+ * in use (civetweb only says "Failed to setup server ports"). */
+static void a_port_in_use_is_named(void **st)
+{
+	char text[1024], host[64], want[64];
+	gc_service_config cfg;
+	gc_service_options o = GC_SERVICE_OPTIONS_INIT;
+	gc_service *b = NULL;
+	gc_error err;
+	(void)st;
+	start(NULL);
+	snprintf(host, sizeof(host), "127.0.0.1:%d", F.port);
+	snprintf(text, sizeof(text),
+		 "[deploy]\nhost = [\"%s\"]\n"
+		 "[etcd]\nservice = [\"%s\"]\nprefix = \"/gc_conn\"\n"
+		 "[sqlite]\npath = \"%s/gc.db\"\n"
+		 "[jwt]\nsecret = \"conn-test-secret-0123456789abcdefghij\"\n",
+		 host, gct_etcd_endpoint(F.etcd, 0), F.dir);
+	assert_int_equal(gc_service_config_init(&cfg), 0);
+	assert_int_equal(gc_service_config_load_string(&cfg, text, "conn.toml",
+						       NULL, NULL, &err),
+			 0);
+	o.log = quiet_log;
+	assert_int_equal(gc_service_new(&b, &cfg, &o, &err), 0);
+	assert_int_not_equal(gc_service_start(b, &err), 0);
+	snprintf(want, sizeof(want), "port %d is already in use", F.port);
+	if (!strstr(err.msg, want) || !strstr(err.msg, host))
+		fail_msg("error \"%s\" does not say %s", err.msg, want);
+	gc_service_free(b);
+	gc_service_config_clear(&cfg);
+}
+
 static int group_setup(void **state)
 {
 	struct rlimit rl;
@@ -552,6 +584,7 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(a_port_in_use_is_named, stop),
 	    cmocka_unit_test_teardown(
 		idle_and_half_sent_connections_do_not_starve_version, stop),
 	    cmocka_unit_test_teardown(

@@ -1172,7 +1172,7 @@ static int fetch_rows(int backend, const char *tid, rows *out)
 	if (!s)
 		return -1;
 	for (int page = 1;; page++) {
-		gc_store_log_query q = {&pid, 1, tid, 0, page, 1000, 0};
+		gc_store_log_query q = {&pid, 1, tid, 0, page, 1000, 0, 0};
 		gc_store_logs l = {0};
 		if (gc_store_log_list(s, &q, &l, &err)) {
 			say("listing logs: %s", err.msg);

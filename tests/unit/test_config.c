@@ -725,29 +725,65 @@ static void mysql_service_is_split_into_host_and_port(void **state)
 
 /* ------------------------------------------------------ unknown things */
 
-static void unknown_keys_and_sections_warn_with_file_and_line(void **state)
+static void unknown_keys_and_sections_are_errors_with_a_suggestion(void **state)
+{
+	(void)state;
+	agent_fails("log_level = \"info\"\nprojcets = [1]\n",
+		    "t.toml:2: unknown key \"projcets\" (did you mean "
+		    "\"projects\"?)");
+	agent_fails("[etcd]\nretries = 3\n", "t.toml:2: unknown key "
+					     "\"etcd.retries\"");
+	agent_fails("[etcd]\nprefx = \"/p\"\n",
+		    "t.toml:2: unknown key \"etcd.prefx\" (did you mean "
+		    "\"etcd.prefix\"?)");
+	/* a key of another section */
+	agent_fails("[mysql]\nspool_dirr = \"/x\"\n",
+		    "t.toml:2: unknown key \"mysql.spool_dirr\" (did you mean "
+		    "\"spool_dir\"?)");
+	agent_fails("[metrics]\nport = 9100\n",
+		    "t.toml:1: unknown section [metrics]");
+	agent_fails("[ectd]\n", "t.toml:1: unknown section [ectd] (did you "
+				"mean [etcd]?)");
+	service_fails("[jwt]\nsecrte = \"x\"\n",
+		      "s.toml:2: unknown key \"jwt.secrte\" (did you mean "
+		      "\"jwt.secret\"?)");
+	/* values are checked before the name */
+	agent_fails("[etcd]\nport = 9100 x\n",
+		    "t.toml:2: key \"etcd.port\": unexpected text after the "
+		    "value");
+}
+
+/* Keys of GopherCron 1.10's files stay valid in either kind of file (its
+ * service and client read one struct): ignored with a notice. */
+static void keys_of_1_10_files_stay_valid_in_either_file(void **state)
 {
 	(void)state;
 	gc_agent_config c;
 	logcap lc = {0, ""};
 	agent_ok(&c,
-		 "log_level = \"info\"\n"
-		 "colour = \"blue\"\n"
-		 "[etcd]\n"
-		 "retries = 3\n"
-		 "[metrics]\n"
-		 "port = 9100\n"
-		 "path = \"/m\"\n",
+		 "projects = [1]\n"
+		 "[deploy]\n"
+		 "host = [\"0.0.0.0:6306\"]\n"
+		 "view_path = \"./view\"\n"
+		 "[jwt]\n"
+		 "secret = \"fjskfjls2ifeew2mn\"\n"
+		 "exp = 168\n",
 		 &lc);
-	assert_int_equal(lc.warnings, 3);
-	assert_non_null(strstr(lc.text, "t.toml:2: unknown key \"colour\""));
-	assert_non_null(strstr(lc.text, "t.toml:4: unknown key \"etcd.retries\""));
-	assert_non_null(strstr(lc.text, "t.toml:5: unknown section [metrics]"));
+	assert_int_equal(lc.warnings, 0);
+	assert_non_null(strstr(lc.text, "t.toml:3: key \"deploy.host\" is not "
+					"used by this program, ignored"));
+	assert_non_null(strstr(lc.text, "t.toml:7: key \"jwt.exp\""));
 	gc_agent_config_clear(&c);
-	/* values of ignored keys are still checked */
-	agent_fails("[metrics]\nport = 9100 x\n",
-		    "t.toml:2: key \"metrics.port\": unexpected text after the "
-		    "value");
+	gc_service_config s;
+	gc_error err = {0, ""};
+	assert_int_equal(gc_service_config_init(&s), 0);
+	assert_int_equal(gc_service_config_load_string(
+			     &s,
+			     "report_addr = \"http://x/report\"\n"
+			     "[etcd]\nprojects = [1]\nshell = \"/bin/sh\"\n",
+			     "s.toml", NULL, NULL, &err),
+			 0);
+	gc_service_config_clear(&s);
 }
 
 /* ------------------------------------------------------------- errors */
@@ -1395,7 +1431,9 @@ int main(void)
 		cmocka_unit_test(durations_and_sizes_take_units),
 		cmocka_unit_test(endpoints_are_normalised_to_urls),
 		cmocka_unit_test(mysql_service_is_split_into_host_and_port),
-		cmocka_unit_test(unknown_keys_and_sections_warn_with_file_and_line),
+		cmocka_unit_test(
+		    unknown_keys_and_sections_are_errors_with_a_suggestion),
+		cmocka_unit_test(keys_of_1_10_files_stay_valid_in_either_file),
 		cmocka_unit_test(every_error_names_file_line_and_key),
 		cmocka_unit_test(service_errors_name_file_line_and_key),
 		cmocka_unit_test(short_jwt_secret_is_refused),

@@ -1,5 +1,6 @@
 /* Unit tests for the store's task-log rows: the result text of a row read
- * cut (a head and a tail of it) rebuilt as the same JSON shape. */
+ * cut (a head and a tail of it) rebuilt as the same JSON shape; the rows
+ * the report bodies of a GopherCron 1.10 agent become. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include "store/store_internal.h"
 
 #include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A stored result cut anywhere (a head of h bytes, a tail of t bytes)
@@ -65,7 +68,7 @@ static void a_cut_result_is_rebuilt_from_head_and_tail(void **state)
 						gc__log_result_cut(text.data, h,
 								   text.data +
 									   text.len - t,
-								   t, &b),
+								   t, NULL, &b),
 						0);
 					cJSON *j = cJSON_Parse(b.data);
 					if (!j)
@@ -106,10 +109,107 @@ static void a_cut_result_is_rebuilt_from_head_and_tail(void **state)
 	}
 }
 
+/* The Report-Type header of a captured request. */
+static const char *report_type(const cJSON *req)
+{
+	const cJSON *h;
+	cJSON_ArrayForEach(h, cJSON_GetObjectItem(req, "headers"))
+	{
+		if (strcmp(cJSON_GetArrayItem(h, 0)->valuestring,
+			   "Report-Type") == 0)
+			return cJSON_GetArrayItem(h, 1)->valuestring;
+	}
+	return "";
+}
+
+/* Every result body the original agent sent (compat/report_addr) carries
+ * the task's NEXT tick as plan_time; its row holds the tick that ran (the
+ * second of real_time), never after start_time. */
+static void original_agent_rows_hold_the_tick_that_ran(void **state)
+{
+	(void)state;
+	const char *shared = getenv("GC_SHARED");
+	char path[1024], line[16384];
+	snprintf(path, sizeof(path),
+		 "%s/compat/report_addr/report_requests.jsonl",
+		 shared && *shared ? shared : "../shared");
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		fail_msg("cannot open %s (set GC_SHARED)", path);
+	int results = 0, next_tick = 0;
+	while (fgets(line, sizeof(line), fp)) {
+		cJSON *req = cJSON_Parse(line);
+		assert_non_null(req);
+		if (strcmp(report_type(req), "report_task_result")) {
+			cJSON_Delete(req);
+			continue;
+		}
+		const char *body = cJSON_GetObjectItem(req, "body")->valuestring;
+		gc_result r = GC_RESULT_INIT;
+		gc_store_log row;
+		gc_error err = {0, ""};
+		memset(&row, 0, sizeof(row));
+		assert_int_equal(gc_result_from_json(&r, body, strlen(body), &err),
+				 0);
+		assert_int_equal(gc_store_log_from_result(&row, &r, "192.0.2.9",
+							  "p", 0, &err),
+				 0);
+		assert_int_equal(row.plan_time, r.real_time_ns / 1000000000);
+		assert_true(row.plan_time <= row.start_time);
+		if (r.plan_time_ns / 1000000000 > row.start_time)
+			next_tick++;
+		/* a re-sent body is still recognised */
+		gc_store_log again;
+		memset(&again, 0, sizeof(again));
+		assert_int_equal(gc_store_log_from_result(&again, &r, "192.0.2.9",
+							  "p", 0, &err),
+				 0);
+		assert_string_equal(row.run_id, again.run_id);
+		gc_store_log_clear(&again);
+		gc_store_log_clear(&row);
+		gc_result_clear(&r);
+		cJSON_Delete(req);
+		results++;
+	}
+	fclose(fp);
+	assert_true(results >= 20);
+	assert_true(next_tick >= 20); /* the capture shows the quirk */
+}
+
+/* Our own agent's bodies carry a run_id and the tick that ran: kept. */
+static void own_agent_rows_keep_their_plan_time(void **state)
+{
+	(void)state;
+	gc_result r = GC_RESULT_INIT;
+	gc_store_log row;
+	gc_error err = {0, ""};
+	memset(&row, 0, sizeof(row));
+	r.task.project_id = 1;
+	r.task.task_id = (char *)"t1";
+	r.run_id = (char *)"run-1";
+	r.plan_time_ns = 1795470690LL * 1000000000;
+	r.real_time_ns = 1795470699LL * 1000000000;
+	r.start_time_ns = 1795470699LL * 1000000000 + 5;
+	r.end_time_ns = r.start_time_ns;
+	assert_int_equal(gc_store_log_from_result(&row, &r, "", "p", 0, &err), 0);
+	assert_int_equal(row.plan_time, 1795470690);
+	assert_string_equal(row.run_id, "run-1");
+	gc_store_log_clear(&row);
+	/* a 1.10 body without real_time: the start's second */
+	r.run_id = NULL;
+	r.real_time_ns = 0;
+	r.plan_time_ns = 1795470702LL * 1000000000;
+	assert_int_equal(gc_store_log_from_result(&row, &r, "", "p", 0, &err), 0);
+	assert_int_equal(row.plan_time, 1795470699);
+	gc_store_log_clear(&row);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_cut_result_is_rebuilt_from_head_and_tail),
+		cmocka_unit_test(original_agent_rows_hold_the_tick_that_ran),
+		cmocka_unit_test(own_agent_rows_keep_their_plan_time),
 	};
 	return cmocka_run_group_tests_name("store_logrow", tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const NAME = "gcron-agent";
 
@@ -146,10 +147,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	level = log_level ? log_level : cfg.log_level;
-	if (cfg.n_projects == 0)
+	if (cfg.n_projects == 0) {
+		/* It would register nothing and run nothing, looking healthy
+		 * while doing so. */
+		tool_err(NAME,
+			 "%s: no projects: this agent would serve nothing; "
+			 "set `projects = [1, 2]` (project ids) at the top "
+			 "of the file",
+			 config);
+		gc_agent_config_clear(&cfg);
+		return 1;
+	}
+
+	if (geteuid() == 0)
+		/* Commands run as the agent's user: as root, whoever may
+		 * edit a project's tasks owns the host. */
 		gc_log_stderr(GC_LOG_WARNING,
-			      "no projects configured: the agent registers "
-			      "nothing until a reload adds some",
+			      "running as root: every task's command runs as "
+			      "root too; run the agent as an unprivileged user "
+			      "(the systemd unit uses \"gophercron\")",
 			      &level);
 
 	/* Results and warnings go through the reporter's spool to

@@ -145,23 +145,54 @@ static void timeout_text(const cJSON *t, char *buf)
 
 /* ------------------------------------------------------------------ ls */
 
-static void add_rows(ctl_table *t, const cJSON *tasks, const char *project)
+static cJSON *next_times(ctl_client *c, const char *cron, int n);
+
+/* The next run of a job: "paused", its time, or "-" (no future time, or
+ * the service cannot say). `seen` caches the service's answer per
+ * expression (unix seconds, -1 for none), so a listing asks once for each
+ * distinct schedule. */
+static void next_text(ctl_client *c, cJSON *seen, const cJSON *task,
+		      char buf[32])
+{
+	const char *cron = ctl_str(task, "cron");
+	const cJSON *hit;
+	if (ctl_num(task, "status") == 0) {
+		snprintf(buf, 32, "paused");
+		return;
+	}
+	hit = cJSON_GetObjectItemCaseSensitive(seen, cron);
+	if (!hit) {
+		cJSON *l = next_times(c, cron, 1);
+		const cJSON *first = cJSON_GetArrayItem(l, 0);
+		hit = cJSON_AddNumberToObject(
+		    seen, cron, cJSON_IsNumber(first) ? first->valuedouble : -1);
+		cJSON_Delete(l);
+	}
+	if (!hit || hit->valuedouble < 0)
+		snprintf(buf, 32, "-");
+	else
+		ctl_time((int64_t)hit->valuedouble, buf);
+}
+
+static void add_rows(ctl_client *c, cJSON *seen, ctl_table *t,
+		     const cJSON *tasks, const char *project)
 {
 	const cJSON *k;
 	cJSON_ArrayForEach(k, tasks)
 	{
-		char flags[32], to[32];
+		char flags[32], to[32], next[32];
 		flags_text(k, flags, sizeof(flags));
 		timeout_text(k, to);
+		next_text(c, seen, k, next);
 		if (project)
 			ctl_table_row(t, project, ctl_str(k, "task_id"),
 				      ctl_str(k, "name"), ctl_str(k, "cron"),
-				      status_text(k), to, flags,
+				      next, status_text(k), to, flags,
 				      ctl_str(k, "command"));
 		else
 			ctl_table_row(t, ctl_str(k, "task_id"),
 				      ctl_str(k, "name"), ctl_str(k, "cron"),
-				      status_text(k), to, flags,
+				      next, status_text(k), to, flags,
 				      ctl_str(k, "command"));
 	}
 }
@@ -172,6 +203,7 @@ static int job_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	ctl_opt opts[] = {{"--project", 'p', &project, NULL}};
 	ctl_pos pos;
 	cJSON *all = NULL, *projects = NULL, *tasks = NULL, *p;
+	cJSON *seen = cJSON_CreateObject();
 	ctl_table *t = NULL;
 	int64_t pid = 0;
 	int rc;
@@ -184,25 +216,29 @@ static int job_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 			rc = ctl_task_list(c, pid, &all);
 		if (rc)
 			goto out;
-		t = ctl_table_new(7, "ID", "NAME", "SCHEDULE", "STATUS",
-				  "TIMEOUT", "FLAGS", "COMMAND");
-		ctl_table_limit(t, 6, 50);
-		add_rows(t, all, NULL);
+		t = ctl_table_new(8, "ID", "NAME", "SCHEDULE", "NEXT RUN",
+				  "STATUS", "TIMEOUT", "FLAGS", "COMMAND");
+		ctl_table_limit(t, 7, 50);
+		if (!g->json)
+			add_rows(c, seen, t, all, NULL);
 	} else {
 		rc = ctl_project_list(c, &projects);
 		if (rc)
 			goto out;
 		all = cJSON_CreateArray();
-		t = ctl_table_new(8, "PROJECT", "ID", "NAME", "SCHEDULE",
-				  "STATUS", "TIMEOUT", "FLAGS", "COMMAND");
+		t = ctl_table_new(9, "PROJECT", "ID", "NAME", "SCHEDULE",
+				  "NEXT RUN", "STATUS", "TIMEOUT", "FLAGS",
+				  "COMMAND");
 		ctl_table_limit(t, 0, 24);
-		ctl_table_limit(t, 7, 40);
+		ctl_table_limit(t, 8, 40);
 		cJSON_ArrayForEach(p, projects)
 		{
 			rc = ctl_task_list(c, ctl_num(p, "project_id"), &tasks);
 			if (rc)
 				goto out;
-			add_rows(t, tasks, ctl_str(p, "title"));
+			if (!g->json)
+				add_rows(c, seen, t, tasks,
+					 ctl_str(p, "title"));
 			while (tasks->child)
 				cJSON_AddItemToArray(all,
 						     cJSON_DetachItemViaPointer(
@@ -224,6 +260,7 @@ out:
 	cJSON_Delete(all);
 	cJSON_Delete(projects);
 	cJSON_Delete(tasks);
+	cJSON_Delete(seen);
 	ctl_pos_free(&pos);
 	return rc;
 }
@@ -697,6 +734,18 @@ static int wait_for_run(ctl_client *c, const ctl_globals *g, const char *pid_s,
 			return CTL_REFUSED;
 		}
 		nanosleep(&nap, NULL);
+	}
+	/* A long output is listed as a preview: print the run whole. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hit, "truncated"))) {
+		cJSON *whole = NULL;
+		rc = ctl_log_detail(c, 0, ctl_num(hit, "id"), &whole);
+		if (rc) {
+			cJSON_Delete(list);
+			return rc;
+		}
+		cJSON_Delete(list);
+		list = whole;
+		hit = whole;
 	}
 	rc = ctl_run_print("job run", g->json, hit, false);
 	if (rc == 0 && ctl_num(hit, "with_error"))

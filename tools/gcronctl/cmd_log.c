@@ -14,7 +14,6 @@
 
 #define PAGE_MAX  1000000 /* the API's limits */
 #define LIMIT_MAX 1000
-#define SCAN_PAGE 1000 /* page size when looking for one log */
 
 void cmd_log_help(FILE *out)
 {
@@ -50,8 +49,10 @@ void cmd_log_help(FILE *out)
 		"(unix s), \"with_error\" (0/1),\n"
 		"  \"run_id\", \"result\" (the stored JSON text), \"output\", "
 		"\"error\" (decoded),\n"
-		"  \"truncated\": true when a page too large for one answer "
-		"came with it shortened}\n",
+		"  \"truncated\": true when the list has a preview of a long "
+		"output, whose\n"
+		"  \"result_bytes\" says the stored size; log show prints it "
+		"whole}\n",
 		LIMIT_MAX);
 }
 
@@ -133,7 +134,7 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 		goto out;
 	list = cJSON_GetObjectItemCaseSensitive(resp, "list");
 	total = ctl_num(resp, "total");
-	/* Rows the service shortened to keep its answer bounded. */
+	/* Rows listed shortened: previews of long outputs. */
 	cut = ctl_num(resp, "truncated_rows");
 	if (g->json) {
 		cJSON *o = cJSON_CreateObject();
@@ -193,11 +194,11 @@ static int log_ls(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 				page, pages, total, page + 1);
 		if (cut)
 			fprintf(stderr,
-				"%" PRId64 " run%s on this page shortened "
-				"(the page is over the size the service "
-				"answers); gcronctl log show ID prints one "
-				"whole\n",
-				cut, cut == 1 ? "" : "s");
+				"%" PRId64 " run%s on this page listed with "
+				"a preview of %s output; gcronctl log show "
+				"ID prints one whole\n",
+				cut, cut == 1 ? "" : "s",
+				cut == 1 ? "its" : "their");
 	} else {
 		fprintf(stderr, "No runs%s.\n",
 			page > 1 && total ? " on this page" : "");
@@ -210,108 +211,14 @@ out:
 	return rc;
 }
 
-/* The log at 0-based position `pos` of the list, alone: whole unless it
- * is over the service's reply budget by itself. NULL when that position
- * no longer holds run `id`. */
-static cJSON *log_at(ctl_client *c, const char *pid_s, int64_t pos, int64_t id,
-		     int64_t *total)
+int ctl_log_detail(ctl_client *c, int64_t pid, int64_t id, cJSON **found)
 {
-	char page_s[24];
-	ctl_param q[] = {{"project_id", pid_s},
-			 {"page", page_s},
-			 {"pagesize", "1"},
+	char pid_s[24], id_s[24];
+	ctl_param q[] = {{"id", id_s}, {"project_id", pid ? pid_s : NULL},
 			 {NULL, NULL}};
-	cJSON *resp = NULL, *list, *l, *found = NULL;
-	if (pos < 0)
-		return NULL;
-	snprintf(page_s, sizeof(page_s), "%" PRId64, pos + 1);
-	if (ctl_call(c, "GET", "log/list", q, &resp))
-		return NULL;
-	list = cJSON_GetObjectItemCaseSensitive(resp, "list");
-	l = cJSON_GetArrayItem(list, 0);
-	if (l && ctl_num(l, "id") == id)
-		found = cJSON_DetachItemViaPointer(list, l);
-	*total = ctl_num(resp, "total");
-	cJSON_Delete(resp);
-	return found;
-}
-
-/* A run a page of SCAN_PAGE logs listed shortened (the page was over the
- * service's reply budget): ask for it alone, at the position it had, or
- * as far off as the number of logs changed meanwhile. */
-static cJSON *log_whole(ctl_client *c, const char *pid_s, cJSON *cut,
-			int64_t pos, int64_t total)
-{
-	int64_t id = ctl_num(cut, "id"), now = total, moved;
-	cJSON *l = log_at(c, pid_s, pos, id, &now);
-	if (!l && now != total) {
-		moved = now - total;
-		l = log_at(c, pid_s, pos + moved, id, &now);
-	}
-	if (!l) {
-		tool_err("gcronctl",
-			 "log show: run %" PRId64 " moved while it was read; "
-			 "showing what the list had",
-			 id);
-		return cut;
-	}
-	cJSON_Delete(cut);
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "truncated")))
-		tool_err("gcronctl",
-			 "log show: run %" PRId64 " is larger than the "
-			 "service answers at once: its output is shortened",
-			 id);
-	return l;
-}
-
-/* Page through log/list until run `id` turns up. The API has no lookup by
- * id, so this reads at most every log the caller can see. */
-static int find_log(ctl_client *c, int64_t pid, int64_t id, cJSON **found)
-{
-	char pid_s[24], page_s[24], size_s[24];
-	*found = NULL;
 	snprintf(pid_s, sizeof(pid_s), "%" PRId64, pid);
-	snprintf(size_s, sizeof(size_s), "%d", SCAN_PAGE);
-	for (int64_t page = 1; page <= PAGE_MAX; page++) {
-		ctl_param q[] = {{"project_id", pid ? pid_s : NULL},
-				 {"page", page_s},
-				 {"pagesize", size_s},
-				 {NULL, NULL}};
-		cJSON *resp = NULL, *list, *l;
-		int rc;
-		snprintf(page_s, sizeof(page_s), "%" PRId64, page);
-		rc = ctl_call(c, "GET", "log/list", q, &resp);
-		if (rc)
-			return rc;
-		list = cJSON_GetObjectItemCaseSensitive(resp, "list");
-		int64_t pos = (page - 1) * SCAN_PAGE;
-		cJSON_ArrayForEach(l, list)
-		{
-			if (ctl_num(l, "id") == id) {
-				int64_t total = ctl_num(resp, "total");
-				*found = cJSON_DetachItemViaPointer(list, l);
-				cJSON_Delete(resp);
-				if (cJSON_IsTrue(
-					cJSON_GetObjectItemCaseSensitive(
-					    *found, "truncated")))
-					*found =
-					    log_whole(c, pid ? pid_s : NULL,
-						      *found, pos, total);
-				return CTL_OK;
-			}
-			pos++;
-		}
-		bool last = cJSON_GetArraySize(list) < SCAN_PAGE ||
-			    page * SCAN_PAGE >= ctl_num(resp, "total");
-		cJSON_Delete(resp);
-		if (last)
-			break;
-	}
-	tool_err("gcronctl",
-		 "log show: no run %" PRId64 " in %s (gcronctl log "
-		 "ls lists them)",
-		 id, pid ? "that project" : "the projects you can see");
-	return CTL_REFUSED;
+	snprintf(id_s, sizeof(id_s), "%" PRId64, id);
+	return ctl_call(c, "GET", "log/detail", q, found);
 }
 
 static int log_show(ctl_client *c, const ctl_globals *g, int argc, char **argv)
@@ -334,7 +241,7 @@ static int log_show(ctl_client *c, const ctl_globals *g, int argc, char **argv)
 	}
 	if (project && (rc = ctl_project_find(c, project, &pid, NULL)))
 		goto out;
-	rc = find_log(c, pid, (int64_t)id, &log);
+	rc = ctl_log_detail(c, pid, (int64_t)id, &log);
 	if (rc)
 		goto out;
 	rc = ctl_run_print("log show", g->json, log, details);

@@ -50,6 +50,30 @@ void cmd_project_help(FILE *out)
 		"\"account\"}\n");
 }
 
+static int members_of(ctl_client *c, int64_t pid, cJSON **list);
+
+/* The account of project p's owner (its uid) among its members, else
+ * "uid N" (an owner no longer a member, or members not readable). */
+static void owner_text(ctl_client *c, const cJSON *p, char *buf, size_t cap)
+{
+	cJSON *members = NULL, *u;
+	bool quiet = c->quiet;
+	int64_t uid = ctl_num(p, "uid");
+	snprintf(buf, cap, "uid %" PRId64, uid);
+	c->quiet = true;
+	if (members_of(c, ctl_num(p, "project_id"), &members) == CTL_OK) {
+		cJSON_ArrayForEach(u, members)
+		{
+			if (ctl_num(u, "id") == uid) {
+				snprintf(buf, cap, "%s", ctl_str(u, "account"));
+				break;
+			}
+		}
+	}
+	c->quiet = quiet;
+	cJSON_Delete(members);
+}
+
 static int project_ls(ctl_client *c, const ctl_globals *g, int argc,
 		      char **argv)
 {
@@ -69,17 +93,17 @@ static int project_ls(ctl_client *c, const ctl_globals *g, int argc,
 	} else {
 		ctl_table *t =
 		    ctl_table_new(5, "ID", "TITLE", "JOBS", "OWNER", "REMARK");
+		ctl_table_limit(t, 3, 32);
 		ctl_table_limit(t, 4, 60);
 		cJSON_ArrayForEach(p, list)
 		{
-			char id[24], n[24], uid[24];
+			char id[24], n[24], owner[128];
 			snprintf(id, sizeof(id), "%" PRId64,
 				 ctl_num(p, "project_id"));
 			snprintf(n, sizeof(n), "%" PRId64,
 				 ctl_num(p, "task_count"));
-			snprintf(uid, sizeof(uid), "%" PRId64,
-				 ctl_num(p, "uid"));
-			ctl_table_row(t, id, ctl_str(p, "title"), n, uid,
+			owner_text(c, p, owner, sizeof(owner));
+			ctl_table_row(t, id, ctl_str(p, "title"), n, owner,
 				      ctl_str(p, "remark"));
 		}
 		if (ctl_table_rows(t))

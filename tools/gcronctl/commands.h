@@ -22,6 +22,8 @@ typedef struct ctl_command {
 	void (*help)(FILE *out);
 } ctl_command;
 
+int cmd_completion(const ctl_globals *g, int argc, char **argv);
+void cmd_completion_help(FILE *out);
 int cmd_cron(const ctl_globals *g, int argc, char **argv);
 void cmd_cron_help(FILE *out);
 int cmd_exec(const ctl_globals *g, int argc, char **argv);

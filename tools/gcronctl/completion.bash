@@ -1,6 +1,7 @@
-# bash completion for gcronctl.
+# bash completion for gcronctl (zsh: through bashcompinit).
 #
-#   source tools/gcronctl/completion.bash      # this shell
+#   source <(gcronctl completion bash)         # this shell (zsh: ... zsh)
+#   source tools/gcronctl/completion.bash      # the same, from the sources
 #   install -m 644 tools/gcronctl/completion.bash \
 #       /usr/share/bash-completion/completions/gcronctl
 #
@@ -41,7 +42,7 @@ _gcronctl() {
 		cword=$COMP_CWORD
 	fi
 
-	local commands="login logout whoami project job log node user cron exec help"
+	local commands="login logout whoami project job log node user cron exec completion help"
 	local globals="-s --server --json -h --help -V --version"
 	local i group="" sub="" project="" _gcronctl_server=""
 
@@ -136,6 +137,7 @@ _gcronctl() {
 		[[ $sub == next ]] && opts+=" -n --count --from --utc --local --batch"
 		;;
 	exec) opts+=" --timeout --output-limit --shell --kill-grace --workdir --name --project --task-id --ip" ;;
+	completion) subs="bash zsh" ;;
 	esac
 
 	if [[ -z $sub && -n $subs && $cur != -* ]]; then

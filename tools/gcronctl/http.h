@@ -86,6 +86,11 @@ int ctl_project_list(ctl_client *c, cJSON **list);
 
 /* The tasks of a project: an array of TaskInfo objects. */
 int ctl_task_list(ctl_client *c, int64_t pid, cJSON **list);
+/* Run `id` whole from GET log/detail (of project `pid` when not 0); the
+ * service answers 404 "log N not found" for a run the caller cannot see.
+ * *log: the log record, to cJSON_Delete. */
+int ctl_log_detail(ctl_client *c, int64_t pid, int64_t id, cJSON **log);
+
 /* Find JOB (task id, or a name unique in the project) in project `which`
  * (id or title); with `which` NULL, search every visible project. On
  * CTL_OK *task receives the TaskInfo and *pid its project. Unknown or

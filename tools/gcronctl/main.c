@@ -19,6 +19,8 @@ static const ctl_command commands[] = {
 	{"cron", "cron expressions: next fire times", cmd_cron, cmd_cron_help},
 	{"exec", "run one command through the executor", cmd_exec,
 	 cmd_exec_help},
+	{"completion", "print the bash or zsh completion script",
+	 cmd_completion, cmd_completion_help},
 };
 
 static void usage(FILE *out)

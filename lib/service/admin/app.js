@@ -1145,7 +1145,15 @@
 				later(refresh, 1200);
 			}), "btn-small", { "data-action": "run" });
 			r.btnKill = button(["Kill", h("span", { class: "sr-only" }, ` ${t.name}`)], (ev) => act(ev, async () => {
-				await api("POST", "/crontab/kill", { project_id: pid, task_id: r.task.task_id });
+				try {
+					await api("POST", "/crontab/kill", { project_id: pid, task_id: r.task.task_id });
+				} catch (err) {
+					if (err.code !== 10020) throw err;
+					/* 10020: the task is not running */
+					say("Not running: there is no run to kill.", "error");
+					later(refresh, 0);
+					return;
+				}
 				say("Kill sent to the agents running it.", "ok");
 				later(refresh, 800);
 			}), "btn-small btn-danger-outline", { "data-action": "kill" });
@@ -1161,10 +1169,24 @@
 					toast(`Task “${r.task.name}” deleted.`, "ok");
 					later(refresh);
 				}), "btn-small btn-danger-outline", { "data-action": "delete" });
+			/* The less used actions go in a menu, so a row's actions
+			 * stay on one line at laptop widths. */
+			const items = h("div", { class: "menu-items" }, r.btnToggle, btnDelete);
+			const more = h("details", { class: "menu", "data-action": "more" },
+				h("summary", { class: "btn btn-small" }, "More", h("span", { class: "sr-only" }, ` actions for ${t.name}`)),
+				items);
+			items.addEventListener("click", () => { more.open = false; });
+			/* Placed on the page (fixed), not in the table, which clips. */
+			more.addEventListener("toggle", () => {
+				if (!more.open) return;
+				const b = more.querySelector("summary").getBoundingClientRect();
+				items.style.top = `${Math.round(b.bottom + 4)}px`;
+				items.style.left = `${Math.round(Math.max(4, b.right - items.offsetWidth))}px`;
+			});
 			r.tr = h("tr", { "data-task-id": t.task_id },
 				r.cells.name, r.cells.cron, r.cells.next, r.cells.status, r.cells.now, r.cells.last,
 				h("td", { class: "actions" },
-					h("div", { class: "btn-group" }, r.btnRun, r.btnKill, r.btnToggle, btnEdit, logs, btnDelete),
+					h("div", { class: "btn-group" }, r.btnRun, r.btnKill, btnEdit, logs, more),
 					r.msg));
 			return r;
 		}
@@ -1463,16 +1485,8 @@
 					h("span", { class: "btn btn-small", "aria-disabled": "true" }, "Older ›"));
 		};
 
-		/* A run the service listed shortened (the page was over the size
-		 * it answers at once), asked for alone: whole, unless it is too
-		 * large even alone. null when its position moved meanwhile. */
-		const logAlone = async (i, id) => {
-			const params = { project_id: pid, task_id: tid, page: (page - 1) * pagesize + i + 1, pagesize: 1 };
-			if (errorsOnly) params.errors_only = 1;
-			const res = await api("GET", "/log/list", params);
-			const l = res && res.list && res.list[0];
-			return l && Number(l.id) === Number(id) ? l : null;
-		};
+		/* The run whole: lists carry previews of long outputs. */
+		const logWhole = (id) => api("GET", "/log/detail", { id, project_id: pid });
 
 		function renderLogs(list) {
 			if (!list.length) {
@@ -1485,7 +1499,7 @@
 					h("th", { scope: "col" }, "Planned"), h("th", { scope: "col" }, "Started"), h("th", { scope: "col" }, "Ended"),
 					h("th", { scope: "col", class: "num" }, "Duration"), h("th", { scope: "col" }, "Agent"),
 					h("th", { scope: "col" }, "Result"), h("th", { scope: "col" }, "Output"))),
-				h("tbody", null, list.map((log, i) => {
+				h("tbody", null, list.map((log) => {
 					const r = parseResult(log);
 					const failed = logFailed(log);
 					const dur = logDuration(log);
@@ -1502,7 +1516,7 @@
 						h("td", { "data-label": "Output", class: "out-cell" },
 							firstLine ? h("code", { class: "out-peek" }, firstLine.slice(0, 120)) : h("span", { class: "muted small" }, "(no output)"),
 							button(["View output", h("span", { class: "sr-only" }, ` of the run started ${fmtTime(log.start_time)}`)],
-								() => showOutput(log, taskName, () => logAlone(i, log.id)), "btn-small", { "data-action": "output" })));
+								() => showOutput(log, taskName, () => logWhole(log.id)), "btn-small", { "data-action": "output" })));
 				}))));
 		}
 
@@ -1510,17 +1524,36 @@
 		if (page === 1) ctx.every(POLL_SLOW_MS / 2, load);
 	}
 
-	async function showOutput(log, taskName, alone) {
-		if (log.truncated && alone) {
-			try {
-				log = (await alone()) || log;
-			} catch (e) {
-				/* show what the list had */
-			}
-		}
-		const r = parseResult(log);
+	/* The output dialog of a run: what the list had at once (a preview of
+	 * a long output), then the whole run from log/detail. */
+	async function showOutput(log, taskName, whole) {
 		const dlg = $("#dlg-output");
 		$("#dlg-output-title").textContent = `Output of ${taskName}`;
+		fillOutput(log, whole ? "loading the whole output…" : "");
+		const wrap = $("#output-wrap");
+		const pre = $("#output-text");
+		pre.classList.toggle("nowrap", !wrap.checked);
+		wrap.onchange = () => pre.classList.toggle("nowrap", !wrap.checked);
+		openDialog(dlg);
+		pre.scrollTop = 0;
+		pre.focus();
+		if (!whole) return;
+		dlg.dataset.logId = String(log.id);
+		dlg.dataset.whole = "0";
+		let full = null, note = "";
+		try {
+			full = await whole();
+		} catch (e) {
+			note = `showing the list's preview: ${e.message}`;
+		}
+		/* The dialog may have been closed or opened on another run. */
+		if (!dlg.open || dlg.dataset.logId !== String(log.id)) return;
+		fillOutput(full || log, note);
+		dlg.dataset.whole = full ? "1" : "0";
+	}
+
+	function fillOutput(log, note) {
+		const r = parseResult(log);
 		const dur = logDuration(log);
 		const facts = [
 			["Planned", fmtTime(log.plan_time)], ["Started", fmtTime(log.start_time)], ["Ended", fmtTime(log.end_time)],
@@ -1535,14 +1568,10 @@
 		pre.textContent = r.output || "(no output)";
 		pre.classList.toggle("empty-out", !r.output);
 		const lines = r.output ? r.output.split("\n").length - (r.output.endsWith("\n") ? 1 : 0) : 0;
-		$("#output-size").textContent = `${fmtBytes(new TextEncoder().encode(r.output).length)} · ${lines} line${lines === 1 ? "" : "s"}` +
-			(log.truncated ? " · shortened: too large to show whole" : "");
-		const wrap = $("#output-wrap");
-		pre.classList.toggle("nowrap", !wrap.checked);
-		wrap.onchange = () => pre.classList.toggle("nowrap", !wrap.checked);
-		openDialog(dlg);
-		pre.scrollTop = 0;
-		pre.focus();
+		const size = log.truncated && log.result_bytes ?
+			`preview of ${fmtBytes(Number(log.result_bytes))}` :
+			`${fmtBytes(new TextEncoder().encode(r.output).length)} · ${lines} line${lines === 1 ? "" : "s"}`;
+		$("#output-size").textContent = size + (note ? ` · ${note}` : "");
 	}
 
 	/* ------------------------------------------------------------ nodes */
@@ -1722,6 +1751,24 @@
 			const target = $("#main h1") || $("#main");
 			if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
 			target.focus();
+		});
+		/* An open row menu closes on a click elsewhere or Escape. */
+		document.addEventListener("click", (ev) => {
+			for (const m of $$("details.menu[open]")) if (!m.contains(ev.target)) m.open = false;
+		});
+		/* A fixed menu would stay put while the page moves. */
+		window.addEventListener("scroll", () => {
+			for (const m of $$("details.menu[open]")) m.open = false;
+		}, true);
+		window.addEventListener("resize", () => {
+			for (const m of $$("details.menu[open]")) m.open = false;
+		});
+		document.addEventListener("keydown", (ev) => {
+			if (ev.key !== "Escape") return;
+			for (const m of $$("details.menu[open]")) {
+				m.open = false;
+				m.querySelector("summary").focus();
+			}
 		});
 		window.addEventListener("hashchange", () => {
 			if (location.hash.startsWith("#/") || location.hash === "" || location.hash === "#") route();
