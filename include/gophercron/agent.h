@@ -259,6 +259,27 @@ typedef struct gc_agent_stats {
 /* Snapshot of the counters; any thread (values may be a moment old). */
 GC_EXTERN void gc_agent_get_stats(gc_agent *agent, gc_agent_stats *out);
 
+/* ------------------------------------------------------------ clock */
+
+/* The agent's view of cluster time: etcd's clock, estimated from the
+ * Date headers of probes timed against CLOCK_MONOTONIC (README "Cluster
+ * time"). Ticks are scheduled by it; nothing is claimed while it is
+ * unknown or further than max_clock_offset from the local wall clock. */
+#define GC_AGENT_CLOCK_VERSION 1
+typedef struct gc_agent_clock {
+	unsigned version;  /* set to GC_AGENT_CLOCK_VERSION by the caller */
+	int known;         /* an estimate exists */
+	int ok;            /* 1: ticks are claimed */
+	int64_t offset_ns; /* etcd's clock - local wall clock (midpoint) */
+	int64_t error_ns;  /* bound of |true offset - offset_ns| */
+	int64_t rtt_ns;    /* best probe round trip */
+	char reason[160];  /* why not ok ("" when ok) */
+} gc_agent_clock;
+
+/* Snapshot of the clock estimate; any thread. GC_EINVAL for a NULL
+ * argument or an unknown version. */
+GC_EXTERN int gc_agent_get_clock(gc_agent *agent, gc_agent_clock *out);
+
 #ifdef __cplusplus
 }
 #endif

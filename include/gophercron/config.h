@@ -87,7 +87,7 @@ typedef struct gc_deploy_config {
 			      * the page embedded in the binary */
 } gc_deploy_config;
 
-#define GC_AGENT_CONFIG_VERSION 1
+#define GC_AGENT_CONFIG_VERSION 2
 
 typedef struct gc_agent_config {
 	unsigned version;       /* GC_AGENT_CONFIG_VERSION (see "Versions") */
@@ -112,6 +112,17 @@ typedef struct gc_agent_config {
 	struct {
 		char *path;     /* direct SQLite sink; NULL = none */
 	} sqlite;
+	/* Version 2: [agent] */
+	struct {
+		/* `max_clock_offset`: the agent claims nothing while its
+		 * wall clock is further than this from etcd's (or etcd's
+		 * clock is unknown); milliseconds, default 1000. */
+		int64_t max_clock_offset_ms;
+		/* `claim_ahead`: ticks are claimed this long before they
+		 * are due and started at their instant; milliseconds,
+		 * default 500, 0 to 5000. */
+		int64_t claim_ahead_ms;
+	} agent;
 } gc_agent_config;
 
 #define GC_SERVICE_CONFIG_VERSION 1

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -34,6 +35,24 @@ GC_EXTERN void gc_agent_get_stats(gc_agent *agent, gc_agent_stats *out)
 	gc__astats_get(&agent->stats, out);
 }
 
+GC_EXTERN int gc_agent_get_clock(gc_agent *agent, gc_agent_clock *out)
+{
+	if (!agent || !out || out->version != GC_AGENT_CLOCK_VERSION)
+		return GC_EINVAL;
+	gc__clock_estimate e;
+	gc__atime_clock(&agent->time, &e);
+	memset(out, 0, sizeof(*out));
+	out->version = GC_AGENT_CLOCK_VERSION;
+	out->known = e.state != GC__CLOCK_UNKNOWN;
+	out->ok = gc__clock_usable(&e);
+	out->offset_ns = e.offset_ns;
+	out->error_ns = e.error_ns;
+	out->rtt_ns = e.rtt_ns;
+	if (!out->ok)
+		snprintf(out->reason, sizeof(out->reason), "%s", e.reason);
+	return 0;
+}
+
 GC__OPTVER(static, agent_optver, "agent", GC_AGENT_OPTIONS_VERSION,
 	   sizeof(gc_agent_options));
 
@@ -61,6 +80,28 @@ static int check_args(const gc_agent_config *cfg, const gc_agent_options *opts,
 				  "etcd keys",
 				  cfg->client_ip ? cfg->client_ip : "");
 	return 0;
+}
+
+/* [agent]: the clock settings (defaults for a version 1 struct). The
+ * claim-ahead window stays below the late grace, so that a claim made
+ * ahead is still within it when its tick is due. */
+static void conf_clock(gc__aconf *c, const gc_agent_config *cfg)
+{
+	int64_t off = 1000, ahead = 500;
+	if (cfg->version >= 2) {
+		off = cfg->agent.max_clock_offset_ms > 0
+			  ? cfg->agent.max_clock_offset_ms
+			  : off;
+		ahead = cfg->agent.claim_ahead_ms >= 0
+			    ? cfg->agent.claim_ahead_ms
+			    : ahead;
+	}
+	if (ahead > 5000)
+		ahead = 5000;
+	if (ahead > c->opts.late_grace_ms / 2)
+		ahead = c->opts.late_grace_ms / 2;
+	c->max_clock_offset_ns = off * 1000000LL;
+	c->claim_ahead_ns = ahead * 1000000LL;
 }
 
 /* The options and the numbers of the configuration, defaults applied. */
@@ -94,6 +135,7 @@ static int conf_settings(gc__aconf *c, const gc_agent_config *cfg,
 			       ? cfg->kill_grace_ms
 			       : GC_EXEC_DEFAULT_KILL_GRACE_MS;
 	c->dial_timeout_ms = cfg->etcd.dial_timeout_ms;
+	conf_clock(c, cfg);
 	if (o->late_grace_ms >= c->claim_ttl_s * 1000)
 		return gc__seterr(
 		    err, GC_EINVAL,
@@ -303,6 +345,26 @@ static void keeper_lost(int64_t lease, int code, const char *reason,
 	gc_agent_wakeup(a);
 }
 
+static void clock_changed(void *payload)
+{
+	gc_agent_wakeup(payload); /* clock thread: the agent re-reads it */
+}
+
+/* The clock thread with an etcd handle of its own (its probes go out at
+ * their instant, not after another request on a shared connection). */
+static int start_clock(gc_agent *a, const gc_etcd_options *eo, gc_error *err)
+{
+	gc_etcd *etcd = NULL;
+	int rc = gc_etcd_new(&etcd, eo, err);
+	if (rc)
+		return rc;
+	rc = gc__atime_start(&a->time, etcd, a->conf.max_clock_offset_ns,
+			     &a->log, clock_changed, a, err);
+	if (rc && !a->time.clock.etcd)
+		gc_etcd_free(etcd);
+	return rc;
+}
+
 /* The etcd client of the agent thread (watcher, keeper), the etcd
  * workers, the handler threads and the lease keeper. */
 static int start_threads(gc_agent *a, gc_error *err)
@@ -310,6 +372,8 @@ static int start_threads(gc_agent *a, gc_error *err)
 	gc_etcd_options eo;
 	etcd_options(&a->conf, &eo);
 	int rc = gc_etcd_new(&a->etcd.client, &eo, err);
+	if (!rc)
+		rc = start_clock(a, &eo, err);
 	if (!rc)
 		rc = gc__pool_new_etcd(&a->etcd.pool, &eo,
 				       a->conf.opts.etcd_threads, err);
@@ -353,10 +417,13 @@ static int agent_begin(gc_agent *a, gc_error *err)
 	a->state = GC__AGENT_RUNNING;
 	gc__alog_msg(&a->log, GC_LOG_INFO,
 		     "agent: started client_ip=%s projects=%zu prefix=%s "
-		     "claim_ttl=%llds grace=%lldms",
+		     "claim_ttl=%llds grace=%lldms claim_ahead=%lldms "
+		     "max_clock_offset=%lldms",
 		     a->conf.client_ip, a->projects.n_want, a->conf.prefix,
 		     (long long)a->conf.claim_ttl_s,
-		     (long long)a->conf.opts.late_grace_ms);
+		     (long long)a->conf.opts.late_grace_ms,
+		     (long long)(a->conf.claim_ahead_ns / 1000000),
+		     (long long)(a->conf.max_clock_offset_ns / 1000000));
 	gc__session_begin(a);
 	return gc__projects_apply(a);
 }
@@ -371,25 +438,51 @@ static void session_changed(gc_agent *a, int granted)
 
 /* ----------------------------------------------------------- time */
 
+/* Wake for the first tick claim_ahead before it is due. */
 static void rearm(gc_agent *a)
 {
-	gc__atime_arm(&a->time, a->state == GC__AGENT_RUNNING
-				    ? gc__tasks_first_due(&a->tasks)
-				    : GC__SCHED_NEVER);
+	int64_t due = a->state == GC__AGENT_RUNNING
+			  ? gc__tasks_first_due(&a->tasks)
+			  : GC__SCHED_NEVER;
+	int64_t at = due == GC__SCHED_NEVER
+			 ? 0
+			 : due * 1000000000LL - a->conf.claim_ahead_ns;
+	int64_t held = a->state == GC__AGENT_RUNNING
+			   ? gc__claims_deferred_at(a)
+			   : 0;
+	if (held && (!at || held < at))
+		at = held;
+	gc__clock_estimate e;
+	gc__atime_clock(&a->time, &e);
+	int64_t soon = gc__atime_now_ns(&a->time) + 100000000LL;
+	/* ticks kept due while the estimate is checked again: look again
+	 * in 100 ms rather than at once */
+	if (at && at < soon && !gc__clock_usable(&e))
+		at = soon;
+	gc__atime_arm(&a->time, at);
 }
 
 static void clock_stepped(gc_agent *a, int64_t step)
 {
+	if (a->time.became_known) {
+		/* From the wall clock to cluster time: no tick before now
+		 * (what the wall clock said was not to be trusted). */
+		gc__alog_msg(&a->log, GC_LOG_NOTICE,
+			     "agent: schedule moved to cluster time (%+.3f s "
+			     "from the wall clock)",
+			     (double)step / 1e9);
+		gc__tasks_recompute(&a->tasks, gc__atime_now_ns(&a->time), 1);
+		return;
+	}
 	GC__STAT(&a->stats, clock_steps, 1);
 	gc__alog_msg(&a->log, GC_LOG_WARNING,
-		     "agent: wall clock stepped %s by %.3f s; recomputing "
+		     "agent: clock stepped %s by %.3f s; recomputing "
 		     "next run times (ticks already attempted are not "
 		     "repeated, ticks older than %lld ms are skipped)",
 		     step > 0 ? "forward" : "backward",
 		     (double)(step > 0 ? step : -step) / 1e9,
 		     (long long)a->conf.opts.late_grace_ms);
-	gc__tasks_recompute(&a->tasks,
-			    gc__atime_now_ns(&a->time) / 1000000000LL);
+	gc__tasks_recompute(&a->tasks, gc__atime_now_ns(&a->time), 0);
 }
 
 /* ------------------------------------------------------------ reload */
@@ -453,6 +546,7 @@ GC_EXTERN int gc_agent_set_projects(gc_agent *agent, const int64_t *ids,
 
 static void stop_threads(gc_agent *a)
 {
+	gc__atime_stop(&a->time);
 	gc__runs_cancel_all(a);
 	gc__hrunner_stop(a->runs.hrunner);
 	if (a->etcd.pool)
@@ -521,6 +615,7 @@ static void take_requests(gc_agent *a, int64_t mono_ms)
 	if (atomic_load(&a->loop.stop_requested) &&
 	    a->state == GC__AGENT_RUNNING) {
 		a->state = GC__AGENT_DRAINING;
+		gc__claims_drop_deferred(a); /* not claimed: no new ticks */
 		a->loop.drain_deadline_ms =
 		    mono_ms + a->conf.opts.stop_grace_ms;
 		gc__alog_msg(&a->log, GC_LOG_INFO,
@@ -723,6 +818,7 @@ static void agent_release(gc_agent *a)
 		a->state = GC__AGENT_STOPPED;
 		stop_threads(a);
 	}
+	gc__claims_drop_deferred(a);
 	gc__projects_free(a);
 	gc_etcd_watch_cancel(a->loop.cmd_watch);
 	gc_etcd_watcher_free(a->etcd.watcher);

@@ -19,8 +19,9 @@
  *               t_status writes, kills, results and warnings
  *   handler.c   in-process handlers: the registry and the runner
  *   task.c      the task table: tasks in the scheduler, their next tick
- *   time.c      the agent's clock: "now" for scheduling, the schedule
- *               timer, wall-clock steps
+ *   time.c      the agent's clock: cluster time (the clock thread that
+ *               probes etcd's clock), "now" for scheduling, the schedule
+ *               timer, clock steps
  *   lease.c     the session and claim-window leases the workers read;
  *               guarded deletes of the agent's own keys
  *   pool.c      worker pool (etcd workers, handler threads); knows nothing
@@ -41,7 +42,10 @@
  *  - handler threads (options.handler_threads, handler.c) run in-process
  *    handlers;
  *  - the lease keeper's thread keeps the session lease alive and reports
- *    its loss through gc__leases_report_lost.
+ *    its loss through gc__leases_report_lost;
+ *  - the clock thread (time.c) probes etcd's clock with a gc_etcd handle
+ *    of its own and publishes the estimate; it wakes the agent thread
+ *    when the estimate's generation moves.
  * Workers and handler threads hand finished jobs back through their
  * pool's completion list and notify fd, which is in the agent's epoll
  * set; the agent thread drains them and runs each job's `done`. Shared
@@ -56,6 +60,7 @@
 #include <gophercron/etcd.h>
 #include <gophercron/exec.h>
 
+#include "agent/clocksync.h"
 #include "agent/listpace.h"
 #include "agent/log.h"
 #include "agent/pool.h"
@@ -104,6 +109,8 @@ typedef struct gc__aconf {
 	int64_t kill_grace_ms;
 	int64_t claim_ttl_s;
 	int64_t window_s;      /* claim lease rotation period */
+	int64_t max_clock_offset_ns; /* [agent] max_clock_offset */
+	int64_t claim_ahead_ns;	     /* [agent] claim_ahead */
 	gc_agent_options opts; /* defaults applied; config_path NULL */
 	unsigned cron_flags;
 } gc__aconf;
@@ -112,28 +119,71 @@ typedef struct gc__aconf {
 
 /* time.c: the agent's clock. Every reading of "now" that scheduling
  * depends on (ticks due, lateness, plan and start times, claim deadlines,
- * the first tick of a new task) goes through gc__atime_now_ns: today the
- * wall clock. The schedule timer and the clock-set detector are the agent
- * thread's; gc__atime_now_ns is safe from any thread. */
+ * the first tick of a new task) goes through gc__atime_now_ns: cluster
+ * time, i.e. etcd's clock as estimated by the clock thread (clocksync.h),
+ * or the wall clock while there is no estimate yet (and then nothing is
+ * claimed). The clock thread probes etcd with a handle of its own and
+ * publishes its estimate under `mu`; `gen` changes whenever what the
+ * registration says of the clock changes (state, reason, or the offset by
+ * more than GC__CLOCK_REREGISTER_NS), and the agent is woken through
+ * on_change. The schedule timer and the clock-set detector are the agent
+ * thread's; the readers are safe from any thread. */
+#define GC__CLOCK_REREGISTER_NS 100000000LL
+
+typedef struct gc__aclock {
+	pthread_mutex_t mu; /* guards est, gen, gen_offset_ns */
+	atomic_int stop;
+	int inited, started;
+	pthread_t thread;
+	gc_etcd *etcd; /* the thread's own handle */
+	int64_t max_offset_ns;
+	gc__clock_estimate est; /* under mu: the published estimate */
+	uint64_t gen;		/* under mu */
+	int64_t newest_mono;	/* under mu: mono time of the newest sample */
+	int64_t gen_offset_ns;	/* offset when gen last changed */
+	void (*on_change)(void *payload);
+	void *payload;
+	const gc__alog *log;
+} gc__aclock;
+
 typedef struct gc__atime {
-	int timerfd; /* CLOCK_MONOTONIC, armed relative: the next due tick */
+	int timerfd; /* CLOCK_MONOTONIC, armed relative: the next wake */
 	int clockfd; /* readable when someone sets the wall clock */
 	gc__clockwatch watch;
-	int64_t armed_due; /* due second the timerfd is armed for, or NEVER */
+	int64_t armed_ns; /* cluster ns the timerfd is armed for, or 0 */
+	int known;	  /* the last wake read cluster time */
+	int became_known; /* ... and the one before did not */
+	gc__aclock clock;
 } gc__atime;
 
 int gc__atime_open(gc__atime *t, gc_error *err);
 void gc__atime_close(gc__atime *t);
-/* Unix ns "now" for scheduling (any thread). */
+/* Start the clock thread probing through `etcd` (taken over: freed by
+ * gc__atime_close), calling on_change(payload) when `gen` moves. */
+int gc__atime_start(gc__atime *t, gc_etcd *etcd, int64_t max_offset_ns,
+		    const gc__alog *log, void (*on_change)(void *),
+		    void *payload, gc_error *err);
+/* Stop and join the clock thread (idempotent). */
+void gc__atime_stop(gc__atime *t);
+/* Unix ns "now" for scheduling: cluster time (any thread). */
 int64_t gc__atime_now_ns(const gc__atime *t);
+/* The published estimate and its generation (any thread). */
+uint64_t gc__atime_clock(const gc__atime *t, gc__clock_estimate *out);
+/* May this agent claim ticks: an estimate within max_clock_offset, whose
+ * newest sample is fresh (gc__clock_fresh; age as gc__atime_clock gives
+ * it)? */
+bool gc__clock_usable(const gc__clock_estimate *e);
+/* The CLOCK_MONOTONIC instant at which cluster time has surely reached
+ * `cluster_ns` (never early; through the wall clock without an estimate). */
+int64_t gc__atime_mono_at(const gc__atime *t, int64_t cluster_ns);
 /* Agent thread, at every wake: consume the timer and clock-set events and
- * return the wall-clock step since the previous wake (ns, 0: none; see
+ * return the step of the agent's clock (cluster time, or the wall clock
+ * without an estimate) since the previous wake (ns, 0: none; see
  * timing.h); *mono_ns is the monotonic time read with it. */
 int64_t gc__atime_wake(gc__atime *t, int64_t *mono_ns);
-/* Arm the schedule timer for the tick due at `due_s` (GC__SCHED_NEVER:
- * disarm). Relative: right under a faked or stepped wall clock too. */
-void gc__atime_arm(gc__atime *t, int64_t due_s);
-/* Milliseconds until the armed tick, rounded up (never early); -1: none. */
+/* Arm the schedule timer for cluster time `at_ns` (0: disarm). */
+void gc__atime_arm(gc__atime *t, int64_t at_ns);
+/* Milliseconds until the armed instant, rounded up; -1: none. */
 int gc__atime_timeout_ms(const gc__atime *t);
 /* Poll timeouts (ms, -1: none): the smaller of two; until mono time
  * `at_ms` (0: none; 0 ms once past). */
@@ -272,10 +322,11 @@ gc__atask *gc__tasks_make(gc__tasks *ts, const char *key, gc__project *p,
 			  const gc_etcd_kv *kv, const gc_task *t,
 			  gc_error *cron_err);
 /* Put `n` in the table in place of `old` (NULL: a new task), first due at
- * the first tick after `now_s` that neither was attempted (old's) nor lies
- * before it was loaded; *due says when (GC__SCHED_NEVER: not scheduled).
- * Frees `old`; GC_ENOMEM frees `n` and keeps `old`. */
-int gc__tasks_put(gc__tasks *ts, gc__atask *n, gc__atask *old, int64_t now_s,
+ * the first tick at or after `now_ns` that was not attempted (old's): a
+ * tick planned before the task was loaded is not attempted; *due says
+ * when (GC__SCHED_NEVER: not scheduled). Frees `old`; GC_ENOMEM frees `n`
+ * and keeps `old`. */
+int gc__tasks_put(gc__tasks *ts, gc__atask *n, gc__atask *old, int64_t now_ns,
 		  int64_t *due);
 /* Remove `key`: 1 if it was there, else 0. */
 int gc__tasks_remove(gc__tasks *ts, const char *key);
@@ -283,8 +334,9 @@ int gc__tasks_remove(gc__tasks *ts, const char *key);
  * listing generation `keep_gen`); returns how many. */
 size_t gc__tasks_sweep(gc__tasks *ts, gc__project *p, int by_gen,
 		       uint32_t keep_gen);
-/* After a wall-clock step: every task's next tick again. */
-void gc__tasks_recompute(gc__tasks *ts, int64_t now_s);
+/* After a clock step: every task's next tick again; `from_now`: no tick
+ * planned before now_ns is attempted (the clock was not known before). */
+void gc__tasks_recompute(gc__tasks *ts, int64_t now_ns, int from_now);
 /* The earliest task due at or before `now_ns` (NULL: none); *due_s is its
  * tick. The caller attempts (or skips) it, then gc__tasks_advance. */
 gc__atask *gc__tasks_due(gc__tasks *ts, int64_t now_ns, int64_t *due_s);
@@ -390,6 +442,8 @@ struct gc__project {
 	 * -1 = write in flight, 0 = no */
 	int registered;
 	int64_t reg_retry_at_ms; /* mono time to retry a failed register */
+	uint64_t reg_gen;	 /* clock generation the value written says */
+	int rewriting;		 /* a rewrite of a written key in flight */
 	gc__skipped *skipped;	 /* keys not loaded (see gc__skipped) */
 	size_t n_skipped;
 };
@@ -454,11 +508,18 @@ typedef struct gc__aclaims {
 	gc__claim *pending[GC__CLAIM_BATCH]; /* ticks not yet submitted */
 	size_t n_pending;
 	size_t in_flight; /* claim jobs submitted, not back */
+	gc__claim *deferred; /* exclusion claims held until their instant */
 	gc__claim_env env;
 } gc__aclaims;
 
-/* Attempt every tick due at `now_ns`; ticks past the grace are skipped. */
+/* Attempt every tick due by `now_ns` + claim_ahead (claimed ahead, run
+ * at its instant); ticks past the grace are skipped; while the clock is
+ * not usable (gc__clock_usable) no tick is attempted. */
 void gc__claims_due(gc_agent *a, int64_t now_ns);
+/* The planned instant (cluster ns) of the earliest exclusion claim held
+ * until due (0: none); dropping them (the agent stops). */
+int64_t gc__claims_deferred_at(gc_agent *a);
+void gc__claims_drop_deferred(gc_agent *a);
 /* A run-now request (its etcd pair) for a task of project `pid`. */
 void gc__claims_run_now(gc_agent *a, int64_t pid, const gc_etcd_kv *kv);
 
@@ -546,7 +607,8 @@ typedef struct gc__hjob_request {
 	int64_t fence; /* 0: none */
 	const char *run_id;
 	size_t output_limit;
-	int64_t timeout_ms; /* 0: none */
+	int64_t timeout_ms; /* 0: none; counted from the start */
+	int64_t start_at;   /* CLOCK_MONOTONIC ns to start at; 0: at once */
 	void *userdata;
 } gc__hjob_request;
 

@@ -61,6 +61,7 @@ struct gc__claim {
 	int outcome;
 	int64_t fence;
 	int64_t status_rev;
+	gc__claim *dnext; /* the deferred list (exclusion, agent thread) */
 };
 typedef struct gc__claim claim_job;
 
@@ -666,6 +667,55 @@ static void claims_collect(gc_agent *a, claim_job *j)
 		claims_flush(a);
 }
 
+/* exclusion=1: claimed at the planned instant, not ahead: the claim
+ * requires the previous run to be over, which it may be by then. Held
+ * here (agent thread) until due. */
+static void claim_defer(gc_agent *a, claim_job *j)
+{
+	if (j->tick.plan_ns <= gc__atime_now_ns(&a->time)) {
+		claim_submit(a, j);
+		return;
+	}
+	j->dnext = a->claims.deferred;
+	a->claims.deferred = j;
+}
+
+/* Submit the deferred claims that are due; the earliest left (0: none). */
+static int64_t deferred_due(gc_agent *a, int64_t now_ns)
+{
+	int64_t next = 0;
+	for (claim_job **pp = &a->claims.deferred; *pp;) {
+		claim_job *j = *pp;
+		if (j->tick.plan_ns <= now_ns) {
+			*pp = j->dnext;
+			claim_submit(a, j);
+			continue;
+		}
+		if (!next || j->tick.plan_ns < next)
+			next = j->tick.plan_ns;
+		pp = &j->dnext;
+	}
+	return next;
+}
+
+int64_t gc__claims_deferred_at(gc_agent *a)
+{
+	int64_t next = 0;
+	for (claim_job *j = a->claims.deferred; j; j = j->dnext)
+		if (!next || j->tick.plan_ns < next)
+			next = j->tick.plan_ns;
+	return next;
+}
+
+void gc__claims_drop_deferred(gc_agent *a)
+{
+	while (a->claims.deferred) {
+		claim_job *j = a->claims.deferred;
+		a->claims.deferred = j->dnext;
+		claim_job_free(j);
+	}
+}
+
 /* noseize: every agent runs every tick; exclusion is per agent. */
 static void tick_noseize(gc_agent *a, const gc__atask *t, gc__tick *tk)
 {
@@ -698,18 +748,48 @@ static void tick_due(gc_agent *a, const gc__atask *t, int64_t plan_s)
 			     "agent: out of memory, tick lost key=%s plan=%lld",
 			     t->key, (long long)plan_s);
 	else if (t->exclusion)
-		claim_submit(a, j);
+		claim_defer(a, j);
 	else
 		claims_collect(a, j);
+}
+
+/* The clock is not usable: the ticks due pass unattempted (other agents
+ * claim them); the clock thread has said why, loudly. */
+static void ticks_pass(gc_agent *a, int64_t upto_ns, int64_t now_s)
+{
+	int64_t due;
+	gc__atask *t;
+	size_t n = 0;
+	while ((t = gc__tasks_due(&a->tasks, upto_ns, &due))) {
+		gc__tasks_advance(&a->tasks, t, due, now_s);
+		n++;
+	}
+	if (n)
+		gc__alog_msg(&a->log, GC_LOG_DEBUG,
+			     "agent: %zu tick(s) not claimed: clock not usable",
+			     n);
 }
 
 void gc__claims_due(gc_agent *a, int64_t now_ns)
 {
 	int64_t now_s = now_ns / 1000000000LL, due;
+	int64_t upto_ns = gc__claim_upto(now_ns, a->conf.claim_ahead_ns);
 	size_t late = 0;
 	int64_t late_max_ms = 0;
 	gc__atask *t;
-	while ((t = gc__tasks_due(&a->tasks, now_ns, &due))) {
+	gc__clock_estimate e;
+	gc__atime_clock(&a->time, &e);
+	if (!gc__clock_usable(&e)) {
+		/* A stale estimate (no probe answered lately) keeps the ticks
+		 * due: claimed within the grace once it is checked again. */
+		if (!gc__clock_fresh(e.age_ns, GC__CLOCK_FRESH_NS) &&
+		    e.state != GC__CLOCK_UNKNOWN && e.state != GC__CLOCK_TOO_FAR)
+			return;
+		ticks_pass(a, upto_ns, now_s);
+		return;
+	}
+	deferred_due(a, now_ns);
+	while ((t = gc__tasks_due(&a->tasks, upto_ns, &due))) {
 		if (gc__tick_expired(due, now_ns, a->conf.opts.late_grace_ms)) {
 			late++;
 			int64_t ms = (now_ns - due * 1000000000LL) / 1000000;
@@ -747,6 +827,14 @@ void gc__claims_run_now(gc_agent *a, int64_t pid, const gc_etcd_kv *kv)
 	}
 	int exclusion = t.exclusion == 1;
 	gc_task_clear(&t);
+	gc__clock_estimate e;
+	gc__atime_clock(&a->time, &e);
+	if (!gc__clock_usable(&e)) {
+		gc__alog_msg(&a->log, GC_LOG_WARNING,
+			     "agent: run-now request %s not claimed: %s",
+			     kv->key, e.reason);
+		return;
+	}
 	int64_t now_ns = gc__atime_now_ns(&a->time);
 	char key[GC_KEY_PART_MAX + 32];
 	snprintf(key, sizeof(key), "%lld/%s", (long long)pid, info.task_id);

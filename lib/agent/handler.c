@@ -32,6 +32,7 @@ struct gc__hjob {
 	char *run_id;
 	void *userdata;
 	int64_t deadline_ms;  /* mono; 0 = none (owner thread) */
+	int64_t start_at;     /* mono ns to start at; 0 = at once */
 	atomic_int cancelled; /* 0, GC_EXEC_KILLED or GC_EXEC_TIMEOUT */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -286,11 +287,26 @@ static void hjob_free(gc__hjob *j)
 	free(j);
 }
 
+/* Pool thread: wait for the job's instant (a cancel ends the wait). */
+static void hjob_wait_start(gc__hjob *j)
+{
+	if (!j->start_at || gc__mono_ns() >= j->start_at)
+		return;
+	struct timespec until = {(time_t)(j->start_at / 1000000000LL),
+				 (long)(j->start_at % 1000000000LL)};
+	pthread_mutex_lock(&j->mu);
+	while (!atomic_load(&j->cancelled) && gc__mono_ns() < j->start_at)
+		if (pthread_cond_timedwait(&j->cv, &j->mu, &until) != 0)
+			break; /* ETIMEDOUT */
+	pthread_mutex_unlock(&j->mu);
+}
+
 /* Pool thread. */
 static void hjob_run(gc__pool_job *job, void *ctx)
 {
 	(void)ctx;
 	gc__hjob *j = (gc__hjob *)job;
+	hjob_wait_start(j);
 	j->start_ns = gc__wall_ns();
 	if (!atomic_load(&j->cancelled))
 		j->rc = j->fn((gc_agent_job *)j, j->args, j->payload);
@@ -455,8 +471,14 @@ int gc__hjob_start(gc__hjob **out, gc__hrunner *r, const gc__hjob_request *req,
 	gc__hjob *j = hjob_new(req);
 	if (!j)
 		return gc__seterr(err, GC_ENOMEM, "out of memory");
-	if (req->timeout_ms > 0)
-		j->deadline_ms = gc__mono_ms() + req->timeout_ms;
+	j->start_at = req->start_at;
+	if (req->timeout_ms > 0) {
+		/* the timeout counts from the start */
+		int64_t from = gc__mono_ms();
+		if (req->start_at / 1000000 > from)
+			from = req->start_at / 1000000;
+		j->deadline_ms = from + req->timeout_ms;
+	}
 	j->base.run = hjob_run;
 	j->base.done = hjob_done;
 	j->base.data = r;

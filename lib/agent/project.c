@@ -168,8 +168,9 @@ static void task_upsert(gc_agent *a, gc__project *p, const gc_etcd_kv *kv,
 				 "task %s (%s): bad cron expression: %s",
 				 info->task_id, t.name, cron_err.msg);
 	}
-	int64_t now_s = gc__atime_now_ns(&a->time) / 1000000000LL, due = 0;
-	if (!n || gc__tasks_put(&a->tasks, n, old, now_s, &due)) {
+	int64_t due = 0;
+	if (!n || gc__tasks_put(&a->tasks, n, old, gc__atime_now_ns(&a->time),
+				&due)) {
 		gc__alog_msg(&a->log, GC_LOG_ERR,
 			     "agent: out of memory for task %s", key);
 		gc_task_clear(&t);
@@ -429,6 +430,8 @@ static const gc__listing_cbs list_cbs = {list_begin, list_pair, list_too_big,
 typedef struct reg_job {
 	gc__pool_job base;
 	gc__project *proj;
+	uint64_t gen; /* clock generation of the value */
+	int rewrite;  /* the key is written: this updates its clock fields */
 	int64_t lease;
 	char *key;
 	char *value;
@@ -461,15 +464,36 @@ static void register_run(gc__pool_job *job, void *etcd)
 
 static void project_unref(gc_agent *a, gc__project *p);
 
+/* A rewrite (the clock fields changed) came back. */
+static void rewrite_done(gc_agent *a, gc__project *p, reg_job *j, int64_t lease)
+{
+	p->rewriting = 0;
+	if (j->base.rc == 0 && j->lease == lease) {
+		p->reg_gen = j->gen;
+	} else if (j->base.rc == GC_ENOTFOUND && j->lease == lease) {
+		gc__session_lost(a, "etcd no longer knows it");
+	} else if (j->base.rc && j->base.rc != GC_ECANCELED) {
+		GC__STAT(&a->stats, etcd_errors, 1);
+		p->reg_retry_at_ms = gc__mono_ms() + REGISTER_RETRY_MS;
+	}
+}
+
 static void register_done(gc__pool_job *job)
 {
 	gc_agent *a = job->data;
 	reg_job *j = (reg_job *)job;
 	gc__project *p = j->proj;
 	int64_t lease = gc__leases_session(&a->leases);
+	if (j->rewrite) {
+		rewrite_done(a, p, j, lease);
+		reg_job_free(j);
+		project_unref(a, p);
+		return;
+	}
 	p->registered = 0;
 	if (job->rc == 0 && j->lease == lease && !p->removed) {
 		p->registered = 1;
+		p->reg_gen = j->gen;
 		gc__alog_msg(&a->log, GC_LOG_INFO,
 			     "agent: registered project=%lld key=%s",
 			     (long long)p->id, j->key);
@@ -487,22 +511,47 @@ static void register_done(gc__pool_job *job)
 	project_unref(a, p);
 }
 
-static void register_submit(gc_agent *a, gc__project *p)
+/* The registration value: GopherCron 1.10's client_ip and version, and
+ * the clock fields (1.10 readers ignore them; design in README "Cluster
+ * time"). *gen: the clock generation it says. NULL: out of memory. */
+static char *register_value(gc_agent *a, uint64_t *gen)
+{
+	gc__clock_estimate e;
+	*gen = gc__atime_clock(&a->time, &e);
+	int ok = gc__clock_usable(&e);
+	const char *why = ok ? "" : e.reason;
+	char num[96];
+	gc__buf v = GC__BUF_INIT;
+	snprintf(num, sizeof(num),
+		 ",\"clock_offset_ms\":%.3f,\"clock_error_ms\":%.3f,"
+		 "\"clock_ok\":%s,\"clock_reason\":",
+		 e.state == GC__CLOCK_UNKNOWN ? 0.0 : e.offset_ns / 1e6,
+		 e.state == GC__CLOCK_UNKNOWN ? 0.0 : e.error_ns / 1e6,
+		 ok ? "true" : "false");
+	if (gc__buf_puts(&v, "{\"client_ip\":") ||
+	    gc__json_gostr(&v, a->conf.client_ip, strlen(a->conf.client_ip)) ||
+	    gc__buf_puts(&v, ",\"version\":\"v" GC_VERSION_STRING "\"") ||
+	    gc__buf_puts(&v, num) || gc__json_gostr(&v, why, strlen(why)) ||
+	    gc__buf_puts(&v, "}")) {
+		gc__buf_free(&v);
+		return NULL;
+	}
+	return gc__buf_detach(&v);
+}
+
+/* Write the registration key; `rewrite`: it is written, the clock fields
+ * changed. */
+static void register_submit(gc_agent *a, gc__project *p, int rewrite)
 {
 	int64_t lease = gc__leases_session(&a->leases);
-	if (!lease || p->registered)
+	if (!lease ||
+	    (rewrite ? p->registered != 1 || p->rewriting : p->registered != 0))
 		return;
 	reg_job *j = calloc(1, sizeof(*j));
-	gc__buf v = GC__BUF_INIT;
-	if (!j || gc__buf_puts(&v, "{\"client_ip\":") ||
-	    gc__json_gostr(&v, a->conf.client_ip, strlen(a->conf.client_ip)) ||
-	    gc__buf_puts(&v, ",\"version\":\"v" GC_VERSION_STRING "\"}")) {
-		gc__buf_free(&v);
-		free(j);
+	if (!j)
 		return;
-	}
 	j->key = gc__strdup(p->register_key);
-	j->value = gc__buf_detach(&v);
+	j->value = register_value(a, &j->gen);
 	if (!j->key || !j->value) {
 		reg_job_free(j);
 		return;
@@ -511,8 +560,12 @@ static void register_submit(gc_agent *a, gc__project *p)
 	j->base.done = register_done;
 	j->lease = lease;
 	j->proj = p;
+	j->rewrite = rewrite;
 	p->refs++;
-	p->registered = -1; /* in flight */
+	if (rewrite)
+		p->rewriting = 1;
+	else
+		p->registered = -1; /* in flight */
 	gc__agent_submit(a, &j->base);
 }
 
@@ -551,7 +604,7 @@ void gc__projects_session(gc_agent *a, int granted)
 	for (gc__project *p = a->projects.list; p; p = p->next) {
 		p->registered = 0;
 		if (granted && !p->removed)
-			register_submit(a, p);
+			register_submit(a, p, 0);
 	}
 	registered_stat(a);
 }
@@ -658,7 +711,7 @@ int gc__projects_apply(gc_agent *a)
 		gc__alog_msg(&a->log, GC_LOG_INFO,
 			     "agent: serving project %lld", (long long)id);
 		gc__listing_start(p->listing);
-		register_submit(a, p);
+		register_submit(a, p, 0);
 	}
 	size_t n = 0;
 	for (gc__project *p = a->projects.list; p; p = p->next)
@@ -669,14 +722,20 @@ int gc__projects_apply(gc_agent *a)
 
 void gc__projects_tick(gc_agent *a, int64_t now_ms)
 {
+	gc__clock_estimate e;
+	uint64_t gen = gc__atime_clock(&a->time, &e);
 	for (gc__project *p = a->projects.list; p; p = p->next) {
 		if (p->removed)
 			continue;
 		if (a->state == GC__AGENT_RUNNING)
 			gc__listing_tick(p->listing, now_ms);
-		if (a->state < GC__AGENT_CLOSING && !p->registered &&
-		    now_ms >= p->reg_retry_at_ms)
-			register_submit(a, p);
+		if (a->state >= GC__AGENT_CLOSING ||
+		    now_ms < p->reg_retry_at_ms)
+			continue;
+		if (!p->registered)
+			register_submit(a, p, 0);
+		else if (p->registered == 1 && p->reg_gen != gen)
+			register_submit(a, p, 1);
 	}
 }
 

@@ -357,6 +357,16 @@ oom:
 	return NULL;
 }
 
+/* The monotonic instant a run starts at: its planned second by cluster
+ * time, never before (a run-now request: at once). A claim that came
+ * back late gives an instant already past: started at once. */
+static int64_t run_start_at(gc_agent *a, const gc__run *r)
+{
+	if (r->run_now)
+		return GC_EXEC_ASAP;
+	return gc__atime_mono_at(&a->time, r->plan_ns);
+}
+
 /* Step 3a: an in-process handler on the handler runner. */
 static void run_handler(gc_agent *a, gc__run *r)
 {
@@ -381,6 +391,7 @@ static void run_handler(gc_agent *a, gc__run *r)
 	}
 	if (r->task.timeout > 0)
 		hr.timeout_ms = r->task.timeout * 1000;
+	hr.start_at = run_start_at(a, r);
 	if (gc__hjob_start(&r->hjob, a->runs.hrunner, &hr, &err)) {
 		r->hjob = NULL;
 		run_fail_early(a, r, err.msg);
@@ -405,6 +416,8 @@ static void run_exec(gc_agent *a, gc__run *r, const char *fence)
 	req.run_id = r->run_id;
 	req.fencing_token = fence;
 	req.userdata = r;
+	/* Prepared now, spawned at its instant by a spawner thread. */
+	req.start_at = run_start_at(a, r);
 	if (gc_exec_start(a->runs.exec, &req, &r->exec_handle, &err)) {
 		r->exec_handle = 0;
 		gc__alog_msg(&a->log, GC_LOG_ERR,
@@ -426,7 +439,7 @@ static void run_launch(gc_agent *a, gc__run *r)
 		snprintf(fence, sizeof(fence), "%lld", (long long)r->fence);
 	gc__alog_msg(&a->log, GC_LOG_INFO,
 		     "agent: run started project=%lld task=%s name=\"%s\" "
-		     "plan=%lld late_ms=%lld token=%s run_id=%s%s",
+		     "plan=%lld prepared_ms=%lld token=%s run_id=%s%s",
 		     (long long)r->project_id, r->task_id, r->task.name,
 		     (long long)r->plan_s,
 		     (long long)((r->real_ns - r->plan_ns) / 1000000),

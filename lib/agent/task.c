@@ -86,13 +86,15 @@ gc__atask *gc__tasks_make(gc__tasks *ts, const char *key, gc__project *p,
 	return n;
 }
 
-int gc__tasks_put(gc__tasks *ts, gc__atask *n, gc__atask *old, int64_t now_s,
+int gc__tasks_put(gc__tasks *ts, gc__atask *n, gc__atask *old, int64_t now_ns,
 		  int64_t *due)
 {
-	/* A new or changed task starts with the current second: ticks
-	 * planned before it was (re)loaded are not attempted, and a tick
-	 * this agent already attempted is never attempted again. */
-	n->last_plan = now_s - 1;
+	/* A new or changed task starts after the instant it was (re)loaded:
+	 * ticks planned before it (a task created at :01.88 has no :01
+	 * tick) are not attempted, and a tick this agent already attempted
+	 * is never attempted again. */
+	int64_t now_s = now_ns / 1000000000LL;
+	n->last_plan = gc__tick_floor(now_ns);
 	if (old) {
 		n->running = old->running;
 		if (old->last_plan > n->last_plan)
@@ -161,18 +163,23 @@ size_t gc__tasks_sweep(gc__tasks *ts, gc__project *p, int by_gen,
 typedef struct recompute_ctx {
 	const gc__tasks *ts;
 	int64_t now_s;
+	int64_t floor; /* last_plan raised to it (0: none) */
 } recompute_ctx;
 
 static int64_t recompute_due(const char *key, void *data, void *arg)
 {
 	(void)key;
 	const recompute_ctx *ctx = arg;
-	return task_next(ctx->ts, data, ctx->now_s);
+	gc__atask *t = data;
+	if (t->last_plan < ctx->floor)
+		t->last_plan = ctx->floor;
+	return task_next(ctx->ts, t, ctx->now_s);
 }
 
-void gc__tasks_recompute(gc__tasks *ts, int64_t now_s)
+void gc__tasks_recompute(gc__tasks *ts, int64_t now_ns, int from_now)
 {
-	recompute_ctx ctx = {ts, now_s};
+	recompute_ctx ctx = {ts, now_ns / 1000000000LL,
+			     from_now ? gc__tick_floor(now_ns) : 0};
 	gc__sched_recompute(&ts->sched, recompute_due, &ctx);
 }
 

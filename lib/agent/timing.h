@@ -48,6 +48,46 @@ static inline int64_t gc__tick_wait_ns(int64_t due_s, int64_t now_ns)
 	return d > 0 ? d : 0;
 }
 
+/* The last second before the instant `now_ns` that is not a tick to
+ * attempt: a task loaded at `now_ns` first attempts the first tick at or
+ * after that instant (one created at :01.88 has no :01 tick; one loaded
+ * at :02.000000000 has its :02 tick). */
+static inline int64_t gc__tick_floor(int64_t now_ns)
+{
+	return (now_ns + 999999999LL) / 1000000000LL - 1;
+}
+
+/* Claim ahead: the ticks to attempt at `now_ns` are those due by
+ * now_ns + ahead_ns; the schedule timer wakes ahead_ns before a tick. */
+static inline int64_t gc__claim_upto(int64_t now_ns, int64_t ahead_ns)
+{
+	return now_ns + ahead_ns;
+}
+
+/* Cluster time published by the clock thread: a new generation (the
+ * registration is rewritten) when the clock's state changed or its offset
+ * to the wall clock moved by more than `move_ns` since the last one; the
+ * reason's figures, which move with every probe, do not count. */
+static inline bool gc__clock_gen_moves(int old_state, int new_state,
+				       int64_t gen_offset_ns,
+				       int64_t offset_ns, int64_t move_ns)
+{
+	int64_t d = offset_ns - gen_offset_ns;
+	return old_state != new_state || d > move_ns || d < -move_ns;
+}
+
+/* An estimate of cluster time is only used while its newest sample is at
+ * most this old (check probes come every 2 s): a monotonic clock that
+ * jumped forward (a suspended or migrated VM, libfaketime) makes it stale
+ * at once, so no tick is claimed by a clock that may be far off until a
+ * probe has checked it; one that jumped backward makes the age negative. */
+#define GC__CLOCK_FRESH_NS 3500000000LL
+
+static inline bool gc__clock_fresh(int64_t age_ns, int64_t fresh_ns)
+{
+	return age_ns >= -100000000LL && age_ns <= fresh_ns;
+}
+
 typedef struct gc__clockwatch {
 	int64_t wall_ns;
 	int64_t mono_ns;

@@ -3,6 +3,7 @@
 #include "config_internal.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -139,6 +140,8 @@ static int agent_defaults(gc_agent_config *cfg)
 	cfg->output_limit = 1024 * 1024;
 	cfg->kill_grace_ms = 2000;
 	cfg->claim_ttl_s = 60;
+	cfg->agent.max_clock_offset_ms = 1000;
+	cfg->agent.claim_ahead_ms = 500;
 	cfg->deploy.timeout_s = 5;
 	cfg->mysql.port = 3306;
 	gc_config_default_client_ip(ip, sizeof(ip));
@@ -199,7 +202,8 @@ static int service_init(void *cfg)
 /* The size of each version, by version: fields are only appended. When
  * version 2 appends a field, version 1's size becomes the offsetof() of
  * that field and sizeof() moves to the new entry. */
-static const size_t agent_sizes[] = {0, sizeof(gc_agent_config)};
+static const size_t agent_sizes[] = {0, offsetof(gc_agent_config, agent),
+				     sizeof(gc_agent_config)};
 static const size_t service_sizes[] = {0, sizeof(gc_service_config)};
 
 const gc__cfg_kind gc__cfg_agent_kind = {

@@ -564,6 +564,10 @@ static const gc__cfg_field agent_fields[] = {
     ETCD_FIELDS(gc_agent_config),
     MYSQL_FIELDS(gc_agent_config),
     FIELD("sqlite", "path", set_optional, gc_agent_config, sqlite.path),
+    RANGE("agent", "max_clock_offset", set_duration_ms, gc_agent_config,
+	  agent.max_clock_offset_ms, 1, 3600000),
+    RANGE("agent", "claim_ahead", set_duration_ms, gc_agent_config,
+	  agent.claim_ahead_ms, 0, 5000),
 };
 
 static const gc__cfg_field service_fields[] = {
@@ -598,7 +602,7 @@ static const gc__cfg_field service_fields[] = {
 };
 
 static const char *const agent_sections[] = {"etcd", "mysql", "deploy",
-					     "sqlite"};
+					     "sqlite", "agent"};
 static const char *const service_sections[] = {
     "etcd", "mysql", "deploy", "sqlite", "jwt", "report", "log", "http"};
 

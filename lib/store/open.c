@@ -99,6 +99,8 @@ static void store_free(gc_store *s)
 	pthread_mutex_destroy(&s->pool_mu);
 	pthread_cond_destroy(&s->pool_cv);
 	pthread_mutex_destroy(&s->write_mu);
+	pthread_mutex_destroy(&s->default_mu);
+	free(s->default_checked);
 	pthread_mutex_destroy(&s->ret_mu);
 	pthread_cond_destroy(&s->ret_cv);
 	free(s->desc);
@@ -164,6 +166,7 @@ static gc_store *store_alloc(void)
 	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_cond_init(&s->pool_cv, NULL);
 	pthread_mutex_init(&s->write_mu, NULL);
+	pthread_mutex_init(&s->default_mu, NULL);
 	pthread_mutex_init(&s->ret_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

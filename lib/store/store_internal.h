@@ -136,6 +136,12 @@ struct gc_store {
 	 * cost, made at open: a login for an account that does not exist is
 	 * checked against it, so it costs what a wrong password costs. */
 	char *dummy_hash;
+	/* The default password check (asked by every GET user/info) hashes
+	 * only when the admin's stored hash changed since the last check:
+	 * the hash and salt checked last and the answer, under default_mu. */
+	pthread_mutex_t default_mu;
+	char *default_checked; /* "<salt>\n<hash>", NULL = none yet */
+	int default_in_use;
 	gc_log_fn log;
 	void *log_payload;
 

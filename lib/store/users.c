@@ -476,6 +476,34 @@ done:
 	return rc;
 }
 
+/* Whether (hash, salt) is the default password's: a hash costs tens of
+ * milliseconds and the admin page asks on every page load, so the answer
+ * for the stored hash is kept until the hash changes. */
+static int default_password_check(gc_store *s, const char *hash,
+				  const char *salt)
+{
+	char *key = gc__sprintf("%s\n%s", salt ? salt : "", hash ? hash : "");
+	int in_use;
+	if (!key)
+		return gc__store_check_password(DEFAULT_ADMIN_PASSWORD, hash,
+						salt);
+	pthread_mutex_lock(&s->default_mu);
+	if (s->default_checked && strcmp(s->default_checked, key) == 0) {
+		in_use = s->default_in_use;
+		pthread_mutex_unlock(&s->default_mu);
+		free(key);
+		return in_use;
+	}
+	pthread_mutex_unlock(&s->default_mu);
+	in_use = gc__store_check_password(DEFAULT_ADMIN_PASSWORD, hash, salt);
+	pthread_mutex_lock(&s->default_mu);
+	free(s->default_checked);
+	s->default_checked = key;
+	s->default_in_use = in_use;
+	pthread_mutex_unlock(&s->default_mu);
+	return in_use;
+}
+
 int gc_store_default_password_in_use(gc_store *s, int *in_use, gc_error *err)
 {
 	if (!s || !in_use)
@@ -488,8 +516,7 @@ int gc_store_default_password_in_use(gc_store *s, int *in_use, gc_error *err)
 	if (rc == GC_ENOTFOUND)
 		return 0;
 	if (rc == 0)
-		*in_use = gc__store_check_password(DEFAULT_ADMIN_PASSWORD,
-						   g.hash, g.salt);
+		*in_use = default_password_check(s, g.hash, g.salt);
 	get_ctx_clear(&g);
 	return rc;
 }

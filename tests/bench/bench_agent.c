@@ -9,11 +9,14 @@
  *   idle:  CPU seconds and wake-ups of an agent with 1,000 far-future
  *          tasks over 60 idle seconds, next to an agent with no task,
  *          both running at the same time;
- *   late:  start lateness (start - planned time) of 500 tasks due in the
- *          same second, every AGENT_BENCH_LATE_PERIOD seconds, as
- *          in-process handlers (the agent's own cost: timer, claim txn,
- *          dispatch) and as shell commands (`true`, adding process
- *          creation).
+ *   late:  start lateness by the real clock (start - planned time) of
+ *          1 shell task (every 2 s), and of 500 tasks due in the same
+ *          second, every AGENT_BENCH_LATE_PERIOD seconds, as in-process
+ *          handlers (start: the handler function is called) and as
+ *          shell commands (start: `echo $EPOCHREALTIME`, read by the
+ *          command itself); after each, the spawn floor in the same run:
+ *          as many `bash -c 'echo $EPOCHREALTIME'` started bare at one
+ *          instant by 2 threads (floor_N_ms_*).
  *
  *   bench_agent                     everything; tab-separated lines
  *                                   "name<TAB>value" on stdout
@@ -22,13 +25,16 @@
  * Knobs: AGENT_BENCH_TASKS (100000), AGENT_BENCH_RUNS (3),
  * AGENT_BENCH_IDLE_TASKS (1000), AGENT_BENCH_IDLE_SECONDS (60),
  * AGENT_BENCH_SAME_SECOND (500), AGENT_BENCH_LATE_ROUNDS (5),
+ * AGENT_BENCH_LATE_VARIANTS (7: bits 1 task, handlers, shell),
  * AGENT_BENCH_LATE_PERIOD (10; the shell variant uses twice that). */
 #include <gophercron.h>
 
 #include "harness.h"
 #include "internal.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,10 +118,16 @@ static void on_result(const gc_result *r, void *payload)
 	child *c = payload;
 	if (!c || r->plan_time_ns < c->from_plan_ns || r->error[0])
 		return;
+	/* A shell task prints its own start ($EPOCHREALTIME): the
+	 * lateness of the command itself, by the real clock; a handler's
+	 * start is when its function is called. */
+	int64_t start = r->start_time_ns;
+	if (r->output && r->output_len >= 10)
+		start = (int64_t)(atof(r->output) * 1e9);
 	pthread_mutex_lock(&c->mu);
 	if (c->n < c->cap) {
 		c->claim_late[c->n] = r->real_time_ns - r->plan_time_ns;
-		c->start_late[c->n] = r->start_time_ns - r->plan_time_ns;
+		c->start_late[c->n] = start - r->plan_time_ns;
 		c->n++;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -150,7 +162,7 @@ static gc_agent *agent_new(const char *ep, int64_t project, void *payload,
 	free(cfg.client_ip);
 	cfg.client_ip = gc__sprintf("10.77.0.%lld", (long long)project);
 	free(cfg.shell);
-	cfg.shell = gc__strdup("/bin/sh");
+	cfg.shell = gc__strdup("/bin/bash"); /* $EPOCHREALTIME */
 	gc_agent_options o = GC_AGENT_OPTIONS_INIT;
 	o.on_result = on_result;
 	o.payload = payload;
@@ -278,6 +290,12 @@ static int late_done(void *arg)
 	return n >= l->want;
 }
 
+static int clock_ok(void *arg)
+{
+	gc_agent_clock k = {GC_AGENT_CLOCK_VERSION, 0, 0, 0, 0, 0, ""};
+	return gc_agent_get_clock(arg, &k) == 0 && k.ok;
+}
+
 /* child-late EP PROJECT N ROUNDS PERIOD: lateness of N same-second ticks. */
 static int child_late(const char *ep, int64_t project, size_t n, int rounds,
 		      int period)
@@ -294,6 +312,8 @@ static int child_late(const char *ep, int64_t project, size_t n, int rounds,
 		return 1;
 	loaded_arg l = {a, n};
 	drive(a, gc__mono_ns() + 60 * 1000000000LL, loaded, &l);
+	/* and cluster time known (nothing is claimed before) */
+	drive(a, gc__mono_ns() + 30 * 1000000000LL, clock_ok, a);
 	/* Count from the first whole period at least 2 s away. */
 	int64_t now_s = gc__wall_ns() / 1000000000LL;
 	int64_t first = (now_s + 2 + period - 1) / period * period;
@@ -305,6 +325,10 @@ static int child_late(const char *ep, int64_t project, size_t n, int rounds,
 			(first - now_s + (int64_t)rounds * period + 30) *
 				1000000000LL;
 	drive(a, until, late_done, &la);
+	gc_agent_clock k = {GC_AGENT_CLOCK_VERSION, 0, 0, 0, 0, 0, ""};
+	gc_agent_get_clock(a, &k);
+	printf("clock_error_ms\t%.3f\n", k.error_ns / 1e6);
+	printf("clock_rtt_ms\t%.3f\n", k.rtt_ns / 1e6);
 	printf("samples\t%zu\n", c.n);
 	printf("claim_ms_p50\t%.1f\n", pct_i64(c.claim_late, c.n, 0.5) / 1e6);
 	printf("claim_ms_p99\t%.1f\n", pct_i64(c.claim_late, c.n, 0.99) / 1e6);
@@ -505,6 +529,90 @@ static void print_kv(const char *prefix, const kv_out *o)
 		printf("%s%s\t%g\n", prefix, o->name[i], o->value[i]);
 }
 
+/* The spawn floor of this machine: `n` processes started at one instant
+ * T (2 threads, as the executor's spawners, posix_spawn of the same
+ * `bash -c 'echo $EPOCHREALTIME'`), the lateness of each command's own
+ * start after T, `rounds` times; printed as floor_<n>_ms_p50/p99/max. */
+typedef struct floor_arg {
+	size_t from, to;
+	int64_t at; /* CLOCK_REALTIME ns */
+	int *fds;
+	pid_t *pids;
+} floor_arg;
+
+static void *floor_thread(void *arg)
+{
+	floor_arg *f = arg;
+	struct timespec ts = {(time_t)(f->at / 1000000000LL),
+			      (long)(f->at % 1000000000LL)};
+	extern char **environ;
+	clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL);
+	for (size_t i = f->from; i < f->to; i++) {
+		int fd[2];
+		f->fds[i] = -1;
+		f->pids[i] = 0;
+		if (pipe2(fd, O_CLOEXEC))
+			continue;
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+		/* each child in its own session, as the executor's (with
+		 * autogroup scheduling a session is a scheduling group) */
+		posix_spawnattr_t at;
+		posix_spawnattr_init(&at);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+		char *av[] = {(char *)"/bin/bash", (char *)"-c",
+			      (char *)"echo $EPOCHREALTIME", NULL};
+		if (posix_spawn(&f->pids[i], "/bin/bash", &fa, &at, av,
+				environ))
+			f->pids[i] = 0;
+		posix_spawnattr_destroy(&at);
+		posix_spawn_file_actions_destroy(&fa);
+		close(fd[1]);
+		f->fds[i] = fd[0];
+	}
+	return NULL;
+}
+
+static void spawn_floor(size_t n, int rounds)
+{
+	int64_t *late = calloc(n * (size_t)rounds, sizeof(int64_t));
+	int *fds = calloc(n, sizeof(int));
+	pid_t *pids = calloc(n, sizeof(pid_t));
+	size_t m = 0;
+	for (int r = 0; r < rounds && late && fds && pids; r++) {
+		int64_t at = gc__wall_ns() + 200000000LL;
+		floor_arg fa[2] = {{0, n / 2, at, fds, pids},
+				   {n / 2, n, at, fds, pids}};
+		pthread_t th[2];
+		for (int k = 0; k < 2; k++)
+			pthread_create(&th[k], NULL, floor_thread, &fa[k]);
+		for (int k = 0; k < 2; k++)
+			pthread_join(th[k], NULL);
+		for (size_t i = 0; i < n; i++) {
+			char buf[64] = "";
+			ssize_t k = fds[i] >= 0 ? read(fds[i], buf, 63) : -1;
+			if (fds[i] >= 0)
+				close(fds[i]);
+			if (pids[i] > 0)
+				waitpid(pids[i], NULL, 0);
+			if (k > 0) {
+				buf[k] = '\0';
+				late[m++] = (int64_t)(atof(buf) * 1e9) - at;
+			}
+		}
+		sleep(1);
+	}
+	printf("floor_%zu_samples\t%zu\n", n, m);
+	printf("floor_%zu_ms_p50\t%.1f\n", n, pct_i64(late, m, 0.5) / 1e6);
+	printf("floor_%zu_ms_p99\t%.1f\n", n, pct_i64(late, m, 0.99) / 1e6);
+	printf("floor_%zu_ms_max\t%.1f\n", n, pct_i64(late, m, 1.0) / 1e6);
+	fflush(stdout);
+	free(late);
+	free(fds);
+	free(pids);
+}
+
 int main(int argc, char **argv)
 {
 	setenv("TZ", "UTC", 1);
@@ -640,13 +748,24 @@ int main(int argc, char **argv)
 	}
 
 	if (!only || strcmp(only, "late") == 0) {
-		snprintf(num, sizeof(num), "%d", same);
-		snprintf(n2, sizeof(n2), "%d", rounds);
-		for (int variant = 0; variant < 2; variant++) {
-			int pid = 5 + variant, per = period * (variant + 1);
-			if (populate(c, pid, (size_t)same, 2,
-				     variant ? "true" : "@handler:noop", per,
-				     NULL))
+		/* 1 shell task every 2 s, 500 handlers, 500 shell tasks */
+		static const char *const names[3] = {"late_one_", "late_handler_",
+						     "late_shell_"};
+		/* AGENT_BENCH_LATE_VARIANTS: 1 = 1 task, 2 = handlers,
+		 * 4 = shell (bits; default all) */
+		int vmask = env_int("AGENT_BENCH_LATE_VARIANTS", 7);
+		for (int variant = 0; variant < 3; variant++) {
+			if (!(vmask & (1 << variant)))
+				continue;
+			int pid = 5 + variant, n = variant ? same : 1;
+			int per = variant == 0 ? 2 : period * variant;
+			int rnd = variant == 0 ? 5 * rounds : rounds;
+			snprintf(num, sizeof(num), "%d", n);
+			snprintf(n2, sizeof(n2), "%d", rnd);
+			if (populate(c, pid, (size_t)n, 2,
+				     variant == 1 ? "@handler:noop"
+						  : "echo $EPOCHREALTIME",
+				     per, NULL))
 				return 1;
 			snprintf(pid_s, sizeof(pid_s), "%d", pid);
 			snprintf(n3, sizeof(n3), "%d", per);
@@ -656,11 +775,10 @@ int main(int argc, char **argv)
 				failed = 1;
 				continue;
 			}
-			print_kv(variant ? "late_shell_" : "late_handler_", &out);
-			printf("%s\t%d\n",
-			       variant ? "late_shell_period_s"
-				       : "late_handler_period_s",
-			       per);
+			print_kv(names[variant], &out);
+			printf("%speriod_s\t%d\n", names[variant], per);
+			/* the floor right after, on the same machine state */
+			spawn_floor(variant ? (size_t)same : 1, rnd);
 		}
 		printf("late_same_second\t%d\nlate_rounds\t%d\n", same, rounds);
 	}

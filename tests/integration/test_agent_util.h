@@ -110,19 +110,29 @@ static inline int atu_spawn(atu_agent *a, const char *faketime,
 	return a->pid > 0 ? 0 : -1;
 }
 
-static inline int atu_start(atu_agent *a, const char *dir, const char *name,
-			    const char *ip, const char *endpoints, int first,
-			    const char *prefix, const char *projects,
-			    const char *faketime)
+/* atu_start with `extra` config lines (atu_write_config). */
+static inline int atu_start_x(atu_agent *a, const char *dir, const char *name,
+			      const char *ip, const char *endpoints, int first,
+			      const char *prefix, const char *projects,
+			      const char *faketime, const char *extra)
 {
 	memset(a, 0, sizeof(*a));
 	snprintf(a->ip, sizeof(a->ip), "%s", ip);
 	snprintf(a->cfg, sizeof(a->cfg), "%s/%s.toml", dir, name);
 	snprintf(a->log, sizeof(a->log), "%s/%s.log", dir, name);
 	if (atu_write_config(a->cfg, ip, endpoints, first, prefix, projects,
-			     NULL))
+			     extra))
 		return -1;
 	return atu_spawn(a, faketime, NULL);
+}
+
+static inline int atu_start(atu_agent *a, const char *dir, const char *name,
+			    const char *ip, const char *endpoints, int first,
+			    const char *prefix, const char *projects,
+			    const char *faketime)
+{
+	return atu_start_x(a, dir, name, ip, endpoints, first, prefix,
+			   projects, faketime, NULL);
 }
 
 /* SIGTERM and wait up to `ms`; returns the exit status or -1 (then the

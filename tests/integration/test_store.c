@@ -258,6 +258,9 @@ static void first_open_creates_admin_with_default_password(void **state)
 	assert_int_equal(gc_store_schema_version(f->s), 7);
 	OK(gc_store_default_password_in_use(f->s, &in_use, E));
 	assert_int_equal(in_use, 1);
+	in_use = -1; /* the answer kept for the same stored hash */
+	OK(gc_store_default_password_in_use(f->s, &in_use, E));
+	assert_int_equal(in_use, 1);
 	OK(gc_store_user_verify(f->s, "admin", "123456", &u, E));
 	assert_string_equal(u.account, "admin");
 	assert_string_equal(u.permission, "admin,user");

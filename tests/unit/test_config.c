@@ -163,6 +163,8 @@ static void check_client_common(const gc_agent_config *c)
 	assert_int_equal(c->output_limit, 1024 * 1024);
 	assert_int_equal(c->kill_grace_ms, 2000);
 	assert_int_equal(c->claim_ttl_s, 60);
+	assert_int_equal(c->agent.max_clock_offset_ms, 1000);
+	assert_int_equal(c->agent.claim_ahead_ms, 500);
 	assert_null(c->report_token);
 	assert_non_null(c->client_ip);
 	assert_non_null(c->spool_dir);
@@ -321,6 +323,8 @@ static void agent_full_sample_sets_every_key(void **state)
 	assert_string_equal(c.mysql.host, "::1");
 	assert_int_equal(c.mysql.port, 3307);
 	assert_string_equal(c.sqlite.path, "/srv/gc/results.db");
+	assert_int_equal(c.agent.max_clock_offset_ms, 250);
+	assert_int_equal(c.agent.claim_ahead_ms, 300);
 	assert_int_equal(lc.warnings, 0);
 	gc_agent_config_clear(&c);
 	drop_copy(p);
@@ -671,6 +675,16 @@ static void durations_and_sizes_take_units(void **state)
 	assert_int_equal(c.kill_grace_ms, 0);
 	assert_int_equal(c.output_limit, 2048);
 	gc_agent_config_clear(&c);
+	agent_ok(&c,
+		 "[agent]\nmax_clock_offset = \"250ms\"\n"
+		 "claim_ahead = \"1s\"\n",
+		 &lc);
+	assert_int_equal(c.agent.max_clock_offset_ms, 250);
+	assert_int_equal(c.agent.claim_ahead_ms, 1000);
+	gc_agent_config_clear(&c);
+	agent_ok(&c, "[agent]\nclaim_ahead = 0\n", &lc);
+	assert_int_equal(c.agent.claim_ahead_ms, 0);
+	gc_agent_config_clear(&c);
 }
 
 static void endpoints_are_normalised_to_urls(void **state)
@@ -797,6 +811,12 @@ static void every_error_names_file_line_and_key(void **state)
 		 "t.toml:1: key \"output_limit\": -1 is out of range"},
 		{"output_limit = 0\n",
 		 "t.toml:1: key \"output_limit\": 0 is out of range"},
+		{"[agent]\nclaim_ahead = \"6s\"\n",
+		 "t.toml:2: key \"agent.claim_ahead\": out of range (0 to "
+		 "5000 milliseconds)"},
+		{"[agent]\nmax_clock_offset = 0\n",
+		 "t.toml:2: key \"agent.max_clock_offset\": out of range (1 "
+		 "to 3600000 milliseconds)"},
 		{"output_limit = \"lots\"\n",
 		 "t.toml:1: key \"output_limit\": expected a number of bytes"},
 		{"\nshell = \"/bin/bash\n",
@@ -1316,8 +1336,8 @@ static void newer_version_is_refused(void **state)
 	assert_int_equal(gc_agent_config_load_string(&a, "projects = [2]\n",
 						     NULL, NULL, NULL, &err),
 			 GC_EINVAL);
-	assert_string_equal(err.msg, "config: gc_agent_config version 2 is "
-				     "newer than this library's (1)");
+	assert_string_equal(err.msg, "config: gc_agent_config version 3 is "
+				     "newer than this library's (2)");
 	assert_int_equal(a.projects[0], 1);
 	gc_agent_config_clear(&a); /* frees; LeakSanitizer would tell */
 	assert_int_equal(a.version, GC_AGENT_CONFIG_VERSION + 1);

@@ -335,6 +335,61 @@ static void tick_lateness_bound(void **state)
 	assert_int_equal(gc__tick_wait_ns(100, 101 * s), 0);
 }
 
+/* A task loaded at an instant first attempts the first tick at or after
+ * it: created at :01.88, its :01 tick is not run. */
+static void new_task_has_no_tick_before_it_was_loaded(void **state)
+{
+	(void)state;
+	const int64_t s = 1000000000LL;
+	int64_t floor = gc__tick_floor(1001 * s + 880000000LL);
+	assert_int_equal(floor, 1001);
+	assert_int_equal(every_next(1, gc__tick_after(1001, floor, 10)), 1002);
+	/* exactly on the second: that second's tick is still ahead */
+	floor = gc__tick_floor(1002 * s);
+	assert_int_equal(every_next(1, gc__tick_after(1002, floor, 10)), 1002);
+	assert_int_equal(gc__tick_floor(1001 * s + 1), 1001);
+}
+
+/* Claim ahead: a tick is taken claim_ahead before it is due, not
+ * before; and it is not yet past its grace then. */
+static void ticks_are_claimed_ahead_by_the_window(void **state)
+{
+	(void)state;
+	const int64_t s = 1000000000LL, ahead = 500000000LL;
+	int64_t due = 100;
+	assert_false(due * s <= gc__claim_upto(99 * s + 499999999LL, ahead));
+	assert_true(due * s <= gc__claim_upto(99 * s + 500000000LL, ahead));
+	assert_false(gc__tick_expired(due, 99 * s + 500000000LL, 10000));
+	/* ahead 0: at the second itself */
+	assert_false(due * s <= gc__claim_upto(100 * s - 1, 0));
+	assert_true(due * s <= gc__claim_upto(100 * s, 0));
+}
+
+/* The registration is rewritten on a change of the clock's state or a
+ * move of its offset beyond the threshold, not on every estimate. */
+static void clock_generation_moves_on_state_or_offset(void **state)
+{
+	(void)state;
+	const int64_t ms = 1000000LL, move = 100 * ms;
+	assert_false(gc__clock_gen_moves(1, 1, 5 * ms, 5 * ms, move));
+	assert_false(gc__clock_gen_moves(1, 1, 5 * ms, 105 * ms, move));
+	assert_true(gc__clock_gen_moves(1, 1, 5 * ms, 106 * ms, move));
+	assert_true(gc__clock_gen_moves(1, 1, 5 * ms, -96 * ms, move));
+	assert_true(gc__clock_gen_moves(0, 1, 0, 0, move));
+	assert_true(gc__clock_gen_moves(1, 3, 0, 0, move));
+}
+
+/* A jump of the monotonic clock makes the estimate stale. */
+static void clock_estimate_is_used_only_while_fresh(void **state)
+{
+	(void)state;
+	const int64_t s = 1000000000LL;
+	assert_true(gc__clock_fresh(0, GC__CLOCK_FRESH_NS));
+	assert_true(gc__clock_fresh(3 * s, GC__CLOCK_FRESH_NS));
+	assert_false(gc__clock_fresh(20 * s, GC__CLOCK_FRESH_NS));
+	assert_false(gc__clock_fresh(-20 * s, GC__CLOCK_FRESH_NS));
+}
+
 static void clockwatch_detects_steps_not_drift(void **state)
 {
 	(void)state;
@@ -450,6 +505,10 @@ int main(void)
 		cmocka_unit_test(backward_jump_never_repeats_a_tick),
 		cmocka_unit_test(forward_jump_attempts_only_recent_skipped_ticks),
 		cmocka_unit_test(recompute_can_unschedule),
+		cmocka_unit_test(new_task_has_no_tick_before_it_was_loaded),
+		cmocka_unit_test(ticks_are_claimed_ahead_by_the_window),
+		cmocka_unit_test(clock_generation_moves_on_state_or_offset),
+		cmocka_unit_test(clock_estimate_is_used_only_while_fresh),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
