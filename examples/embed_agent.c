@@ -102,13 +102,12 @@ static void on_warning(const gc_warning *w, void *payload)
 
 static int demo_task(const gc_agent_config *cfg, int put, gc_error *err)
 {
-	gc_etcd_options o = GC_ETCD_OPTIONS_INIT;
+	gc_etcd_options o;
 	gc_etcd *c;
 	int rc;
-	o.endpoints = (const char *const *)cfg->etcd.endpoints;
-	o.endpoints_count = cfg->etcd.n_endpoints;
-	o.username = cfg->etcd.username;
-	o.password = cfg->etcd.password;
+	/* the [etcd] section as the agent itself reads it */
+	gc_etcd_options_init(&o, GC_ETCD_OPTIONS_VERSION);
+	gc_etcd_options_from_config(&o, &cfg->etcd);
 	if ((rc = gc_etcd_new(&c, &o, err)))
 		return rc;
 	char *key = gc_key_task(cfg->etcd.prefix, cfg->projects[0], "embed-demo");

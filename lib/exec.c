@@ -70,12 +70,13 @@ GC_EXTERN void gc_exec_request_init(gc_exec_request *req)
 	}
 }
 
+/* Version 1 ended at flags. */
+GC__OPTVER(static, exec_optver, "exec", GC_EXEC_OPTIONS_VERSION,
+	   offsetof(gc_exec_options, spawn_threads), sizeof(gc_exec_options));
+
 GC_EXTERN void gc_exec_options_init(gc_exec_options *opts)
 {
-	if (opts) {
-		memset(opts, 0, sizeof(*opts));
-		opts->version = GC_EXEC_OPTIONS_VERSION;
-	}
+	(void)gc__options_init(opts, GC_EXEC_OPTIONS_VERSION, &exec_optver);
 }
 
 GC_EXTERN void gc_exec_outcome_clear(gc_exec_outcome *o)
@@ -86,21 +87,13 @@ GC_EXTERN void gc_exec_outcome_clear(gc_exec_outcome *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* Copy options of any version: only the fields that version has (version 0
- * is read as 1, as before versions were checked). */
+/* Copy options of any version: only the fields that version has. */
 static int copy_options(gc_exec *ex, const gc_exec_options *opts, gc_error *err)
 {
-	static const size_t size_of[GC_EXEC_OPTIONS_VERSION + 1] = {
-	    offsetof(gc_exec_options, spawn_threads),
-	    offsetof(gc_exec_options, spawn_threads), sizeof(gc_exec_options)};
 	int threads;
-	if (opts && opts->version > GC_EXEC_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "exec: unknown options version %u",
-				  opts->version);
-	if (opts)
-		memcpy(&ex->opts, opts, size_of[opts->version]);
-	ex->opts.version = GC_EXEC_OPTIONS_VERSION;
+	int rc = gc__options_copy(&ex->opts, opts, &exec_optver, err);
+	if (rc)
+		return rc;
 	threads = ex->opts.spawn_threads;
 	ex->spawn_threads = threads == 0  ? GC_EXEC_DEFAULT_SPAWN_THREADS
 			    : threads < 0 ? 0

@@ -74,6 +74,37 @@ int64_t gc__wall_ns(void);          /* CLOCK_REALTIME in ns */
  * (pthread_condattr_setclock). */
 void gc__mono_deadline(struct timespec *out, int64_t ms);
 
+/* Options structs: the one version policy (docs/ARCHITECTURE.md, "API
+ * conventions"). Every public options struct starts with `unsigned
+ * version`; sizes[v - 1] is how many bytes version v of it has (the offset
+ * of the first field added in v + 1; sizeof for the current version), so
+ * a caller built against an older header is read without reading past
+ * its struct, and the fields it did not know keep their defaults (zero). */
+typedef struct gc__optver {
+	const char *what;     /* "etcd", "store", ... for messages */
+	const size_t *sizes;  /* one per version, 1..current */
+	unsigned current;     /* GC_X_OPTIONS_VERSION */
+} gc__optver;
+
+/* Defines `name` (`linkage`: static or empty), checking at compile time
+ * that there is one size per version. */
+#define GC__OPTVER(linkage, name, what, current, ...)                        \
+	static const size_t name##_sizes[] = {__VA_ARGS__};                  \
+	_Static_assert(sizeof(name##_sizes) / sizeof(size_t) == (current),   \
+		       what ": one size per options version");               \
+	linkage const gc__optver name = {what, name##_sizes, current}
+
+/* gc_x_options_init(o, version): zero the bytes version `version` has and
+ * set the version. GC_EINVAL for NULL, 0 or a version newer than this
+ * library's (its size is unknown). */
+int gc__options_init(void *o, unsigned version, const gc__optver *v);
+/* Constructors: `dst` (the current version) gets the defaults (zeroes),
+ * then the fields of `src` (NULL: none) that its version has; dst's
+ * version becomes the current one. Version 0 (a zero-filled struct) is
+ * read as 1. A newer version is GC_EINVAL with a message naming both. */
+int gc__options_copy(void *dst, const void *src, const gc__optver *v,
+		     gc_error *err);
+
 /* RFC3339 with nanoseconds in UTC offset of the local zone, as Go's
  * time.Time marshals ("2024-05-01T10:00:00.123456789+08:00"). `out` needs
  * 40 bytes. utc=true forces "Z". */

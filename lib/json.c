@@ -218,14 +218,133 @@ static int string_nul(json_scan *sc, size_t nul, bool is_key)
 			  path, nul);
 }
 
+/* The states of the scan: a value is expected, what follows a value, a
+ * member name. */
+enum { SCAN_VALUE, SCAN_AFTER, SCAN_KEY };
+
+/* An object or array opens at s[*i]. */
+static int open_level(json_scan *sc, size_t *i, int max, int *st)
+{
+	const char *s = sc->s;
+	bool obj = s[*i] == '{';
+	json_level *l;
+	if (sc->depth >= max)
+		return too_deep(sc, max, *i);
+	l = &sc->lv[sc->depth++];
+	l->object = obj;
+	l->key = NULL;
+	l->key_len = 0;
+	l->index = 0;
+	*i = skip_ws(s, sc->len, *i + 1);
+	if (*i < sc->len && s[*i] == (obj ? '}' : ']')) {
+		sc->depth--;
+		(*i)++;
+		*st = SCAN_AFTER;
+	} else {
+		*st = obj ? SCAN_KEY : SCAN_VALUE;
+	}
+	return 0;
+}
+
+/* A value is expected at *i. */
+static int scan_value(json_scan *sc, size_t *i, int max, int *st)
+{
+	const char *s = sc->s, *why;
+	size_t len = sc->len, nul;
+	*i = skip_ws(s, len, *i);
+	if (*i >= len)
+		return syntax(sc, *i,
+			      sc->depth ? "unexpected end of the text"
+					: "no value");
+	if (s[*i] == '{' || s[*i] == '[')
+		return open_level(sc, i, max, st);
+	if (s[*i] == '"') {
+		if ((why = scan_string(s, len, i, &nul)))
+			return syntax(sc, *i, why);
+		if (nul != SIZE_MAX && string_nul(sc, nul, false))
+			return GC_EINVAL;
+	} else if (s[*i] == '-' || is_digit(s[*i])) {
+		if (!scan_number(s, len, i))
+			return syntax(sc, *i, "invalid number");
+	} else if (len - *i >= 4 && memcmp(s + *i, "true", 4) == 0) {
+		*i += 4;
+	} else if (len - *i >= 5 && memcmp(s + *i, "false", 5) == 0) {
+		*i += 5;
+	} else if (len - *i >= 4 && memcmp(s + *i, "null", 4) == 0) {
+		*i += 4;
+	} else {
+		return syntax(sc, *i, "expected a value");
+	}
+	*st = SCAN_AFTER;
+	return 0;
+}
+
+/* After a value: a separator, the end of its level, or of the text (1). */
+static int scan_after(json_scan *sc, size_t *i, int *st)
+{
+	const char *s = sc->s;
+	size_t len = sc->len;
+	json_level *l = sc->depth ? &sc->lv[sc->depth - 1] : NULL;
+	*i = skip_ws(s, len, *i);
+	if (!l) {
+		if (*i == len)
+			return 1;
+		if (sc->fault) {
+			sc->fault->kind = GC__JSON_FAULT_SYNTAX;
+			sc->fault->at = *i;
+		}
+		return gc__seterr(sc->err, GC_EINVAL,
+				  "unexpected data after the JSON value at "
+				  "byte %zu",
+				  *i);
+	}
+	if (*i < len && s[*i] == ',') {
+		(*i)++;
+		if (!l->object)
+			l->index++;
+		*st = l->object ? SCAN_KEY : SCAN_VALUE;
+		return 0;
+	}
+	if (*i < len && s[*i] == (l->object ? '}' : ']')) {
+		(*i)++;
+		sc->depth--;
+		return 0;
+	}
+	return syntax(sc, *i,
+		      l->object ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+/* A member name and its ':'. */
+static int scan_key(json_scan *sc, size_t *i, int *st)
+{
+	const char *s = sc->s, *why;
+	size_t len = sc->len, nul, start;
+	json_level *l = &sc->lv[sc->depth - 1];
+	*i = skip_ws(s, len, *i);
+	if (*i >= len || s[*i] != '"')
+		return syntax(sc, *i, "expected a member name");
+	start = *i;
+	if ((why = scan_string(s, len, i, &nul)))
+		return syntax(sc, *i, why);
+	if (nul != SIZE_MAX)
+		return string_nul(sc, nul, true);
+	l->key = s + start + 1;
+	l->key_len = *i - start - 2;
+	*i = skip_ws(s, len, *i);
+	if (*i >= len || s[*i] != ':')
+		return syntax(sc, *i, "expected ':'");
+	(*i)++;
+	*st = SCAN_VALUE;
+	return 0;
+}
+
 int gc__json_check(const char *s, size_t len, const gc__json_opts *o,
 		   gc__json_fault *fault, gc_error *err)
 {
-	enum { VALUE, AFTER, KEY } st = VALUE;
+	int st = SCAN_VALUE, rc = 0;
 	json_scan sc;
 	int max = o->max_depth;
-	size_t i = 0, nul;
-	const char *why;
+	size_t i = 0;
 	if (max < 1 || max > GC__JSON_DEPTH_MAX)
 		max = GC__JSON_DEPTH_MAX;
 	sc.s = s;
@@ -241,111 +360,15 @@ int gc__json_check(const char *s, size_t len, const gc__json_opts *o,
 	/* cJSON skips a UTF-8 byte order mark; so does the scan */
 	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		i = 3;
-	for (;;) {
-		json_level *l = sc.depth ? &sc.lv[sc.depth - 1] : NULL;
-		switch (st) {
-		case VALUE:
-			i = skip_ws(s, len, i);
-			if (i >= len)
-				return syntax(&sc, i,
-					      sc.depth ? "unexpected end of "
-							 "the text"
-						       : "no value");
-			if (s[i] == '{' || s[i] == '[') {
-				bool obj = s[i] == '{';
-				if (sc.depth >= max)
-					return too_deep(&sc, max, i);
-				l = &sc.lv[sc.depth++];
-				l->object = obj;
-				l->key = NULL;
-				l->key_len = 0;
-				l->index = 0;
-				i = skip_ws(s, len, i + 1);
-				if (i < len && s[i] == (obj ? '}' : ']')) {
-					sc.depth--;
-					i++;
-					st = AFTER;
-				} else {
-					st = obj ? KEY : VALUE;
-				}
-				continue;
-			}
-			if (s[i] == '"') {
-				if ((why = scan_string(s, len, &i, &nul)))
-					return syntax(&sc, i, why);
-				if (nul != SIZE_MAX &&
-				    string_nul(&sc, nul, false))
-					return GC_EINVAL;
-			} else if (s[i] == '-' || is_digit(s[i])) {
-				if (!scan_number(s, len, &i))
-					return syntax(&sc, i, "invalid number");
-			} else if (len - i >= 4 &&
-				   memcmp(s + i, "true", 4) == 0) {
-				i += 4;
-			} else if (len - i >= 5 &&
-				   memcmp(s + i, "false", 5) == 0) {
-				i += 5;
-			} else if (len - i >= 4 &&
-				   memcmp(s + i, "null", 4) == 0) {
-				i += 4;
-			} else {
-				return syntax(&sc, i, "expected a value");
-			}
-			st = AFTER;
-			continue;
-		case AFTER:
-			i = skip_ws(s, len, i);
-			if (!l) {
-				if (i == len)
-					return 0;
-				if (fault) {
-					fault->kind = GC__JSON_FAULT_SYNTAX;
-					fault->at = i;
-				}
-				return gc__seterr(err, GC_EINVAL,
-						  "unexpected data after the "
-						  "JSON value at byte %zu",
-						  i);
-			}
-			if (i < len && s[i] == ',') {
-				i++;
-				if (l->object) {
-					st = KEY;
-				} else {
-					l->index++;
-					st = VALUE;
-				}
-				continue;
-			}
-			if (i < len && s[i] == (l->object ? '}' : ']')) {
-				i++;
-				sc.depth--;
-				continue;
-			}
-			return syntax(&sc, i,
-				      l->object ? "expected ',' or '}'"
-						: "expected ',' or ']'");
-		case KEY: {
-			size_t start;
-			i = skip_ws(s, len, i);
-			if (i >= len || s[i] != '"')
-				return syntax(&sc, i, "expected a member name");
-			start = i;
-			if ((why = scan_string(s, len, &i, &nul)))
-				return syntax(&sc, i, why);
-			if (nul != SIZE_MAX)
-				return string_nul(&sc, nul, true);
-			l->key = s + start + 1;
-			l->key_len = i - start - 2;
-			i = skip_ws(s, len, i);
-			if (i >= len || s[i] != ':')
-				return syntax(&sc, i, "expected ':'");
-			i++;
-			st = VALUE;
-			continue;
-		}
-		}
+	while (rc == 0) {
+		if (st == SCAN_VALUE)
+			rc = scan_value(&sc, &i, max, &st);
+		else if (st == SCAN_AFTER)
+			rc = scan_after(&sc, &i, &st);
+		else
+			rc = scan_key(&sc, &i, &st);
 	}
+	return rc == 1 ? 0 : rc;
 }
 
 /* The next number token at or after *pos in a text gc__json_check

@@ -281,6 +281,34 @@ void gc__mono_deadline(struct timespec *out, int64_t ms)
 	}
 }
 
+int gc__options_init(void *o, unsigned version, const gc__optver *v)
+{
+	if (!o || version == 0 || version > v->current)
+		return GC_EINVAL;
+	memset(o, 0, v->sizes[version - 1]);
+	memcpy(o, &version, sizeof(version));
+	return 0;
+}
+
+int gc__options_copy(void *dst, const void *src, const gc__optver *v,
+		     gc_error *err)
+{
+	unsigned version = 0;
+	memset(dst, 0, v->sizes[v->current - 1]);
+	if (src)
+		memcpy(&version, src, sizeof(version));
+	if (version > v->current)
+		return gc__seterr(err, GC_EINVAL,
+				  "%s: options version %u is newer than this "
+				  "library's (%u): built against a later "
+				  "libgophercron header?",
+				  v->what, version, v->current);
+	if (src)
+		memcpy(dst, src, v->sizes[version ? version - 1 : 0]);
+	memcpy(dst, &v->current, sizeof(v->current));
+	return 0;
+}
+
 void gc__rfc3339(int64_t unix_ns, bool utc, char out[48])
 {
 	int64_t sec = unix_ns / 1000000000, nsec = unix_ns % 1000000000;

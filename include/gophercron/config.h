@@ -166,7 +166,9 @@ typedef struct gc_service_config {
 } gc_service_config;
 
 /* Fill with defaults (client_ip is detected, spool_dir derived from the
- * environment) and set `version` to GC_AGENT_CONFIG_VERSION. Returns 0 or
+ * environment) and set `version` to GC_AGENT_CONFIG_VERSION, the version
+ * the caller is built for: only the fields of that version are written.
+ * Returns 0, GC_EINVAL (a version this library does not know) or
  * GC_ENOMEM; on failure `cfg` needs no clear. */
 GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg);
 /* Load a file (opened O_CLOEXEC). `log` (may be NULL) receives warnings

@@ -42,6 +42,7 @@
 #define GOPHERCRON_ETCD_H
 
 #include <gophercron/common.h>
+#include <gophercron/config.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,8 +98,25 @@ typedef struct gc_etcd_options {
 #define GC_ETCD_OPTIONS_INIT {GC_ETCD_OPTIONS_VERSION, NULL, 0, NULL, NULL, \
 	0, 0, 0, NULL, NULL, NULL, 0, 0, NULL, NULL}
 
-/* Fill `o` with defaults (zeroes) for `version`. */
+/* Fill `o` with defaults (zeroes) for `version` (pass
+ * GC_ETCD_OPTIONS_VERSION): 0, or GC_EINVAL for a version this library
+ * does not know. Every gc_*_options_init works so. */
 GC_EXTERN int gc_etcd_options_init(gc_etcd_options *o, unsigned version);
+
+/* The connect timeout an [etcd] section gives at most (see below). */
+#define GC_ETCD_CONFIG_MAX_CONNECT_MS 1000
+
+/* Set the fields an [etcd] section gives, on options set up by
+ * gc_etcd_options_init (the other fields are left alone): endpoints,
+ * username, password, the TLS files, and `dialtimeout` as the connect
+ * timeout, at most GC_ETCD_CONFIG_MAX_CONNECT_MS (the original's 5000 ms
+ * would hold a tick or a request 5 s on an unreachable member before
+ * failing over; a member that does not accept a connection within a
+ * second is passed over). `prefix` is not a client option: the caller
+ * keeps it. The strings are borrowed from `c`: keep it until gc_etcd_new
+ * has copied them. 0, or GC_EINVAL (NULL, or `o` not initialised). */
+GC_EXTERN int gc_etcd_options_from_config(gc_etcd_options *o,
+					  const gc_etcd_config *c);
 
 /* Create a client. Copies everything it needs from `o`; does no I/O. */
 GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
@@ -194,6 +212,8 @@ typedef struct gc_etcd_get_options {
 	int retry_timeout_ms;
 } gc_etcd_get_options;
 #define GC_ETCD_GET_OPTIONS_INIT {GC_ETCD_GET_OPTIONS_VERSION, 0, NULL, 0, 0, 0, 0, 0, 0}
+GC_EXTERN int gc_etcd_get_options_init(gc_etcd_get_options *o,
+				       unsigned version);
 
 /* Read one key (o == NULL or no range flags) or a range. A missing key is
  * not an error: out->kvs_count == 0. Reading at a compacted revision gives
@@ -407,6 +427,8 @@ typedef struct gc_etcd_keeper_options {
 	int margin_ms;
 } gc_etcd_keeper_options;
 #define GC_ETCD_KEEPER_OPTIONS_INIT {GC_ETCD_KEEPER_OPTIONS_VERSION, 0, NULL, NULL, 0}
+GC_EXTERN int gc_etcd_keeper_options_init(gc_etcd_keeper_options *o,
+					  unsigned version);
 
 GC_EXTERN int gc_etcd_lease_keeper_new(gc_etcd_lease_keeper **out, gc_etcd *c,
 				       const gc_etcd_keeper_options *o,
@@ -502,6 +524,8 @@ typedef struct gc_etcd_watch_options {
 	void *payload;
 } gc_etcd_watch_options;
 #define GC_ETCD_WATCH_OPTIONS_INIT {GC_ETCD_WATCH_OPTIONS_VERSION, 0, NULL, 0, NULL, NULL, NULL, NULL, NULL}
+GC_EXTERN int gc_etcd_watch_options_init(gc_etcd_watch_options *o,
+					 unsigned version);
 
 GC_EXTERN int gc_etcd_watcher_new(gc_etcd_watcher **out, gc_etcd *c,
 				  gc_error *err);

@@ -83,7 +83,7 @@ enum gc_report_sync {
 	GC_REPORT_SYNC_NONE = 2
 };
 
-#define GC_REPORTER_OPTIONS_VERSION 1
+#define GC_REPORTER_OPTIONS_VERSION 2
 
 /* Zero (or NULL) means the default for every field. */
 typedef struct gc_reporter_options {
@@ -138,14 +138,35 @@ typedef struct gc_reporter_options {
 	 * capped as the executor caps it (see gc_store_log_from_result);
 	 * 0 = GC_EXEC_DEFAULT_OUTPUT_LIMIT (1 MiB). */
 	int64_t output_limit;
+
+	/* Version 2. SQL sink that the reporter opens itself, when neither
+	 * report_addr nor `store` is set and store_options.version is (see
+	 * gc_store_options_init): opened on the sender thread, and retried
+	 * like a failed delivery while the database is unreachable (so an
+	 * agent starts and spools with its database down); closed by
+	 * gc_reporter_free. Copied; pool_size and the retention thread are
+	 * the reporter's (one connection, no retention). */
+	gc_store_options store_options;
 } gc_reporter_options;
 
 #define GC_REPORTER_OPTIONS_INIT                                            \
 	{GC_REPORTER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, 0, 0,  \
-	 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0, 0}
+	 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0, 0,                     \
+	 {0, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL}}
 
 GC_EXTERN int gc_reporter_options_init(gc_reporter_options *o,
 				       unsigned version);
+
+/* Set the fields an agent configuration gives, on options set up by
+ * gc_reporter_options_init (the others are left alone): the HTTP sink
+ * (report_addr, report_token) when report_addr is set, else the SQL sink
+ * in store_options (gc_store_options_from_config: [mysql] when its
+ * `service` is set, else [sqlite] path); spool_dir, client_ip (as
+ * agent_ip) and output_limit. Strings are borrowed from `cfg`. 0,
+ * GC_ENOTFOUND when the configuration names no sink at all, GC_EINVAL
+ * (NULL, `o` not initialised or of version 1). */
+GC_EXTERN int gc_reporter_options_from_config(gc_reporter_options *o,
+					      const gc_agent_config *cfg);
 
 /* Open the spool (lock, recover: a torn record at the tail of the spool
  * from a crash mid-append is detected by its length/CRC framing, logged
@@ -158,13 +179,8 @@ GC_EXTERN int gc_reporter_options_init(gc_reporter_options *o,
 GC_EXTERN int gc_reporter_new(gc_reporter **out,
 			      const gc_reporter_options *opts, gc_error *err);
 
-/* A reporter for an agent configuration: the HTTP sink when report_addr
- * is set, else the SQL sink on [mysql] (when `service` is set) or
- * [sqlite] path, which it opens itself and closes in gc_reporter_free.
- * Uses report_token, spool_dir, client_ip (as agent_ip) and output_limit.
- * The database is opened on the sender thread and retried like a failed
- * delivery while it is unreachable, so an agent starts (and spools) with
- * its database down. Every log line is handed to `log`, which filters by level.
+/* gc_reporter_new with the options of gc_reporter_options_from_config
+ * and the log sink `log`, which gets every line and filters by level.
  * GC_ENOTFOUND when the configuration names no sink at all. */
 GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
 					  const gc_agent_config *cfg,

@@ -40,6 +40,7 @@
 #define GOPHERCRON_STORE_H
 
 #include <gophercron/common.h>
+#include <gophercron/config.h>
 #include <gophercron/job.h>
 
 #include <stddef.h>
@@ -101,6 +102,18 @@ typedef struct gc_store_options {
 #define GC_STORE_OPTIONS_INIT {GC_STORE_OPTIONS_VERSION, GC_STORE_SQLITE, \
 	NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL}
 GC_EXTERN void gc_store_options_init(gc_store_options *opts);
+
+/* Set the fields a configuration gives, on options set up by
+ * gc_store_options_init (the others are left alone): MySQL with `mysql`'s
+ * service, username, password and database when its `service` is set,
+ * else SQLite at `sqlite_path`; [deploy] `timeout` (seconds, when > 0) as
+ * the connect timeout. The strings are borrowed: keep them until
+ * gc_store_open has copied them. `mysql` and `deploy` may be NULL. 0, or
+ * GC_EINVAL (`o` NULL or not initialised). */
+GC_EXTERN int gc_store_options_from_config(gc_store_options *o,
+					   const gc_mysql_config *mysql,
+					   const char *sqlite_path,
+					   const gc_deploy_config *deploy);
 
 /* Open (creating/migrating the schema). On an empty database this creates
  * the user `admin` / `123456` with permission "admin,user". opts may be

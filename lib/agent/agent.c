@@ -53,13 +53,12 @@ GC_EXTERN int gc_agent_get_clock(gc_agent *agent, gc_agent_clock *out)
 	return 0;
 }
 
+GC__OPTVER(static, agent_optver, "agent", GC_AGENT_OPTIONS_VERSION,
+	   sizeof(gc_agent_options));
+
 GC_EXTERN int gc_agent_options_init(gc_agent_options *o, unsigned version)
 {
-	if (!o || version != GC_AGENT_OPTIONS_VERSION)
-		return GC_EINVAL;
-	gc_agent_options d = GC_AGENT_OPTIONS_INIT;
-	*o = d;
-	return 0;
+	return gc__options_init(o, version, &agent_optver);
 }
 
 /* ------------------------------------------------------- construction */
@@ -67,10 +66,10 @@ GC_EXTERN int gc_agent_options_init(gc_agent_options *o, unsigned version)
 static int check_args(const gc_agent_config *cfg, const gc_agent_options *opts,
 		      gc_error *err)
 {
-	if (opts && opts->version != GC_AGENT_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "agent: options version %u not supported",
-				  opts->version);
+	gc_agent_options copy;
+	int rc = gc__options_copy(&copy, opts, &agent_optver, err);
+	if (rc)
+		return rc;
 	if (!cfg->etcd.n_endpoints)
 		return gc__seterr(err, GC_EINVAL,
 				  "agent: [etcd] service lists no endpoint");
@@ -109,10 +108,8 @@ static void conf_clock(gc__aconf *c, const gc_agent_config *cfg)
 static int conf_settings(gc__aconf *c, const gc_agent_config *cfg,
 			 const gc_agent_options *opts, gc_error *err)
 {
-	if (opts)
-		c->opts = *opts;
-	else
-		gc_agent_options_init(&c->opts, GC_AGENT_OPTIONS_VERSION);
+	/* check_args has refused an unknown version */
+	gc__options_copy(&c->opts, opts, &agent_optver, err);
 	gc_agent_options *o = &c->opts;
 	if (o->late_grace_ms <= 0)
 		o->late_grace_ms = DEFAULT_LATE_GRACE_MS;
@@ -197,20 +194,20 @@ static void conf_clear(gc__aconf *c)
 	free(c->tls_key);
 }
 
-/* The options of every etcd client of the agent. */
+/* The options of every etcd client of the agent: the [etcd] section (our
+ * copy of it) read by gc_etcd_options_from_config. */
 static void etcd_options(const gc__aconf *c, gc_etcd_options *o)
 {
-	gc_etcd_options d = GC_ETCD_OPTIONS_INIT;
-	*o = d;
-	o->endpoints = (const char *const *)c->endpoints;
-	o->endpoints_count = c->n_endpoints;
-	o->username = c->etcd_user;
-	o->password = c->etcd_pass;
-	if (c->dial_timeout_ms > 0 && c->dial_timeout_ms < 1000)
-		o->connect_timeout_ms = (int)c->dial_timeout_ms;
-	o->tls_ca_file = c->tls_ca;
-	o->tls_cert_file = c->tls_cert;
-	o->tls_key_file = c->tls_key;
+	const gc_etcd_config e = {.endpoints = c->endpoints,
+				  .n_endpoints = c->n_endpoints,
+				  .username = c->etcd_user,
+				  .password = c->etcd_pass,
+				  .dial_timeout_ms = c->dial_timeout_ms,
+				  .ca_file = c->tls_ca,
+				  .cert_file = c->tls_cert,
+				  .key_file = c->tls_key};
+	gc_etcd_options_init(o, GC_ETCD_OPTIONS_VERSION);
+	gc_etcd_options_from_config(o, &e);
 	o->max_response_bytes = GC__AGENT_ETCD_MAX_RESPONSE;
 	o->log = c->opts.log;
 	o->log_payload = c->opts.log_payload;

@@ -233,15 +233,7 @@ GC_EXTERN int gc_agent_job_sleep(gc_agent_job *job, int64_t ms)
 {
 	gc__hjob *j = (gc__hjob *)job;
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	if (ms < 0)
-		ms = 0;
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	gc__mono_deadline(&until, ms);
 	pthread_mutex_lock(&j->mu);
 	while (!atomic_load(&j->cancelled)) {
 		if (pthread_cond_timedwait(&j->cv, &j->mu, &until) != 0)

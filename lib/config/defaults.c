@@ -130,11 +130,10 @@ static void service_release(void *p)
 
 /* ------------------------------------------------------------ init */
 
-GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg)
+/* The defaults of a whole struct of the current version. */
+static int agent_defaults(gc_agent_config *cfg)
 {
 	char ip[INET_ADDRSTRLEN];
-	if (!cfg)
-		return GC_EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->version = GC_AGENT_CONFIG_VERSION;
 	cfg->log_level = GC_LOG_INFO;
@@ -159,10 +158,8 @@ GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg)
 	return 0;
 }
 
-GC_EXTERN int gc_service_config_init(gc_service_config *cfg)
+static int service_defaults(gc_service_config *cfg)
 {
-	if (!cfg)
-		return GC_EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->version = GC_SERVICE_CONFIG_VERSION;
 	cfg->log_level = GC_LOG_INFO;
@@ -192,12 +189,12 @@ GC_EXTERN int gc_service_config_init(gc_service_config *cfg)
 
 static int agent_init(void *cfg)
 {
-	return gc_agent_config_init(cfg);
+	return agent_defaults(cfg);
 }
 
 static int service_init(void *cfg)
 {
-	return gc_service_config_init(cfg);
+	return service_defaults(cfg);
 }
 
 /* ------------------------------------------------------------ versions */
@@ -276,4 +273,35 @@ GC_EXTERN void gc_service_config_clear(gc_service_config *cfg)
 {
 	if (cfg)
 		gc__cfg_clear(&gc__cfg_service_kind, cfg);
+}
+
+/* Init for a caller of `version`: the defaults of the whole struct, of
+ * which the caller gets the fields its version has (its struct may be
+ * smaller than ours). */
+static int config_init(const gc__cfg_kind *k, void *cfg, unsigned version)
+{
+	gc__cfg_any tmp;
+	size_t size = version ? gc__cfg_version_size(k, version) : 0;
+	int rc;
+	if (!cfg || !size)
+		return GC_EINVAL;
+	if ((rc = k->init(&tmp)) != 0)
+		return rc;
+	memcpy(cfg, &tmp, size);
+	memcpy(cfg, &version, sizeof(version));
+	/* what the caller's version has no room for */
+	memset(&tmp, 0, size);
+	k->release(&tmp);
+	return 0;
+}
+
+GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg)
+{
+	return config_init(&gc__cfg_agent_kind, cfg, GC_AGENT_CONFIG_VERSION);
+}
+
+GC_EXTERN int gc_service_config_init(gc_service_config *cfg)
+{
+	return config_init(&gc__cfg_service_kind, cfg,
+			   GC_SERVICE_CONFIG_VERSION);
 }

@@ -13,17 +13,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-/* ---------------------------------------------------------- options */
-
-GC_EXTERN int gc_etcd_options_init(gc_etcd_options *o, unsigned version)
-{
-	if (!o || version == 0 || version > GC_ETCD_OPTIONS_VERSION)
-		return GC_EINVAL;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
-}
-
 /* "host:port" -> "http(s)://host:port"; trailing '/' dropped. */
 static char *normalise_endpoint(const char *ep, int tls)
 {
@@ -145,16 +134,16 @@ static void client_free(gc_etcd *c)
 GC_EXTERN int gc_etcd_new(gc_etcd **out, const gc_etcd_options *o,
 			  gc_error *err)
 {
+	gc_etcd_options copy;
 	gc_etcd *c;
 	int rc;
 
 	if (!out)
 		return gc__seterr(err, GC_EINVAL, "etcd: out is NULL");
 	*out = NULL;
-	if (o && o->version > GC_ETCD_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "etcd: unknown options version %u",
-				  o->version);
+	if ((rc = gc__options_copy(&copy, o, &gc__etcd_optver, err)))
+		return rc;
+	o = &copy;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return gc__seterr(err, GC_ENOMEM, "etcd: out of memory");
@@ -879,31 +868,6 @@ GC_EXTERN int gc_etcd_request(char **response, gc_etcd *c, const char *path,
 
 #define KEY_FMT "%.200s"
 
-/* Copy get options of any known version into `o` (fields a version does
- * not have keep their defaults; version 0 is read as 1, as before
- * versions were checked). */
-static int get_options_copy(gc_etcd_get_options *o,
-			    const gc_etcd_get_options *from, gc_error *err)
-{
-	static const size_t size_of[GC_ETCD_GET_OPTIONS_VERSION + 1] = {
-	    offsetof(gc_etcd_get_options, timeout_ms),
-	    offsetof(gc_etcd_get_options, timeout_ms),
-	    sizeof(gc_etcd_get_options)};
-	static const gc_etcd_get_options defaults = GC_ETCD_GET_OPTIONS_INIT;
-	*o = defaults;
-	if (!from)
-		return 0;
-	if (from->version > GC_ETCD_GET_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "etcd get: unknown options version %u",
-				  from->version);
-	memcpy(o, from, size_of[from->version]);
-	o->version = GC_ETCD_GET_OPTIONS_VERSION;
-	if (o->timeout_ms < 0 || o->retry_timeout_ms < 0)
-		return gc__seterr(err, GC_EINVAL, "etcd get: negative timeout");
-	return 0;
-}
-
 GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
 			  const gc_etcd_get_options *from, gc_error *err)
 {
@@ -915,8 +879,10 @@ GC_EXTERN int gc_etcd_get(gc_etcd_response *out, gc_etcd *c, const char *key,
 	if (!out || !c || !key)
 		return gc__seterr(err, GC_EINVAL,
 				  "etcd get: out, client and key are required");
-	if ((rc = get_options_copy(&o, from, err)))
+	if ((rc = gc__options_copy(&o, from, &gc__etcd_get_optver, err)))
 		return rc;
+	if (o.timeout_ms < 0 || o.retry_timeout_ms < 0)
+		return gc__seterr(err, GC_EINVAL, "etcd get: negative timeout");
 	if (!key[0] && !(o.flags & (GC_ETCD_PREFIX | GC_ETCD_FROM_KEY)))
 		return gc__seterr(err, GC_EINVAL, "etcd get: empty key");
 	req = gc__etcd_encode_range(key, &o);

@@ -16,6 +16,10 @@
 #define GC__ETCD_DEFAULT_REQUEST_MS 3000
 #define GC__ETCD_DEFAULT_MAX_RESPONSE ((size_t)64 << 20)
 
+/* options.c: the versions of the options structs (internal.h). */
+extern const gc__optver gc__etcd_optver, gc__etcd_get_optver,
+    gc__etcd_keeper_optver, gc__etcd_watch_optver;
+
 /* One HTTP connection for unary calls (a reused curl easy handle). */
 typedef struct gc__etcd_conn {
 	CURLM *multi; /* drives easy (curl_easy_perform's own multi leaks a

@@ -209,14 +209,7 @@ static void *keeper_thread(void *arg)
 			pthread_cond_wait(&k->cond, &k->lock);
 		} else {
 			struct timespec ts;
-			int64_t wait = due - now;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)(wait / 1000);
-			ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			gc__mono_deadline(&ts, due - now);
 			pthread_cond_timedwait(&k->cond, &k->lock, &ts);
 		}
 	}
@@ -228,6 +221,7 @@ GC_EXTERN int gc_etcd_lease_keeper_new(gc_etcd_lease_keeper **out, gc_etcd *c,
 				       const gc_etcd_keeper_options *o,
 				       gc_error *err)
 {
+	gc_etcd_keeper_options copy;
 	gc_etcd_lease_keeper *k;
 	pthread_condattr_t ca;
 	int rc;
@@ -235,10 +229,9 @@ GC_EXTERN int gc_etcd_lease_keeper_new(gc_etcd_lease_keeper **out, gc_etcd *c,
 		return gc__seterr(err, GC_EINVAL,
 				  "lease keeper: out and client are required");
 	*out = NULL;
-	if (o && o->version > GC_ETCD_KEEPER_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "lease keeper: unknown options version %u",
-				  o->version);
+	if ((rc = gc__options_copy(&copy, o, &gc__etcd_keeper_optver, err)))
+		return rc;
+	o = &copy;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return gc__seterr(err, GC_ENOMEM, "out of memory");

@@ -663,17 +663,18 @@ GC_EXTERN int gc_etcd_watch_add(gc_etcd_watch **out, gc_etcd_watcher *w,
 				const char *key,
 				const gc_etcd_watch_options *o, gc_error *err)
 {
+	gc_etcd_watch_options copy;
 	gc_etcd_watch *wa, **pp;
+	int rc;
 	if (out)
 		*out = NULL;
 	if (!w || !key || !o || !o->on_events)
 		return gc__seterr(err, GC_EINVAL,
 				  "etcd watch: watcher, key, options and "
 				  "on_events are required");
-	if (o->version > GC_ETCD_WATCH_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "etcd watch: unknown options version %u",
-				  o->version);
+	if ((rc = gc__options_copy(&copy, o, &gc__etcd_watch_optver, err)))
+		return rc;
+	o = &copy;
 	if (!key[0] && !o->range_end &&
 	    !(o->flags & (GC_ETCD_PREFIX | GC_ETCD_FROM_KEY)))
 		return gc__seterr(err, GC_EINVAL, "etcd watch: empty key");

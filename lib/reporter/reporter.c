@@ -13,14 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Version 1 ended at output_limit. */
+GC__OPTVER(static, reporter_optver, "reporter", GC_REPORTER_OPTIONS_VERSION,
+	   offsetof(gc_reporter_options, store_options),
+	   sizeof(gc_reporter_options));
+
 GC_EXTERN int gc_reporter_options_init(gc_reporter_options *o,
 				       unsigned version)
 {
-	if (!o || version != GC_REPORTER_OPTIONS_VERSION)
-		return GC_EINVAL;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	return gc__options_init(o, version, &reporter_optver);
 }
 
 /* -------------------------------------------------------- constructor */
@@ -34,7 +35,31 @@ static void owned_store_free(gc__owned_store *o)
 	free(o->mysql_username);
 	gc__secret_free(o->mysql_password);
 	free(o->mysql_database);
+	free(o->crypt_prefix);
 	free(o);
+}
+
+/* A copy of the options of the store the reporter opens itself: 0 or
+ * GC_ENOMEM. */
+static int owned_store_new(gc__owned_store **out, const gc_store_options *so)
+{
+	gc__owned_store *o = calloc(1, sizeof(*o));
+	*out = o;
+	if (!o)
+		return GC_ENOMEM;
+	o->opts = *so;
+#define COPY(f, field)                                                       \
+	if (so->field && !(o->opts.field = o->f = gc__strdup(so->field)))    \
+		return GC_ENOMEM;
+	COPY(sqlite_path, sqlite_path)
+	COPY(mysql_service, mysql_service)
+	COPY(mysql_username, mysql_username)
+	COPY(mysql_password, mysql_password)
+	COPY(mysql_database, mysql_database)
+	COPY(crypt_prefix, crypt_prefix)
+#undef COPY
+	o->opts.log = NULL;
+	return 0;
 }
 
 GC_EXTERN void gc_reporter_free(gc_reporter *r)
@@ -150,30 +175,46 @@ static int open_spool(gc_reporter *r, const gc_reporter_options *o,
 				 o->spool_dir, o->sync, err);
 }
 
-static int reporter_create(gc_reporter **out, const gc_reporter_options *o,
-			   gc__owned_store *own, gc_error *err)
+/* The options, checked; the store to open ourselves, if any. */
+static int check_options(gc_reporter_options *copy, gc__owned_store **own,
+			 const gc_reporter_options *o, gc_error *err)
 {
+	int rc;
+	bool http;
+	*own = NULL;
+	if (!o)
+		return gc__seterr(err, GC_EINVAL, "reporter: options missing");
+	if ((rc = gc__options_copy(copy, o, &reporter_optver, err)))
+		return rc;
+	o = copy;
+	http = o->report_addr && *o->report_addr;
+	if (!o->spool_dir || !*o->spool_dir)
+		return gc__seterr(err, GC_EINVAL,
+				  "reporter: spool_dir is required");
+	if (!http && !o->store && !o->store_options.version)
+		return gc__seterr(err, GC_EINVAL,
+				  "reporter: no sink: set report_addr (HTTP), "
+				  "a store or store_options (SQL)");
+	if (!http && !o->store &&
+	    owned_store_new(own, &o->store_options) != 0) {
+		owned_store_free(*own);
+		*own = NULL;
+		return gc__seterr(err, GC_ENOMEM, "reporter: out of memory");
+	}
+	return 0;
+}
+
+static int reporter_create(gc_reporter **out, const gc_reporter_options *opts,
+			   gc_error *err)
+{
+	gc_reporter_options copy, *o = &copy;
+	gc__owned_store *own;
 	gc_reporter *r;
 	int rc;
 
 	*out = NULL;
-	if (!o || o->version != GC_REPORTER_OPTIONS_VERSION) {
-		owned_store_free(own);
-		return gc__seterr(err, GC_EINVAL,
-				  "reporter: options missing or of an unknown "
-				  "version");
-	}
-	if (!o->spool_dir || !*o->spool_dir) {
-		owned_store_free(own);
-		return gc__seterr(err, GC_EINVAL,
-				  "reporter: spool_dir is "
-				  "required");
-	}
-	if ((!o->report_addr || !*o->report_addr) && !o->store && !own) {
-		return gc__seterr(err, GC_EINVAL,
-				  "reporter: no sink: set report_addr (HTTP) "
-				  "or a store (SQL)");
-	}
+	if ((rc = check_options(&copy, &own, opts, err)))
+		return rc;
 	if (!(r = reporter_alloc(o, own))) {
 		owned_store_free(own);
 		return gc__seterr(err, GC_ENOMEM, "reporter: out of memory");
@@ -198,7 +239,7 @@ static int reporter_create(gc_reporter **out, const gc_reporter_options *o,
 	r->thread_running = true;
 	LOG(r, GC_LOG_INFO, "report: results go to %s, spool %s",
 	    r->http ? r->report_addr
-	    : own   ? (own->backend == GC_STORE_MYSQL ? "MySQL" : "SQLite")
+	    : own   ? (own->opts.backend == GC_STORE_MYSQL ? "MySQL" : "SQLite")
 		    : gc_store_describe(r->store),
 	    o->spool_dir);
 	*out = r;
@@ -210,7 +251,28 @@ GC_EXTERN int gc_reporter_new(gc_reporter **out,
 {
 	if (!out)
 		return gc__seterr(err, GC_EINVAL, "reporter: NULL out");
-	return reporter_create(out, opts, NULL, err);
+	return reporter_create(out, opts, err);
+}
+
+GC_EXTERN int gc_reporter_options_from_config(gc_reporter_options *o,
+					      const gc_agent_config *cfg)
+{
+	if (!o || !cfg || o->version < 2 ||
+	    o->version > GC_REPORTER_OPTIONS_VERSION)
+		return GC_EINVAL;
+	o->report_addr = cfg->report_addr;
+	o->report_token = cfg->report_token;
+	o->agent_ip = cfg->client_ip;
+	o->output_limit = cfg->output_limit;
+	o->spool_dir = cfg->spool_dir;
+	if (cfg->report_addr && *cfg->report_addr)
+		return 0;
+	if (!(cfg->mysql.service && *cfg->mysql.service) &&
+	    !(cfg->sqlite.path && *cfg->sqlite.path))
+		return GC_ENOTFOUND;
+	gc_store_options_init(&o->store_options);
+	return gc_store_options_from_config(&o->store_options, &cfg->mysql,
+					    cfg->sqlite.path, &cfg->deploy);
 }
 
 GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
@@ -218,59 +280,24 @@ GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
 					  gc_log_fn log, void *log_payload,
 					  gc_error *err)
 {
-	gc_reporter_options o = GC_REPORTER_OPTIONS_INIT;
-	gc__owned_store *own = NULL;
+	gc_reporter_options o;
+	int rc;
 	if (!out || !cfg)
 		return gc__seterr(err, GC_EINVAL, "reporter: NULL argument");
 	*out = NULL;
-	o.report_addr = cfg->report_addr;
-	o.report_token = cfg->report_token;
-	o.agent_ip = cfg->client_ip;
-	o.output_limit = cfg->output_limit;
-	o.spool_dir = cfg->spool_dir;
+	gc_reporter_options_init(&o, GC_REPORTER_OPTIONS_VERSION);
+	rc = gc_reporter_options_from_config(&o, cfg);
+	if (rc == GC_ENOTFOUND)
+		return gc__seterr(err, rc,
+				  "no result sink configured: set "
+				  "report_addr, [mysql] service or "
+				  "[sqlite] path");
+	if (rc)
+		return gc__seterr(err, rc, "reporter: bad configuration");
 	o.log = log;
 	o.log_payload = log_payload;
 	o.log_level = GC_LOG_DEBUG; /* the callback filters */
-	if (!cfg->report_addr || !*cfg->report_addr) {
-		bool mysql = cfg->mysql.service && *cfg->mysql.service;
-		bool sqlite = cfg->sqlite.path && *cfg->sqlite.path;
-		if (!mysql && !sqlite)
-			return gc__seterr(err, GC_ENOTFOUND,
-					  "no result sink configured: set "
-					  "report_addr, [mysql] service or "
-					  "[sqlite] path");
-		own = calloc(1, sizeof(*own));
-		if (!own)
-			return gc__seterr(err, GC_ENOMEM,
-					  "reporter: out of memory");
-		own->backend = mysql ? GC_STORE_MYSQL : GC_STORE_SQLITE;
-		own->connect_timeout_s = (int)cfg->deploy.timeout_s;
-		if (mysql) {
-			own->mysql_service = gc__strdup(cfg->mysql.service);
-			own->mysql_username =
-				gc__strdup(cfg->mysql.username ? cfg->mysql.username
-							       : "");
-			own->mysql_password =
-				gc__strdup(cfg->mysql.password ? cfg->mysql.password
-							       : "");
-			own->mysql_database =
-				cfg->mysql.database
-					? gc__strdup(cfg->mysql.database)
-					: NULL;
-			if (!own->mysql_service || !own->mysql_username ||
-			    !own->mysql_password ||
-			    (cfg->mysql.database && !own->mysql_database)) {
-				owned_store_free(own);
-				return gc__seterr(err, GC_ENOMEM,
-						  "reporter: out of memory");
-			}
-		} else if (!(own->sqlite_path = gc__strdup(cfg->sqlite.path))) {
-			owned_store_free(own);
-			return gc__seterr(err, GC_ENOMEM,
-					  "reporter: out of memory");
-		}
-	}
-	return reporter_create(out, &o, own, err);
+	return gc_reporter_new(out, &o, err);
 }
 
 /* ------------------------------------------------------------- submit */
@@ -531,7 +558,7 @@ GC_EXTERN int gc_reporter_flush(gc_reporter *r, int64_t timeout_ms)
 	gc__spool_get_stats(r->spool, &st);
 	target = st.appended;
 	if (timeout_ms >= 0)
-		gc__sender_deadline(&ts, timeout_ms);
+		gc__mono_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&r->mu);
 	r->kick = true;
 	pthread_cond_broadcast(&r->wake);

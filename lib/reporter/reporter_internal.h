@@ -53,10 +53,10 @@ const char *gc__report_type_name(int type);
 
 /* Store the SQL sink opens itself (gc_reporter_new_from_config). */
 typedef struct gc__owned_store {
-	int backend;
+	gc_store_options opts; /* its strings are the copies below */
 	char *sqlite_path;
 	char *mysql_service, *mysql_username, *mysql_password, *mysql_database;
-	int connect_timeout_s;
+	char *crypt_prefix;
 } gc__owned_store;
 
 struct gc_reporter {
@@ -105,7 +105,5 @@ struct gc_reporter {
 
 /* sender.c: the sender thread's body (pthread_create). */
 void *gc__sender_main(void *reporter);
-/* sender.c: *ts = CLOCK_MONOTONIC now + ms. */
-void gc__sender_deadline(struct timespec *ts, int64_t ms);
 
 #endif

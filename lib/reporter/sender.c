@@ -19,22 +19,11 @@
 
 /* ------------------------------------------------------------ waiting */
 
-void gc__sender_deadline(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Sleep `ms` for a retry; a flush (kick) or stop ends it early. */
 static void backoff_wait(gc_reporter *r, int64_t ms)
 {
 	struct timespec ts;
-	gc__sender_deadline(&ts, ms);
+	gc__mono_deadline(&ts, ms);
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping && !r->kick &&
 	       pthread_cond_timedwait(&r->wake, &r->mu, &ts) != ETIMEDOUT)
@@ -54,7 +43,7 @@ static int wait_more(gc_reporter *r, uint64_t seq, uint64_t need,
 	int more;
 	if (left <= 0)
 		return 0;
-	gc__sender_deadline(&ts, left);
+	gc__mono_deadline(&ts, left);
 	pthread_mutex_lock(&r->mu);
 	r->wake_target = seq + need;
 	while (!r->stopping && r->wake_seq < seq + need &&
@@ -331,17 +320,11 @@ static void http_loop(gc_reporter *r)
 
 static int ensure_store(gc_reporter *r, gc_error *err)
 {
-	gc_store_options so = GC_STORE_OPTIONS_INIT;
+	gc_store_options so;
 	int rc;
 	if (r->store)
 		return 0;
-	so.backend = r->own->backend;
-	so.sqlite_path = r->own->sqlite_path;
-	so.mysql_service = r->own->mysql_service;
-	so.mysql_username = r->own->mysql_username;
-	so.mysql_password = r->own->mysql_password;
-	so.mysql_database = r->own->mysql_database;
-	so.connect_timeout_s = r->own->connect_timeout_s;
+	so = r->own->opts;
 	so.pool_size = 1;
 	so.retention_interval_s = -1;
 	so.log = r->log;

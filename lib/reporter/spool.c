@@ -662,11 +662,7 @@ static void *syncer_main(void *arg)
 		if (!s->closing) {
 			/* Group commit: let records gather for one interval. */
 			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += (long)(s->o.sync_interval_ms % 1000) * 1000000L;
-			ts.tv_sec += s->o.sync_interval_ms / 1000 +
-				     ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
+			gc__mono_deadline(&ts, s->o.sync_interval_ms);
 			while (!s->closing &&
 			       pthread_cond_timedwait(&s->sync_cond, &s->mu,
 						      &ts) != ETIMEDOUT)

@@ -24,12 +24,13 @@ void gc__svc_log(const gc_service *svc, int level, const char *fmt, ...)
 	svc->opts.log(level, line, svc->opts.log_payload);
 }
 
+GC__OPTVER(static, service_optver, "service", GC_SERVICE_OPTIONS_VERSION,
+	   sizeof(gc_service_options));
+
 GC_EXTERN void gc_service_options_init(gc_service_options *opts)
 {
-	if (!opts)
-		return;
-	memset(opts, 0, sizeof(*opts));
-	opts->version = GC_SERVICE_OPTIONS_VERSION;
+	(void)gc__options_init(opts, GC_SERVICE_OPTIONS_VERSION,
+			       &service_optver);
 }
 
 /* -------------------------------------------------------------- lifecycle */
@@ -166,17 +167,8 @@ static int open_store(gc_service *svc, const gc_service_config *cfg,
 	gc_store_options so;
 	int rc;
 	gc_store_options_init(&so);
-	if (cfg->mysql.service && *cfg->mysql.service) {
-		so.backend = GC_STORE_MYSQL;
-		so.mysql_service = cfg->mysql.service;
-		so.mysql_username = cfg->mysql.username;
-		so.mysql_password = cfg->mysql.password;
-		so.mysql_database = cfg->mysql.database;
-	} else {
-		so.backend = GC_STORE_SQLITE;
-		so.sqlite_path = cfg->sqlite.path;
-	}
-	so.connect_timeout_s = (int)(svc->op_timeout_ms / 1000);
+	gc_store_options_from_config(&so, &cfg->mysql, cfg->sqlite.path,
+				     &cfg->deploy);
 	so.pool_size = svc->opts.num_threads < 8 ? svc->opts.num_threads : 8;
 	so.retention_days = (int)cfg->log.retention_days;
 	so.log = svc->opts.log;
@@ -217,10 +209,10 @@ GC_EXTERN int gc_service_new(gc_service **out, const gc_service_config *cfg,
 		return gc__seterr(err, GC_ENOMEM, "service: out of memory");
 	pthread_mutex_init(&svc->run_mu, NULL);
 	gc__etcd_pool_init(&svc->etcd);
-	if (opts)
-		svc->opts = *opts;
-	else
-		gc_service_options_init(&svc->opts);
+	if ((rc = gc__options_copy(&svc->opts, opts, &service_optver, err))) {
+		gc_service_free(svc);
+		return rc;
+	}
 	if (svc->opts.max_body == 0)
 		svc->opts.max_body = DEFAULT_MAX_BODY;
 	if (svc->opts.log_level <= 0)

@@ -35,21 +35,21 @@ void gc__etcd_pool_init(gc__etcd_pool *p)
 void gc__etcd_pool_set_options(gc__etcd_pool *p, const gc_service *svc,
 			       int64_t dial_timeout_ms)
 {
+	/* The [etcd] section (the service's copy) as every module reads it;
+	 * [deploy] timeout bounds each request. */
+	const gc_etcd_config e = {.endpoints = svc->etcd_endpoints,
+				  .n_endpoints = svc->n_etcd_endpoints,
+				  .username = svc->etcd_username,
+				  .password = svc->etcd_password,
+				  .dial_timeout_ms = dial_timeout_ms,
+				  .ca_file = svc->etcd_ca,
+				  .cert_file = svc->etcd_cert,
+				  .key_file = svc->etcd_key};
 	gc_etcd_options_init(&p->opts, GC_ETCD_OPTIONS_VERSION);
-	p->opts.endpoints = (const char *const *)svc->etcd_endpoints;
-	p->opts.endpoints_count = svc->n_etcd_endpoints;
-	p->opts.username = svc->etcd_username;
-	p->opts.password = svc->etcd_password;
-	p->opts.connect_timeout_ms =
-		dial_timeout_ms > 0 && dial_timeout_ms < 60000
-			? (int)dial_timeout_ms
-			: 0;
+	gc_etcd_options_from_config(&p->opts, &e);
 	p->opts.request_timeout_ms = (int)svc->op_timeout_ms;
 	/* an answer within [deploy] timeout, failovers included */
 	p->opts.retry_timeout_ms = (int)svc->op_timeout_ms;
-	p->opts.tls_ca_file = svc->etcd_ca;
-	p->opts.tls_cert_file = svc->etcd_cert;
-	p->opts.tls_key_file = svc->etcd_key;
 	p->opts.max_response_bytes = 256u << 20;
 	p->opts.log = svc->opts.log;
 	p->opts.log_payload = svc->opts.log_payload;

@@ -10,12 +10,12 @@
 
 /* ------------------------------------------------- options, accessors */
 
-void gc_store_options_init(gc_store_options *opts)
+GC__OPTVER(static, store_optver, "store", GC_STORE_OPTIONS_VERSION,
+	   sizeof(gc_store_options));
+
+GC_EXTERN void gc_store_options_init(gc_store_options *opts)
 {
-	if (!opts)
-		return;
-	memset(opts, 0, sizeof(*opts));
-	opts->version = GC_STORE_OPTIONS_VERSION;
+	(void)gc__options_init(opts, GC_STORE_OPTIONS_VERSION, &store_optver);
 }
 
 int gc_store_backend(const gc_store *s)
@@ -144,8 +144,7 @@ static void *retention_main(void *arg)
 				"than %d days",
 				(long long)n, s->retention_days);
 		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += s->retention_interval_s;
+		gc__mono_deadline(&dl, (int64_t)s->retention_interval_s * 1000);
 		pthread_mutex_lock(&s->ret_mu);
 		while (!s->ret_stop &&
 		       pthread_cond_timedwait(&s->ret_cv, &s->ret_mu, &dl) !=
@@ -263,20 +262,15 @@ static int prepare(gc_store *s, gc_error *err)
 
 int gc_store_open(gc_store **out, const gc_store_options *opts, gc_error *err)
 {
-	gc_store_options defaults;
+	gc_store_options copy;
 	gc_store *s;
 	int rc;
 	if (!out)
 		return gc__seterr(err, GC_EINVAL, "store: out is NULL");
 	*out = NULL;
-	if (!opts) {
-		gc_store_options_init(&defaults);
-		opts = &defaults;
-	}
-	if (opts->version < 1 || opts->version > GC_STORE_OPTIONS_VERSION)
-		return gc__seterr(err, GC_EINVAL,
-				  "store: options version %u unknown (want %d)",
-				  opts->version, GC_STORE_OPTIONS_VERSION);
+	if ((rc = gc__options_copy(&copy, opts, &store_optver, err)))
+		return rc;
+	opts = &copy;
 	if (opts->backend != GC_STORE_SQLITE && opts->backend != GC_STORE_MYSQL)
 		return gc__seterr(err, GC_EINVAL, "store: unknown backend %d",
 				  opts->backend);
