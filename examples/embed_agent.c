@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	/* 1. Configuration: from a file, or filled in by the program. */
 	gc_agent_config cfg;
 	gc_error err;
-	if (gc_agent_config_init(&cfg))
+	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION))
 		return 1;
 	if (config && gc_agent_config_load(&cfg, config, gc_log_stderr,
 					   &log_level, &err)) {
@@ -245,8 +245,8 @@ int main(int argc, char **argv)
 	opts.config_path = config; /* reload_config re-reads it */
 	gc_agent *agent;
 	if (gc_agent_new(&agent, &cfg, &opts, &err) ||
-	    gc_agent_register_handler(agent, "greet", greet, NULL, &err) ||
-	    gc_agent_register_handler(agent, "countdown", countdown, NULL,
+	    gc_agent_handler_register(agent, "greet", greet, NULL, &err) ||
+	    gc_agent_handler_register(agent, "countdown", countdown, NULL,
 				      &err)) {
 		fprintf(stderr, "embed_agent: %s\n", err.msg);
 		return 1;

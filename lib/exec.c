@@ -74,9 +74,9 @@ GC_EXTERN void gc_exec_request_init(gc_exec_request *req)
 GC__OPTVER(static, exec_optver, "exec", GC_EXEC_OPTIONS_VERSION,
 	   offsetof(gc_exec_options, spawn_threads), sizeof(gc_exec_options));
 
-GC_EXTERN void gc_exec_options_init(gc_exec_options *opts)
+GC_EXTERN int gc_exec_options_init(gc_exec_options *opts, unsigned version)
 {
-	(void)gc__options_init(opts, GC_EXEC_OPTIONS_VERSION, &exec_optver);
+	return gc__options_init(opts, version, &exec_optver);
 }
 
 GC_EXTERN void gc_exec_outcome_clear(gc_exec_outcome *o)
@@ -833,8 +833,8 @@ static int start_later(gc_exec *ex, const gc_exec_request *req,
 	return rc;
 }
 
-GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
-			    uint64_t *handle, gc_error *err)
+GC_EXTERN int gc_exec_start(uint64_t *handle, gc_exec *ex,
+			    const gc_exec_request *req, gc_error *err)
 {
 	const char *shell;
 	struct gc__exec_run *r;
@@ -996,8 +996,8 @@ static void sync_done(gc_exec_outcome *o, void *payload)
 	s->done = true;
 }
 
-GC_EXTERN int gc_exec_run_sync(const gc_exec_request *req,
-			       gc_exec_outcome *out, gc_error *err)
+GC_EXTERN int gc_exec_run_sync(gc_exec_outcome *out, const gc_exec_request *req,
+			       gc_error *err)
 {
 	gc_exec_options opts = GC_EXEC_OPTIONS_INIT;
 	struct sync_state st;
@@ -1012,7 +1012,7 @@ GC_EXTERN int gc_exec_run_sync(const gc_exec_request *req,
 	opts.payload = &st;
 	if ((rc = gc_exec_new(&ex, &opts, err)))
 		return rc;
-	if ((rc = gc_exec_start(ex, req, NULL, err)) == 0) {
+	if ((rc = gc_exec_start(NULL, ex, req, err)) == 0) {
 		while (!st.done) {
 			rc = gc_exec_poll(ex, -1, err);
 			if (rc < 0)

@@ -25,7 +25,7 @@
  * agent's handler threads; log lines may also come from the agent's
  * internal threads (etcd workers), so the log function must be
  * thread-safe (gc_log_stderr is). Only
- * gc_agent_stop(), gc_agent_wakeup() and gc_agent_request_reload() may be
+ * gc_agent_stop(), gc_agent_wakeup() and gc_agent_reload_request() may be
  * called from other threads; they are also async-signal-safe, so a SIGTERM
  * or SIGHUP handler may call them. Everything else is for the agent thread,
  * or for before the agent is started.
@@ -60,8 +60,8 @@ typedef void (*gc_agent_warning_fn)(const gc_warning *warning,
 				    void *payload);
 
 /* A reload was requested (the `reload_config` command in etcd, or
- * gc_agent_request_reload). Typically re-reads the configuration and calls
- * gc_agent_set_projects(). Runs on the agent thread. */
+ * gc_agent_reload_request). Typically re-reads the configuration and calls
+ * gc_agent_projects_set(). Runs on the agent thread. */
 typedef void (*gc_agent_reload_fn)(gc_agent *agent, void *payload);
 
 #define GC_AGENT_OPTIONS_VERSION 1
@@ -167,7 +167,7 @@ GC_EXTERN void gc_agent_stop(gc_agent *agent);
 /* Make the agent thread look at its state now. Thread/signal-safe. */
 GC_EXTERN void gc_agent_wakeup(gc_agent *agent);
 /* Same as a `reload_config` command arriving. Thread/signal-safe. */
-GC_EXTERN void gc_agent_request_reload(gc_agent *agent);
+GC_EXTERN void gc_agent_reload_request(gc_agent *agent);
 
 /* --------------------------------------------------------- projects */
 
@@ -175,7 +175,7 @@ GC_EXTERN void gc_agent_request_reload(gc_agent *agent);
  * registration is deleted; runs in progress finish and report), new
  * projects are loaded and registered. Agent thread (e.g. from on_reload),
  * or before the agent starts. */
-GC_EXTERN int gc_agent_set_projects(gc_agent *agent, const int64_t *ids,
+GC_EXTERN int gc_agent_projects_set(gc_agent *agent, const int64_t *ids,
 				    size_t count, gc_error *err);
 
 /* ----------------------------------------------------- in-process handlers
@@ -206,7 +206,7 @@ typedef int (*gc_agent_handler_fn)(gc_agent_job *job, const char *args,
 
 /* Register (or replace) a handler. Agent thread or before start. NAME as
  * described above; GC_EINVAL otherwise. */
-GC_EXTERN int gc_agent_register_handler(gc_agent *agent, const char *name,
+GC_EXTERN int gc_agent_handler_register(gc_agent *agent, const char *name,
 					gc_agent_handler_fn fn, void *payload,
 					gc_error *err);
 
@@ -257,7 +257,7 @@ typedef struct gc_agent_stats {
 } gc_agent_stats;
 
 /* Snapshot of the counters; any thread (values may be a moment old). */
-GC_EXTERN void gc_agent_get_stats(gc_agent *agent, gc_agent_stats *out);
+GC_EXTERN void gc_agent_stats_get(gc_agent *agent, gc_agent_stats *out);
 
 /* ------------------------------------------------------------ clock */
 
@@ -278,7 +278,7 @@ typedef struct gc_agent_clock {
 
 /* Snapshot of the clock estimate; any thread. GC_EINVAL for a NULL
  * argument or an unknown version. */
-GC_EXTERN int gc_agent_get_clock(gc_agent *agent, gc_agent_clock *out);
+GC_EXTERN int gc_agent_clock_get(gc_agent *agent, gc_agent_clock *out);
 
 #ifdef __cplusplus
 }

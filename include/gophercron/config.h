@@ -170,7 +170,7 @@ typedef struct gc_service_config {
  * the caller is built for: only the fields of that version are written.
  * Returns 0, GC_EINVAL (a version this library does not know) or
  * GC_ENOMEM; on failure `cfg` needs no clear. */
-GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg);
+GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg, unsigned version);
 /* Load a file (opened O_CLOEXEC). `log` (may be NULL) receives warnings
  * about unknown keys. */
 GC_EXTERN int gc_agent_config_load(gc_agent_config *cfg, const char *path,
@@ -185,7 +185,7 @@ GC_EXTERN int gc_agent_config_load_string(gc_agent_config *cfg,
  * and zero-filled. */
 GC_EXTERN void gc_agent_config_clear(gc_agent_config *cfg);
 
-GC_EXTERN int gc_service_config_init(gc_service_config *cfg);
+GC_EXTERN int gc_service_config_init(gc_service_config *cfg, unsigned version);
 GC_EXTERN int gc_service_config_load(gc_service_config *cfg,
 				     const char *path, gc_log_fn log,
 				     void *payload, gc_error *err);

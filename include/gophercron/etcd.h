@@ -190,7 +190,7 @@ typedef struct gc_etcd_response {
 } gc_etcd_response;
 
 /* Free what a response holds (not the struct itself); zeroes it. */
-GC_EXTERN void gc_etcd_response_dispose(gc_etcd_response *r);
+GC_EXTERN void gc_etcd_response_clear(gc_etcd_response *r);
 
 #define GC_ETCD_GET_OPTIONS_VERSION 2
 typedef struct gc_etcd_get_options {
@@ -299,7 +299,7 @@ typedef struct gc_etcd_txn_result {
 	size_t responses_count;
 } gc_etcd_txn_result;
 
-GC_EXTERN void gc_etcd_txn_result_dispose(gc_etcd_txn_result *r);
+GC_EXTERN void gc_etcd_txn_result_clear(gc_etcd_txn_result *r);
 
 /* Run a transaction. Returns 0 whichever branch ran (see out->succeeded);
  * an error only when etcd refused or could not be reached. */
@@ -342,7 +342,7 @@ typedef struct gc_etcd_claim_result {
 	size_t responses_count;
 } gc_etcd_claim_result;
 
-GC_EXTERN void gc_etcd_claim_result_dispose(gc_etcd_claim_result *r);
+GC_EXTERN void gc_etcd_claim_result_clear(gc_etcd_claim_result *r);
 
 /* Create claim->key only if it does not exist (create_revision == 0) and
  * every extra compare holds, under claim->lease, plus claim->ops, in ONE
@@ -382,7 +382,7 @@ typedef struct gc_etcd_lease_info {
 	size_t keys_count;
 } gc_etcd_lease_info;
 
-GC_EXTERN void gc_etcd_lease_info_dispose(gc_etcd_lease_info *info);
+GC_EXTERN void gc_etcd_lease_info_clear(gc_etcd_lease_info *info);
 
 /* Remaining TTL of a lease (and its keys with want_keys != 0).
  * GC_ENOTFOUND when it has expired or was revoked. */

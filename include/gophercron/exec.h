@@ -4,7 +4,7 @@
  * run, from the caller's event loop:
  *
  *   gc_exec_new(&ex, &opts, err);
- *   gc_exec_start(ex, &req, &handle, err);
+ *   gc_exec_start(&handle, ex, &req, err);
  *   loop: poll gc_exec_fd(ex) for input with timeout gc_exec_timeout_ms(ex),
  *         then gc_exec_step(ex, err)  -> completions via opts.on_done
  *
@@ -202,8 +202,9 @@ typedef struct gc_exec_options {
 } gc_exec_options;
 
 #define GC_EXEC_OPTIONS_INIT {GC_EXEC_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0}
-/* Zero `opts` and set its version to GC_EXEC_OPTIONS_VERSION. */
-GC_EXTERN void gc_exec_options_init(gc_exec_options *opts);
+/* Zero `opts` for `version` (pass GC_EXEC_OPTIONS_VERSION): 0, or
+ * GC_EINVAL for a version this library does not know. */
+GC_EXTERN int gc_exec_options_init(gc_exec_options *opts, unsigned version);
 
 /* Options of any version from 1 to GC_EXEC_OPTIONS_VERSION are accepted
  * (only the fields that version has are read); a newer one is
@@ -233,8 +234,8 @@ GC_EXTERN int gc_exec_poll(gc_exec *ex, int max_wait_ms, gc_error *err);
  * GC_ESYS when the shell cannot be started (message "fork/exec
  * /bin/nosuch: no such file or directory"; checked up front for start_at
  * runs), and then no callback follows. */
-GC_EXTERN int gc_exec_start(gc_exec *ex, const gc_exec_request *req,
-			    uint64_t *handle, gc_error *err);
+GC_EXTERN int gc_exec_start(uint64_t *handle, gc_exec *ex,
+			    const gc_exec_request *req, gc_error *err);
 /* Kill a run: SIGTERM to its group now, SIGKILL after the grace; it
  * completes with reason GC_EXEC_KILLED and error "killed" (unless it had
  * already finished or timed out). GC_ENOTFOUND for an unknown handle. */
@@ -249,8 +250,8 @@ GC_EXTERN int64_t gc_exec_pid(const gc_exec *ex, uint64_t handle);
 
 /* Run one request to completion on a private executor (blocking). On
  * success *out holds the outcome (clear it with gc_exec_outcome_clear). */
-GC_EXTERN int gc_exec_run_sync(const gc_exec_request *req,
-			       gc_exec_outcome *out, gc_error *err);
+GC_EXTERN int gc_exec_run_sync(gc_exec_outcome *out, const gc_exec_request *req,
+			       gc_error *err);
 
 #ifdef __cplusplus
 }

@@ -147,7 +147,7 @@ GC_EXTERN int gc_result_copy(gc_result *dst, const gc_result *src,
  * and the output, which is MOVED (o->output becomes NULL). The task
  * snapshot, plan/real time and run id are the caller's to set. 0 or
  * GC_ENOMEM. */
-GC_EXTERN int gc_result_take_outcome(gc_result *r, gc_exec_outcome *o);
+GC_EXTERN int gc_result_outcome_take(gc_result *r, gc_exec_outcome *o);
 
 /* Encode exactly like the original's body:
  *   {"execute_info":{"task":{TaskInfo},"plan_time":T,"real_time":T},

@@ -31,7 +31,7 @@
  *     spool_max_records, new records are refused (GC_ETOOBIG), counted in
  *     stats.refused and logged at GC_LOG_ERR with their run id: never
  *     silently dropped. Older records are never dropped to make room;
- *   - runs in progress: gc_reporter_submit_started() records a run as it
+ *   - runs in progress: gc_reporter_start_submit() records a run as it
  *     starts (a small file under `spool_dir/running/`), its result removes
  *     it. A run still recorded when the next reporter opens the spool had
  *     its agent die during it (kill -9, a crash, the OOM killer): it is
@@ -71,16 +71,16 @@ typedef struct gc_reporter gc_reporter;
 /* When spooled records reach the disk (not only the page cache). Every
  * mode survives a crash of the process (kill -9): a record is in the file
  * once submit returns. They differ after a crash of the machine. */
-enum gc_report_sync {
+enum gc_reporter_sync {
 	/* fdatasync within sync_interval_ms of a submit, on a background
 	 * thread (group commit): a machine crash loses at most the last
 	 * interval. The default. */
-	GC_REPORT_SYNC_GROUP = 0,
+	GC_REPORTER_SYNC_GROUP = 0,
 	/* fdatasync before submit returns: nothing accepted is ever lost,
 	 * but every submit waits for the disk. */
-	GC_REPORT_SYNC_ALWAYS = 1,
+	GC_REPORTER_SYNC_ALWAYS = 1,
 	/* never fdatasync (the kernel writes back in its own time). */
-	GC_REPORT_SYNC_NONE = 2
+	GC_REPORTER_SYNC_NONE = 2
 };
 
 #define GC_REPORTER_OPTIONS_VERSION 2
@@ -106,8 +106,8 @@ typedef struct gc_reporter_options {
 	int64_t spool_max_records; /* undelivered records, default 1000000 */
 	int64_t segment_bytes;     /* spool file rotation size, default
 				      8 MiB (at most spool_max_bytes / 4) */
-	int sync;                  /* enum gc_report_sync */
-	int sync_interval_ms;      /* GC_REPORT_SYNC_GROUP, default 50 */
+	int sync;                  /* enum gc_reporter_sync */
+	int sync_interval_ms;      /* GC_REPORTER_SYNC_GROUP, default 50 */
 
 	/* Retry backoff after a failed delivery: doubles from min to max. */
 	int64_t retry_min_ms; /* default 200 */
@@ -192,19 +192,19 @@ GC_EXTERN int gc_reporter_new_from_config(gc_reporter **out,
  * reached or the record is larger than the bound: refused, counted and
  * logged), GC_EIO (the spool file could not be written: counted and
  * logged), GC_ECANCELED (reporter being freed), GC_EINVAL, GC_ENOMEM. */
-GC_EXTERN int gc_reporter_submit_result(gc_reporter *r, const gc_result *res,
+GC_EXTERN int gc_reporter_result_submit(gc_reporter *r, const gc_result *res,
 					gc_error *err);
-GC_EXTERN int gc_reporter_submit_warning(gc_reporter *r,
+GC_EXTERN int gc_reporter_warning_submit(gc_reporter *r,
 					 const gc_warning *w, gc_error *err);
 
 /* A run is starting (call it before the command is spawned): `res` is its
  * result so far (task, plan_time, real_time, start_time, run_id, which is
  * required; output and error are ignored). Its result, submitted later
  * with the same run id, ends the record. Costs one small file create and
- * rename (plus fdatasync with GC_REPORT_SYNC_ALWAYS). Returns 0, GC_EINVAL
+ * rename (plus fdatasync with GC_REPORTER_SYNC_ALWAYS). Returns 0, GC_EINVAL
  * (no run id), GC_EIO (not recorded: logged; the run goes on, but its
  * result would be lost if the agent died during it), GC_ENOMEM. */
-GC_EXTERN int gc_reporter_submit_started(gc_reporter *r, const gc_result *res,
+GC_EXTERN int gc_reporter_start_submit(gc_reporter *r, const gc_result *res,
 					 gc_error *err);
 
 /* The same with the agent's callback signatures (gc_agent_result_fn and

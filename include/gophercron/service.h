@@ -61,7 +61,8 @@ typedef struct gc_service_options {
 
 #define GC_SERVICE_OPTIONS_INIT {GC_SERVICE_OPTIONS_VERSION, NULL, NULL, 0, \
 	0, 0, 0, 0, 0}
-GC_EXTERN void gc_service_options_init(gc_service_options *opts);
+GC_EXTERN int gc_service_options_init(gc_service_options *opts,
+				      unsigned version);
 
 /* Create a service: opens the SQL store (SQLite at `[sqlite] path` when
  * `[mysql] service` is empty, creating admin/123456 on an empty
@@ -84,8 +85,8 @@ GC_EXTERN size_t gc_service_listener_count(const gc_service *svc);
 GC_EXTERN int gc_service_port(const gc_service *svc, size_t i);
 
 /* *in_use = 1 while the account `admin` exists with password 123456. */
-GC_EXTERN int gc_service_default_password_in_use(gc_service *svc,
-						 int *in_use, gc_error *err);
+GC_EXTERN int gc_service_default_password_in_use(int *in_use, gc_service *svc,
+						 gc_error *err);
 
 /* Stop listening and wait for requests in progress to finish. Idempotent;
  * the service may be started again. */

@@ -83,7 +83,7 @@ typedef struct gc_store_options {
 	/* Delete task logs whose start_time is older than this many days;
 	 * 0 keeps them forever. When > 0, a background thread owned by the
 	 * store runs the retention every retention_interval_s (default 3600)
-	 * until gc_store_close(); a negative retention_interval_s starts no
+	 * until gc_store_free(); a negative retention_interval_s starts no
 	 * thread (call gc_store_log_retention() yourself). */
 	int retention_days;
 	int retention_interval_s;
@@ -101,7 +101,7 @@ typedef struct gc_store_options {
 
 #define GC_STORE_OPTIONS_INIT {GC_STORE_OPTIONS_VERSION, GC_STORE_SQLITE, \
 	NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL}
-GC_EXTERN void gc_store_options_init(gc_store_options *opts);
+GC_EXTERN int gc_store_options_init(gc_store_options *opts, unsigned version);
 
 /* Set the fields a configuration gives, on options set up by
  * gc_store_options_init (the others are left alone): MySQL with `mysql`'s
@@ -122,7 +122,7 @@ GC_EXTERN int gc_store_open(gc_store **out, const gc_store_options *opts,
 			    gc_error *err);
 /* Stop the retention thread and close every connection. NULL is fine.
  * No other call on `s` may be running or start afterwards. */
-GC_EXTERN void gc_store_close(gc_store *s);
+GC_EXTERN void gc_store_free(gc_store *s);
 
 /* GC_STORE_SQLITE or GC_STORE_MYSQL. */
 GC_EXTERN int gc_store_backend(const gc_store *s);
@@ -131,10 +131,10 @@ GC_EXTERN const char *gc_store_describe(const gc_store *s);
 /* Schema version the database is at (after migration). */
 GC_EXTERN int gc_store_schema_version(const gc_store *s);
 /* 1 when this open created the default admin account, else 0. */
-GC_EXTERN int gc_store_created_default_admin(const gc_store *s);
+GC_EXTERN int gc_store_default_admin_created(const gc_store *s);
 /* *in_use = 1 when the account `admin` exists and its password is still
  * "123456" (the service should warn on every start until it changes). */
-GC_EXTERN int gc_store_default_password_in_use(gc_store *s, int *in_use,
+GC_EXTERN int gc_store_default_password_in_use(int *in_use, gc_store *s,
 					       gc_error *err);
 
 /* ------------------------------------------------------------------ users */
@@ -161,18 +161,18 @@ GC_EXTERN void gc_store_users_clear(gc_store_users *l);
 
 /* GC_ECONFLICT when the account exists. name NULL = the account,
  * permission NULL = "user". id_out may be NULL. */
-GC_EXTERN int gc_store_user_create(gc_store *s, const char *account,
-				   const char *name, const char *password,
-				   const char *permission, int64_t *id_out,
+GC_EXTERN int gc_store_user_create(int64_t *id_out, gc_store *s,
+				   const char *account, const char *name,
+				   const char *password, const char *permission,
 				   gc_error *err);
-GC_EXTERN int gc_store_user_get(gc_store *s, int64_t id, gc_store_user *out,
+GC_EXTERN int gc_store_user_get(gc_store_user *out, gc_store *s, int64_t id,
 				gc_error *err);
-GC_EXTERN int gc_store_user_get_by_account(gc_store *s, const char *account,
-					   gc_store_user *out, gc_error *err);
+GC_EXTERN int gc_store_user_get_by_account(gc_store_user *out, gc_store *s,
+					   const char *account, gc_error *err);
 /* Ordered by id ascending; page is 1-based (0 = 1), page_size 0 = 20,
  * capped at 1000. out->total counts all users. */
-GC_EXTERN int gc_store_user_list(gc_store *s, int page, int page_size,
-				 gc_store_users *out, gc_error *err);
+GC_EXTERN int gc_store_user_list(gc_store_users *out, gc_store *s, int page,
+				 int page_size, gc_error *err);
 /* Change name and/or permission (NULL keeps the field). */
 GC_EXTERN int gc_store_user_update(gc_store *s, int64_t id, const char *name,
 				   const char *permission, gc_error *err);
@@ -181,15 +181,15 @@ GC_EXTERN int gc_store_user_update(gc_store *s, int64_t id, const char *name,
 GC_EXTERN int gc_store_user_delete(gc_store *s, int64_t id, gc_error *err);
 /* Set a new password. When old_password is non-NULL it must match first
  * (GC_EAUTH otherwise). Bumps the user's token_gen. */
-GC_EXTERN int gc_store_user_change_password(gc_store *s, int64_t id,
+GC_EXTERN int gc_store_user_password_change(gc_store *s, int64_t id,
 					    const char *old_password,
 					    const char *new_password,
 					    gc_error *err);
 /* Login check. GC_ENOTFOUND: no such account; GC_EAUTH: wrong password.
  * A legacy md5(password+salt) hash that matches is replaced by a crypt(3)
  * hash before returning. out may be NULL. */
-GC_EXTERN int gc_store_user_verify(gc_store *s, const char *account,
-				   const char *password, gc_store_user *out,
+GC_EXTERN int gc_store_user_verify(gc_store_user *out, gc_store *s,
+				   const char *account, const char *password,
 				   gc_error *err);
 
 /* --------------------------------------------------------------- projects */
@@ -211,18 +211,17 @@ GC_EXTERN void gc_store_projects_clear(gc_store_projects *l);
 
 /* Titles are unique across the store (GC_ECONFLICT = the original's 10013).
  * The creator `uid` becomes the first member. id_out may be NULL. */
-GC_EXTERN int gc_store_project_create(gc_store *s, const char *title,
-				      const char *remark, int64_t uid,
-				      int64_t *id_out, gc_error *err);
-GC_EXTERN int gc_store_project_get(gc_store *s, int64_t id,
-				   gc_store_project *out, gc_error *err);
+GC_EXTERN int gc_store_project_create(int64_t *id_out, gc_store *s,
+				      const char *title, const char *remark,
+				      int64_t uid, gc_error *err);
+GC_EXTERN int gc_store_project_get(gc_store_project *out, gc_store *s,
+				   int64_t id, gc_error *err);
 /* Every project, by id ascending. */
-GC_EXTERN int gc_store_project_list_all(gc_store *s, gc_store_projects *out,
+GC_EXTERN int gc_store_project_list_all(gc_store_projects *out, gc_store *s,
 					gc_error *err);
 /* Projects `uid` is a member of, by id ascending. */
-GC_EXTERN int gc_store_project_list_by_user(gc_store *s, int64_t uid,
-					    gc_store_projects *out,
-					    gc_error *err);
+GC_EXTERN int gc_store_project_list_by_user(gc_store_projects *out, gc_store *s,
+					    int64_t uid, gc_error *err);
 /* New title and remark (NULL keeps the field). GC_ECONFLICT when another
  * project has the title, GC_ENOTFOUND when the project is absent. */
 GC_EXTERN int gc_store_project_update(gc_store *s, int64_t id,
@@ -235,19 +234,19 @@ GC_EXTERN int gc_store_project_delete(gc_store *s, int64_t id, unsigned flags,
 				      gc_error *err);
 
 /* Users of a project, by user id ascending (out->total = count). */
-GC_EXTERN int gc_store_project_members(gc_store *s, int64_t project_id,
-				       gc_store_users *out, gc_error *err);
+GC_EXTERN int gc_store_project_member_list(gc_store_users *out, gc_store *s,
+					   int64_t project_id, gc_error *err);
 /* GC_ENOTFOUND for a missing project or user, GC_ECONFLICT when already a
  * member. */
-GC_EXTERN int gc_store_project_add_member(gc_store *s, int64_t project_id,
+GC_EXTERN int gc_store_project_member_add(gc_store *s, int64_t project_id,
 					  int64_t uid, gc_error *err);
 /* GC_EPERM when uid is the project's creator (the original's 10017),
  * GC_ENOTFOUND when not a member. */
-GC_EXTERN int gc_store_project_remove_member(gc_store *s, int64_t project_id,
+GC_EXTERN int gc_store_project_member_remove(gc_store *s, int64_t project_id,
 					     int64_t uid, gc_error *err);
 /* *is_member = 1 or 0. */
-GC_EXTERN int gc_store_project_is_member(gc_store *s, int64_t project_id,
-					 int64_t uid, int *is_member,
+GC_EXTERN int gc_store_project_is_member(int *is_member, gc_store *s,
+					 int64_t project_id, int64_t uid,
 					 gc_error *err);
 
 /* -------------------------------------------------------------- task logs */
@@ -292,8 +291,9 @@ GC_EXTERN void gc_store_logs_clear(gc_store_logs *l);
  * run_id is already stored is skipped, so a re-delivered result keeps one
  * row. *inserted (may be NULL) = number of new rows (after a MySQL
  * reconnect-and-retry of a batch that had committed, 0). */
-GC_EXTERN int gc_store_log_insert(gc_store *s, const gc_store_log *logs,
-				  size_t n, size_t *inserted, gc_error *err);
+GC_EXTERN int gc_store_log_insert(size_t *inserted, gc_store *s,
+				  const gc_store_log *logs, size_t n,
+				  gc_error *err);
 
 /* The task-log row a result becomes, shared by the reporter's SQL sink
  * and the service's ingest so both write identical rows:
@@ -359,9 +359,9 @@ typedef struct gc_store_log_query {
 } gc_store_log_query;
 
 /* Newest first (start_time descending, then id descending). */
-GC_EXTERN int gc_store_log_list(gc_store *s, const gc_store_log_query *q,
-				gc_store_logs *out, gc_error *err);
-GC_EXTERN int gc_store_log_get(gc_store *s, int64_t id, gc_store_log *out,
+GC_EXTERN int gc_store_log_list(gc_store_logs *out, gc_store *s,
+				const gc_store_log_query *q, gc_error *err);
+GC_EXTERN int gc_store_log_get(gc_store_log *out, gc_store *s, int64_t id,
 			       gc_error *err);
 
 typedef struct gc_store_day_count {
@@ -374,20 +374,21 @@ typedef struct gc_store_day_count {
  * day containing `now` (unix seconds; 0 = current time), oldest first, by
  * start_time. project_ids as in gc_store_log_query (NULL = all, non-NULL
  * with 0 entries = none). */
-GC_EXTERN int gc_store_log_recent(gc_store *s, const int64_t *project_ids,
+GC_EXTERN int gc_store_log_recent(gc_store_day_count out[7], gc_store *s,
+				  const int64_t *project_ids,
 				  size_t n_project_ids, int64_t now,
-				  gc_store_day_count out[7], gc_error *err);
+				  gc_error *err);
 
 /* Delete logs matching every given condition: project_id (0 = any),
  * task_id (NULL/"" = any), start_time < before (0 = any time). At least
  * one condition is required (GC_EINVAL otherwise). *deleted may be NULL. */
-GC_EXTERN int gc_store_log_delete(gc_store *s, int64_t project_id,
-				  const char *task_id, int64_t before,
-				  int64_t *deleted, gc_error *err);
+GC_EXTERN int gc_store_log_delete(int64_t *deleted, gc_store *s,
+				  int64_t project_id, const char *task_id,
+				  int64_t before, gc_error *err);
 /* Delete logs older than `days` days (start_time < now - days*86400), in
  * small batches so writers are not blocked. days <= 0 uses the open
  * option retention_days (and does nothing when that is 0). */
-GC_EXTERN int gc_store_log_retention(gc_store *s, int days, int64_t *deleted,
+GC_EXTERN int gc_store_log_retention(int64_t *deleted, gc_store *s, int days,
 				     gc_error *err);
 
 #ifdef __cplusplus

@@ -30,12 +30,12 @@ enum {
 	EV_HANDLERS
 };
 
-GC_EXTERN void gc_agent_get_stats(gc_agent *agent, gc_agent_stats *out)
+GC_EXTERN void gc_agent_stats_get(gc_agent *agent, gc_agent_stats *out)
 {
 	gc__astats_get(&agent->stats, out);
 }
 
-GC_EXTERN int gc_agent_get_clock(gc_agent *agent, gc_agent_clock *out)
+GC_EXTERN int gc_agent_clock_get(gc_agent *agent, gc_agent_clock *out)
 {
 	if (!agent || !out || out->version != GC_AGENT_CLOCK_VERSION)
 		return GC_EINVAL;
@@ -502,7 +502,7 @@ static void do_reload(gc_agent *a)
 	}
 	gc_agent_config cfg;
 	gc_error err;
-	if (gc_agent_config_init(&cfg)) {
+	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION)) {
 		gc__alog_msg(&a->log, GC_LOG_ERR,
 			     "agent: reload: out of memory");
 		return;
@@ -513,7 +513,7 @@ static void do_reload(gc_agent *a)
 			     "agent: reload failed, keeping the running "
 			     "project list: %s",
 			     err.msg);
-	else if (gc_agent_set_projects(a, cfg.projects, cfg.n_projects, &err))
+	else if (gc_agent_projects_set(a, cfg.projects, cfg.n_projects, &err))
 		gc__alog_msg(&a->log, GC_LOG_ERR, "agent: reload: %s", err.msg);
 	else
 		gc__alog_msg(&a->log, GC_LOG_INFO,
@@ -523,7 +523,7 @@ static void do_reload(gc_agent *a)
 	gc_agent_config_clear(&cfg);
 }
 
-GC_EXTERN int gc_agent_set_projects(gc_agent *agent, const int64_t *ids,
+GC_EXTERN int gc_agent_projects_set(gc_agent *agent, const int64_t *ids,
 				    size_t count, gc_error *err)
 {
 	if (!agent || (count && !ids))
@@ -801,7 +801,7 @@ GC_EXTERN void gc_agent_stop(gc_agent *agent)
 	gc_agent_wakeup(agent);
 }
 
-GC_EXTERN void gc_agent_request_reload(gc_agent *agent)
+GC_EXTERN void gc_agent_reload_request(gc_agent *agent)
 {
 	if (!agent)
 		return;

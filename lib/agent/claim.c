@@ -247,7 +247,7 @@ static void status_conflict(claim_job *j, gc_etcd *etcd, claim_try *t)
 		; /* gone since: try the claim again */
 	else if (grc == 0 || !transient(grc))
 		t->skip_attempt = 1;
-	gc_etcd_response_dispose(&st);
+	gc_etcd_response_clear(&st);
 }
 
 /* The claim txn of this attempt (see the top of the file): the claim,
@@ -304,7 +304,7 @@ static int claim_attempt(claim_job *j, gc_etcd *etcd, claim_try *t)
 	} else if (rc == GC_ECONFLICT && holder) {
 		j->outcome = t->skip_attempt ? CLAIM_SKIP_LOST : CLAIM_LOST;
 	}
-	gc_etcd_claim_result_dispose(&res);
+	gc_etcd_claim_result_clear(&res);
 	if (j->outcome) {
 		j->base.rc = 0;
 		return NEXT_DONE;
@@ -488,7 +488,7 @@ static int batch_attempt(batch_job *b, batch_try *t, gc_etcd *etcd)
 	} else if (rc == 0) {
 		batch_sort_out(t, &res);
 	}
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 	if (rc == 0)
 		return succeeded ? NEXT_DONE : NEXT_NOW;
 	if (rc == GC_ENOTFOUND && t->lease_retries++ < 3) {

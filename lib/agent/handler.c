@@ -1,7 +1,7 @@
 /* In-process handlers: tasks whose command is "@handler:NAME ARGS" run a
  * registered C function with the same claim, timeout, kill and report
  * semantics as shell commands. Two parts:
- *  - the registry (gc_agent_register_handler, gc__handler_find);
+ *  - the registry (gc_agent_handler_register, gc__handler_find);
  *  - the runner, the in-process counterpart of the executor: jobs run on
  *    a pool of handler threads (pool.c), their timeouts are kept here, and
  *    each job's outcome goes back to the runner's owner through the done
@@ -90,7 +90,7 @@ const gc__handler *gc__handler_find(const gc__handler *list,
 	return NULL;
 }
 
-GC_EXTERN int gc_agent_register_handler(gc_agent *agent, const char *name,
+GC_EXTERN int gc_agent_handler_register(gc_agent *agent, const char *name,
 					gc_agent_handler_fn fn, void *payload,
 					gc_error *err)
 {

@@ -129,7 +129,7 @@ static int delete_if(gc_etcd *etcd, const char *key, int target, int64_t number,
 	gc_etcd_txn_request txn = {&cmp, 1, &del, 1, NULL, 0};
 	gc_etcd_txn_result res = {0};
 	int rc = gc_etcd_txn(&res, etcd, &txn, err);
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 	return rc;
 }
 

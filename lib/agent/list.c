@@ -108,7 +108,7 @@ void gc__listing_free(gc__listing *l)
 
 static void page_job_free(page_job *j)
 {
-	gc_etcd_response_dispose(&j->resp);
+	gc_etcd_response_clear(&j->resp);
 	free(j->at.start_key);
 	free(j);
 }

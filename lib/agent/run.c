@@ -150,7 +150,7 @@ static void status_run(gc__pool_job *job, void *etcd)
 		job->rc = gc_etcd_put(&r, etcd, j->key, "running", 7, j->lease,
 				      0, &job->err);
 		j->rev = r.revision;
-		gc_etcd_response_dispose(&r);
+		gc_etcd_response_clear(&r);
 		return;
 	}
 	gc_etcd_compare cmp = {
@@ -167,7 +167,7 @@ static void status_run(gc__pool_job *job, void *etcd)
 	if (job->rc == 0 && !res.succeeded)
 		job->rc = GC_ECONFLICT;
 	j->rev = res.revision;
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 }
 
 static void status_failed(gc_agent *a, const char *key, const gc_error *err)
@@ -418,7 +418,7 @@ static void run_exec(gc_agent *a, gc__run *r, const char *fence)
 	req.userdata = r;
 	/* Prepared now, spawned at its instant by a spawner thread. */
 	req.start_at = run_start_at(a, r);
-	if (gc_exec_start(a->runs.exec, &req, &r->exec_handle, &err)) {
+	if (gc_exec_start(&r->exec_handle, a->runs.exec, &req, &err)) {
 		r->exec_handle = 0;
 		gc__alog_msg(&a->log, GC_LOG_ERR,
 			     "agent: cannot start task %s: %s", r->task_id,
@@ -470,7 +470,7 @@ void gc__exec_done(gc_exec_outcome *o, void *payload)
 	gc__run *r = o->userdata;
 	gc_result res = GC_RESULT_INIT;
 	run_result_init(r, &res);
-	if (gc_result_take_outcome(&res, o) || !res.run_id) {
+	if (gc_result_outcome_take(&res, o) || !res.run_id) {
 		gc__alog_msg(&a->log, GC_LOG_ERR,
 			     "agent: out of memory for the result of %s",
 			     r->task_id);

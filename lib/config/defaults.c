@@ -295,13 +295,13 @@ static int config_init(const gc__cfg_kind *k, void *cfg, unsigned version)
 	return 0;
 }
 
-GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg)
+GC_EXTERN int gc_agent_config_init(gc_agent_config *cfg, unsigned version)
 {
-	return config_init(&gc__cfg_agent_kind, cfg, GC_AGENT_CONFIG_VERSION);
+	return config_init(&gc__cfg_agent_kind, cfg, version);
 }
 
-GC_EXTERN int gc_service_config_init(gc_service_config *cfg)
+GC_EXTERN int gc_service_config_init(gc_service_config *cfg, unsigned version)
 {
 	return config_init(&gc__cfg_service_kind, cfg,
-			   GC_SERVICE_CONFIG_VERSION);
+			   version);
 }

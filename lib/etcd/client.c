@@ -953,7 +953,7 @@ GC_EXTERN int gc_etcd_put(gc_etcd_response *out, gc_etcd *c, const char *key,
 	if (!rc && out)
 		*out = tmp;
 	else if (!rc)
-		gc_etcd_response_dispose(&tmp);
+		gc_etcd_response_clear(&tmp);
 	if (rc)
 		gc__err_prefix(err, "put " KEY_FMT, key);
 	return rc;
@@ -986,7 +986,7 @@ GC_EXTERN int gc_etcd_delete(gc_etcd_response *out, int64_t *deleted,
 		if (out)
 			*out = tmp;
 		else
-			gc_etcd_response_dispose(&tmp);
+			gc_etcd_response_clear(&tmp);
 	}
 	if (rc)
 		gc__err_prefix(err, "delete " KEY_FMT, key);
@@ -1102,14 +1102,14 @@ GC_EXTERN int gc_etcd_txn(gc_etcd_txn_result *out, gc_etcd *c,
 
 /* ------------------------------------------------------------ claim */
 
-GC_EXTERN void gc_etcd_claim_result_dispose(gc_etcd_claim_result *r)
+GC_EXTERN void gc_etcd_claim_result_clear(gc_etcd_claim_result *r)
 {
 	size_t i;
 	if (!r)
 		return;
 	free(r->holder_value);
 	for (i = 0; i < r->responses_count; i++)
-		gc_etcd_response_dispose(&r->responses[i]);
+		gc_etcd_response_clear(&r->responses[i]);
 	free(r->responses);
 	memset(r, 0, sizeof(*r));
 }
@@ -1163,7 +1163,7 @@ static void claim_won(gc_etcd_claim_result *res, gc_etcd_txn_result *r)
 		res->create_revision = r->revision;
 	if (r->responses_count > 1) {
 		res->responses_count = r->responses_count - 1;
-		gc_etcd_response_dispose(&r->responses[0]);
+		gc_etcd_response_clear(&r->responses[0]);
 		memmove(r->responses, r->responses + 1,
 			res->responses_count * sizeof(*r->responses));
 		res->responses = r->responses;
@@ -1242,11 +1242,11 @@ GC_EXTERN int gc_etcd_claim_key(gc_etcd_claim_result *out, gc_etcd *c,
 		claim_won(&res, &r);
 	else
 		rc = claim_lost(&res, &r, c, cl, ambiguous, err);
-	gc_etcd_txn_result_dispose(&r);
+	gc_etcd_txn_result_clear(&r);
 	if (out)
 		*out = res;
 	else
-		gc_etcd_claim_result_dispose(&res);
+		gc_etcd_claim_result_clear(&res);
 	return rc;
 }
 
@@ -1400,7 +1400,7 @@ GC_EXTERN int gc_etcd_lease_timetolive(gc_etcd_lease_info *out, gc_etcd *c,
 		rc = gc__etcd_decode_timetolive(resp, out, err);
 	cJSON_Delete(resp);
 	if (!rc && out->ttl < 0) {
-		gc_etcd_lease_info_dispose(out);
+		gc_etcd_lease_info_clear(out);
 		rc = gc__seterr(err, GC_ENOTFOUND, "lease expired or revoked");
 	}
 	if (rc)

@@ -460,7 +460,7 @@ static int decode_kv_array(const cJSON *arr, gc_etcd_kv **out, size_t *n,
 	return 0;
 }
 
-GC_EXTERN void gc_etcd_response_dispose(gc_etcd_response *r)
+GC_EXTERN void gc_etcd_response_clear(gc_etcd_response *r)
 {
 	size_t i;
 	if (!r)
@@ -542,13 +542,13 @@ int gc__etcd_decode_response(const cJSON *j, int type, gc_etcd_response *out,
 	return rc;
 }
 
-GC_EXTERN void gc_etcd_txn_result_dispose(gc_etcd_txn_result *r)
+GC_EXTERN void gc_etcd_txn_result_clear(gc_etcd_txn_result *r)
 {
 	size_t i;
 	if (!r)
 		return;
 	for (i = 0; i < r->responses_count; i++)
-		gc_etcd_response_dispose(&r->responses[i]);
+		gc_etcd_response_clear(&r->responses[i]);
 	free(r->responses);
 	memset(r, 0, sizeof(*r));
 }
@@ -589,7 +589,7 @@ int gc__etcd_decode_txn(const cJSON *j, gc_etcd_txn_result *out,
 				  it, "response_delete_range")))
 			type = GC_ETCD_OP_DELETE;
 		else {
-			gc_etcd_txn_result_dispose(out);
+			gc_etcd_txn_result_clear(out);
 			return gc__seterr(err, GC_EPROTO,
 					  "unknown txn response #%zu", i);
 		}
@@ -597,7 +597,7 @@ int gc__etcd_decode_txn(const cJSON *j, gc_etcd_txn_result *out,
 					      err);
 		out->responses_count = ++i;
 		if (rc) {
-			gc_etcd_txn_result_dispose(out);
+			gc_etcd_txn_result_clear(out);
 			return rc;
 		}
 	}
@@ -620,7 +620,7 @@ int gc__etcd_decode_keepalive(const cJSON *j, int64_t *id, int64_t *ttl,
 	return 0;
 }
 
-GC_EXTERN void gc_etcd_lease_info_dispose(gc_etcd_lease_info *info)
+GC_EXTERN void gc_etcd_lease_info_clear(gc_etcd_lease_info *info)
 {
 	size_t i;
 	if (!info)
@@ -659,7 +659,7 @@ int gc__etcd_decode_timetolive(const cJSON *j, gc_etcd_lease_info *out,
 		if (!cJSON_IsString(it) ||
 		    gc__base64_decode(it->valuestring, strlen(it->valuestring),
 				      &out->keys[out->keys_count], &len)) {
-			gc_etcd_lease_info_dispose(out);
+			gc_etcd_lease_info_clear(out);
 			return gc__seterr(err, GC_EPROTO,
 					  "bad key in time-to-live answer");
 		}

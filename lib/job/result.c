@@ -61,7 +61,7 @@ GC_EXTERN int gc_result_copy(gc_result *dst, const gc_result *src,
 	return 0;
 }
 
-GC_EXTERN int gc_result_take_outcome(gc_result *r, gc_exec_outcome *o)
+GC_EXTERN int gc_result_outcome_take(gc_result *r, gc_exec_outcome *o)
 {
 	char *e;
 	if (!r || !o)

@@ -109,7 +109,7 @@ int gc__inflight_add(gc__inflight *j, const char *run_id, const char *body,
 					"spool %s: cannot create running/%s",
 					j->dir, tmp);
 	if (gc__write_full(fd, body, len) ||
-	    (j->sync == GC_REPORT_SYNC_ALWAYS && fdatasync(fd))) {
+	    (j->sync == GC_REPORTER_SYNC_ALWAYS && fdatasync(fd))) {
 		e = errno ? errno : EIO;
 		close(fd);
 		unlinkat(j->dirfd, tmp, 0);
@@ -125,7 +125,7 @@ int gc__inflight_add(gc__inflight *j, const char *run_id, const char *body,
 					"spool %s: cannot rename running/%s",
 					j->dir, tmp);
 	}
-	if (j->sync == GC_REPORT_SYNC_ALWAYS)
+	if (j->sync == GC_REPORTER_SYNC_ALWAYS)
 		fsync(j->dirfd);
 	return 0;
 }

@@ -36,8 +36,8 @@ typedef struct gc__inflight_entry {
 } gc__inflight_entry;
 
 /* Open (creating `running/`, mode 0700) under the spool dir `spool_dirfd`
- * (borrowed, must outlive the journal). `sync` is enum gc_report_sync:
- * GC_REPORT_SYNC_ALWAYS makes add durable before it returns. `dir` is for
+ * (borrowed, must outlive the journal). `sync` is enum gc_reporter_sync:
+ * GC_REPORTER_SYNC_ALWAYS makes add durable before it returns. `dir` is for
  * messages only. */
 int gc__inflight_open(gc__inflight **out, int spool_dirfd, const char *dir,
 		      int sync, gc_error *err);

@@ -78,7 +78,7 @@ GC_EXTERN void gc_reporter_free(gc_reporter *r)
 	gc__spool_close(r->spool);
 	gc__http_free(r->http);
 	if (r->own)
-		gc_store_close(r->store);
+		gc_store_free(r->store);
 	owned_store_free(r->own);
 	if (r->dead_fd >= 0)
 		close(r->dead_fd);
@@ -166,7 +166,7 @@ static int open_spool(gc_reporter *r, const gc_reporter_options *o,
 	so.sync_interval_ms = o->sync_interval_ms;
 	so.log = r->log;
 	so.log_payload = r->log_payload;
-	if (o->sync < GC_REPORT_SYNC_GROUP || o->sync > GC_REPORT_SYNC_NONE)
+	if (o->sync < GC_REPORTER_SYNC_GROUP || o->sync > GC_REPORTER_SYNC_NONE)
 		return gc__seterr(err, GC_EINVAL,
 				  "reporter: unknown sync mode %d", o->sync);
 	if ((rc = gc__spool_open(&r->spool, &so, err)))
@@ -270,7 +270,7 @@ GC_EXTERN int gc_reporter_options_from_config(gc_reporter_options *o,
 	if (!(cfg->mysql.service && *cfg->mysql.service) &&
 	    !(cfg->sqlite.path && *cfg->sqlite.path))
 		return GC_ENOTFOUND;
-	gc_store_options_init(&o->store_options);
+	gc_store_options_init(&o->store_options, GC_STORE_OPTIONS_VERSION);
 	return gc_store_options_from_config(&o->store_options, &cfg->mysql,
 					    cfg->sqlite.path, &cfg->deploy);
 }
@@ -366,7 +366,7 @@ static int submit(gc_reporter *r, char *body, const gc_result *res,
 	return rc;
 }
 
-GC_EXTERN int gc_reporter_submit_result(gc_reporter *r, const gc_result *res,
+GC_EXTERN int gc_reporter_result_submit(gc_reporter *r, const gc_result *res,
 					gc_error *err)
 {
 	if (!r || !res)
@@ -374,7 +374,7 @@ GC_EXTERN int gc_reporter_submit_result(gc_reporter *r, const gc_result *res,
 	return submit(r, gc_result_to_json(res), res, NULL, err);
 }
 
-GC_EXTERN int gc_reporter_submit_warning(gc_reporter *r,
+GC_EXTERN int gc_reporter_warning_submit(gc_reporter *r,
 					 const gc_warning *w, gc_error *err)
 {
 	if (!r || !w)
@@ -382,7 +382,7 @@ GC_EXTERN int gc_reporter_submit_warning(gc_reporter *r,
 	return submit(r, gc_warning_to_json(w), NULL, w, err);
 }
 
-GC_EXTERN int gc_reporter_submit_started(gc_reporter *r, const gc_result *res,
+GC_EXTERN int gc_reporter_start_submit(gc_reporter *r, const gc_result *res,
 					 gc_error *err)
 {
 	gc_error e2;
@@ -414,17 +414,17 @@ GC_EXTERN int gc_reporter_submit_started(gc_reporter *r, const gc_result *res,
 
 GC_EXTERN void gc_reporter_agent_started(const gc_result *res, void *reporter)
 {
-	gc_reporter_submit_started(reporter, res, NULL);
+	gc_reporter_start_submit(reporter, res, NULL);
 }
 
 GC_EXTERN void gc_reporter_agent_result(const gc_result *res, void *reporter)
 {
-	gc_reporter_submit_result(reporter, res, NULL);
+	gc_reporter_result_submit(reporter, res, NULL);
 }
 
 GC_EXTERN void gc_reporter_agent_warning(const gc_warning *w, void *reporter)
 {
-	gc_reporter_submit_warning(reporter, w, NULL);
+	gc_reporter_warning_submit(reporter, w, NULL);
 }
 
 /* ------------------------------------------------- interrupted runs */
@@ -496,9 +496,9 @@ static void report_interrupted(gc_reporter *r, const char *dir)
 		    "report: %s was interrupted (the agent stopped during the "
 		    "run): reported as \"" GC_RUN_ERR_INTERRUPTED "\"",
 		    what);
-		gc_reporter_submit_warning(r, &w, NULL);
+		gc_reporter_warning_submit(r, &w, NULL);
 		/* No start is recorded yet, so submit leaves the file to us. */
-		if (gc_reporter_submit_result(r, &res, NULL) == 0) {
+		if (gc_reporter_result_submit(r, &res, NULL) == 0) {
 			gc__inflight_remove_name(r->inflight, v[i].name);
 			pthread_mutex_lock(&r->mu);
 			r->interrupted++;

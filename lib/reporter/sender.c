@@ -353,7 +353,7 @@ static int project_title(gc_reporter *r, title *cache, size_t *n,
 			*out = cache[i].title;
 			return 0;
 		}
-	rc = gc_store_project_get(r->store, pid, &p, err);
+	rc = gc_store_project_get(&p, r->store, pid, err);
 	if (rc && rc != GC_ENOTFOUND)
 		return rc;
 	cache[*n].pid = pid;
@@ -538,7 +538,7 @@ static void sql_insert(sql_sink *k, size_t n)
 	int rc;
 	for (size_t i = 0; i < n; i++)
 		bytes += b->recs[i].size;
-	rc = gc_store_log_insert(r->store, b->rows, n, &inserted, &err);
+	rc = gc_store_log_insert(&inserted, r->store, b->rows, n, &err);
 	if (rc == 0) {
 		commit(r, b->ends[n - 1], n, bytes, n, n - inserted);
 		k->pos = b->ends[n - 1];

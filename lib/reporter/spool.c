@@ -132,7 +132,7 @@ struct gc__spool {
 	uint64_t pending_records, pending_bytes, appended, committed;
 	uint64_t recovered, torn_bytes;
 	bool closing;
-	/* group commit (GC_REPORT_SYNC_GROUP) */
+	/* group commit (GC_REPORTER_SYNC_GROUP) */
 	pthread_cond_t sync_cond;
 	pthread_t syncer;
 	bool syncer_running, dirty, dir_dirty;
@@ -390,10 +390,10 @@ static int seg_create(gc__spool *s, uint64_t seq)
 static void retire_fd(gc__spool *s, int fd)
 {
 	switch (s->o.sync) {
-	case GC_REPORT_SYNC_NONE:
+	case GC_REPORTER_SYNC_NONE:
 		close(fd);
 		break;
-	case GC_REPORT_SYNC_ALWAYS:
+	case GC_REPORTER_SYNC_ALWAYS:
 		fdatasync(fd);
 		close(fd);
 		fsync(s->dirfd);
@@ -623,7 +623,7 @@ static int recover(gc__spool *s, gc_error *err)
 						"spool %s: cannot create a "
 						"segment",
 						s->dir);
-		if (s->o.sync != GC_REPORT_SYNC_NONE)
+		if (s->o.sync != GC_REPORTER_SYNC_NONE)
 			fsync(s->dirfd);
 		if (s->nsegs == 1) {
 			cur.seg = seq;
@@ -789,7 +789,7 @@ int gc__spool_open(gc__spool **out, const gc__spool_options *o,
 	}
 	if ((rc = recover(s, err)))
 		goto fail;
-	if (s->o.sync == GC_REPORT_SYNC_GROUP) {
+	if (s->o.sync == GC_REPORTER_SYNC_GROUP) {
 		if (pthread_create(&s->syncer, NULL, syncer_main, s)) {
 			rc = gc__seterr(err, GC_ESYS,
 					"spool: cannot start the sync thread");
@@ -815,12 +815,12 @@ void gc__spool_close(gc__spool *s)
 	if (s->syncer_running)
 		pthread_join(s->syncer, NULL);
 	if (s->retired_fd >= 0) {
-		if (s->o.sync != GC_REPORT_SYNC_NONE)
+		if (s->o.sync != GC_REPORTER_SYNC_NONE)
 			fdatasync(s->retired_fd);
 		close(s->retired_fd);
 	}
 	if (s->wfd >= 0) {
-		if (s->o.sync != GC_REPORT_SYNC_NONE)
+		if (s->o.sync != GC_REPORTER_SYNC_NONE)
 			fdatasync(s->wfd);
 		close(s->wfd);
 	}
@@ -922,14 +922,14 @@ int gc__spool_append(gc__spool *s, int type, const void *data, size_t len,
 	s->pending_records++;
 	s->pending_bytes += rs;
 	s->appended++;
-	if (s->o.sync == GC_REPORT_SYNC_ALWAYS) {
+	if (s->o.sync == GC_REPORTER_SYNC_ALWAYS) {
 		if (fdatasync(s->wfd))
 			LOG(s, GC_LOG_ERR,
 			    "report: spool %s: fdatasync failed: %s (the "
 			    "record is written but may not survive a power "
 			    "loss)",
 			    s->dir, strerror(errno));
-	} else if (s->o.sync == GC_REPORT_SYNC_GROUP && !s->dirty) {
+	} else if (s->o.sync == GC_REPORTER_SYNC_GROUP && !s->dirty) {
 		s->dirty = true;
 		pthread_cond_signal(&s->sync_cond);
 	}

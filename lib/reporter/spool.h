@@ -49,7 +49,7 @@ typedef struct gc__spool_options {
 	uint64_t max_bytes;     /* undelivered bytes (record headers included) */
 	uint64_t max_records;   /* undelivered records */
 	uint64_t segment_bytes; /* rotate the active segment past this */
-	int sync;               /* enum gc_report_sync */
+	int sync;               /* enum gc_reporter_sync */
 	int sync_interval_ms;
 	gc_log_fn log;
 	void *log_payload;
@@ -80,7 +80,7 @@ uint32_t gc__crc32(uint32_t crc, const void *data, size_t len);
  * the lock (message names its pid). */
 int gc__spool_open(gc__spool **out, const gc__spool_options *o,
 		   gc_error *err);
-/* Sync (unless GC_REPORT_SYNC_NONE), unlock, free. NULL is harmless. */
+/* Sync (unless GC_REPORTER_SYNC_NONE), unlock, free. NULL is harmless. */
 void gc__spool_close(gc__spool *s);
 
 /* Append one record. GC_ETOOBIG when the bound would be passed (nothing

@@ -66,7 +66,7 @@ int gc__authenticate(gc__ctx *c)
 	}
 	/* The store, not the token, says who the user is now: a deleted user
 	 * or a revoked admin right takes effect at once. */
-	rc = gc_store_user_get(c->svc->store, cl.uid, &c->user, &err);
+	rc = gc_store_user_get(&c->user, c->svc->store, cl.uid, &err);
 	if (rc == GC_ENOTFOUND) {
 		gc__reply_err(c, GC__C_UNAUTHORIZED,
 			      "unauthorized: the token's user no longer exists");
@@ -101,7 +101,7 @@ int gc__require_project(gc__ctx *c, int64_t pid, int manage,
 	gc_store_project *p = proj ? proj : &local;
 	gc_error err = {0, ""};
 	int rc, member = 0;
-	rc = gc_store_project_get(c->svc->store, pid, p, &err);
+	rc = gc_store_project_get(p, c->svc->store, pid, &err);
 	if (rc == GC_ENOTFOUND) {
 		gc__reply_err(c, GC__C_NOT_FOUND, "project %" PRId64 " not found",
 			      pid);
@@ -112,8 +112,8 @@ int gc__require_project(gc__ctx *c, int64_t pid, int manage,
 		return -1;
 	}
 	if (!c->admin) {
-		rc = gc_store_project_is_member(c->svc->store, pid, c->user.id,
-						&member, &err);
+		rc = gc_store_project_is_member(&member, c->svc->store, pid,
+						c->user.id, &err);
 		if (rc) {
 			gc_store_project_clear(&local);
 			gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
@@ -144,10 +144,10 @@ int gc__visible_projects(gc__ctx *c, gc_store_projects *out)
 	gc_error err = {0, ""};
 	int rc;
 	if (c->admin)
-		rc = gc_store_project_list_all(c->svc->store, out, &err);
+		rc = gc_store_project_list_all(out, c->svc->store, &err);
 	else
-		rc = gc_store_project_list_by_user(c->svc->store, c->user.id,
-						   out, &err);
+		rc = gc_store_project_list_by_user(out, c->svc->store,
+						   c->user.id, &err);
 	if (rc)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 	return rc ? -1 : 0;

@@ -360,7 +360,7 @@ static int relist(gc__cache *k, gc_error *err)
 		rc = watch_from(k, res.revision + 1, err);
 	if (rc) {
 		entries_free(v, n);
-		gc_etcd_txn_result_dispose(&res);
+		gc_etcd_txn_result_clear(&res);
 		return -1;
 	}
 	pthread_rwlock_wrlock(&k->lk);
@@ -379,7 +379,7 @@ static int relist(gc__cache *k, gc_error *err)
 	gc__svc_log(k->svc, GC_LOG_INFO,
 		    "cache: listed %zu keys at revision %" PRId64, n,
 		    res.revision);
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 	return 0;
 }
 
@@ -477,7 +477,7 @@ static void probe(gc__cache *k, int64_t now)
 	} else if (!k->lag_since_ms) {
 		k->lag_since_ms = now;
 	}
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 }
 
 /* ------------------------------------------------------------- thread */

@@ -67,7 +67,7 @@ static void ingest_result(gc__ctx *c)
 	}
 	/* The project's title at the time of the run, as the original kept
 	 * it; a project deleted meanwhile still gets its row. */
-	rc = gc_store_project_get(svc->store, r.task.project_id, &p, &err);
+	rc = gc_store_project_get(&p, svc->store, r.task.project_id, &err);
 	if (rc && rc != GC_ENOTFOUND) {
 		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_STORE);
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
@@ -82,7 +82,7 @@ static void ingest_result(gc__ctx *c)
 		gc__reply_gcerr(c, GC__SRC_OTHER, rc, &err);
 		goto out;
 	}
-	rc = gc_store_log_insert(svc->store, &row, 1, &inserted, &err);
+	rc = gc_store_log_insert(&inserted, svc->store, &row, 1, &err);
 	if (rc) {
 		gc__metrics_inc(svc->metrics, GC__M_INGEST_ERR_STORE);
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);

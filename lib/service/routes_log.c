@@ -130,7 +130,7 @@ static void log_list(gc__ctx *c, const gc__arg *a)
 	q.max_bytes = c->svc->output_limit * 8;
 	if (q.max_bytes < LIST_BUDGET_MIN)
 		q.max_bytes = LIST_BUDGET_MIN;
-	rc = gc_store_log_list(c->svc->store, &q, &l, &err);
+	rc = gc_store_log_list(&l, c->svc->store, &q, &err);
 	free(ids);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
@@ -176,7 +176,7 @@ static int log_visible(gc__ctx *c, int64_t pid)
 	int member = 0, rc;
 	if (c->admin)
 		return 0;
-	rc = gc_store_project_is_member(c->svc->store, pid, c->user.id, &member,
+	rc = gc_store_project_is_member(&member, c->svc->store, pid, c->user.id,
 					&err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
@@ -194,7 +194,7 @@ static void log_detail(gc__ctx *c, const gc__arg *a)
 	gc_error err = {0, ""};
 	gc_store_log l = {0};
 	gc__buf b = GC__BUF_INIT;
-	int rc = gc_store_log_get(c->svc->store, id, &l, &err), hidden = 0;
+	int rc = gc_store_log_get(&l, c->svc->store, id, &err), hidden = 0;
 	if (rc && rc != GC_ENOTFOUND) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
@@ -241,7 +241,7 @@ static void log_clean(gc__ctx *c, const gc__arg *a)
 	}
 	if (gc__require_project(c, pid, 1, NULL) != 0)
 		return;
-	rc = gc_store_log_delete(c->svc->store, pid, tid, 0, &deleted, &err);
+	rc = gc_store_log_delete(&deleted, c->svc->store, pid, tid, 0, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
@@ -270,7 +270,7 @@ static void log_recent(gc__ctx *c, const gc__arg *a)
 
 	if (log_scope(c, &a[RECENT_PROJECT], &ids, &n) != 0)
 		return;
-	rc = gc_store_log_recent(c->svc->store, ids, n, 0, days, &err);
+	rc = gc_store_log_recent(days, c->svc->store, ids, n, 0, &err);
 	free(ids);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);

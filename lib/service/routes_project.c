@@ -17,9 +17,9 @@ static void project_create(gc__ctx *c, const gc__arg *a)
 	int64_t id = 0;
 	cJSON *o;
 	const char *title = a[CREATE_TITLE].s;
-	int rc = gc_store_project_create(c->svc->store, title,
+	int rc = gc_store_project_create(&id, c->svc->store, title,
 					 gc__arg_str(&a[CREATE_REMARK], ""),
-					 c->user.id, &id, &err);
+					 c->user.id, &err);
 	if (rc == GC_ECONFLICT) {
 		gc__reply_err(c, GC__C_PROJECT_EXISTS,
 			      "project exists: title \"%.100s\" is taken",
@@ -156,7 +156,7 @@ static void project_users(gc__ctx *c, const gc__arg *a)
 	int rc;
 	if (gc__require_project(c, pid, 0, NULL) != 0)
 		return;
-	rc = gc_store_project_members(c->svc->store, pid, &l, &err);
+	rc = gc_store_project_member_list(&l, c->svc->store, pid, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
@@ -182,7 +182,7 @@ static void project_add_user(gc__ctx *c, const gc__arg *a)
 	int rc;
 	if (gc__require_project(c, pid, 1, NULL) != 0)
 		return;
-	rc = gc_store_user_get_by_account(c->svc->store, account, &u, &err);
+	rc = gc_store_user_get_by_account(&u, c->svc->store, account, &err);
 	if (rc == GC_ENOTFOUND) {
 		gc__reply_err(c, GC__C_USER_NOT_FOUND,
 			      "user not found: no account \"%.100s\"", account);
@@ -192,7 +192,7 @@ static void project_add_user(gc__ctx *c, const gc__arg *a)
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;
 	}
-	rc = gc_store_project_add_member(c->svc->store, pid, u.id, &err);
+	rc = gc_store_project_member_add(c->svc->store, pid, u.id, &err);
 	gc_store_user_clear(&u);
 	/* Already a member: the requested state holds, so succeed. */
 	if (rc && rc != GC_ECONFLICT) {
@@ -231,7 +231,7 @@ static void project_remove_user(gc__ctx *c, const gc__arg *a)
 		return;
 	}
 	gc_store_project_clear(&p);
-	rc = gc_store_project_remove_member(c->svc->store, pid, uid, &err);
+	rc = gc_store_project_member_remove(c->svc->store, pid, uid, &err);
 	if (rc == GC_EPERM) {
 		gc__reply_err(c, GC__C_REMOVE_ADMIN,
 			      "cannot remove the project admin");

@@ -51,7 +51,7 @@ static char *issue_token(gc__ctx *c, int64_t uid)
 	gc_store_user u = {0};
 	gc_error err = {0, ""};
 	char *token = NULL;
-	int rc = gc_store_user_get(svc->store, uid, &u, &err);
+	int rc = gc_store_user_get(&u, svc->store, uid, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return NULL;
@@ -109,7 +109,7 @@ static void user_login(gc__ctx *c, const gc__arg *a)
 		throttled(c, wait);
 		return;
 	}
-	rc = gc_store_user_verify(svc->store, account, password, &u, &err);
+	rc = gc_store_user_verify(&u, svc->store, account, password, &err);
 	if (rc == GC_ENOTFOUND || rc == GC_EAUTH) {
 		gc__throttle_fail(svc->throttle, account, c->remote,
 				  gc__mono_ms());
@@ -163,7 +163,7 @@ static void user_info(gc__ctx *c, const gc__arg *a)
 	int in_use = 0;
 	(void)a;
 	if (c->user.account && strcmp(c->user.account, "admin") == 0 &&
-	    gc_store_default_password_in_use(c->svc->store, &in_use, NULL) != 0)
+	    gc_store_default_password_in_use(&in_use, c->svc->store, NULL) != 0)
 		in_use = 0;
 	if (o) {
 		cJSON_AddStringToObject(o, "account",
@@ -199,7 +199,7 @@ static void user_change_password(gc__ctx *c, const gc__arg *a)
 		throttled(c, wait);
 		return;
 	}
-	rc = gc_store_user_change_password(svc->store, c->user.id,
+	rc = gc_store_user_password_change(svc->store, c->user.id,
 					   a[CHANGE_PASSWORD].s,
 					   a[CHANGE_NEW_PASSWORD].s, &err);
 	if (rc == GC_EAUTH) {
@@ -245,7 +245,7 @@ static void user_reset_password(gc__ctx *c, const gc__arg *a)
 	int rc;
 	if (password_long_enough(c, &a[RESET_NEW_PASSWORD], "new_password"))
 		return;
-	rc = gc_store_user_change_password(c->svc->store, uid, NULL,
+	rc = gc_store_user_password_change(c->svc->store, uid, NULL,
 					   a[RESET_NEW_PASSWORD].s, &err);
 	if (rc == GC_ENOTFOUND) {
 		gc__reply_err(c, GC__C_NOT_FOUND, "user %" PRId64 " not found",
@@ -315,8 +315,8 @@ static void user_create(gc__ctx *c, const gc__arg *a)
 	}
 	if (password_long_enough(c, &a[CREATE_PASSWORD], "password"))
 		return;
-	rc = gc_store_user_create(c->svc->store, account, a[CREATE_NAME].s,
-				  a[CREATE_PASSWORD].s, perm, &id, &err);
+	rc = gc_store_user_create(&id, c->svc->store, account, a[CREATE_NAME].s,
+				  a[CREATE_PASSWORD].s, perm, &err);
 	if (rc == GC_ECONFLICT) {
 		gc__reply_err(c, GC__C_USER_EXISTS,
 			      "user exists: account \"%.100s\" is taken",
@@ -424,7 +424,7 @@ static void user_list(gc__ctx *c, const gc__arg *a)
 	gc_error err = {0, ""};
 	int page = (int)gc__arg_int(&a[LIST_PAGE], 1);
 	int size = (int)gc__arg_int(&a[LIST_PAGESIZE], 20);
-	int rc = gc_store_user_list(c->svc->store, page, size, &l, &err);
+	int rc = gc_store_user_list(&l, c->svc->store, page, size, &err);
 	if (rc) {
 		gc__reply_gcerr(c, GC__SRC_STORE, rc, &err);
 		return;

@@ -27,9 +27,10 @@ void gc__svc_log(const gc_service *svc, int level, const char *fmt, ...)
 GC__OPTVER(static, service_optver, "service", GC_SERVICE_OPTIONS_VERSION,
 	   sizeof(gc_service_options));
 
-GC_EXTERN void gc_service_options_init(gc_service_options *opts)
+GC_EXTERN int gc_service_options_init(gc_service_options *opts,
+				      unsigned version)
 {
-	(void)gc__options_init(opts, GC_SERVICE_OPTIONS_VERSION,
+	return gc__options_init(opts, version,
 			       &service_optver);
 }
 
@@ -166,7 +167,7 @@ static int open_store(gc_service *svc, const gc_service_config *cfg,
 {
 	gc_store_options so;
 	int rc;
-	gc_store_options_init(&so);
+	gc_store_options_init(&so, GC_STORE_OPTIONS_VERSION);
 	gc_store_options_from_config(&so, &cfg->mysql, cfg->sqlite.path,
 				     &cfg->deploy);
 	so.pool_size = svc->opts.num_threads < 8 ? svc->opts.num_threads : 8;
@@ -262,7 +263,7 @@ static void log_started(gc_service *svc)
 		gc__svc_log(svc, GC_LOG_WARNING,
 			"[report] token is not set: POST /api/v1/report accepts "
 			"results from anyone who can reach this port");
-	if (gc_store_default_password_in_use(svc->store, &in_use, NULL) == 0 &&
+	if (gc_store_default_password_in_use(&in_use, svc->store, NULL) == 0 &&
 	    in_use)
 		gc__svc_log(svc, GC_LOG_WARNING,
 			"SECURITY: the account \"admin\" still has the default "
@@ -299,12 +300,12 @@ GC_EXTERN int gc_service_port(const gc_service *svc, size_t i)
 	return svc->ports[i];
 }
 
-GC_EXTERN int gc_service_default_password_in_use(gc_service *svc,
-						 int *in_use, gc_error *err)
+GC_EXTERN int gc_service_default_password_in_use(int *in_use, gc_service *svc,
+						 gc_error *err)
 {
 	if (!svc || !in_use)
 		return gc__seterr(err, GC_EINVAL, "service: NULL argument");
-	return gc_store_default_password_in_use(svc->store, in_use, err);
+	return gc_store_default_password_in_use(in_use, svc->store, err);
 }
 
 GC_EXTERN void gc_service_stop(gc_service *svc)
@@ -325,7 +326,7 @@ GC_EXTERN void gc_service_free(gc_service *svc)
 	if (!svc)
 		return;
 	gc_service_stop(svc);
-	gc_store_close(svc->store);
+	gc_store_free(svc->store);
 	gc__cache_free(svc->cache);
 	gc__etcd_pool_destroy(&svc->etcd);
 	gc__metrics_free(svc->metrics);

@@ -278,7 +278,7 @@ int gc__task_get(gc__ctx *c, int64_t pid, const char *tid, char **value,
 		*len = task->value_len;
 	if (rc == 0 && running)
 		*running = is_running_value(status);
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 	return rc;
 }
 
@@ -357,7 +357,7 @@ int gc__task_each(gc__ctx *c, int64_t pid, gc__task_fn fn, void *arg)
 	rc = running ? each_task(c, &r, running, n_running, fn, arg)
 		     : out_of_memory(c);
 	gc__strv_free(running, n_running);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return rc;
 }
 
@@ -383,7 +383,7 @@ int gc__task_count(gc__ctx *c, int64_t pid, int64_t *count)
 		if (gc_key_parse(c->svc->prefix, r.kvs[i].key, r.kvs[i].key_len,
 				 &ki) == GC_KEY_TASK)
 			(*count)++;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return 0;
 }
 
@@ -523,7 +523,7 @@ static int save_once(gc__ctx *c, gc_etcd *etcd, int64_t pid, const char *tid,
 	rc = res.succeeded ? 1 : 0;
 	if (rc)
 		gc__cache_written(c->svc->cache, res.revision);
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 	return rc;
 }
 
@@ -565,7 +565,7 @@ int gc__task_save(gc__ctx *c, int64_t pid, const char *tid, gc__task_edit edit,
 		if (done > 0 && !is_new)
 			*prev =
 			    etcd_json(old.kvs[0].value, old.kvs[0].value_len);
-		gc_etcd_response_dispose(&old);
+		gc_etcd_response_clear(&old);
 		if (done) {
 			rc = done > 0 ? 0 : -1;
 			break;
@@ -633,7 +633,7 @@ int gc__task_delete(gc__ctx *c, int64_t pid, const char *tid, cJSON **prev)
 	} else {
 		*prev = cJSON_CreateObject();
 	}
-	gc_etcd_txn_result_dispose(&res);
+	gc_etcd_txn_result_clear(&res);
 out:
 	free(ktask);
 	free(kstat);
@@ -688,7 +688,7 @@ int gc__project_purge(gc__ctx *c, int64_t pid, int64_t *deleted)
 	free(prefix);
 	if (rc == 0 && *deleted)
 		gc__cache_written(c->svc->cache, r.revision);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	if (rc) {
 		etcd_failed(c, rc, &err);
 		return -1;
@@ -728,7 +728,7 @@ int gc__node_each(gc__ctx *c, int64_t pid, gc__node_fn fn, void *arg)
 			fn(&n, arg);
 		gc__node_clear(&n);
 	}
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return 0;
 }
 
@@ -763,7 +763,7 @@ int gc__node_command(gc__ctx *c, int64_t pid, const char *ip, const char *cmd)
 	} else {
 		rc = put_leased(c, kcmd, cmd, strlen(cmd), AGENT_CMD_LEASE_TTL);
 	}
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 out:
 	free(kreg);
 	free(kcmd);

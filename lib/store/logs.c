@@ -178,8 +178,8 @@ static int gen_run_id(char out[40])
 	return 0;
 }
 
-int gc_store_log_insert(gc_store *s, const gc_store_log *logs, size_t n,
-			size_t *inserted, gc_error *err)
+int gc_store_log_insert(size_t *inserted, gc_store *s, const gc_store_log *logs,
+			size_t n, gc_error *err)
 {
 	if (inserted)
 		*inserted = 0;
@@ -518,8 +518,8 @@ out:
 	return rc;
 }
 
-int gc_store_log_list(gc_store *s, const gc_store_log_query *q,
-		      gc_store_logs *out, gc_error *err)
+int gc_store_log_list(gc_store_logs *out, gc_store *s,
+		      const gc_store_log_query *q, gc_error *err)
 {
 	gc_store_log_query all = {NULL, 0, NULL, 0, 0, 0, 0, 0};
 	if (!s || !out)
@@ -559,8 +559,7 @@ static int get_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_log_get(gc_store *s, int64_t id, gc_store_log *out,
-		     gc_error *err)
+int gc_store_log_get(gc_store_log *out, gc_store *s, int64_t id, gc_error *err)
 {
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL, "get task log: NULL argument");
@@ -628,9 +627,9 @@ static int recent_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_log_recent(gc_store *s, const int64_t *project_ids,
-			size_t n_project_ids, int64_t now,
-			gc_store_day_count out[7], gc_error *err)
+int gc_store_log_recent(gc_store_day_count out[7], gc_store *s,
+			const int64_t *project_ids, size_t n_project_ids,
+			int64_t now, gc_error *err)
 {
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL,
@@ -742,8 +741,8 @@ static int delete_chunked(gc_store *s, const char *what, delete_ctx *c,
 	return rc;
 }
 
-int gc_store_log_delete(gc_store *s, int64_t project_id, const char *task_id,
-			int64_t before, int64_t *deleted, gc_error *err)
+int gc_store_log_delete(int64_t *deleted, gc_store *s, int64_t project_id,
+			const char *task_id, int64_t before, gc_error *err)
 {
 	if (deleted)
 		*deleted = 0;
@@ -770,7 +769,7 @@ int gc__store_log_retention(gc_store *s, int days, int64_t *deleted,
 			      err);
 }
 
-int gc_store_log_retention(gc_store *s, int days, int64_t *deleted,
+int gc_store_log_retention(int64_t *deleted, gc_store *s, int days,
 			   gc_error *err)
 {
 	if (deleted)

@@ -13,9 +13,9 @@
 GC__OPTVER(static, store_optver, "store", GC_STORE_OPTIONS_VERSION,
 	   sizeof(gc_store_options));
 
-GC_EXTERN void gc_store_options_init(gc_store_options *opts)
+GC_EXTERN int gc_store_options_init(gc_store_options *opts, unsigned version)
 {
-	(void)gc__options_init(opts, GC_STORE_OPTIONS_VERSION, &store_optver);
+	return gc__options_init(opts, version, &store_optver);
 }
 
 int gc_store_backend(const gc_store *s)
@@ -33,7 +33,7 @@ int gc_store_schema_version(const gc_store *s)
 	return s ? s->schema_version : 0;
 }
 
-int gc_store_created_default_admin(const gc_store *s)
+int gc_store_default_admin_created(const gc_store *s)
 {
 	return s ? s->created_default_admin : 0;
 }
@@ -292,7 +292,7 @@ int gc_store_open(gc_store **out, const gc_store_options *opts, gc_error *err)
 	return 0;
 }
 
-void gc_store_close(gc_store *s)
+void gc_store_free(gc_store *s)
 {
 	if (!s)
 		return;

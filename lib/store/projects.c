@@ -119,9 +119,8 @@ static int create_op(gc__tx *t, void *vctx, gc_error *err)
 			   m, 3, NULL, NULL, NULL, err);
 }
 
-int gc_store_project_create(gc_store *s, const char *title,
-			    const char *remark, int64_t uid, int64_t *id_out,
-			    gc_error *err)
+int gc_store_project_create(int64_t *id_out, gc_store *s, const char *title,
+			    const char *remark, int64_t uid, gc_error *err)
 {
 	if (!s || !title || !*title)
 		return gc__seterr(err, GC_EINVAL,
@@ -156,7 +155,7 @@ static int get_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_project_get(gc_store *s, int64_t id, gc_store_project *out,
+int gc_store_project_get(gc_store_project *out, gc_store *s, int64_t id,
 			 gc_error *err)
 {
 	if (!s || !out)
@@ -205,8 +204,7 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_project_list_all(gc_store *s, gc_store_projects *out,
-			      gc_error *err)
+int gc_store_project_list_all(gc_store_projects *out, gc_store *s, gc_error *err)
 {
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL,
@@ -220,8 +218,8 @@ int gc_store_project_list_all(gc_store *s, gc_store_projects *out,
 	return rc;
 }
 
-int gc_store_project_list_by_user(gc_store *s, int64_t uid,
-				  gc_store_projects *out, gc_error *err)
+int gc_store_project_list_by_user(gc_store_projects *out, gc_store *s,
+				  int64_t uid, gc_error *err)
 {
 	if (!s || !out || uid < 0)
 		return gc__seterr(err, GC_EINVAL,
@@ -301,7 +299,7 @@ int gc_store_project_delete(gc_store *s, int64_t id, unsigned flags,
 	/* Logs go afterwards in batches: a project with millions of runs
 	 * must not hold one huge transaction. */
 	if (rc == 0 && (flags & GC_STORE_DELETE_LOGS))
-		rc = gc_store_log_delete(s, id, NULL, 0, NULL, err);
+		rc = gc_store_log_delete(NULL, s, id, NULL, 0, err);
 	return rc;
 }
 
@@ -335,8 +333,8 @@ static int members_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_project_members(gc_store *s, int64_t project_id,
-			     gc_store_users *out, gc_error *err)
+int gc_store_project_member_list(gc_store_users *out, gc_store *s,
+				 int64_t project_id, gc_error *err)
 {
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL,
@@ -387,7 +385,7 @@ static int add_member_op(gc__tx *t, void *vctx, gc_error *err)
 			   p, 3, NULL, NULL, NULL, err);
 }
 
-int gc_store_project_add_member(gc_store *s, int64_t project_id, int64_t uid,
+int gc_store_project_member_add(gc_store *s, int64_t project_id, int64_t uid,
 				gc_error *err)
 {
 	if (!s)
@@ -422,7 +420,7 @@ static int remove_member_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_project_remove_member(gc_store *s, int64_t project_id,
+int gc_store_project_member_remove(gc_store *s, int64_t project_id,
 				   int64_t uid, gc_error *err)
 {
 	if (!s)
@@ -439,8 +437,8 @@ static int is_member_op(gc__tx *t, void *vctx, gc_error *err)
 	return is_member(t, c->project_id, c->uid, &c->is_member, err);
 }
 
-int gc_store_project_is_member(gc_store *s, int64_t project_id, int64_t uid,
-			       int *out, gc_error *err)
+int gc_store_project_is_member(int *out, gc_store *s, int64_t project_id,
+			       int64_t uid, gc_error *err)
 {
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL,

@@ -202,7 +202,7 @@ int gc__tx_get_row(gc__dbrows *out, gc__tx *t, const char *sql, int64_t id,
 /* Page number and size (0 = defaults) to LIMIT/OFFSET; GC_EINVAL when
  * negative. */
 int gc__store_page(int page, int page_size, int64_t *limit, int64_t *offset);
-/* gc_store_close() has been called. */
+/* gc_store_free() has been called. */
 bool gc__store_stopping(gc_store *s);
 
 /* ------------------------------------------------------------ password.c */

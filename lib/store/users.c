@@ -115,9 +115,9 @@ static int create_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_user_create(gc_store *s, const char *account, const char *name,
-			 const char *password, const char *permission,
-			 int64_t *id_out, gc_error *err)
+int gc_store_user_create(int64_t *id_out, gc_store *s, const char *account,
+			 const char *name, const char *password,
+			 const char *permission, gc_error *err)
 {
 	if (!s || !account || !*account)
 		return gc__seterr(err, GC_EINVAL, "create user: empty account");
@@ -217,8 +217,7 @@ static void get_ctx_clear(get_ctx *c)
 	c->hash = c->salt = NULL;
 }
 
-int gc_store_user_get(gc_store *s, int64_t id, gc_store_user *out,
-		      gc_error *err)
+int gc_store_user_get(gc_store_user *out, gc_store *s, int64_t id, gc_error *err)
 {
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL, "get user: NULL argument");
@@ -230,8 +229,8 @@ int gc_store_user_get(gc_store *s, int64_t id, gc_store_user *out,
 	return rc;
 }
 
-int gc_store_user_get_by_account(gc_store *s, const char *account,
-				 gc_store_user *out, gc_error *err)
+int gc_store_user_get_by_account(gc_store_user *out, gc_store *s,
+				 const char *account, gc_error *err)
 {
 	if (!s || !out || !account)
 		return gc__seterr(err, GC_EINVAL, "get user: NULL argument");
@@ -272,8 +271,8 @@ static int list_op(gc__tx *t, void *vctx, gc_error *err)
 	return rc;
 }
 
-int gc_store_user_list(gc_store *s, int page, int page_size,
-		       gc_store_users *out, gc_error *err)
+int gc_store_user_list(gc_store_users *out, gc_store *s, int page,
+		       int page_size, gc_error *err)
 {
 	if (!s || !out)
 		return gc__seterr(err, GC_EINVAL, "list users: NULL argument");
@@ -387,7 +386,7 @@ int gc_store_user_delete(gc_store *s, int64_t id, gc_error *err)
 
 /* ---------------------------------------------------------- passwords */
 
-int gc_store_user_change_password(gc_store *s, int64_t id,
+int gc_store_user_password_change(gc_store *s, int64_t id,
 				  const char *old_password,
 				  const char *new_password, gc_error *err)
 {
@@ -424,9 +423,8 @@ int gc_store_user_change_password(gc_store *s, int64_t id,
 	return rc;
 }
 
-int gc_store_user_verify(gc_store *s, const char *account,
-			 const char *password, gc_store_user *out,
-			 gc_error *err)
+int gc_store_user_verify(gc_store_user *out, gc_store *s, const char *account,
+			 const char *password, gc_error *err)
 {
 	gc_store_user local;
 	if (!s || !account || !password)
@@ -504,7 +502,7 @@ static int default_password_check(gc_store *s, const char *hash,
 	return in_use;
 }
 
-int gc_store_default_password_in_use(gc_store *s, int *in_use, gc_error *err)
+int gc_store_default_password_in_use(int *in_use, gc_store *s, gc_error *err)
 {
 	if (!s || !in_use)
 		return gc__seterr(err, GC_EINVAL,

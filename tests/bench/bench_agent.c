@@ -147,7 +147,7 @@ static gc_agent *agent_new(const char *ep, int64_t project, void *payload,
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	if (gc_agent_config_init(&cfg))
+	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION))
 		return NULL;
 	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
 		free(cfg.etcd.endpoints[i]);
@@ -170,7 +170,7 @@ static gc_agent *agent_new(const char *ep, int64_t project, void *payload,
 	o.etcd_threads = etcd_threads;
 	o.handler_threads = 2;
 	if (gc_agent_new(&a, &cfg, &o, &err) ||
-	    gc_agent_register_handler(a, "noop", noop, NULL, &err)) {
+	    gc_agent_handler_register(a, "noop", noop, NULL, &err)) {
 		fprintf(stderr, "agent: %s\n", err.msg);
 		gc_agent_free(a);
 		a = NULL;
@@ -222,7 +222,7 @@ static int loaded(void *arg)
 {
 	loaded_arg *l = arg;
 	gc_agent_stats st;
-	gc_agent_get_stats(l->a, &st);
+	gc_agent_stats_get(l->a, &st);
 	return st.projects_loaded == 1 && st.tasks >= l->tasks;
 }
 
@@ -244,7 +244,7 @@ static int child_load(const char *ep, int64_t project, size_t n)
 	/* Let the listing's transient buffers go, then measure. */
 	drive(a, gc__mono_ns() + 1000000000LL, NULL, NULL);
 	gc_agent_stats st;
-	gc_agent_get_stats(a, &st);
+	gc_agent_stats_get(a, &st);
 	printf("load_ms\t%.1f\n", (double)(t1 - t0) / 1e6);
 	printf("rss_kb\t%ld\n", status_kb("VmRSS"));
 	printf("hwm_kb\t%ld\n", status_kb("VmHWM"));
@@ -293,7 +293,7 @@ static int late_done(void *arg)
 static int clock_ok(void *arg)
 {
 	gc_agent_clock k = {GC_AGENT_CLOCK_VERSION, 0, 0, 0, 0, 0, ""};
-	return gc_agent_get_clock(arg, &k) == 0 && k.ok;
+	return gc_agent_clock_get(arg, &k) == 0 && k.ok;
 }
 
 /* child-late EP PROJECT N ROUNDS PERIOD: lateness of N same-second ticks. */
@@ -326,7 +326,7 @@ static int child_late(const char *ep, int64_t project, size_t n, int rounds,
 				1000000000LL;
 	drive(a, until, late_done, &la);
 	gc_agent_clock k = {GC_AGENT_CLOCK_VERSION, 0, 0, 0, 0, 0, ""};
-	gc_agent_get_clock(a, &k);
+	gc_agent_clock_get(a, &k);
 	printf("clock_error_ms\t%.3f\n", k.error_ns / 1e6);
 	printf("clock_rtt_ms\t%.3f\n", k.rtt_ns / 1e6);
 	printf("samples\t%zu\n", c.n);
@@ -409,7 +409,7 @@ static int populate(gc_etcd *c, int64_t pid, size_t n, int mode,
 		gc_etcd_txn_request txn = {NULL, 0, ops, m, NULL, 0};
 		gc_etcd_txn_result res = {0};
 		int rc = gc_etcd_txn(&res, c, &txn, &err);
-		gc_etcd_txn_result_dispose(&res);
+		gc_etcd_txn_result_clear(&res);
 		for (size_t k = 0; k < m; k++) {
 			gc_free(keys[k]);
 			gc_free(vals[k]);
@@ -457,7 +457,7 @@ static double raw_listing_ms(gc_etcd *c, int64_t pid, size_t *count)
 			start = gc__strdup(r.kvs[r.kvs_count - 1].key);
 			(*count)--; /* re-read as the next page's first key */
 		}
-		gc_etcd_response_dispose(&r);
+		gc_etcd_response_clear(&r);
 		if (!more)
 			break;
 	}

@@ -150,11 +150,11 @@ static void *claim_worker(worker *w)
 		gc_etcd_claim_result res = {0};
 		if (gc_etcd_claim_key(&res, c, &cl, &err)) {
 			w->errors++;
-			gc_etcd_claim_result_dispose(&res);
+			gc_etcd_claim_result_clear(&res);
 			continue;
 		}
 		int64_t rev = res.revision;
-		gc_etcd_claim_result_dispose(&res);
+		gc_etcd_claim_result_clear(&res);
 		/* the run ends: delete t_status if it is still ours */
 		gc_etcd_compare cmp = {status, GC_ETCD_CMP_MOD,
 				       GC_ETCD_CMP_EQUAL, rev, NULL, 0};
@@ -167,7 +167,7 @@ static void *claim_worker(worker *w)
 			w->errors++;
 		else
 			w->ops++;
-		gc_etcd_txn_result_dispose(&tr);
+		gc_etcd_txn_result_clear(&tr);
 	}
 	gc_etcd_free(c);
 	return NULL;
@@ -186,7 +186,7 @@ static int64_t revision(gc_etcd *c)
 	if (gc_etcd_get(&r, c, "/", NULL, &err))
 		return -1;
 	int64_t rev = r.revision;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return rev;
 }
 
@@ -263,7 +263,7 @@ static gc_agent *agent_new(int idx)
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	if (gc_agent_config_init(&cfg))
+	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION))
 		return NULL;
 	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
 		free(cfg.etcd.endpoints[i]);
@@ -293,7 +293,7 @@ static gc_agent *agent_new(int idx)
 		o.log_level = GC_LOG_WARNING;
 	}
 	if (gc_agent_new(&a, &cfg, &o, &err) ||
-	    gc_agent_register_handler(a, "noop", noop, NULL, &err)) {
+	    gc_agent_handler_register(a, "noop", noop, NULL, &err)) {
 		fprintf(stderr, "agent: %s\n", err.msg);
 		gc_agent_free(a);
 		a = NULL;
@@ -370,7 +370,7 @@ static void agents_part(gc_etcd *c, int tasks, int windows, int seconds)
 		int ok = 0;
 		for (int i = 0; i < 3; i++) {
 			gc_agent_stats st;
-			gc_agent_get_stats(ag[i], &st);
+			gc_agent_stats_get(ag[i], &st);
 			ok += st.scheduled >= (size_t)tasks;
 		}
 		if (ok == 3)
@@ -450,7 +450,7 @@ static void agents_part(gc_etcd *c, int tasks, int windows, int seconds)
 		if (gc_etcd_get(&r, c, PREFIX "/2/", &go, &err) == 0)
 			for (size_t i = 0; i < r.kvs_count; i++)
 				left += strstr(r.kvs[i].key, "/t_status") != NULL;
-		gc_etcd_response_dispose(&r);
+		gc_etcd_response_clear(&r);
 		printf("agents_t_status_keys_mid_second\t%d\t%zu\n", tasks,
 		       left);
 	}

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 							   : 0;
 					rc = gc_etcd_get(&resp, c, "/bench/put",
 							 &go, &err);
-					gc_etcd_response_dispose(&resp);
+					gc_etcd_response_clear(&resp);
 					break;
 				}
 				case OP_CLAIM_WON:

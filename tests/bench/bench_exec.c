@@ -113,7 +113,7 @@ static double through_exec(int n, int in_flight)
 	t0 = now_s();
 	while (c.done < n) {
 		while (started < n && started - c.done < in_flight) {
-			if (gc_exec_start(ex, &req, NULL, &err)) {
+			if (gc_exec_start(NULL, ex, &req, &err)) {
 				fprintf(stderr, "gc_exec_start: %s\n", err.msg);
 				exit(1);
 			}
@@ -339,7 +339,7 @@ static void exec_burst(const char *shell, int n, int threads,
 		req.shell = shell;
 		req.command = "date +%s%N";
 		req.start_at = t;
-		if (gc_exec_start(ex, &req, NULL, &err)) {
+		if (gc_exec_start(NULL, ex, &req, &err)) {
 			fprintf(stderr, "gc_exec_start: %s\n", err.msg);
 			exit(1);
 		}

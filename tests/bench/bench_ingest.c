@@ -143,7 +143,7 @@ static void *store_worker(worker *w)
 			rc = gc_store_log_from_result(&row, &r, "127.0.0.1",
 						      "bench", 0, &err);
 		if (!rc)
-			rc = gc_store_log_insert(S.store, &row, 1, NULL, &err);
+			rc = gc_store_log_insert(NULL, S.store, &row, 1, &err);
 		if (rc) {
 			w->errors++;
 			if (w->errors < 3)
@@ -244,7 +244,7 @@ static int64_t count_rows(void)
 	gc_store_log_query q = {NULL, 0, NULL, 0, 1, 1, 0, 0};
 	gc_store_logs l = {0};
 	gc_error err;
-	if (gc_store_log_list(S.store, &q, &l, &err)) {
+	if (gc_store_log_list(&l, S.store, &q, &err)) {
 		fprintf(stderr, "count: %s\n", err.msg);
 		return -1;
 	}
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 	if (start_service(dir, gct_etcd_endpoints(e), &pid))
 		goto out;
 	gc_store_options so;
-	gc_store_options_init(&so);
+	gc_store_options_init(&so, GC_STORE_OPTIONS_VERSION);
 	so.pool_size = conc;
 	if (S.backend) {
 		so.backend = GC_STORE_MYSQL;
@@ -327,7 +327,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rows: %lld new, %ld accepted\n",
 			(long long)(rows1 - rows0), ing_ok + sto_ok);
 out:
-	gc_store_close(S.store);
+	gc_store_free(S.store);
 	if (pid > 0) {
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);

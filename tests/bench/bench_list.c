@@ -115,7 +115,7 @@ static int populate(gc_etcd *c, size_t n)
 		gc_etcd_txn_result res = {0};
 		gc_error err;
 		int rc = gc_etcd_txn(&res, c, &txn, &err);
-		gc_etcd_txn_result_dispose(&res);
+		gc_etcd_txn_result_clear(&res);
 		for (size_t k = 0; k < m; k++) {
 			gc_free(keys[k]);
 			gc_free(vals[k]);
@@ -183,7 +183,7 @@ static double bare_ms(const char *ep, size_t *count)
 			(*count)--; /* read again as the next page's first key
 				     */
 		}
-		gc_etcd_response_dispose(&r);
+		gc_etcd_response_clear(&r);
 		if (!more)
 			break;
 	}
@@ -278,7 +278,7 @@ static gc_agent *agent_new(const char *ep)
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	if (gc_agent_config_init(&cfg))
+	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION))
 		return NULL;
 	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
 		free(cfg.etcd.endpoints[i]);
@@ -295,7 +295,7 @@ static gc_agent *agent_new(const char *ep)
 	gc_agent_options o = GC_AGENT_OPTIONS_INIT;
 	o.cron_utc = 1;
 	if (gc_agent_new(&a, &cfg, &o, &err) ||
-	    gc_agent_register_handler(a, "noop", noop, NULL, &err)) {
+	    gc_agent_handler_register(a, "noop", noop, NULL, &err)) {
 		fprintf(stderr, "agent: %s\n", err.msg);
 		gc_agent_free(a);
 		a = NULL;
@@ -327,7 +327,7 @@ static double agent_ms(const char *ep, size_t want, size_t *count)
 	while (gc__mono_ns() < end) {
 		if (gc_agent_step(a, &err) != 0)
 			break;
-		gc_agent_get_stats(a, &st);
+		gc_agent_stats_get(a, &st);
 		if (st.projects_loaded == 1 && st.tasks >= want)
 			break;
 		int t = gc_agent_timeout_ms(a);

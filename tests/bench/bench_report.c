@@ -23,7 +23,7 @@
  *   spool_only    submits with the sink down (appending to the spool is
  *                 all the caller ever waits for): submits/second;
  *   spool_started the same, each result preceded by
- *                 gc_reporter_submit_started (the record of the run in
+ *                 gc_reporter_start_submit (the record of the run in
  *                 running/ that the agent writes before every spawn):
  *                 runs/second, "submit" the caller's time for both calls.
  * The receiver is a civetweb server in this process (8 threads) answering
@@ -152,8 +152,8 @@ static double through_reporter(gc_reporter_options *o, gc_result *res, int n,
 	t0 = now_s();
 	for (int i = 0; i < n; i++)
 		if ((with_start &&
-		     gc_reporter_submit_started(r, &res[i], &err)) ||
-		    gc_reporter_submit_result(r, &res[i], &err))
+		     gc_reporter_start_submit(r, &res[i], &err)) ||
+		    gc_reporter_result_submit(r, &res[i], &err))
 			die("submit", err.msg);
 	t1 = now_s();
 	*submit_us = (t1 - t0) * 1e6 / n;
@@ -181,7 +181,7 @@ static gc_store *open_db(const char *dir, const char *name, int64_t *pid)
 	so.sqlite_path = path;
 	if (gc_store_open(&s, &so, &err))
 		die("sqlite", err.msg);
-	if (gc_store_project_create(s, "bench", "", 1, pid, &err))
+	if (gc_store_project_create(pid, s, "bench", "", 1, &err))
 		die("project", err.msg);
 	return s;
 }
@@ -195,7 +195,7 @@ static double sql_bare(gc_store *s, gc_result *res, int n)
 	memset(rows, 0, sizeof(rows));
 	for (int i = 0; i < n;) {
 		int k = 0;
-		if (gc_store_project_get(s, res[i].task.project_id, &p, &err))
+		if (gc_store_project_get(&p, s, res[i].task.project_id, &err))
 			die("project", err.msg);
 		for (; k < 256 && i < n; k++, i++)
 			if (gc_store_log_from_result(&rows[k], &res[i],
@@ -203,7 +203,7 @@ static double sql_bare(gc_store *s, gc_result *res, int n)
 						     &err))
 				die("row", err.msg);
 		gc_store_project_clear(&p);
-		if (gc_store_log_insert(s, rows, (size_t)k, NULL, &err))
+		if (gc_store_log_insert(NULL, s, rows, (size_t)k, &err))
 			die("insert", err.msg);
 	}
 	t0 = now_s() - t0;
@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 			cpu[0][rep] = (cpu_s() - c0) * 1e6 / n;
 		}
 		o.report_addr = url;
-		o.sync = GC_REPORT_SYNC_GROUP;
+		o.sync = GC_REPORTER_SYNC_GROUP;
 		if (want(only, 1))
 			{
 			double c0 = cpu_s();
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 							&sub[1][rep]);
 			cpu[1][rep] = (cpu_s() - c0) * 1e6 / n;
 		}
-		o.sync = GC_REPORT_SYNC_ALWAYS;
+		o.sync = GC_REPORTER_SYNC_ALWAYS;
 		if (want(only, 2))
 			{
 			double c0 = cpu_s();
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 			rate[3][rep] = sql_bare(s, res, n);
 			cpu[3][rep] = (cpu_s() - c0) * 1e6 / n;
 		}
-			gc_store_close(s);
+			gc_store_free(s);
 		}
 		if (want(only, 4)) {
 			snprintf(db, sizeof(db), "sink-%d.db", rep);
@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 							&sub[4][rep]);
 			cpu[4][rep] = (cpu_s() - c0) * 1e6 / n;
 		}
-			gc_store_close(s);
+			gc_store_free(s);
 		}
 		if (want(only, 6)) {
 			snprintf(db, sizeof(db), "none-%d.db", rep);
@@ -323,12 +323,12 @@ int main(int argc, char **argv)
 			memset(&o, 0, sizeof(o));
 			o.version = GC_REPORTER_OPTIONS_VERSION;
 			o.store = s;
-			o.sync = GC_REPORT_SYNC_NONE;
+			o.sync = GC_REPORTER_SYNC_NONE;
 			double c0 = cpu_s();
 			rate[6][rep] = through_reporter(&o, res, n, 1, 0,
 							&sub[6][rep]);
 			cpu[6][rep] = (cpu_s() - c0) * 1e6 / n;
-			gc_store_close(s);
+			gc_store_free(s);
 		}
 		memset(&o, 0, sizeof(o));
 		o.version = GC_REPORTER_OPTIONS_VERSION;

@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	gc_store_options o;
 	gc_store *s = NULL;
 	gc_error e = {0, ""};
-	gc_store_options_init(&o);
+	gc_store_options_init(&o, GC_STORE_OPTIONS_VERSION);
 	const char *ext = getenv("STORE_BENCH_MYSQL_SERVICE");
 	if (mysql && ext && *ext) {
 		/* An existing server (its tables are left behind). */
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 		double t0 = now_s();
 		for (int i = 0; i < SINGLE_PER_SEGMENT; i++) {
 			make_row(&batch[0], ids[0], sizeof(ids[0]), seq++, base);
-			if (gc_store_log_insert(s, batch, 1, NULL, &e)) {
+			if (gc_store_log_insert(NULL, s, batch, 1, &e)) {
 				fprintf(stderr, "insert: %s\n", e.msg);
 				return 1;
 			}
@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 				make_row(&batch[i], ids[i], sizeof(ids[i]),
 					 seq++, base);
 			size_t added = 0;
-			if (gc_store_log_insert(s, batch, n, &added, &e) ||
+			if (gc_store_log_insert(&added, s, batch, n, &e) ||
 			    added != n) {
 				fprintf(stderr, "insert: %s (added %zu of %zu)\n",
 					e.msg, added, n);
@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 				q.project_ids = NULL;
 			gc_store_logs l;
 			double t0 = now_s();
-			if (gc_store_log_list(s, &q, &l, &e)) {
+			if (gc_store_log_list(&l, s, &q, &e)) {
 				fprintf(stderr, "list: %s\n", e.msg);
 				return 1;
 			}
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nrec; i++) {
 		gc_store_day_count d[7];
 		double t0 = now_s();
-		if (gc_store_log_recent(s, NULL, 0, 0, d, &e)) {
+		if (gc_store_log_recent(d, s, NULL, 0, 0, &e)) {
 			fprintf(stderr, "recent: %s\n", e.msg);
 			return 1;
 		}
@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 	free(lat);
 	free(batch);
 	free(ids);
-	gc_store_close(s);
+	gc_store_free(s);
 	gct_mariadb_stop(m);
 	if (!getenv("GCT_KEEP"))
 		gct_rmrf(dir);

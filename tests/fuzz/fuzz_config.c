@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 
-	if (gc_agent_config_init(&a) == 0) {
+	if (gc_agent_config_init(&a, GC_AGENT_CONFIG_VERSION) == 0) {
 		rc = gc_agent_config_load_string(&a, text, "f.toml", NULL, NULL,
 						 &err);
 		if (rc != 0) {
@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		gc_agent_config_clear(&a);
 	}
-	if (gc_service_config_init(&s) == 0) {
+	if (gc_service_config_init(&s, GC_SERVICE_CONFIG_VERSION) == 0) {
 		rc = gc_service_config_load_string(&s, text, "f.toml", NULL,
 						   NULL, &err);
 		if (rc != 0) {

@@ -97,7 +97,7 @@ static void one_input(const uint8_t *data, size_t size)
 			check_response(&r);
 		else if (r.kvs)
 			abort();
-		gc_etcd_response_dispose(&r);
+		gc_etcd_response_clear(&r);
 		break;
 	}
 	case 4: {
@@ -108,7 +108,7 @@ static void one_input(const uint8_t *data, size_t size)
 		} else if (t.responses) {
 			abort();
 		}
-		gc_etcd_txn_result_dispose(&t);
+		gc_etcd_txn_result_clear(&t);
 		break;
 	}
 	case 5: {
@@ -122,7 +122,7 @@ static void one_input(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < info.keys_count; i++)
 				if (!info.keys[i])
 					abort();
-		gc_etcd_lease_info_dispose(&info);
+		gc_etcd_lease_info_clear(&info);
 		break;
 	}
 	default:

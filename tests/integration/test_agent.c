@@ -586,7 +586,7 @@ static void lost_session_and_etcd_outage_reregister(void **state)
 	assert_int_equal(gc_etcd_get(&r, F.c, reg, NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
 	int64_t lease = r.kvs[0].lease;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_true(lease != 0);
 	assert_int_equal(gc_etcd_lease_revoke(F.c, lease, &err), 0);
 	assert_int_equal(atu_key_exists(F.c, reg), 0);
@@ -599,7 +599,7 @@ static void lost_session_and_etcd_outage_reregister(void **state)
 	assert_int_equal(gc_etcd_get(&r, F.c, reg, NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
 	assert_true(r.kvs[0].lease != lease);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* An etcd outage longer than the session TTL: the member is killed,
 	 * stays down 12 s, comes back; the agent is registered again and

@@ -108,7 +108,7 @@ static gc_agent *make_agent(const char *prefix, const char *projects,
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	if (gc_agent_config_init(&cfg) ||
+	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION) ||
 	    gc_agent_config_load(&cfg, path, NULL, NULL, &err)) {
 		fprintf(stderr, "config: %s\n", err.msg);
 		return NULL;
@@ -189,19 +189,19 @@ static void handler_tasks_run_fail_time_out_and_are_killed(void **state)
 	assert_non_null(a);
 	int calls = 0;
 	gc_error err;
-	assert_int_equal(gc_agent_register_handler(a, "echo", h_echo, &calls,
+	assert_int_equal(gc_agent_handler_register(a, "echo", h_echo, &calls,
 						   &err),
 			 0);
-	assert_int_equal(gc_agent_register_handler(a, "fail", h_fail, NULL,
+	assert_int_equal(gc_agent_handler_register(a, "fail", h_fail, NULL,
 						   &err),
 			 0);
-	assert_int_equal(gc_agent_register_handler(a, "sleepy", h_sleepy, NULL,
+	assert_int_equal(gc_agent_handler_register(a, "sleepy", h_sleepy, NULL,
 						   &err),
 			 0);
-	assert_int_equal(gc_agent_register_handler(a, "loud", h_loud, NULL,
+	assert_int_equal(gc_agent_handler_register(a, "loud", h_loud, NULL,
 						   &err),
 			 0);
-	assert_int_equal(gc_agent_register_handler(a, "bad name", h_echo, NULL,
+	assert_int_equal(gc_agent_handler_register(a, "bad name", h_echo, NULL,
 						   &err),
 			 GC_EINVAL);
 	assert_int_equal(gc_agent_start(a, &err), 0);
@@ -266,7 +266,7 @@ static void handler_tasks_run_fail_time_out_and_are_killed(void **state)
 	assert_int_equal(calls, 1);
 
 	gc_agent_stats st;
-	gc_agent_get_stats(a, &st);
+	gc_agent_stats_get(a, &st);
 	assert_int_equal(st.projects, 1);
 	assert_int_equal(st.projects_loaded, 1);
 	assert_int_equal(st.tasks, nt);
@@ -295,7 +295,7 @@ static void host_poll_loop_drives_the_agent(void **state)
 	assert_non_null(a);
 	int calls = 0;
 	gc_error err;
-	assert_int_equal(gc_agent_register_handler(a, "echo", h_echo, &calls,
+	assert_int_equal(gc_agent_handler_register(a, "echo", h_echo, &calls,
 						   &err),
 			 0);
 	atu_task t = {"tick", "* * * * * * *", "@handler:echo polled", 0, 0, 0,
@@ -388,7 +388,7 @@ static void agent_rejects_bad_configuration(void **state)
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	assert_int_equal(gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION), 0);
 	free(cfg.client_ip);
 	cfg.client_ip = strdup("10.0.0.1/evil");
 	assert_int_equal(gc_agent_new(&a, &cfg, NULL, &err), GC_EINVAL);
@@ -406,7 +406,7 @@ static void agent_rejects_bad_configuration(void **state)
 	/* Freed without ever running: no threads, no I/O. */
 	assert_int_equal(gc_agent_new(&a, &cfg, NULL, &err), 0);
 	int64_t bad[] = {1, -2};
-	assert_int_equal(gc_agent_set_projects(a, bad, 2, &err), GC_EINVAL);
+	assert_int_equal(gc_agent_projects_set(a, bad, 2, &err), GC_EINVAL);
 	gc_agent_free(a);
 	gc_agent_free(NULL);
 	gc_agent_config_clear(&cfg);

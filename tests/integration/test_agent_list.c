@@ -74,7 +74,7 @@ static char *populate(size_t n, size_t value_len)
 		gc_error err;
 		if (gc_etcd_txn(&res, F.c, &txn, &err))
 			fail_msg("populate: %s", err.msg);
-		gc_etcd_txn_result_dispose(&res);
+		gc_etcd_txn_result_clear(&res);
 	}
 	free(value);
 	return prefix;
@@ -336,7 +336,7 @@ static void compact_now(lst *t)
 	char *key = gc__sprintf("%sz-added", compact_prefix);
 	assert_int_equal(gc_etcd_put(&r, F.c, key, "x", 1, 0, 0, &err), 0);
 	assert_int_equal(gc_etcd_compact(F.c, r.revision, 1, &err), 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	free(key);
 }
 
@@ -465,7 +465,7 @@ static void put_tasks(size_t n)
 		gc_error err;
 		if (gc_etcd_txn(&res, F.c, &txn, &err))
 			fail_msg("put tasks: %s", err.msg);
-		gc_etcd_txn_result_dispose(&res);
+		gc_etcd_txn_result_clear(&res);
 		for (size_t k = 0; k < m; k++) {
 			gc_free(keys[k]);
 			gc_free(vals[k]);
@@ -478,7 +478,7 @@ static gc_agent *agent_through(const char *ep, agent_log *al)
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	assert_int_equal(gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION), 0);
 	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
 		free(cfg.etcd.endpoints[i]);
 	cfg.etcd.endpoints[0] = gc__strdup(ep);
@@ -517,7 +517,7 @@ static void an_agent_loads_its_project_past_a_stalled_page(void **state)
 	int64_t end = gc__mono_ms() + 60000;
 	while (gc__mono_ms() < end) {
 		assert_int_equal(gc_agent_step(a, &err), 0);
-		gc_agent_get_stats(a, &st);
+		gc_agent_stats_get(a, &st);
 		if (st.projects_loaded == 1)
 			break;
 		struct pollfd pfd = {gc_agent_fd(a), POLLIN, 0};
@@ -577,7 +577,7 @@ static void get_has_its_own_timeout(void **state)
 	o.retry_timeout_ms = 0;
 	assert_int_equal(gc_etcd_get(&r, c, prefix, &o, &err), 0);
 	assert_int_equal(r.kvs_count, 10);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* version 1 options (no timeout fields) are read as before */
 	gct_proxy_set(&p, "");
@@ -592,7 +592,7 @@ static void get_has_its_own_timeout(void **state)
 	v1.sort_order = GC_ETCD_SORT_ASCEND;
 	assert_int_equal(gc_etcd_get(&r, c, prefix, &v1, &err), 0);
 	assert_int_equal(r.kvs_count, 3);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	/* a newer version than this library knows is refused */
 	o.version = GC_ETCD_GET_OPTIONS_VERSION + 1;
 	assert_int_equal(gc_etcd_get(&r, c, prefix, &o, &err), GC_EINVAL);

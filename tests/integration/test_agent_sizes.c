@@ -154,7 +154,7 @@ static void oversized_tasks_are_skipped_once_and_the_rest_runs(void **state)
 	assert_int_equal(atu_write_config(path, "10.40.0.1", F.eps, 0, PREFIX,
 					  "7", NULL),
 			 0);
-	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	assert_int_equal(gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load(&cfg, path, NULL, NULL, &err), 0);
 	o.on_warning = on_warning;
 	o.payload = &s;
@@ -163,7 +163,7 @@ static void oversized_tasks_are_skipped_once_and_the_rest_runs(void **state)
 	o.log_level = GC_LOG_INFO;
 	assert_int_equal(gc_agent_new(&a, &cfg, &o, &err), 0);
 	gc_agent_config_clear(&cfg);
-	assert_int_equal(gc_agent_register_handler(a, "tick", h_tick, &ticks,
+	assert_int_equal(gc_agent_handler_register(a, "tick", h_tick, &ticks,
 						   &err),
 			 0);
 	assert_int_equal(gc_agent_start(a, &err), 0);
@@ -190,7 +190,7 @@ static void oversized_tasks_are_skipped_once_and_the_rest_runs(void **state)
 	pthread_mutex_unlock(&s.mu);
 	assert_int_equal(gct_logbuf_count(&log, "not loaded"), 2);
 	gc_agent_stats st;
-	gc_agent_get_stats(a, &st);
+	gc_agent_stats_get(a, &st);
 	assert_int_equal(st.projects_loaded, 1);
 	assert_int_equal(st.tasks, 2);
 

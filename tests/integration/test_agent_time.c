@@ -58,7 +58,7 @@ static char *register_value(const char *prefix, const char *ip)
 	gc_error err;
 	if (gc_etcd_get(&r, F.c, key, NULL, &err) == 0 && r.kvs_count == 1)
 		v = gc__strndup(r.kvs[0].value, r.kvs[0].value_len);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	gc_free(key);
 	return v;
 }

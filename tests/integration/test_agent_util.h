@@ -288,7 +288,7 @@ static inline int atu_key_exists(gc_etcd *c, const char *key)
 	if (gc_etcd_get(&r, c, key, NULL, &err))
 		return -1;
 	int n = (int)r.kvs_count;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return n > 0;
 }
 

@@ -66,7 +66,7 @@ static char *get_prefix_keys(const char *prefix, unsigned flags)
 	if (gc_etcd_get(&r, g_c, prefix, &o, &err))
 		fail_msg("get %s: %s", prefix, err.msg);
 	out = strdup(keys_of(&r));
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return out;
 }
 
@@ -83,7 +83,7 @@ static void put_and_get_round_trip_binary_and_empty_values(void **state)
 			 0);
 	assert_true(r.revision > 0);
 	assert_int_equal(r.kvs_count, 0); /* no prev_kv asked */
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc_etcd_get(&r, g_c, "/kv/bin", NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
 	assert_int_equal(r.count, 1);
@@ -93,7 +93,7 @@ static void put_and_get_round_trip_binary_and_empty_values(void **state)
 	assert_int_equal(r.kvs[0].version, 1);
 	assert_int_equal(r.kvs[0].create_revision, r.kvs[0].mod_revision);
 	assert_true(r.member_id != 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* etcd omits an empty value: it must come back as "" */
 	assert_int_equal(gc_etcd_put(NULL, g_c, "/kv/empty", "", 0, 0, 0,
@@ -103,7 +103,7 @@ static void put_and_get_round_trip_binary_and_empty_values(void **state)
 	assert_int_equal(r.kvs_count, 1);
 	assert_int_equal(r.kvs[0].value_len, 0);
 	assert_string_equal(r.kvs[0].value, "");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 }
 
 static void get_of_a_missing_key_is_empty_not_an_error(void **state)
@@ -115,7 +115,7 @@ static void get_of_a_missing_key_is_empty_not_an_error(void **state)
 	assert_int_equal(r.kvs_count, 0);
 	assert_int_equal(r.count, 0);
 	assert_true(r.revision > 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 }
 
 static void prefix_with_separator_does_not_match_longer_sibling(void **state)
@@ -182,7 +182,7 @@ static void get_options_limit_count_keys_only_sort_and_revision(void **state)
 	}
 	assert_int_equal(gc_etcd_get(&r, g_c, "/g/0", NULL, &err), 0);
 	rev1 = r.kvs[0].mod_revision;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	put_s("/g/0", "changed");
 
 	o.flags = GC_ETCD_PREFIX;
@@ -191,14 +191,14 @@ static void get_options_limit_count_keys_only_sort_and_revision(void **state)
 	assert_int_equal(r.kvs_count, 2);
 	assert_int_equal(r.count, 5);
 	assert_true(r.more);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	o.limit = 0;
 	o.flags = GC_ETCD_PREFIX | GC_ETCD_COUNT_ONLY;
 	assert_int_equal(gc_etcd_get(&r, g_c, "/g/", &o, &err), 0);
 	assert_int_equal(r.kvs_count, 0);
 	assert_int_equal(r.count, 5);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	o.flags = GC_ETCD_PREFIX | GC_ETCD_KEYS_ONLY;
 	o.sort_target = GC_ETCD_SORT_KEY;
@@ -206,7 +206,7 @@ static void get_options_limit_count_keys_only_sort_and_revision(void **state)
 	assert_int_equal(gc_etcd_get(&r, g_c, "/g/", &o, &err), 0);
 	assert_string_equal(keys_of(&r), "/g/4 /g/3 /g/2 /g/1 /g/0");
 	assert_int_equal(r.kvs[0].value_len, 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* historical read */
 	memset(&o, 0, sizeof(o));
@@ -214,13 +214,13 @@ static void get_options_limit_count_keys_only_sort_and_revision(void **state)
 	o.revision = rev1;
 	assert_int_equal(gc_etcd_get(&r, g_c, "/g/0", &o, &err), 0);
 	assert_string_equal(r.kvs[0].value, "v0");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	/* serializable read */
 	o.revision = 0;
 	o.flags = GC_ETCD_SERIALIZABLE;
 	assert_int_equal(gc_etcd_get(&r, g_c, "/g/0", &o, &err), 0);
 	assert_string_equal(r.kvs[0].value, "changed");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	/* a future revision is refused with etcd's message */
 	o.flags = 0;
 	o.revision = rev1 + 1000000;
@@ -241,7 +241,7 @@ static void put_prev_kv_ignore_flags_and_unknown_lease(void **state)
 			 0);
 	assert_int_equal(r.kvs_count, 1);
 	assert_string_equal(r.kvs[0].value, "one");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	assert_int_equal(gc_etcd_lease_grant(&lease, &ttl, g_c, 60, 0, &err),
 			 0);
@@ -251,14 +251,14 @@ static void put_prev_kv_ignore_flags_and_unknown_lease(void **state)
 	assert_int_equal(gc_etcd_get(&r, g_c, "/pp/k", NULL, &err), 0);
 	assert_string_equal(r.kvs[0].value, "two"); /* value kept */
 	assert_true(r.kvs[0].lease == lease);        /* lease attached */
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc_etcd_put(NULL, g_c, "/pp/k", "three", 5, 0,
 				     GC_ETCD_IGNORE_LEASE, &err),
 			 0);
 	assert_int_equal(gc_etcd_get(&r, g_c, "/pp/k", NULL, &err), 0);
 	assert_string_equal(r.kvs[0].value, "three");
 	assert_true(r.kvs[0].lease == lease); /* lease kept */
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc_etcd_lease_revoke(g_c, lease, &err), 0);
 
 	/* the message names the endpoint, the HTTP status, etcd's text */
@@ -291,7 +291,7 @@ static void delete_key_prefix_and_prev_kvs(void **state)
 	assert_int_equal(r.count, 2);
 	assert_int_equal(r.kvs_count, 2);
 	assert_string_equal(keys_of(&r), "/d/x/1 /d/x/2");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	k = get_prefix_keys("/d/", GC_ETCD_PREFIX);
 	assert_string_equal(k, "/d/x /d/xy");
 	free(k);
@@ -320,7 +320,7 @@ static int txn1(const gc_etcd_compare *cmp, int *succeeded)
 		fail_msg("txn: %s", err.msg);
 	*succeeded = r.succeeded;
 	assert_int_equal(r.responses_count, r.succeeded ? 1 : 0);
-	gc_etcd_txn_result_dispose(&r);
+	gc_etcd_txn_result_clear(&r);
 	return rc;
 }
 
@@ -341,7 +341,7 @@ static void txn_compares_every_target_and_result(void **state)
 	assert_int_equal(gc_etcd_get(&r, g_c, "/t/k", NULL, &err), 0);
 	create = r.kvs[0].create_revision;
 	mod = r.kvs[0].mod_revision;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	memset(&c, 0, sizeof(c));
 	c.key = "/t/k";
@@ -438,7 +438,7 @@ static void txn_runs_the_branch_and_returns_each_response(void **state)
 	assert_int_equal(r.responses[0].count, 2);
 	assert_int_equal(r.responses[1].type, GC_ETCD_OP_PUT);
 	assert_true(r.revision > 0);
-	gc_etcd_txn_result_dispose(&r);
+	gc_etcd_txn_result_clear(&r);
 
 	/* flag on: success branch */
 	assert_int_equal(gc_etcd_txn(&r, g_c, &t, &err), 0);
@@ -452,7 +452,7 @@ static void txn_runs_the_branch_and_returns_each_response(void **state)
 	assert_int_equal(r.responses[2].type, GC_ETCD_OP_RANGE);
 	/* the range sees the txn's own writes */
 	assert_string_equal(keys_of(&r.responses[2]), "/tb/b /tb/c /tb/flag");
-	gc_etcd_txn_result_dispose(&r);
+	gc_etcd_txn_result_clear(&r);
 
 	/* an invalid txn (same key written twice) is etcd's error */
 	succ[1].type = GC_ETCD_OP_PUT;
@@ -491,10 +491,10 @@ static void claim_once_wins_then_reports_the_holder(void **state)
 	assert_int_equal(r.kvs_count, 1);
 	assert_int_equal(r.kvs[0].mod_revision, a.create_revision);
 	assert_true(r.kvs[0].lease == lease);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc_etcd_get(&r, g_c, cl.key, NULL, &err), 0);
 	assert_int_equal(r.kvs[0].create_revision, a.create_revision);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* a rival loses and learns who holds it */
 	cl.value = "agentB";
@@ -508,14 +508,14 @@ static void claim_once_wins_then_reports_the_holder(void **state)
 	assert_int_equal(b.create_revision, a.create_revision);
 	assert_true(b.holder_lease == lease);
 	assert_int_equal(b.responses_count, 0);
-	gc_etcd_claim_result_dispose(&b);
+	gc_etcd_claim_result_clear(&b);
 
 	/* the next tick's claim gets a larger fencing token */
 	cl.key = "/cl/lock/1/task/101";
 	assert_int_equal(gc_etcd_claim_key(&c2, g_c, &cl, &err), 0);
 	assert_true(c2.create_revision > a.create_revision);
-	gc_etcd_claim_result_dispose(&c2);
-	gc_etcd_claim_result_dispose(&a);
+	gc_etcd_claim_result_clear(&c2);
+	gc_etcd_claim_result_clear(&a);
 
 	/* an extra condition failing while the key is free */
 	{
@@ -529,7 +529,7 @@ static void claim_once_wins_then_reports_the_holder(void **state)
 		assert_int_equal(gc_etcd_claim_key(&b, g_c, &cl, &err),
 				 GC_ECONFLICT);
 		assert_false(b.holder_present);
-		gc_etcd_claim_result_dispose(&b);
+		gc_etcd_claim_result_clear(&b);
 	}
 	/* revoking the lease releases the claim and the status */
 	assert_int_equal(gc_etcd_lease_revoke(g_c, lease, &err), 0);
@@ -537,7 +537,7 @@ static void claim_once_wins_then_reports_the_holder(void **state)
 				     &err),
 			 0);
 	assert_int_equal(r.kvs_count, 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	/* out may be NULL */
 	cl.compare = NULL;
 	cl.compare_count = 0;
@@ -569,7 +569,7 @@ static void lease_ids_round_trip_as_int64(void **state)
 			 0);
 	assert_int_equal(gc_etcd_get(&r, g_c, "/l/held", NULL, &err), 0);
 	assert_true(r.kvs[0].lease == big);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	assert_int_equal(gc_etcd_lease_timetolive(&info, g_c, big, 1, &err),
 			 0);
@@ -578,7 +578,7 @@ static void lease_ids_round_trip_as_int64(void **state)
 	assert_true(info.ttl > 0 && info.ttl <= 40);
 	assert_int_equal(info.keys_count, 1);
 	assert_string_equal(info.keys[0], "/l/held");
-	gc_etcd_lease_info_dispose(&info);
+	gc_etcd_lease_info_clear(&info);
 
 	assert_int_equal(gc_etcd_lease_keepalive_once(&ttl, g_c, big, &err),
 			 0);
@@ -587,7 +587,7 @@ static void lease_ids_round_trip_as_int64(void **state)
 	assert_int_equal(gc_etcd_lease_revoke(g_c, big, &err), 0);
 	assert_int_equal(gc_etcd_get(&r, g_c, "/l/held", NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 0); /* deleted with its lease */
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc_etcd_lease_revoke(g_c, big, &err), GC_ENOTFOUND);
 	assert_int_equal(gc_etcd_lease_timetolive(&info, g_c, big, 0, &err),
 			 GC_ENOTFOUND);
@@ -650,7 +650,7 @@ static void keeper_keeps_a_lease_alive_then_reports_its_revocation(
 		fail_msg("lease reported lost: %s", lost.reason);
 	assert_int_equal(gc_etcd_get(&r, g_c, "/keep/k", NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* revoked behind the keeper's back: reported (generous bound: the
 	 * next keep-alive is due within TTL/3) */
@@ -833,7 +833,7 @@ static void watch_delivers_puts_deletes_prev_kv_and_txn_batches(void **state)
 	assert_int_equal(r.batches, 4); /* the txn's two events together */
 	assert_int_equal(r.last_rev, tr.revision);
 	assert_true(gc_etcd_watch_next_revision(wa) == tr.revision + 1);
-	gc_etcd_txn_result_dispose(&tr);
+	gc_etcd_txn_result_clear(&tr);
 	assert_int_equal(r.errors, 0);
 	assert_true(gc_etcd_watch_active(wa));
 	assert_ptr_equal(gc_etcd_watch_payload(wa), &r);
@@ -969,7 +969,7 @@ static void watch_from_a_start_revision_replays_history(void **state)
 	gc_etcd_watcher_poll(w, 200, NULL);
 	assert_string_equal(r.log, "PUT /hist/b=- PUT /hist/c=-");
 	gc_etcd_watcher_free(w);
-	gc_etcd_response_dispose(&pr);
+	gc_etcd_response_clear(&pr);
 }
 
 static void a_long_replay_arrives_complete_and_in_order(void **state)
@@ -1006,12 +1006,12 @@ static void a_long_replay_arrives_complete_and_in_order(void **state)
 		}
 		assert_int_equal(gc_etcd_txn(&tr, g_c, &t, &err), 0);
 		last_rev = tr.revision;
-		gc_etcd_txn_result_dispose(&tr);
+		gc_etcd_txn_result_clear(&tr);
 	}
 	/* all history at once: etcd sends it as one ~700 KB message */
 	o = wopts(&r, GC_ETCD_PREFIX);
 	o.start_revision = first.revision;
-	gc_etcd_response_dispose(&first);
+	gc_etcd_response_clear(&first);
 	assert_int_equal(gc_etcd_watcher_new(&w, g_c, &err), 0);
 	assert_int_equal(gc_etcd_watch_add(&wa, w, "/replay/", &o, &err), 0);
 	assert_int_equal(poll_until(w, &r.events, TXNS * PER + 1, 20000), 0);
@@ -1050,12 +1050,12 @@ static void compaction_past_the_watch_is_reported_and_relist_recovers(
 	assert_int_equal(gc_etcd_put(&pr, g_c, "/cmp/a", "1", 1, 0, 0, &err),
 			 0);
 	start = pr.revision;
-	gc_etcd_response_dispose(&pr);
+	gc_etcd_response_clear(&pr);
 	put_s("/cmp/b", "2");
 	assert_int_equal(gc_etcd_put(&pr, g_c, "/cmp/c", "3", 1, 0, 0, &err),
 			 0);
 	assert_int_equal(gc_etcd_compact(g_c, pr.revision, 1, &err), 0);
-	gc_etcd_response_dispose(&pr);
+	gc_etcd_response_clear(&pr);
 	/* a read at the compacted revision says so */
 	go.revision = start;
 	assert_int_equal(gc_etcd_get(&list, g_c, "/cmp/a", &go, &err),
@@ -1082,7 +1082,7 @@ static void compaction_past_the_watch_is_reported_and_relist_recovers(
 	assert_int_equal(poll_until(w, &r.events, 1, 10000), 0);
 	assert_string_equal(r.log, "PUT /cmp/d=-");
 	assert_int_equal(r.compacted, 1);
-	gc_etcd_response_dispose(&list);
+	gc_etcd_response_clear(&list);
 	gc_etcd_watcher_free(w);
 }
 
@@ -1347,7 +1347,7 @@ static void a_dead_endpoint_is_skipped(void **state)
 	assert_non_null(c);
 	assert_int_equal(gc_etcd_get(&r, c, "/kv/bin", NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_string_equal(gc_etcd_endpoint(c), gct_etcd_endpoint(g_etcd, 0));
 	gc_etcd_free(c);
 }
@@ -1483,7 +1483,7 @@ static void answers_are_bounded(void **state)
 	assert_non_null(strstr(err.msg, "2048"));
 	/* a small answer still works on the same client */
 	assert_int_equal(gc_etcd_get(&r, c, "/kv/bin", NULL, &err), 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* a watch message over the bound stops that watch, others go on */
 	{
@@ -1569,7 +1569,7 @@ static void no_descriptor_leaks_and_all_are_close_on_exec(void **state)
 		gc_etcd_response r;
 		assert_non_null(c);
 		assert_int_equal(gc_etcd_get(&r, c, "/kv/bin", NULL, &err), 0);
-		gc_etcd_response_dispose(&r);
+		gc_etcd_response_clear(&r);
 		gc_etcd_free(c);
 	}
 	after = etu_fd_count(NULL);

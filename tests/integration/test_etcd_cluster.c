@@ -127,7 +127,7 @@ static void assert_exactly_once(gc_etcd *c, const char *prefix,
 		if (hits != 1)
 			fail_msg("key %s seen %d times", r.kvs[i].key, hits);
 	}
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 }
 
 static void put_n(gc_etcd *c, const char *prefix, int from, int to)
@@ -209,7 +209,7 @@ static void cluster_member_killed_mid_stream_loses_nothing(void **state)
 	assert_string_not_equal(gc_etcd_endpoint(c), first);
 	assert_int_equal(gc_etcd_get(&r, c, "/k/059", NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(poll_until(w, &s->n, 60, 20000), 0);
 
 	/* a new watch on the surviving members works too */
@@ -300,13 +300,13 @@ static void claim_retried_after_a_timeout_never_loses_to_itself(void **state)
 	if (rc)
 		fail_msg("claim: %s", err.msg);
 	assert_true(res.create_revision > 0);
-	gc_etcd_claim_result_dispose(&res);
+	gc_etcd_claim_result_clear(&res);
 	/* and it really is held by us, once */
 	cl.value = "agent-b";
 	assert_int_equal(gc_etcd_claim_key(&res, other, &cl, &err),
 			 GC_ECONFLICT);
 	assert_string_equal(res.holder_value, "agent-a");
-	gc_etcd_claim_result_dispose(&res);
+	gc_etcd_claim_result_clear(&res);
 	gc_etcd_free(other);
 	gc_etcd_free(c);
 	gct_etcd_stop(e);
@@ -392,7 +392,7 @@ static void auth_tokens_renew_and_permissions_are_clear(void **state)
 			 0);
 	assert_int_equal(gc_etcd_get(&r, cron, "/cron/a", NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	/* outside the role: a clear permission error, not retried */
 	assert_int_equal(gc_etcd_put(NULL, cron, "/other/x", "c", 1, 0, 0,
@@ -411,7 +411,7 @@ static void auth_tokens_renew_and_permissions_are_clear(void **state)
 	set_token(cron, "AAAAgarbageAAAA.1");
 	if (gc_etcd_get(&r, cron, "/cron/a", NULL, &err))
 		fail_msg("get with a garbage token: %s", err.msg);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 
 	assert_true(g_auth_count > n_auth);
 

@@ -110,7 +110,7 @@ static int setup(void **state)
 	c = tls_client(g_ep, 1);
 	for (t0 = gc__mono_ms(); gc__mono_ms() - t0 < 20000;) {
 		if (gc_etcd_get(&r, c, "/ready", NULL, NULL) == 0) {
-			gc_etcd_response_dispose(&r);
+			gc_etcd_response_clear(&r);
 			gc_etcd_free(c);
 			return 0;
 		}
@@ -171,7 +171,7 @@ static void kv_and_watch_over_https_with_a_client_certificate(void **state)
 	assert_int_equal(gc_etcd_get(&r, c, "/tls/a", NULL, &err), 0);
 	assert_int_equal(r.kvs_count, 1);
 	assert_string_equal(r.kvs[0].value, "secure");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	for (t0 = gc__mono_ms(); g_events < 1 && gc__mono_ms() - t0 < 10000;)
 		gc_etcd_watcher_poll(w, 50, NULL);
 	assert_int_equal(g_events, 1);
@@ -190,7 +190,7 @@ static void bare_host_port_means_https_when_a_ca_is_set(void **state)
 	c = tls_client(bare, 1);
 	assert_string_equal(gc_etcd_endpoint(c), g_ep);
 	assert_int_equal(gc_etcd_get(&r, c, "/tls/a", NULL, &err), 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	gc_etcd_free(c);
 }
 
@@ -238,7 +238,7 @@ static void clock_probe_over_https_reuses_the_tls_connection(void **state)
 		assert_true(etu_sample_brackets(&s, 0));
 	}
 	assert_int_equal(gc_etcd_get(&r, c, "/tls/a", NULL, &err), 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	gc_etcd_free(c);
 	/* without a client certificate the member refuses the handshake */
 	c = tls_client(g_ep, 0);

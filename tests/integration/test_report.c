@@ -128,10 +128,10 @@ static double submit_run(gc_reporter *rep, int t, int64_t plan_s)
 	if (r.error[0]) {
 		gc_warning w = GC_WARNING_INIT;
 		assert_int_equal(gc_warning_for_result(&w, &r, AGENT_IP, &err), 0);
-		assert_int_equal(gc_reporter_submit_warning(rep, &w, &err), 0);
+		assert_int_equal(gc_reporter_warning_submit(rep, &w, &err), 0);
 		gc_warning_clear(&w);
 	}
-	if (gc_reporter_submit_result(rep, &r, &err))
+	if (gc_reporter_result_submit(rep, &r, &err))
 		fail_msg("submit: %s", err.msg);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	gc_result_clear(&r);
@@ -283,7 +283,7 @@ static void bodies_and_headers_match_the_captured_samples(void **state)
 			assert_int_equal(gc_result_from_json(&r, body,
 							     strlen(body), &err),
 					 0);
-			assert_int_equal(gc_reporter_submit_result(rep, &r, &err),
+			assert_int_equal(gc_reporter_result_submit(rep, &r, &err),
 					 0);
 			gc_result_clear(&r);
 		} else {
@@ -291,7 +291,7 @@ static void bodies_and_headers_match_the_captured_samples(void **state)
 			assert_int_equal(gc_warning_from_json(&w, body,
 							      strlen(body), &err),
 					 0);
-			assert_int_equal(gc_reporter_submit_warning(rep, &w, &err),
+			assert_int_equal(gc_reporter_warning_submit(rep, &w, &err),
 					 0);
 			gc_warning_clear(&w);
 		}
@@ -429,7 +429,7 @@ static int child_main(const char *spool, const char *url, int n)
 	gc_error err;
 	o.report_addr = url;
 	o.spool_dir = spool;
-	o.sync = GC_REPORT_SYNC_NONE; /* a process crash loses nothing anyway */
+	o.sync = GC_REPORTER_SYNC_NONE; /* a process crash loses nothing anyway */
 	o.retry_min_ms = 50;
 	if (gc_reporter_new(&rep, &o, &err)) {
 		fprintf(stderr, "child: %s\n", err.msg);
@@ -554,7 +554,7 @@ static void a_body_the_sink_keeps_rejecting_is_dead_lettered(void **state)
 	w.agent_ip = strdup(AGENT_IP);
 	w.task_name = strdup("task-1");
 	w.project_id = 1;
-	assert_int_equal(gc_reporter_submit_warning(rep, &w, &err), 0);
+	assert_int_equal(gc_reporter_warning_submit(rep, &w, &err), 0);
 	submit_run(rep, 1, 1795470002);
 	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
 	gc_reporter_stats_get(rep, &st);
@@ -603,7 +603,7 @@ static void a_full_spool_refuses_the_newest_loudly_and_counts_them(
 	rep = new_reporter(&o); /* sink down */
 	for (int i = 0; i < 8; i++) {
 		make_result(&r, 0, 1795470000 + i);
-		int rc = gc_reporter_submit_result(rep, &r, &err);
+		int rc = gc_reporter_result_submit(rep, &r, &err);
 		if (rc) {
 			assert_int_equal(rc, GC_ETOOBIG);
 			assert_non_null(strstr(err.msg, "full"));

@@ -100,7 +100,7 @@ static int64_t make_project(gc_store *s)
 {
 	int64_t id = 0;
 	gc_error err;
-	if (gc_store_project_create(s, TITLE, "", 1, &id, &err))
+	if (gc_store_project_create(&id, s, TITLE, "", 1, &err))
 		fail_msg("project: %s", err.msg);
 	return id;
 }
@@ -153,11 +153,11 @@ static void submit_all(gc_reporter *rep, gc_result *r, int n)
 			assert_int_equal(gc_warning_for_result(&w, &r[i], AGENT_IP,
 							       &err),
 					 0);
-			assert_int_equal(gc_reporter_submit_warning(rep, &w, &err),
+			assert_int_equal(gc_reporter_warning_submit(rep, &w, &err),
 					 0);
 			gc_warning_clear(&w);
 		}
-		if (gc_reporter_submit_result(rep, &r[i], &err))
+		if (gc_reporter_result_submit(rep, &r[i], &err))
 			fail_msg("submit: %s", err.msg);
 	}
 }
@@ -187,7 +187,7 @@ static void list_logs(gc_store *s, gc_store_logs *out)
 	gc_error err;
 	memset(&q, 0, sizeof(q));
 	q.page_size = 1000;
-	if (gc_store_log_list(s, &q, out, &err))
+	if (gc_store_log_list(out, s, &q, &err))
 		fail_msg("list: %s", err.msg);
 }
 
@@ -239,7 +239,7 @@ static void sql_sink_rows_equal_the_service_ingest_rows(void **state)
 		 "[jwt]\nsecret = \"s3cret-s3cret-s3cret-s3cret-s3cret\"\n"
 		 "[report]\ntoken = \"" TOKEN "\"\n",
 		 F.dir);
-	gc_service_config_init(&cfg);
+	gc_service_config_init(&cfg, GC_SERVICE_CONFIG_VERSION);
 	if (gc_service_config_load_string(&cfg, text, "svc.toml", NULL, NULL,
 					  &err))
 		fail_msg("config: %s", err.msg);
@@ -315,8 +315,8 @@ static void sql_sink_rows_equal_the_service_ingest_rows(void **state)
 		gc_result_clear(&r[i]);
 	gc_reporter_free(http);
 	gc_reporter_free(sql);
-	gc_store_close(svc_db);
-	gc_store_close(sink_db);
+	gc_store_free(svc_db);
+	gc_store_free(sink_db);
 	gc_service_free(svc);
 	gc_service_config_clear(&cfg);
 }
@@ -346,7 +346,7 @@ static void mariadb_sink_from_config_equals_the_sqlite_sink(void **state)
 		 "[mysql]\nservice = \"127.0.0.1:%d\"\nusername = \"gc\"\n"
 		 "password = \"gcpass\"\ndatabase = \"gophercron\"\n",
 		 F.dir, gct_mariadb_port(F.db));
-	gc_agent_config_init(&cfg);
+	gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION);
 	if (gc_agent_config_load_string(&cfg, text, "agent.toml", NULL, NULL,
 					&err))
 		fail_msg("config: %s", err.msg);
@@ -371,8 +371,8 @@ static void mariadb_sink_from_config_equals_the_sqlite_sink(void **state)
 		gc_result_clear(&r[i]);
 	gc_reporter_free(my);
 	gc_reporter_free(lite);
-	gc_store_close(mdb);
-	gc_store_close(sdb);
+	gc_store_free(mdb);
+	gc_store_free(sdb);
 	gc_agent_config_clear(&cfg);
 }
 
@@ -392,7 +392,7 @@ static void *feed(void *arg)
 	for (int i = 0; i < fd->n; i++) {
 		gc_result r[NRES];
 		make_results(r, fd->pid, 1795490000 + i * 100);
-		if (gc_reporter_submit_result(fd->rep, &r[0], &err))
+		if (gc_reporter_result_submit(fd->rep, &r[0], &err))
 			fd->failed++;
 		for (int k = 0; k < NRES; k++)
 			gc_result_clear(&r[k]);
@@ -442,7 +442,7 @@ static void a_database_restart_loses_and_duplicates_nothing(void **state)
 	memset(&q, 0, sizeof(q));
 	q.page_size = 1000;
 	for (int tries = 0; tries < 50; tries++) { /* pool reconnects */
-		if (gc_store_log_list(mdb, &q, &l, &err) == 0)
+		if (gc_store_log_list(&l, mdb, &q, &err) == 0)
 			break;
 		gct_sleep_ms(100);
 	}
@@ -450,7 +450,7 @@ static void a_database_restart_loses_and_duplicates_nothing(void **state)
 	for (size_t i = 1; i < l.count; i++) /* newest first, all distinct */
 		assert_true(l.items[i].plan_time < l.items[i - 1].plan_time);
 	gc_store_logs_clear(&l);
-	gc_store_close(mdb);
+	gc_store_free(mdb);
 }
 
 /* A result no store can take (no project id) is dead-lettered at once,
@@ -470,7 +470,7 @@ static void a_result_no_store_can_take_is_dead_lettered(void **state)
 	make_results(r, pid, 1795500000);
 	r[1].task.project_id = 0;
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(gc_reporter_submit_result(rep, &r[i], &err), 0);
+		assert_int_equal(gc_reporter_result_submit(rep, &r[i], &err), 0);
 	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
 	gc_reporter_stats_get(rep, &st);
 	assert_int_equal(st.dead_lettered, 1);
@@ -484,7 +484,7 @@ static void a_result_no_store_can_take_is_dead_lettered(void **state)
 	for (int i = 0; i < NRES; i++)
 		gc_result_clear(&r[i]);
 	gc_reporter_free(rep);
-	gc_store_close(db);
+	gc_store_free(db);
 }
 
 /* Many results at once go in batches, each run once. */
@@ -503,7 +503,7 @@ static void a_burst_is_stored_in_batches_once_each(void **state)
 	for (int i = 0; i < n; i++) {
 		gc_result r[NRES];
 		make_results(r, pid, 1795600000 + i * 100);
-		assert_int_equal(gc_reporter_submit_result(rep, &r[i % NRES],
+		assert_int_equal(gc_reporter_result_submit(rep, &r[i % NRES],
 							   &err),
 				 0);
 		for (int k = 0; k < NRES; k++)
@@ -515,11 +515,11 @@ static void a_burst_is_stored_in_batches_once_each(void **state)
 	assert_int_equal(st.duplicates, 0);
 	memset(&q, 0, sizeof(q));
 	q.page_size = 1;
-	assert_int_equal(gc_store_log_list(db, &q, &l, &err), 0);
+	assert_int_equal(gc_store_log_list(&l, db, &q, &err), 0);
 	assert_int_equal(l.total, n);
 	gc_store_logs_clear(&l);
 	gc_reporter_free(rep);
-	gc_store_close(db);
+	gc_store_free(db);
 }
 
 /* Rows written straight to the store are bounded as the service's are:
@@ -553,7 +553,7 @@ static void sql_sink_caps_output_as_the_service_does(void **state)
 		memcpy(r[i].output + big - 4, "END\n", 4);
 		r[i].output[big] = '\0';
 		r[i].output_len = big;
-		assert_int_equal(gc_reporter_submit_result(i ? small : dflt,
+		assert_int_equal(gc_reporter_result_submit(i ? small : dflt,
 							   &r[i], &err),
 				 0);
 	}
@@ -583,7 +583,7 @@ static void sql_sink_caps_output_as_the_service_does(void **state)
 		gc_result_clear(&r[i]);
 	gc_reporter_free(dflt);
 	gc_reporter_free(small);
-	gc_store_close(db);
+	gc_store_free(db);
 }
 
 /* Files in <spool>/running/ whose name ends with `suffix`. */
@@ -645,21 +645,21 @@ static void a_run_whose_agent_died_is_reported_as_interrupted(void **state)
 	r[2].run_id = strdup(odd_id);
 	/* r[0] finishes, r[1] and r[2] are still running at the "crash" */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(gc_reporter_submit_started(rep, &r[i], &err),
+		assert_int_equal(gc_reporter_start_submit(rep, &r[i], &err),
 				 0);
 	assert_int_equal(running_files("spool-int", ".run"), 3);
-	assert_int_equal(gc_reporter_submit_result(rep, &r[0], &err), 0);
+	assert_int_equal(gc_reporter_result_submit(rep, &r[0], &err), 0);
 	assert_int_equal(running_files("spool-int", ".run"), 2);
 	/* r[3]: its result is spooled, then the process dies before it can
 	 * forget the run (its record is put back by hand). */
-	assert_int_equal(gc_reporter_submit_started(rep, &r[3], &err), 0);
+	assert_int_equal(gc_reporter_start_submit(rep, &r[3], &err), 0);
 	snprintf(path, sizeof(path), "%s/spool-int/running", F.dir);
 	char cmd[2000];
 	snprintf(cmd, sizeof(cmd),
 		 "mkdir -p %s/keep && cp %s/*-1131476936434913283-* %s/keep/",
 		 F.dir, path, F.dir);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(gc_reporter_submit_result(rep, &r[3], &err), 0);
+	assert_int_equal(gc_reporter_result_submit(rep, &r[3], &err), 0);
 	assert_int_equal(gc_reporter_flush(rep, 20000), 0);
 	gc_reporter_stats_get(rep, &st);
 	assert_int_equal(st.started, 4);
@@ -721,12 +721,12 @@ static void a_run_whose_agent_died_is_reported_as_interrupted(void **state)
 	assert_int_equal(l.count, 4);
 	gc_store_logs_clear(&l);
 
-	assert_int_equal(gc_reporter_submit_started(rep, &r[5], &err),
+	assert_int_equal(gc_reporter_start_submit(rep, &r[5], &err),
 			 GC_EINVAL); /* no run id */
 	for (int i = 0; i < NRES; i++)
 		gc_result_clear(&r[i]);
 	gc_reporter_free(rep);
-	gc_store_close(db);
+	gc_store_free(db);
 }
 
 static void a_config_without_any_sink_says_so(void **state)
@@ -735,7 +735,7 @@ static void a_config_without_any_sink_says_so(void **state)
 	gc_reporter *rep = NULL;
 	gc_error err;
 	(void)state;
-	gc_agent_config_init(&cfg);
+	gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION);
 	assert_int_equal(gc_reporter_new_from_config(&rep, &cfg, NULL, NULL,
 						     &err),
 			 GC_ENOTFOUND);

@@ -304,7 +304,7 @@ static char *etcd_value(const char *k, int64_t *lease)
 		if (lease)
 			*lease = r.kvs[0].lease;
 	}
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return v;
 }
 
@@ -330,7 +330,7 @@ static int etcd_count(const char *prefix)
 	go.flags = GC_ETCD_PREFIX | GC_ETCD_COUNT_ONLY;
 	assert_int_equal(gc_etcd_get(&r, F.ec, prefix, &go, &err), 0);
 	n = (int)r.count;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return n;
 }
 
@@ -402,7 +402,7 @@ static int setup_common(int mysql)
 		 "[jwt]\nsecret = \"" SECRET "\"\nexp = 1\n"
 		 "[report]\ntoken = \"" REPORT_TOKEN "\"\n",
 		 F.dir, gct_etcd_endpoint(F.etcd, 0), F.prefix, dbline);
-	gc_service_config_init(&F.cfg);
+	gc_service_config_init(&F.cfg, GC_SERVICE_CONFIG_VERSION);
 	if (gc_service_config_load_string(&F.cfg, cfgtext, "test.toml", NULL,
 					  NULL, &err) != 0) {
 		fprintf(stderr, "config: %s\n", err.msg);
@@ -1755,7 +1755,7 @@ static void etcd_down_gives_503_and_store_routes_still_work(void **state)
 		 "[sqlite]\npath = \"%s/down.db\"\n[jwt]\nsecret = \"" SECRET
 		 "\"\n",
 		 gct_free_port(), F.dir);
-	gc_service_config_init(&cfg);
+	gc_service_config_init(&cfg, GC_SERVICE_CONFIG_VERSION);
 	assert_int_equal(gc_service_config_load_string(&cfg, text, "down.toml",
 						       NULL, NULL, &err),
 			 0);
@@ -2343,7 +2343,7 @@ static void insert_original_row(int64_t pid)
 	old.with_error = 1;
 	old.run_id = (char *)"original-1";
 	assert_int_equal(
-		gc_store_log_insert(F.svc->store, &old, 1, &inserted, &err), 0);
+		gc_store_log_insert(&inserted, F.svc->store, &old, 1, &err), 0);
 	assert_int_equal(inserted, 1);
 	gc__buf_free(&t);
 }
@@ -2616,7 +2616,7 @@ static long store_list_kib(int64_t pid, int rows, size_t preview,
 	long base;
 	peak_reset();
 	base = peak_kib();
-	assert_int_equal(gc_store_log_list(F.svc->store, &q, &l, &err), 0);
+	assert_int_equal(gc_store_log_list(&l, F.svc->store, &q, &err), 0);
 	assert_int_equal(l.count, (size_t)rows);
 	gc_store_logs_clear(&l);
 	return peak_kib() - base;
@@ -2661,8 +2661,8 @@ static void a_page_of_1000_large_rows_stays_bounded(void **state)
 			rows[i].end_time = rows[i].start_time + 1;
 			rows[i].run_id = runid[i];
 		}
-		assert_int_equal(gc_store_log_insert(F.svc->store, rows, BATCH,
-						     &inserted, &err),
+		assert_int_equal(gc_store_log_insert(&inserted, F.svc->store,
+						     rows, BATCH, &err),
 				 0);
 		assert_int_equal(inserted, BATCH);
 	}

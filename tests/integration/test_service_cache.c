@@ -388,7 +388,7 @@ static int setup(void **state)
 		 "[sqlite]\npath = \"%s/gc.db\"\n[jwt]\nsecret = \"" SECRET
 		 "\"\n",
 		 F.rl.port, F.dir);
-	gc_service_config_init(&F.cfg);
+	gc_service_config_init(&F.cfg, GC_SERVICE_CONFIG_VERSION);
 	if (gc_service_config_load_string(&F.cfg, text, "t.toml", NULL, NULL,
 					  &err) != 0)
 		return -1;
@@ -614,7 +614,7 @@ static void watch_cut_by_compaction_lists_again(void **state)
 	put_task("compacted1", "after-compaction");
 	assert_int_equal(gc_etcd_get(&g, F.ec, "x", NULL, &err), 0);
 	assert_int_equal(gc_etcd_compact(F.ec, g.revision, 1, &err), 0);
-	gc_etcd_response_dispose(&g);
+	gc_etcd_response_clear(&g);
 	relay_cut(&F.rl, 0);
 	/* the watch comes back (backoff up to 2 s), finds its history
 	 * gone and the cache lists again */

@@ -75,7 +75,7 @@ static gc_service *start_on(const char *host, const char *extra)
 	    "[jwt]\nsecret = \"conn-test-secret-0123456789abcdefghij\"\n%s",
 	    getenv("GC_TEST_VERBOSE") ? "debug" : "info",
 	    gct_etcd_endpoint(F.etcd, 0), F.dir, extra ? extra : "");
-	assert_int_equal(gc_service_config_init(&cfg), 0);
+	assert_int_equal(gc_service_config_init(&cfg, GC_SERVICE_CONFIG_VERSION), 0);
 	if (gc_service_config_load_string(&cfg, text, "conn.toml", NULL, NULL,
 					  &err) != 0)
 		fail_msg("config: %s", err.msg);
@@ -541,7 +541,7 @@ static void a_port_in_use_is_named(void **st)
 		 "[sqlite]\npath = \"%s/gc.db\"\n"
 		 "[jwt]\nsecret = \"conn-test-secret-0123456789abcdefghij\"\n",
 		 host, gct_etcd_endpoint(F.etcd, 0), F.dir);
-	assert_int_equal(gc_service_config_init(&cfg), 0);
+	assert_int_equal(gc_service_config_init(&cfg, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(gc_service_config_load_string(&cfg, text, "conn.toml",
 						       NULL, NULL, &err),
 			 0);

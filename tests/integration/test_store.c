@@ -49,7 +49,7 @@ static void test_log(int level, const char *msg, void *payload)
 
 static void fx_opts(fx *f, gc_store_options *o)
 {
-	gc_store_options_init(o);
+	gc_store_options_init(o, GC_STORE_OPTIONS_VERSION);
 	o->backend = f->backend;
 	o->sqlite_path = f->path;
 	o->mysql_service = f->service;
@@ -209,7 +209,7 @@ static int test_setup(void **state)
 static int test_teardown(void **state)
 {
 	fx *f = *state;
-	gc_store_close(f->s);
+	gc_store_free(f->s);
 	f->s = NULL;
 	drop_db(f);
 	return 0;
@@ -253,20 +253,20 @@ static void first_open_creates_admin_with_default_password(void **state)
 	fx *f = *state;
 	gc_store_user u;
 	int in_use = -1;
-	assert_int_equal(gc_store_created_default_admin(f->s), 1);
+	assert_int_equal(gc_store_default_admin_created(f->s), 1);
 	assert_true(f->default_pw_warnings >= 1);
 	assert_int_equal(gc_store_schema_version(f->s), 7);
-	OK(gc_store_default_password_in_use(f->s, &in_use, E));
+	OK(gc_store_default_password_in_use(&in_use, f->s, E));
 	assert_int_equal(in_use, 1);
 	in_use = -1; /* the answer kept for the same stored hash */
-	OK(gc_store_default_password_in_use(f->s, &in_use, E));
+	OK(gc_store_default_password_in_use(&in_use, f->s, E));
 	assert_int_equal(in_use, 1);
-	OK(gc_store_user_verify(f->s, "admin", "123456", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "admin", "123456", E));
 	assert_string_equal(u.account, "admin");
 	assert_string_equal(u.permission, "admin,user");
 	assert_true(u.create_time > 0);
-	OK(gc_store_user_change_password(f->s, u.id, "123456", "s3cret", E));
-	OK(gc_store_default_password_in_use(f->s, &in_use, E));
+	OK(gc_store_user_password_change(f->s, u.id, "123456", "s3cret", E));
+	OK(gc_store_default_password_in_use(&in_use, f->s, E));
 	assert_int_equal(in_use, 0);
 	gc_store_user_clear(&u);
 
@@ -274,11 +274,11 @@ static void first_open_creates_admin_with_default_password(void **state)
 	gc_store *s2 = NULL;
 	gc_store_users l;
 	OK(open_store(f, &s2, E));
-	assert_int_equal(gc_store_created_default_admin(s2), 0);
-	OK(gc_store_user_list(s2, 1, 10, &l, E));
+	assert_int_equal(gc_store_default_admin_created(s2), 0);
+	OK(gc_store_user_list(&l, s2, 1, 10, E));
 	assert_int_equal(l.total, 1);
 	gc_store_users_clear(&l);
-	gc_store_close(s2);
+	gc_store_free(s2);
 }
 
 static void user_create_get_list_delete(void **state)
@@ -288,52 +288,52 @@ static void user_create_get_list_delete(void **state)
 	int64_t bob = 0, carol = 0;
 	gc_store_user u;
 	gc_store_users l;
-	OK(gc_store_user_create(f->s, "bob", "Bob", "bobpw", NULL, &bob, E));
-	OK(gc_store_user_create(f->s, "carol", "Carol", "c", "admin,user",
-				&carol, E));
+	OK(gc_store_user_create(&bob, f->s, "bob", "Bob", "bobpw", NULL, E));
+	OK(gc_store_user_create(&carol, f->s, "carol", "Carol", "c",
+				"admin,user", E));
 	assert_true(bob > 1 && carol > bob);
-	assert_int_equal(gc_store_user_create(f->s, "bob", "Other", "x", NULL,
+	assert_int_equal(gc_store_user_create(NULL, f->s, "bob", "Other", "x",
 					      NULL, &e),
 			 GC_ECONFLICT);
 	assert_non_null(strstr(e.msg, "already exists"));
 
-	OK(gc_store_user_get(f->s, bob, &u, E));
+	OK(gc_store_user_get(&u, f->s, bob, E));
 	assert_string_equal(u.account, "bob");
 	assert_string_equal(u.name, "Bob");
 	assert_string_equal(u.permission, "user");
 	gc_store_user_clear(&u);
-	OK(gc_store_user_get_by_account(f->s, "carol", &u, E));
+	OK(gc_store_user_get_by_account(&u, f->s, "carol", E));
 	assert_int_equal(u.id, carol);
 	assert_string_equal(u.permission, "admin,user");
 	gc_store_user_clear(&u);
-	assert_int_equal(gc_store_user_get_by_account(f->s, "nobody", &u, &e),
+	assert_int_equal(gc_store_user_get_by_account(&u, f->s, "nobody", &e),
 			 GC_ENOTFOUND);
 
 	/* pages of 2 over admin, bob, carol, by id */
-	OK(gc_store_user_list(f->s, 1, 2, &l, E));
+	OK(gc_store_user_list(&l, f->s, 1, 2, E));
 	assert_int_equal(l.total, 3);
 	assert_int_equal(l.count, 2);
 	assert_string_equal(l.items[0].account, "admin");
 	assert_string_equal(l.items[1].account, "bob");
 	gc_store_users_clear(&l);
-	OK(gc_store_user_list(f->s, 2, 2, &l, E));
+	OK(gc_store_user_list(&l, f->s, 2, 2, E));
 	assert_int_equal(l.count, 1);
 	assert_string_equal(l.items[0].account, "carol");
 	gc_store_users_clear(&l);
-	OK(gc_store_user_list(f->s, 9, 2, &l, E));
+	OK(gc_store_user_list(&l, f->s, 9, 2, E));
 	assert_int_equal(l.count, 0);
 	assert_int_equal(l.total, 3);
 	gc_store_users_clear(&l);
-	assert_int_equal(gc_store_user_list(f->s, -1, 2, &l, &e), GC_EINVAL);
+	assert_int_equal(gc_store_user_list(&l, f->s, -1, 2, &e), GC_EINVAL);
 
 	OK(gc_store_user_delete(f->s, bob, E));
-	assert_int_equal(gc_store_user_get(f->s, bob, &u, &e), GC_ENOTFOUND);
+	assert_int_equal(gc_store_user_get(&u, f->s, bob, &e), GC_ENOTFOUND);
 	assert_int_equal(gc_store_user_delete(f->s, bob, &e), GC_ENOTFOUND);
-	assert_int_equal(gc_store_user_create(f->s, "", "x", "x", NULL, NULL,
+	assert_int_equal(gc_store_user_create(NULL, f->s, "", "x", "x", NULL,
 					      &e),
 			 GC_EINVAL);
-	assert_int_equal(gc_store_user_create(f->s, "dave", "x", "", NULL,
-					      NULL, &e),
+	assert_int_equal(gc_store_user_create(NULL, f->s, "dave", "x", "", NULL,
+					      &e),
 			 GC_EINVAL);
 }
 
@@ -343,11 +343,11 @@ static void user_update_keeps_unset_fields(void **state)
 	gc_error e = {0, ""};
 	int64_t id = 0;
 	gc_store_user u;
-	OK(gc_store_user_create(f->s, "erin", "Erin", "pw", "user", &id, E));
+	OK(gc_store_user_create(&id, f->s, "erin", "Erin", "pw", "user", E));
 	OK(gc_store_user_update(f->s, id, "Erin E.", NULL, E));
 	OK(gc_store_user_update(f->s, id, NULL, "admin,user", E));
 	OK(gc_store_user_update(f->s, id, "Erin E.", "admin,user", E));
-	OK(gc_store_user_get(f->s, id, &u, E));
+	OK(gc_store_user_get(&u, f->s, id, E));
 	assert_string_equal(u.name, "Erin E.");
 	assert_string_equal(u.permission, "admin,user");
 	gc_store_user_clear(&u);
@@ -361,27 +361,25 @@ static void passwords_verify_change_and_use_crypt(void **state)
 	gc_error e = {0, ""};
 	int64_t id = 0;
 	gc_store_user u;
-	OK(gc_store_user_create(f->s, "frank", "Frank", "old-pw", NULL, &id,
-				E));
-	assert_int_equal(gc_store_user_verify(f->s, "frank", "wrong", &u, &e),
+	OK(gc_store_user_create(&id, f->s, "frank", "Frank", "old-pw", NULL, E));
+	assert_int_equal(gc_store_user_verify(&u, f->s, "frank", "wrong", &e),
 			 GC_EAUTH);
 	assert_non_null(strstr(e.msg, "wrong password"));
-	assert_int_equal(gc_store_user_verify(f->s, "ghost", "x", &u, &e),
+	assert_int_equal(gc_store_user_verify(&u, f->s, "ghost", "x", &e),
 			 GC_ENOTFOUND);
-	assert_int_equal(gc_store_user_change_password(f->s, id, "nope", "new",
+	assert_int_equal(gc_store_user_password_change(f->s, id, "nope", "new",
 						       &e),
 			 GC_EAUTH);
-	OK(gc_store_user_change_password(f->s, id, "old-pw", "new-pw", E));
-	assert_int_equal(gc_store_user_verify(f->s, "frank", "old-pw", NULL,
-					      &e),
+	OK(gc_store_user_password_change(f->s, id, "old-pw", "new-pw", E));
+	assert_int_equal(gc_store_user_verify(NULL, f->s, "frank", "old-pw", &e),
 			 GC_EAUTH);
-	OK(gc_store_user_verify(f->s, "frank", "new-pw", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "frank", "new-pw", E));
 	assert_int_equal(u.id, id);
 	gc_store_user_clear(&u);
 	/* admin reset without the old password */
-	OK(gc_store_user_change_password(f->s, id, NULL, "reset", E));
-	OK(gc_store_user_verify(f->s, "frank", "reset", NULL, E));
-	assert_int_equal(gc_store_user_change_password(f->s, 4242, NULL, "x",
+	OK(gc_store_user_password_change(f->s, id, NULL, "reset", E));
+	OK(gc_store_user_verify(NULL, f->s, "frank", "reset", E));
+	assert_int_equal(gc_store_user_password_change(f->s, 4242, NULL, "x",
 						       &e),
 			 GC_ENOTFOUND);
 
@@ -396,7 +394,7 @@ static void passwords_verify_change_and_use_crypt(void **state)
 	char *longpw = malloc(600);
 	memset(longpw, 'p', 599);
 	longpw[599] = '\0';
-	assert_int_equal(gc_store_user_create(f->s, "long", "L", longpw, NULL,
+	assert_int_equal(gc_store_user_create(NULL, f->s, "long", "L", longpw,
 					      NULL, &e),
 			 GC_EINVAL);
 	assert_non_null(strstr(e.msg, "password longer than"));
@@ -424,7 +422,7 @@ static double verify_cpu_ms(gc_store *s, const char *account,
 {
 	gc_error e = {0, ""};
 	double t0 = thread_cpu_ms();
-	assert_int_equal(gc_store_user_verify(s, account, password, NULL, &e),
+	assert_int_equal(gc_store_user_verify(NULL, s, account, password, &e),
 			 want);
 	return thread_cpu_ms() - t0;
 }
@@ -453,7 +451,7 @@ static void unknown_account_costs_a_hash(gc_store *s, const char *account)
 static void unknown_accounts_take_as_long_as_wrong_passwords(void **state)
 {
 	fx *f = *state;
-	OK(gc_store_user_create(f->s, "ivy", "Ivy", "ivy-password", NULL, NULL,
+	OK(gc_store_user_create(NULL, f->s, "ivy", "Ivy", "ivy-password", NULL,
 				E));
 	unknown_account_costs_a_hash(f->s, "ivy");
 }
@@ -466,27 +464,27 @@ static void password_changes_bump_the_token_generation(void **state)
 	gc_error e = {0, ""};
 	gc_store_user u;
 	int64_t id = 0;
-	OK(gc_store_user_create(f->s, "jack", "Jack", "jack-pw-1", NULL, &id,
+	OK(gc_store_user_create(&id, f->s, "jack", "Jack", "jack-pw-1", NULL,
 				E));
-	OK(gc_store_user_get(f->s, id, &u, E));
+	OK(gc_store_user_get(&u, f->s, id, E));
 	assert_int_equal(u.token_gen, 0);
 	gc_store_user_clear(&u);
-	OK(gc_store_user_change_password(f->s, id, "jack-pw-1", "jack-pw-2",
+	OK(gc_store_user_password_change(f->s, id, "jack-pw-1", "jack-pw-2",
 					 E));
-	OK(gc_store_user_verify(f->s, "jack", "jack-pw-2", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "jack", "jack-pw-2", E));
 	assert_int_equal(u.token_gen, 1);
 	gc_store_user_clear(&u);
 	/* a wrong old password changes nothing */
-	assert_int_equal(gc_store_user_change_password(f->s, id, "nope",
+	assert_int_equal(gc_store_user_password_change(f->s, id, "nope",
 						       "jack-pw-3", &e),
 			 GC_EAUTH);
 	OK(gc_store_user_update(f->s, id, "Jack J", "admin,user", E));
-	OK(gc_store_user_get_by_account(f->s, "jack", &u, E));
+	OK(gc_store_user_get_by_account(&u, f->s, "jack", E));
 	assert_int_equal(u.token_gen, 1);
 	gc_store_user_clear(&u);
 	/* an admin's reset */
-	OK(gc_store_user_change_password(f->s, id, NULL, "jack-pw-4", E));
-	OK(gc_store_user_get(f->s, id, &u, E));
+	OK(gc_store_user_password_change(f->s, id, NULL, "jack-pw-4", E));
+	OK(gc_store_user_get(&u, f->s, id, E));
 	assert_int_equal(u.token_gen, 2);
 	gc_store_user_clear(&u);
 	assert_int_equal(raw_int(f, "SELECT token_gen FROM gc_user"
@@ -501,9 +499,9 @@ static void schema_5_database_gets_token_generations(void **state)
 	fx *f = *state;
 	gc_store_user u;
 	int64_t id = 0;
-	OK(gc_store_user_create(f->s, "kate", "Kate", "kate-pw-1", NULL, &id,
+	OK(gc_store_user_create(&id, f->s, "kate", "Kate", "kate-pw-1", NULL,
 				E));
-	gc_store_close(f->s);
+	gc_store_free(f->s);
 	f->s = NULL;
 	assert_int_equal(raw_exec(f, "ALTER TABLE gc_user DROP COLUMN token_gen;"
 				     " UPDATE gc_schema_version SET version = 5;"),
@@ -512,17 +510,17 @@ static void schema_5_database_gets_token_generations(void **state)
 			 5);
 	OK(open_store(f, &f->s, E));
 	assert_int_equal(gc_store_schema_version(f->s), 7);
-	OK(gc_store_user_verify(f->s, "kate", "kate-pw-1", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "kate", "kate-pw-1", E));
 	assert_int_equal(u.id, id);
 	assert_int_equal(u.token_gen, 0);
 	gc_store_user_clear(&u);
-	OK(gc_store_user_change_password(f->s, id, "kate-pw-1", "kate-pw-2",
+	OK(gc_store_user_password_change(f->s, id, "kate-pw-1", "kate-pw-2",
 					 E));
-	OK(gc_store_user_get(f->s, id, &u, E));
+	OK(gc_store_user_get(&u, f->s, id, E));
 	assert_int_equal(u.token_gen, 1);
 	gc_store_user_clear(&u);
 	/* opening again changes nothing */
-	gc_store_close(f->s);
+	gc_store_free(f->s);
 	f->s = NULL;
 	OK(open_store(f, &f->s, E));
 	assert_int_equal(gc_store_schema_version(f->s), 7);
@@ -540,18 +538,18 @@ static void sha512_crypt_when_configured(void **state)
 	fx_opts(f, &o);
 	o.crypt_prefix = "$6$";
 	OK(gc_store_open(&s2, &o, E));
-	OK(gc_store_user_create(s2, "hank", "Hank", "pw6", NULL, NULL, E));
-	OK(gc_store_user_verify(s2, "hank", "pw6", NULL, E));
+	OK(gc_store_user_create(NULL, s2, "hank", "Hank", "pw6", NULL, E));
+	OK(gc_store_user_verify(NULL, s2, "hank", "pw6", E));
 	/* the dummy for unknown accounts is a "$6$" hash too */
 	unknown_account_costs_a_hash(s2, "hank");
-	gc_store_close(s2);
+	gc_store_free(s2);
 	char *hash = raw_str(f, "SELECT password FROM gc_user"
 				" WHERE account = 'hank'");
 	assert_non_null(hash);
 	assert_memory_equal(hash, "$6$", 3);
 	free(hash);
 	/* and the default store (yescrypt) verifies it too */
-	OK(gc_store_user_verify(f->s, "hank", "pw6", NULL, E));
+	OK(gc_store_user_verify(NULL, f->s, "hank", "pw6", E));
 	o.crypt_prefix = "$1$";
 	assert_int_equal(gc_store_open(&s2, &o, &e), GC_EINVAL);
 }
@@ -565,22 +563,22 @@ static void project_create_get_update_delete(void **state)
 	int64_t p1 = 0, p2 = 0;
 	gc_store_project p;
 	gc_store_projects l;
-	OK(gc_store_project_create(f->s, "billing", "nightly jobs", 1, &p1, E));
-	OK(gc_store_project_create(f->s, "search", NULL, 1, &p2, E));
-	assert_int_equal(gc_store_project_create(f->s, "billing", "again", 1,
-						 NULL, &e),
+	OK(gc_store_project_create(&p1, f->s, "billing", "nightly jobs", 1, E));
+	OK(gc_store_project_create(&p2, f->s, "search", NULL, 1, E));
+	assert_int_equal(gc_store_project_create(NULL, f->s, "billing", "again",
+						 1, &e),
 			 GC_ECONFLICT);
-	assert_int_equal(gc_store_project_create(f->s, "x", "", 777, NULL, &e),
+	assert_int_equal(gc_store_project_create(NULL, f->s, "x", "", 777, &e),
 			 GC_ENOTFOUND);
-	assert_int_equal(gc_store_project_create(f->s, "", "", 1, NULL, &e),
+	assert_int_equal(gc_store_project_create(NULL, f->s, "", "", 1, &e),
 			 GC_EINVAL);
 
-	OK(gc_store_project_get(f->s, p1, &p, E));
+	OK(gc_store_project_get(&p, f->s, p1, E));
 	assert_int_equal(p.uid, 1);
 	assert_string_equal(p.title, "billing");
 	assert_string_equal(p.remark, "nightly jobs");
 	gc_store_project_clear(&p);
-	OK(gc_store_project_get(f->s, p2, &p, E));
+	OK(gc_store_project_get(&p, f->s, p2, E));
 	assert_string_equal(p.remark, "");
 	gc_store_project_clear(&p);
 
@@ -590,23 +588,23 @@ static void project_create_get_update_delete(void **state)
 	OK(gc_store_project_update(f->s, p2, "search2", NULL, E));
 	assert_int_equal(gc_store_project_update(f->s, 999, "t", "r", &e),
 			 GC_ENOTFOUND);
-	OK(gc_store_project_get(f->s, p2, &p, E));
+	OK(gc_store_project_get(&p, f->s, p2, E));
 	assert_string_equal(p.title, "search2");
 	assert_string_equal(p.remark, "");
 	gc_store_project_clear(&p);
 
-	OK(gc_store_project_list_all(f->s, &l, E));
+	OK(gc_store_project_list_all(&l, f->s, E));
 	assert_int_equal(l.count, 2);
 	assert_int_equal(l.items[0].id, p1);
 	assert_string_equal(l.items[0].remark, "updated");
 	gc_store_projects_clear(&l);
 
 	OK(gc_store_project_delete(f->s, p1, 0, E));
-	assert_int_equal(gc_store_project_get(f->s, p1, &p, &e), GC_ENOTFOUND);
+	assert_int_equal(gc_store_project_get(&p, f->s, p1, &e), GC_ENOTFOUND);
 	assert_int_equal(gc_store_project_delete(f->s, p1, 0, &e),
 			 GC_ENOTFOUND);
 	/* the title is free again */
-	OK(gc_store_project_create(f->s, "billing", "", 1, NULL, E));
+	OK(gc_store_project_create(NULL, f->s, "billing", "", 1, E));
 }
 
 static void project_membership(void **state)
@@ -617,63 +615,63 @@ static void project_membership(void **state)
 	int yes = -1;
 	gc_store_users m;
 	gc_store_projects l;
-	OK(gc_store_user_create(f->s, "bob", "Bob", "pw", NULL, &bob, E));
-	OK(gc_store_user_create(f->s, "carol", "Carol", "pw", NULL, &carol, E));
-	OK(gc_store_project_create(f->s, "p1", "", 1, &p1, E));
-	OK(gc_store_project_create(f->s, "p2", "", bob, &p2, E));
+	OK(gc_store_user_create(&bob, f->s, "bob", "Bob", "pw", NULL, E));
+	OK(gc_store_user_create(&carol, f->s, "carol", "Carol", "pw", NULL, E));
+	OK(gc_store_project_create(&p1, f->s, "p1", "", 1, E));
+	OK(gc_store_project_create(&p2, f->s, "p2", "", bob, E));
 
-	OK(gc_store_project_is_member(f->s, p1, 1, &yes, E));
+	OK(gc_store_project_is_member(&yes, f->s, p1, 1, E));
 	assert_int_equal(yes, 1);
-	OK(gc_store_project_is_member(f->s, p1, bob, &yes, E));
+	OK(gc_store_project_is_member(&yes, f->s, p1, bob, E));
 	assert_int_equal(yes, 0);
-	OK(gc_store_project_add_member(f->s, p1, bob, E));
-	OK(gc_store_project_add_member(f->s, p1, carol, E));
-	assert_int_equal(gc_store_project_add_member(f->s, p1, bob, &e),
+	OK(gc_store_project_member_add(f->s, p1, bob, E));
+	OK(gc_store_project_member_add(f->s, p1, carol, E));
+	assert_int_equal(gc_store_project_member_add(f->s, p1, bob, &e),
 			 GC_ECONFLICT);
-	assert_int_equal(gc_store_project_add_member(f->s, 999, bob, &e),
+	assert_int_equal(gc_store_project_member_add(f->s, 999, bob, &e),
 			 GC_ENOTFOUND);
-	assert_int_equal(gc_store_project_add_member(f->s, p1, 999, &e),
+	assert_int_equal(gc_store_project_member_add(f->s, p1, 999, &e),
 			 GC_ENOTFOUND);
 
-	OK(gc_store_project_members(f->s, p1, &m, E));
+	OK(gc_store_project_member_list(&m, f->s, p1, E));
 	assert_int_equal(m.count, 3);
 	assert_int_equal(m.total, 3);
 	assert_int_equal(m.items[0].id, 1);
 	assert_int_equal(m.items[1].id, bob);
 	assert_int_equal(m.items[2].id, carol);
 	gc_store_users_clear(&m);
-	assert_int_equal(gc_store_project_members(f->s, 999, &m, &e),
+	assert_int_equal(gc_store_project_member_list(&m, f->s, 999, &e),
 			 GC_ENOTFOUND);
 
-	OK(gc_store_project_list_by_user(f->s, bob, &l, E));
+	OK(gc_store_project_list_by_user(&l, f->s, bob, E));
 	assert_int_equal(l.count, 2);
 	assert_int_equal(l.items[0].id, p1);
 	assert_int_equal(l.items[1].id, p2);
 	gc_store_projects_clear(&l);
-	OK(gc_store_project_list_by_user(f->s, carol, &l, E));
+	OK(gc_store_project_list_by_user(&l, f->s, carol, E));
 	assert_int_equal(l.count, 1);
 	gc_store_projects_clear(&l);
 
 	/* the creator stays (the original's 10017) */
-	assert_int_equal(gc_store_project_remove_member(f->s, p1, 1, &e),
+	assert_int_equal(gc_store_project_member_remove(f->s, p1, 1, &e),
 			 GC_EPERM);
-	assert_int_equal(gc_store_project_remove_member(f->s, p2, bob, &e),
+	assert_int_equal(gc_store_project_member_remove(f->s, p2, bob, &e),
 			 GC_EPERM);
-	OK(gc_store_project_remove_member(f->s, p1, carol, E));
-	assert_int_equal(gc_store_project_remove_member(f->s, p1, carol, &e),
+	OK(gc_store_project_member_remove(f->s, p1, carol, E));
+	assert_int_equal(gc_store_project_member_remove(f->s, p1, carol, &e),
 			 GC_ENOTFOUND);
-	OK(gc_store_project_list_by_user(f->s, carol, &l, E));
+	OK(gc_store_project_list_by_user(&l, f->s, carol, E));
 	assert_int_equal(l.count, 0);
 	gc_store_projects_clear(&l);
 
 	/* deleting a user drops its memberships */
 	OK(gc_store_user_delete(f->s, bob, E));
-	OK(gc_store_project_members(f->s, p1, &m, E));
+	OK(gc_store_project_member_list(&m, f->s, p1, E));
 	assert_int_equal(m.count, 1);
 	gc_store_users_clear(&m);
 	/* deleting a project drops its memberships */
 	OK(gc_store_project_delete(f->s, p1, 0, E));
-	OK(gc_store_project_list_by_user(f->s, 1, &l, E));
+	OK(gc_store_project_list_by_user(&l, f->s, 1, E));
 	assert_int_equal(l.count, 0);
 	gc_store_projects_clear(&l);
 }
@@ -696,12 +694,12 @@ static void logs_newest_first_paged_with_total(void **state)
 		in[i] = mklog(i < 25 ? 1 : 2, (i % 2) ? "A" : "B",
 			      1000 + i / 2, i % 3 == 0, runs[i]);
 	}
-	OK(gc_store_log_insert(f->s, in, 30, &n, E));
+	OK(gc_store_log_insert(&n, f->s, in, 30, E));
 	assert_int_equal(n, 30);
 
 	int64_t p1 = 1;
 	gc_store_log_query q = {&p1, 1, NULL, 0, 1, 10, 0, 0};
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, 25);
 	assert_int_equal(l.count, 10);
 	for (size_t i = 1; i < l.count; i++) {
@@ -712,12 +710,12 @@ static void logs_newest_first_paged_with_total(void **state)
 	assert_string_equal(l.items[0].run_id, "r24");
 	gc_store_logs_clear(&l);
 	q.page = 3;
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.count, 5);
 	assert_string_equal(l.items[4].run_id, "r0");
 	gc_store_logs_clear(&l);
 	q.page = 4;
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.count, 0);
 	assert_int_equal(l.total, 25);
 	gc_store_logs_clear(&l);
@@ -726,7 +724,7 @@ static void logs_newest_first_paged_with_total(void **state)
 	q.page = 1;
 	q.page_size = 100;
 	q.task_id = "A";
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, 12);
 	for (size_t i = 0; i < l.count; i++)
 		assert_string_equal(l.items[i].task_id, "A");
@@ -734,37 +732,37 @@ static void logs_newest_first_paged_with_total(void **state)
 
 	/* errors only: i % 3 == 0 for i < 25 -> 9 runs; in task A: 3,9,15,21 */
 	q.errors_only = 1;
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, 4);
 	for (size_t i = 0; i < l.count; i++)
 		assert_int_equal(l.items[i].with_error, 1);
 	gc_store_logs_clear(&l);
 	q.task_id = NULL;
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, 9);
 	gc_store_logs_clear(&l);
 
 	/* several projects, all projects, no project */
 	int64_t both[2] = {1, 2};
 	gc_store_log_query q2 = {both, 2, NULL, 0, 1, 5, 0, 0};
-	OK(gc_store_log_list(f->s, &q2, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q2, E));
 	assert_int_equal(l.total, 30);
 	assert_string_equal(l.items[0].run_id, "r29");
 	gc_store_logs_clear(&l);
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 30);
 	assert_int_equal(l.count, 20); /* default page size */
 	gc_store_logs_clear(&l);
 	gc_store_log_query none = {both, 0, NULL, 0, 1, 5, 0, 0};
-	OK(gc_store_log_list(f->s, &none, &l, E));
+	OK(gc_store_log_list(&l, f->s, &none, E));
 	assert_int_equal(l.total, 0);
 	assert_int_equal(l.count, 0);
 	gc_store_logs_clear(&l);
 	q2.page_size = -1;
-	assert_int_equal(gc_store_log_list(f->s, &q2, &l, &e), GC_EINVAL);
+	assert_int_equal(gc_store_log_list(&l, f->s, &q2, &e), GC_EINVAL);
 	/* page size is capped */
 	q2.page_size = 100000;
-	OK(gc_store_log_list(f->s, &q2, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q2, E));
 	assert_int_equal(l.count, 30);
 	gc_store_logs_clear(&l);
 }
@@ -784,11 +782,11 @@ static void log_fields_round_trip(void **state)
 	in.plan_time = 1795470743;
 	in.agent = (char *)"host-b (192.0.2.2) v1.10.100";
 	in.with_error = 7; /* any non-zero is an error */
-	OK(gc_store_log_insert(f->s, &in, 1, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, &in, 1, E));
 	gc_store_logs l;
 	int64_t p = 7;
 	gc_store_log_query q = {&p, 1, NULL, 0, 1, 10, 0, 0};
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.count, 1);
 	gc_store_log *o = &l.items[0];
 	assert_true(o->id > 0);
@@ -807,11 +805,11 @@ static void log_fields_round_trip(void **state)
 	assert_string_equal(o->agent, in.agent);
 
 	gc_store_log g;
-	OK(gc_store_log_get(f->s, o->id, &g, E));
+	OK(gc_store_log_get(&g, f->s, o->id, E));
 	assert_string_equal(g.command, in.command);
 	assert_string_equal(g.run_id, "run-7");
 	gc_store_log_clear(&g);
-	assert_int_equal(gc_store_log_get(f->s, o->id + 100, &g, &e),
+	assert_int_equal(gc_store_log_get(&g, f->s, o->id + 100, &e),
 			 GC_ENOTFOUND);
 	gc_store_logs_clear(&l);
 
@@ -820,9 +818,9 @@ static void log_fields_round_trip(void **state)
 	memset(&bare, 0, sizeof(bare));
 	bare.project_id = 8;
 	bare.run_id = (char *)"bare";
-	OK(gc_store_log_insert(f->s, &bare, 1, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, &bare, 1, E));
 	p = 8;
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.count, 1);
 	assert_string_equal(l.items[0].task_id, "");
 	assert_string_equal(l.items[0].result, "");
@@ -838,16 +836,16 @@ static void same_run_id_is_stored_once(void **state)
 			      mklog(1, "T", 102, 0, "other"),
 			      mklog(1, "T", 103, 0, NULL)};
 	size_t n = 99;
-	OK(gc_store_log_insert(f->s, in, 4, &n, E));
+	OK(gc_store_log_insert(&n, f->s, in, 4, E));
 	assert_int_equal(n, 3);
 	/* a re-delivered batch adds nothing */
-	OK(gc_store_log_insert(f->s, in, 3, &n, E));
+	OK(gc_store_log_insert(&n, f->s, in, 3, E));
 	assert_int_equal(n, 0);
 	/* records without a run_id get distinct generated ones */
-	OK(gc_store_log_insert(f->s, &in[3], 1, &n, E));
+	OK(gc_store_log_insert(&n, f->s, &in[3], 1, E));
 	assert_int_equal(n, 1);
 	gc_store_logs l;
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 4);
 	/* the first delivery of "dup" won */
 	for (size_t i = 0; i < l.count; i++) {
@@ -858,7 +856,7 @@ static void same_run_id_is_stored_once(void **state)
 	}
 	assert_string_not_equal(l.items[0].run_id, l.items[1].run_id);
 	gc_store_logs_clear(&l);
-	OK(gc_store_log_insert(f->s, NULL, 0, &n, E));
+	OK(gc_store_log_insert(&n, f->s, NULL, 0, E));
 	assert_int_equal(n, 0);
 }
 
@@ -893,19 +891,19 @@ static void text_is_stored_verbatim(void **state)
 	int64_t uid = 0, pid = 0;
 	gc_store_user u;
 	gc_store_project p;
-	OK(gc_store_user_create(f->s, j, j, j, j, &uid, E));
-	OK(gc_store_user_verify(f->s, j, j, &u, E));
+	OK(gc_store_user_create(&uid, f->s, j, j, j, j, E));
+	OK(gc_store_user_verify(&u, f->s, j, j, E));
 	assert_int_equal(u.id, uid);
 	assert_string_equal(u.account, j);
 	assert_string_equal(u.name, j);
 	assert_string_equal(u.permission, j);
 	gc_store_user_clear(&u);
-	OK(gc_store_project_create(f->s, j, j, uid, &pid, E));
-	OK(gc_store_project_get(f->s, pid, &p, E));
+	OK(gc_store_project_create(&pid, f->s, j, j, uid, E));
+	OK(gc_store_project_get(&p, f->s, pid, E));
 	assert_string_equal(p.title, j);
 	assert_string_equal(p.remark, j);
 	gc_store_project_clear(&p);
-	assert_int_equal(gc_store_project_create(f->s, j, "", uid, NULL, &e),
+	assert_int_equal(gc_store_project_create(NULL, f->s, j, "", uid, &e),
 			 GC_ECONFLICT);
 
 	/* task_id and run_id are keys of at most 255 bytes */
@@ -914,10 +912,10 @@ static void text_is_stored_verbatim(void **state)
 	gc_store_log in = mklog(pid, key, 5, 1, key);
 	in.project = in.name = in.result = in.command = j;
 	in.client_ip = in.agent = j;
-	OK(gc_store_log_insert(f->s, &in, 1, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, &in, 1, E));
 	gc_store_logs l;
 	gc_store_log_query q = {&pid, 1, key, 1, 1, 10, 0, 0};
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.count, 1);
 	gc_store_log *o = &l.items[0];
 	assert_string_equal(o->task_id, key);
@@ -930,7 +928,7 @@ static void text_is_stored_verbatim(void **state)
 	assert_string_equal(o->agent, j);
 	gc_store_logs_clear(&l);
 	int64_t del = 0;
-	OK(gc_store_log_delete(f->s, pid, key, 0, &del, E));
+	OK(gc_store_log_delete(&del, f->s, pid, key, 0, E));
 	assert_int_equal(del, 1);
 	free(j);
 }
@@ -945,8 +943,8 @@ static void one_megabyte_in_every_text_field(void **state)
 	int64_t uid = 0, pid = 0;
 	gc_store_user u;
 	gc_store_project p;
-	OK(gc_store_user_create(f->s, a, n, "pw", perm, &uid, E));
-	OK(gc_store_user_verify(f->s, a, "pw", &u, E));
+	OK(gc_store_user_create(&uid, f->s, a, n, "pw", perm, E));
+	OK(gc_store_user_verify(&u, f->s, a, "pw", E));
 	assert_int_equal(strlen(u.account), mb);
 	assert_string_equal(u.account, a);
 	assert_string_equal(u.name, n);
@@ -955,13 +953,13 @@ static void one_megabyte_in_every_text_field(void **state)
 	/* two accounts sharing a long prefix are still different */
 	char *a2 = strdup(a);
 	a2[mb - 1] = a2[mb - 1] == 'x' ? 'y' : 'x';
-	OK(gc_store_user_create(f->s, a2, "n", "pw", NULL, NULL, E));
-	OK(gc_store_user_get_by_account(f->s, a2, &u, E));
+	OK(gc_store_user_create(NULL, f->s, a2, "n", "pw", NULL, E));
+	OK(gc_store_user_get_by_account(&u, f->s, a2, E));
 	assert_string_equal(u.account, a2);
 	gc_store_user_clear(&u);
 
-	OK(gc_store_project_create(f->s, t, r, uid, &pid, E));
-	OK(gc_store_project_get(f->s, pid, &p, E));
+	OK(gc_store_project_create(&pid, f->s, t, r, uid, E));
+	OK(gc_store_project_get(&p, f->s, pid, E));
 	assert_string_equal(p.title, t);
 	assert_string_equal(p.remark, r);
 	gc_store_project_clear(&p);
@@ -983,11 +981,11 @@ static void one_megabyte_in_every_text_field(void **state)
 		in[i].agent = fields[5];
 	}
 	size_t added = 0;
-	OK(gc_store_log_insert(f->s, in, 3, &added, E));
+	OK(gc_store_log_insert(&added, f->s, in, 3, E));
 	assert_int_equal(added, 3);
 	gc_store_logs l;
 	gc_store_log_query q = {&pid, 1, NULL, 0, 1, 10, 0, 0};
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.count, 3);
 	for (size_t i = 0; i < l.count; i++) {
 		assert_string_equal(l.items[i].project, fields[0]);
@@ -1002,15 +1000,15 @@ static void one_megabyte_in_every_text_field(void **state)
 	/* task_id and run_id are keys, bounded at 255 bytes */
 	char *k = big(256, 'k');
 	gc_store_log bad = mklog(pid, k, 1, 0, "ok");
-	assert_int_equal(gc_store_log_insert(f->s, &bad, 1, NULL, &e),
+	assert_int_equal(gc_store_log_insert(NULL, f->s, &bad, 1, &e),
 			 GC_EINVAL);
 	assert_non_null(strstr(e.msg, "task_id"));
 	bad.task_id = (char *)"T";
 	bad.run_id = k;
-	assert_int_equal(gc_store_log_insert(f->s, &bad, 1, NULL, &e),
+	assert_int_equal(gc_store_log_insert(NULL, f->s, &bad, 1, &e),
 			 GC_EINVAL);
 	k[255] = '\0';
-	OK(gc_store_log_insert(f->s, &bad, 1, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, &bad, 1, E));
 
 	for (int i = 0; i < 3; i++)
 		free(in[i].run_id);
@@ -1051,9 +1049,9 @@ static void recent_counts_per_local_day(void **state)
 		in[i] = mklog(runs[i].project, "T", runs[i].t, runs[i].err,
 			      ids[i]);
 	}
-	OK(gc_store_log_insert(f->s, in, 8, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, in, 8, E));
 	gc_store_day_count d[7];
-	OK(gc_store_log_recent(f->s, NULL, 0, now, d, E));
+	OK(gc_store_log_recent(d, f->s, NULL, 0, now, E));
 	static const char *dates[7] = {"2026-11-18", "2026-11-19",
 				       "2026-11-20", "2026-11-21",
 				       "2026-11-22", "2026-11-23",
@@ -1066,14 +1064,14 @@ static void recent_counts_per_local_day(void **state)
 		assert_int_equal(d[i].error_count, bad_all[i]);
 	}
 	int64_t only2 = 2;
-	OK(gc_store_log_recent(f->s, &only2, 1, now, d, E));
+	OK(gc_store_log_recent(d, f->s, &only2, 1, now, E));
 	assert_int_equal(d[4].success_count, 1);
 	assert_int_equal(d[6].success_count, 0);
-	OK(gc_store_log_recent(f->s, &only2, 0, now, d, E));
+	OK(gc_store_log_recent(d, f->s, &only2, 0, now, E));
 	for (int i = 0; i < 7; i++)
 		assert_int_equal(d[i].success_count + d[i].error_count, 0);
 	/* now = 0 means the current time: today is the last entry */
-	OK(gc_store_log_recent(f->s, NULL, 0, 0, d, E));
+	OK(gc_store_log_recent(d, f->s, NULL, 0, 0, E));
 	char today[11];
 	time_t tn = time(NULL);
 	struct tm tm;
@@ -1094,37 +1092,37 @@ static void cleanup_by_project_task_and_age(void **state)
 		in[i] = mklog(1 + i % 3, (i % 2) ? "X" : "Y", 100 + i, 0,
 			      ids[i]);
 	}
-	OK(gc_store_log_insert(f->s, in, 12, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, in, 12, E));
 	int64_t del = -1;
-	assert_int_equal(gc_store_log_delete(f->s, 0, NULL, 0, &del, &e),
+	assert_int_equal(gc_store_log_delete(&del, f->s, 0, NULL, 0, &e),
 			 GC_EINVAL);
 	/* project 1 = i in {0,3,6,9}; task X there = {3,9} */
-	OK(gc_store_log_delete(f->s, 1, "X", 0, &del, E));
+	OK(gc_store_log_delete(&del, f->s, 1, "X", 0, E));
 	assert_int_equal(del, 2);
-	OK(gc_store_log_delete(f->s, 1, NULL, 0, &del, E));
+	OK(gc_store_log_delete(&del, f->s, 1, NULL, 0, E));
 	assert_int_equal(del, 2);
 	/* older than 105 among what is left: i in {1,2,4} */
-	OK(gc_store_log_delete(f->s, 0, NULL, 105, &del, E));
+	OK(gc_store_log_delete(&del, f->s, 0, NULL, 105, E));
 	assert_int_equal(del, 3);
 	/* task everywhere: Y among {5,7,8,10,11} = {8,10} */
-	OK(gc_store_log_delete(f->s, 0, "Y", 0, &del, E));
+	OK(gc_store_log_delete(&del, f->s, 0, "Y", 0, E));
 	assert_int_equal(del, 2);
 	gc_store_logs l;
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 3);
 	gc_store_logs_clear(&l);
-	OK(gc_store_log_delete(f->s, 42, NULL, 0, &del, E));
+	OK(gc_store_log_delete(&del, f->s, 42, NULL, 0, E));
 	assert_int_equal(del, 0);
 
 	/* project delete with its logs */
 	int64_t pid = 0;
-	OK(gc_store_project_create(f->s, "doomed", "", 1, &pid, E));
+	OK(gc_store_project_create(&pid, f->s, "doomed", "", 1, E));
 	gc_store_log pl[2] = {mklog(pid, "Z", 1, 0, "pl1"),
 			      mklog(pid, "Z", 2, 0, "pl2")};
-	OK(gc_store_log_insert(f->s, pl, 2, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, pl, 2, E));
 	OK(gc_store_project_delete(f->s, pid, GC_STORE_DELETE_LOGS, E));
 	gc_store_log_query q = {&pid, 1, NULL, 0, 1, 10, 0, 0};
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, 0);
 	gc_store_logs_clear(&l);
 }
@@ -1145,22 +1143,22 @@ static void retention_deletes_old_logs_in_batches(void **state)
 		in[i] = mklog(1, "T", t, 0, ids[i]);
 	}
 	size_t n = 0;
-	OK(gc_store_log_insert(f->s, in, OLD + 3, &n, E));
+	OK(gc_store_log_insert(&n, f->s, in, OLD + 3, E));
 	assert_int_equal(n, OLD + 3);
 	int64_t del = -1;
-	OK(gc_store_log_retention(f->s, 0, &del, E)); /* option is 0: keep */
+	OK(gc_store_log_retention(&del, f->s, 0, E)); /* option is 0: keep */
 	assert_int_equal(del, 0);
-	OK(gc_store_log_retention(f->s, 7, &del, E));
+	OK(gc_store_log_retention(&del, f->s, 7, E));
 	assert_int_equal(del, OLD);
 	gc_store_logs l;
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 3);
 	gc_store_logs_clear(&l);
 
 	/* the background thread does the same on its own */
 	gc_store_log old[2] = {mklog(1, "T", now - 5 * 86400, 0, "bg1"),
 			       mklog(1, "T", now - 2 * 86400, 0, "bg2")};
-	OK(gc_store_log_insert(f->s, old, 2, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, old, 2, E));
 	gc_store_options o;
 	gc_store *s2 = NULL;
 	fx_opts(f, &o);
@@ -1170,14 +1168,14 @@ static void retention_deletes_old_logs_in_batches(void **state)
 	int64_t total = -1;
 	/* generous deadline: a loaded machine may be slow */
 	for (int i = 0; i < 300 && total != 4; i++) {
-		OK(gc_store_log_list(f->s, NULL, &l, E));
+		OK(gc_store_log_list(&l, f->s, NULL, E));
 		total = l.total;
 		gc_store_logs_clear(&l);
 		if (total != 4)
 			gct_sleep_ms(100);
 	}
 	assert_int_equal(total, 4);
-	gc_store_close(s2); /* stops the thread */
+	gc_store_free(s2); /* stops the thread */
 	free(in);
 	free(ids);
 }
@@ -1214,14 +1212,14 @@ static void *worker_main(void *arg)
 		snprintf(ids[PER_BATCH], sizeof(ids[PER_BATCH]), "shared-%d",
 			 b);
 		in[PER_BATCH] = mklog(1, "shared", 1000 + b, 0, ids[PER_BATCH]);
-		if (gc_store_log_insert(w->s, in, PER_BATCH + 1, NULL, &e)) {
+		if (gc_store_log_insert(NULL, w->s, in, PER_BATCH + 1, &e)) {
 			w->failures++;
 			memcpy(w->msg, e.msg, sizeof(w->msg));
 			continue;
 		}
 		gc_store_logs l;
 		gc_store_log_query q = {&p1, 1, task, 0, 1, 5, 0, 0};
-		if (gc_store_log_list(w->s, &q, &l, &e)) {
+		if (gc_store_log_list(&l, w->s, &q, &e)) {
 			w->failures++;
 			memcpy(w->msg, e.msg, sizeof(w->msg));
 			continue;
@@ -1233,7 +1231,7 @@ static void *worker_main(void *arg)
 		gc_store_logs_clear(&l);
 	}
 	/* all threads race to create the same account */
-	int rc = gc_store_user_create(w->s, "racer", "R", "pw", NULL, NULL, &e);
+	int rc = gc_store_user_create(NULL, w->s, "racer", "R", "pw", NULL, &e);
 	if (rc == 0)
 		w->created++;
 	else if (rc == GC_ECONFLICT)
@@ -1269,12 +1267,12 @@ static void threads_insert_and_query_concurrently(void **state)
 	assert_int_equal(created, 1);
 	assert_int_equal(conflicts, THREADS - 1);
 	gc_store_logs l;
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, THREADS * BATCHES * PER_BATCH + BATCHES);
 	gc_store_logs_clear(&l);
 	int64_t p1 = 1;
 	gc_store_log_query q = {&p1, 1, NULL, 1, 1, 10, 0, 0};
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, THREADS * BATCHES);
 	gc_store_logs_clear(&l);
 }
@@ -1288,7 +1286,7 @@ static void errors_name_the_backend(void **state)
 	gc_store_user u;
 	char want[200];
 	snprintf(want, sizeof(want), "%s: ", gc_store_describe(f->s));
-	assert_int_equal(gc_store_user_get(f->s, 4711, &u, &e), GC_ENOTFOUND);
+	assert_int_equal(gc_store_user_get(&u, f->s, 4711, &e), GC_ENOTFOUND);
 	assert_memory_equal(e.msg, want, strlen(want));
 	assert_non_null(strstr(e.msg, "get user"));
 	assert_non_null(strstr(e.msg, "4711"));
@@ -1336,7 +1334,7 @@ static void errors_name_the_backend(void **state)
 	fx_opts(f, &o);
 	o.version = 99;
 	assert_int_equal(gc_store_open(&bad, &o, &e), GC_EINVAL);
-	gc_store_close(NULL);
+	gc_store_free(NULL);
 	gc_store_user_clear(NULL);
 	gc_store_logs_clear(NULL);
 }
@@ -1349,25 +1347,25 @@ static void reconnects_after_server_restart(void **state)
 	if (f->backend != GC_STORE_MYSQL)
 		skip();
 	gc_store_log a = mklog(1, "T", 1, 0, "before");
-	OK(gc_store_log_insert(f->s, &a, 1, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, &a, 1, E));
 	/* warm several pool connections */
 	gc_store_logs l;
 	for (int i = 0; i < 4; i++) {
-		OK(gc_store_log_list(f->s, NULL, &l, E));
+		OK(gc_store_log_list(&l, f->s, NULL, E));
 		gc_store_logs_clear(&l);
 	}
 	assert_int_equal(gct_mariadb_restart(f->m), 0);
 	/* idempotent reads and writes: reconnect and retry */
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 1);
 	gc_store_logs_clear(&l);
 	gc_store_log b = mklog(1, "T", 2, 0, "after");
-	OK(gc_store_log_insert(f->s, &b, 1, NULL, E));
+	OK(gc_store_log_insert(NULL, f->s, &b, 1, E));
 	/* a non-idempotent operation checks its connection first */
 	assert_int_equal(gct_mariadb_restart(f->m), 0);
-	OK(gc_store_user_create(f->s, "afterwards", "A", "pw", NULL, NULL, E));
-	OK(gc_store_user_verify(f->s, "afterwards", "pw", NULL, E));
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_user_create(NULL, f->s, "afterwards", "A", "pw", NULL, E));
+	OK(gc_store_user_verify(NULL, f->s, "afterwards", "pw", E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 2);
 	gc_store_logs_clear(&l);
 }
@@ -1479,7 +1477,7 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	gc_error e = {0, ""};
 	if (f->backend != GC_STORE_MYSQL)
 		skip();
-	gc_store_close(f->s);
+	gc_store_free(f->s);
 	f->s = NULL;
 	drop_db(f);
 	fresh_db(f);
@@ -1523,16 +1521,16 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 
 	OK(open_store(f, &f->s, E));
 	assert_int_equal(gc_store_schema_version(f->s), 7);
-	assert_int_equal(gc_store_created_default_admin(f->s), 0);
+	assert_int_equal(gc_store_default_admin_created(f->s), 0);
 	int in_use = 0;
-	OK(gc_store_default_password_in_use(f->s, &in_use, E));
+	OK(gc_store_default_password_in_use(&in_use, f->s, E));
 	assert_int_equal(in_use, 1); /* md5 of 123456 still counts */
 
 	/* rows kept; what /log/list showed in 1.10 (62 and 63 in compat) */
 	int64_t p1 = 1;
 	gc_store_logs l;
 	gc_store_log_query q = {&p1, 1, "1131477034980085760", 0, 1, 2, 0, 0};
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, 3);
 	assert_int_equal(l.count, 2);
 	assert_int_equal(l.items[0].id, 5);
@@ -1550,7 +1548,7 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	q.task_id = "1131477035089137664";
 	q.errors_only = 1;
 	q.page_size = 10;
-	OK(gc_store_log_list(f->s, &q, &l, E));
+	OK(gc_store_log_list(&l, f->s, &q, E));
 	assert_int_equal(l.total, 2);
 	assert_int_equal(l.items[0].id, 4);
 	assert_int_equal(l.items[1].id, 2);
@@ -1559,21 +1557,21 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	gc_store_logs_clear(&l);
 
 	gc_store_projects pl;
-	OK(gc_store_project_list_by_user(f->s, 2, &pl, E));
+	OK(gc_store_project_list_by_user(&pl, f->s, 2, E));
 	assert_int_equal(pl.count, 1);
 	assert_string_equal(pl.items[0].title, "oracle-proj");
 	gc_store_projects_clear(&pl);
-	assert_int_equal(gc_store_project_remove_member(f->s, 1, 1, &e),
+	assert_int_equal(gc_store_project_member_remove(f->s, 1, 1, &e),
 			 GC_EPERM);
-	assert_int_equal(gc_store_project_create(f->s, "oracle-proj", "", 1,
-						 NULL, &e),
+	assert_int_equal(gc_store_project_create(NULL, f->s, "oracle-proj", "",
+						 1, &e),
 			 GC_ECONFLICT);
 
 	/* md5 users log in once and are rehashed */
 	gc_store_user u;
-	assert_int_equal(gc_store_user_verify(f->s, "bob", "wrong", NULL, &e),
+	assert_int_equal(gc_store_user_verify(NULL, f->s, "bob", "wrong", &e),
 			 GC_EAUTH);
-	OK(gc_store_user_verify(f->s, "bob", "bobpw", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "bob", "bobpw", E));
 	assert_int_equal(u.id, 2);
 	gc_store_user_clear(&u);
 	char *h = raw_str(f, "SELECT CONCAT(password, '|', salt) FROM gc_user"
@@ -1583,10 +1581,10 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	assert_non_null(strstr(h, "|"));
 	assert_string_equal(strchr(h, '|'), "|");
 	free(h);
-	OK(gc_store_user_verify(f->s, "bob", "bobpw", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "bob", "bobpw", E));
 	assert_int_equal(u.token_gen, 0); /* a rehash is no password change */
 	gc_store_user_clear(&u);
-	OK(gc_store_user_verify(f->s, "admin", "123456", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "admin", "123456", E));
 	assert_string_equal(u.name, "administrator");
 	assert_int_equal(u.create_time, 1795470594);
 	gc_store_user_clear(&u);
@@ -1594,7 +1592,7 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	assert_non_null(h);
 	assert_memory_equal(h, "$y$", 3);
 	free(h);
-	OK(gc_store_default_password_in_use(f->s, &in_use, E));
+	OK(gc_store_default_password_in_use(&in_use, f->s, E));
 	assert_int_equal(in_use, 1); /* still 123456, now crypt-hashed */
 
 	/* the varchar(20) result bug is gone; run_id is unique */
@@ -1603,8 +1601,8 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 				"new-run");
 	nl.result = out;
 	size_t n = 0;
-	OK(gc_store_log_insert(f->s, &nl, 1, &n, E));
-	OK(gc_store_log_insert(f->s, &nl, 1, &n, E));
+	OK(gc_store_log_insert(&n, f->s, &nl, 1, E));
+	OK(gc_store_log_insert(&n, f->s, &nl, 1, E));
 	assert_int_equal(n, 0);
 	free(out);
 
@@ -1622,20 +1620,20 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	assert_non_null(h);
 	assert_string_equal(h, "carl|0");
 	free(h);
-	OK(gc_store_user_verify(f->s, "carl", "carlpw", &u, E));
+	OK(gc_store_user_verify(&u, f->s, "carl", "carlpw", E));
 	assert_int_equal(u.token_gen, 0);
 	gc_store_user_clear(&u);
 
 	/* opening again changes nothing */
-	gc_store_close(f->s);
+	gc_store_free(f->s);
 	f->s = NULL;
 	OK(open_store(f, &f->s, E));
 	assert_int_equal(gc_store_schema_version(f->s), 7);
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 6);
 	gc_store_logs_clear(&l);
 	gc_store_users ul;
-	OK(gc_store_user_list(f->s, 1, 10, &ul, E));
+	OK(gc_store_user_list(&ul, f->s, 1, 10, E));
 	assert_int_equal(ul.total, 3);
 	gc_store_users_clear(&ul);
 
@@ -1648,7 +1646,7 @@ static void legacy_1_10_database_upgrades_in_place(void **state)
 	assert_int_equal(raw_exec(f, ins), 0);
 	free(ins);
 	free(agent_rows);
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 16);
 	gc_store_logs_clear(&l);
 }
@@ -1677,14 +1675,14 @@ static void original_agent_inserts_without_run_id(void **state)
 	gc_store_log ours = mklog(1, "1131477034980085760", 1795470800, 0,
 				  "ours-1");
 	size_t n = 0;
-	OK(gc_store_log_insert(f->s, &ours, 1, &n, E));
-	OK(gc_store_log_insert(f->s, &ours, 1, &n, E));
+	OK(gc_store_log_insert(&n, f->s, &ours, 1, E));
+	OK(gc_store_log_insert(&n, f->s, &ours, 1, E));
 	assert_int_equal(n, 0);
 	assert_int_equal(raw_int(f, "SELECT COUNT(*) FROM gc_task_log"
 				    " WHERE run_id IS NULL"),
 			 20);
 	gc_store_logs l;
-	OK(gc_store_log_list(f->s, NULL, &l, E));
+	OK(gc_store_log_list(&l, f->s, NULL, E));
 	assert_int_equal(l.total, 21);
 	assert_string_equal(l.items[0].run_id, "ours-1");
 	/* the agent's rows read back as it wrote them, without a run_id */

@@ -384,7 +384,7 @@ static int key_exists(const char *key)
 	if (gc_etcd_get(&r, G.c, key, NULL, &err))
 		return -1;
 	int n = (int)r.kvs_count;
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	return n > 0;
 }
 
@@ -508,7 +508,7 @@ static void svc_kill9(svc *s)
 static gc_store *store_open(int backend)
 {
 	gc_store_options o;
-	gc_store_options_init(&o);
+	gc_store_options_init(&o, GC_STORE_OPTIONS_VERSION);
 	char mysvc[64];
 	if (backend == SINK_MARIADB) {
 		snprintf(mysvc, sizeof(mysvc), "%s:%d", gct_mariadb_host(G.maria),
@@ -1174,9 +1174,9 @@ static int fetch_rows(int backend, const char *tid, rows *out)
 	for (int page = 1;; page++) {
 		gc_store_log_query q = {&pid, 1, tid, 0, page, 1000, 0, 0};
 		gc_store_logs l = {0};
-		if (gc_store_log_list(s, &q, &l, &err)) {
+		if (gc_store_log_list(&l, s, &q, &err)) {
 			say("listing logs: %s", err.msg);
-			gc_store_close(s);
+			gc_store_free(s);
 			rows_free(out);
 			return -1;
 		}
@@ -1190,7 +1190,7 @@ static int fetch_rows(int backend, const char *tid, rows *out)
 		if (got < 1000)
 			break;
 	}
-	gc_store_close(s);
+	gc_store_free(s);
 	return 0;
 }
 
@@ -1486,7 +1486,7 @@ static int final_checks(void)
 			unleased += r.kvs[i].lease == 0;
 		}
 	}
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	int bad_exits = 0;
 	for (int i = 0; i < NAGENTS; i++)
 		bad_exits += G.ag[i].exits_bad;

@@ -102,7 +102,7 @@ static void agent_fails(const char *text, const char *want)
 {
 	gc_agent_config cfg;
 	gc_error err = {0, ""};
-	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	assert_int_equal(gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION), 0);
 	int rc = gc_agent_config_load_string(&cfg, text, "t.toml", NULL, NULL,
 					     &err);
 	if (rc != GC_EINVAL || !strstr(err.msg, want))
@@ -116,7 +116,7 @@ static void service_fails(const char *text, const char *want)
 {
 	gc_service_config cfg;
 	gc_error err = {0, ""};
-	assert_int_equal(gc_service_config_init(&cfg), 0);
+	assert_int_equal(gc_service_config_init(&cfg, GC_SERVICE_CONFIG_VERSION), 0);
 	int rc = gc_service_config_load_string(&cfg, text, "s.toml", NULL,
 					       NULL, &err);
 	if (rc != GC_EINVAL || !strstr(err.msg, want))
@@ -128,7 +128,7 @@ static void service_fails(const char *text, const char *want)
 static void agent_ok(gc_agent_config *cfg, const char *text, logcap *lc)
 {
 	gc_error err = {0, ""};
-	assert_int_equal(gc_agent_config_init(cfg), 0);
+	assert_int_equal(gc_agent_config_init(cfg, GC_AGENT_CONFIG_VERSION), 0);
 	int rc = gc_agent_config_load_string(cfg, text, "t.toml", capture, lc,
 					     &err);
 	if (rc != 0)
@@ -177,7 +177,7 @@ static void original_client_report_file_loads_unchanged(void **state)
 	gc_error err = {0, ""};
 	logcap lc = {0, ""};
 	char *p = data_path("client-report.toml");
-	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_init(&c, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load(&c, p, capture, &lc, &err), 0);
 	check_client_common(&c);
 	assert_string_equal(c.report_addr, "http://127.0.0.1:18080/report");
@@ -193,7 +193,7 @@ static void original_client_mysql_file_loads_unchanged(void **state)
 	gc_error err = {0, ""};
 	logcap lc = {0, ""};
 	char *p = data_path("client-mysql.toml");
-	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_init(&c, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load(&c, p, capture, &lc, &err), 0);
 	check_client_common(&c);
 	assert_null(c.report_addr); /* report_addr = "" means "use MySQL" */
@@ -214,7 +214,7 @@ static void original_service_file_is_refused_for_its_published_secret(
 	gc_service_config c;
 	gc_error err = {0, ""};
 	char *p = data_path("service.toml"), *want;
-	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_init(&c, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(gc_service_config_load(&c, p, NULL, NULL, &err),
 			 GC_EINVAL);
 	want = gc__sprintf("%s:23: key \"jwt.secret\": the value published in "
@@ -248,7 +248,7 @@ static void original_service_file_loads_with_its_own_secret(void **state)
 	p = write_copy(b.data, b.len, "service.toml", 0600);
 	gc__buf_free(&b);
 	free(text);
-	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_init(&c, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(gc_service_config_load(&c, p, capture, &lc, &err), 0);
 	assert_int_equal(c.log_level, GC_LOG_DEBUG);
 	assert_string_equal(c.deploy.environment, "release");
@@ -290,7 +290,7 @@ static void agent_full_sample_sets_every_key(void **state)
 	gc_error err = {0, ""};
 	logcap lc = {0, ""};
 	char *p = data_path("agent-full.toml");
-	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_init(&c, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load(&c, p, capture, &lc, &err), 0);
 	assert_int_equal(c.log_level, GC_LOG_WARNING);
 	assert_string_equal(c.report_addr,
@@ -337,7 +337,7 @@ static void service_full_sample_sets_every_key(void **state)
 	gc_error err = {0, ""};
 	logcap lc = {0, ""};
 	char *p = data_path("service-full.toml");
-	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_init(&c, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(gc_service_config_load(&c, p, capture, &lc, &err), 0);
 	assert_int_equal(c.log_level, GC_LOG_ERR);
 	assert_string_equal(c.deploy.environment, "dev");
@@ -372,7 +372,7 @@ static void agent_defaults_without_a_file(void **state)
 {
 	(void)state;
 	gc_agent_config c;
-	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_init(&c, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(c.log_level, GC_LOG_INFO);
 	assert_null(c.report_addr);
 	assert_null(c.report_token);
@@ -404,7 +404,7 @@ static void service_defaults_without_a_file(void **state)
 {
 	(void)state;
 	gc_service_config c;
-	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_init(&c, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(c.log_level, GC_LOG_INFO);
 	assert_int_equal(c.deploy.n_hosts, 1);
 	assert_string_equal(c.deploy.hosts[0], "0.0.0.0:6306");
@@ -470,7 +470,7 @@ static void client_ip_default_is_a_non_loopback_ipv4(void **state)
 		assert_true((ntohl(a.s_addr) >> 24) != 127);
 	else
 		assert_string_equal(ip, "127.0.0.1");
-	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_init(&c, GC_AGENT_CONFIG_VERSION), 0);
 	assert_string_equal(c.client_ip, ip);
 	gc_agent_config_clear(&c);
 	/* too small a buffer is refused, not truncated */
@@ -776,7 +776,7 @@ static void keys_of_1_10_files_stay_valid_in_either_file(void **state)
 	gc_agent_config_clear(&c);
 	gc_service_config s;
 	gc_error err = {0, ""};
-	assert_int_equal(gc_service_config_init(&s), 0);
+	assert_int_equal(gc_service_config_init(&s, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(gc_service_config_load_string(
 			     &s,
 			     "report_addr = \"http://x/report\"\n"
@@ -997,7 +997,7 @@ static void short_jwt_secret_is_refused(void **state)
 		      "s.toml:2: key \"jwt.secret\": too short (31 bytes");
 	service_fails("[jwt]\nsecret = \"x\"\n",
 		      "head -c 32 /dev/urandom | base64");
-	assert_int_equal(gc_service_config_init(&c), 0);
+	assert_int_equal(gc_service_config_init(&c, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(gc_service_config_load_string(
 				 &c,
 				 "[jwt]\nsecret = "
@@ -1032,7 +1032,7 @@ static void config_with_secrets_readable_by_others_warns(void **state)
 	logcap lc = {0, ""};
 	char *p, *want;
 
-	assert_int_equal(gc_service_config_init(&s), 0);
+	assert_int_equal(gc_service_config_init(&s, GC_SERVICE_CONFIG_VERSION), 0);
 	p = write_copy(svc_text, strlen(svc_text), "service.toml", 0644);
 	assert_int_equal(gc_service_config_load(&s, p, capture, &lc, &err), 0);
 	assert_int_equal(lc.warnings, 1);
@@ -1058,7 +1058,7 @@ static void config_with_secrets_readable_by_others_warns(void **state)
 	drop_copy(p);
 	gc_service_config_clear(&s);
 
-	assert_int_equal(gc_agent_config_init(&a), 0);
+	assert_int_equal(gc_agent_config_init(&a, GC_AGENT_CONFIG_VERSION), 0);
 	p = write_copy(agent_text, strlen(agent_text), "agent.toml", 0604);
 	assert_int_equal(gc_agent_config_load(&a, p, capture, &lc, &err), 0);
 	assert_int_equal(lc.warnings, 1);
@@ -1079,7 +1079,7 @@ static void secrets_are_not_echoed_in_errors(void **state)
 	(void)state;
 	gc_agent_config c;
 	gc_error err = {0, ""};
-	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_init(&c, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load_string(
 				 &c, "[mysql]\npassword = hunter2secret\n",
 				 "t.toml", NULL, NULL, &err),
@@ -1244,7 +1244,7 @@ static void config_files_through_symlinks_and_pipes(void **state)
 	fifo = gc__sprintf("%s/fifo.toml", dir);
 	big = gc__sprintf("%s/big.toml", dir);
 	assert_int_equal(symlink(p, link), 0);
-	assert_int_equal(gc_agent_config_init(&c), 0);
+	assert_int_equal(gc_agent_config_init(&c, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load(&c, link, capture, &lc, &err), 0);
 	assert_int_equal(c.projects[0], 7);
 
@@ -1295,9 +1295,9 @@ static void init_sets_the_version_and_clear_keeps_it(void **state)
 	(void)state;
 	gc_agent_config a;
 	gc_service_config s;
-	assert_int_equal(gc_agent_config_init(&a), 0);
+	assert_int_equal(gc_agent_config_init(&a, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(a.version, GC_AGENT_CONFIG_VERSION);
-	assert_int_equal(gc_service_config_init(&s), 0);
+	assert_int_equal(gc_service_config_init(&s, GC_SERVICE_CONFIG_VERSION), 0);
 	assert_int_equal(s.version, GC_SERVICE_CONFIG_VERSION);
 	assert_int_equal(gc_agent_config_load_string(&a, "projects = [1]\n",
 						     NULL, NULL, NULL, NULL),
@@ -1328,7 +1328,7 @@ static void newer_version_is_refused(void **state)
 	gc_agent_config a;
 	gc_service_config s;
 	gc_error err = {0, ""};
-	assert_int_equal(gc_agent_config_init(&a), 0);
+	assert_int_equal(gc_agent_config_init(&a, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load_string(&a, "projects = [1]\n",
 						     NULL, NULL, NULL, NULL),
 			 0);
@@ -1342,7 +1342,7 @@ static void newer_version_is_refused(void **state)
 	gc_agent_config_clear(&a); /* frees; LeakSanitizer would tell */
 	assert_int_equal(a.version, GC_AGENT_CONFIG_VERSION + 1);
 	assert_null(a.projects);
-	assert_int_equal(gc_service_config_init(&s), 0);
+	assert_int_equal(gc_service_config_init(&s, GC_SERVICE_CONFIG_VERSION), 0);
 	s.version = 7;
 	assert_int_equal(gc_service_config_load_string(&s, "", "s.toml", NULL,
 						       NULL, &err),
@@ -1385,7 +1385,7 @@ static void older_shorter_version_is_filled_to_its_size(void **state)
 	assert_int_equal(gc__cfg_version_size(&k, 3), 0);
 
 	memcpy(old, &one, sizeof(one));
-	assert_int_equal(gc_agent_config_init(&loaded), 0);
+	assert_int_equal(gc_agent_config_init(&loaded, GC_AGENT_CONFIG_VERSION), 0);
 	loaded.projects = malloc(sizeof(*loaded.projects));
 	assert_non_null(loaded.projects);
 	loaded.projects[0] = 4;
@@ -1397,7 +1397,7 @@ static void older_shorter_version_is_filled_to_its_size(void **state)
 	assert_int_equal(v.projects[0], 4);
 	assert_string_equal(v.etcd.prefix, "/gopher_cron");
 	/* a second load frees what the first one put there */
-	assert_int_equal(gc_agent_config_init(&loaded), 0);
+	assert_int_equal(gc_agent_config_init(&loaded, GC_AGENT_CONFIG_VERSION), 0);
 	gc__cfg_move(&k, old, v1, &loaded);
 	assert_null(view(old, v1).projects);
 	gc__cfg_clear(&k, old);

@@ -50,7 +50,7 @@ static void range_answer_decodes_kvs_count_more_and_member(void **state)
 	assert_int_equal(r.kvs[0].lease, 0);
 	/* exact, although above 2^53 */
 	assert_true(r.kvs[1].lease == INT64_C(2324035573133454637));
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_null(r.kvs);
 	cJSON_Delete(j);
 }
@@ -67,16 +67,16 @@ static void absent_fields_mean_zero_false_and_empty(void **state)
 	assert_int_equal(r.count, 0);
 	assert_false(r.more);
 	assert_int_equal(r.kvs_count, 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc__etcd_decode_response(j, GC_ETCD_OP_DELETE, &r,
 						  NULL),
 			 0);
 	assert_int_equal(r.count, 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc__etcd_decode_txn(j, &t, NULL), 0);
 	assert_false(t.succeeded);
 	assert_int_equal(t.responses_count, 0);
-	gc_etcd_txn_result_dispose(&t);
+	gc_etcd_txn_result_clear(&t);
 	/* a key with an empty value has no "value": "" with length 0 */
 	assert_int_equal(gc__etcd_decode_response(k, GC_ETCD_OP_RANGE, &r, NULL),
 			 0);
@@ -84,7 +84,7 @@ static void absent_fields_mean_zero_false_and_empty(void **state)
 	assert_int_equal(r.kvs[0].value_len, 0);
 	assert_string_equal(r.kvs[0].value, "");
 	assert_int_equal(r.kvs[0].version, 0);
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	cJSON_Delete(j);
 	cJSON_Delete(k);
 }
@@ -103,14 +103,14 @@ static void put_and_delete_answers_carry_previous_pairs(void **state)
 			 0);
 	assert_int_equal(r.kvs_count, 1);
 	assert_string_equal(r.kvs[0].value, "{\"sched\":\"*/5 * * * *\"}");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	assert_int_equal(gc__etcd_decode_response(d, GC_ETCD_OP_DELETE, &r,
 						  NULL),
 			 0);
 	assert_int_equal(r.count, 4);
 	assert_int_equal(r.kvs_count, 2);
 	assert_string_equal(r.kvs[1].key, "/cron/jobs/b");
-	gc_etcd_response_dispose(&r);
+	gc_etcd_response_clear(&r);
 	cJSON_Delete(p);
 	cJSON_Delete(d);
 }
@@ -138,7 +138,7 @@ static void txn_won_and_lost_answers(void **state)
 	assert_int_equal(t.responses_count, 1);
 	assert_int_equal(t.responses[0].type, GC_ETCD_OP_PUT);
 	assert_int_equal(t.responses[0].revision, 14);
-	gc_etcd_txn_result_dispose(&t);
+	gc_etcd_txn_result_clear(&t);
 	assert_int_equal(gc__etcd_decode_txn(lost, &t, NULL), 0);
 	assert_false(t.succeeded);
 	assert_int_equal(t.responses_count, 2);
@@ -147,7 +147,7 @@ static void txn_won_and_lost_answers(void **state)
 	assert_string_equal(t.responses[0].kvs[0].value, "node1");
 	assert_int_equal(t.responses[1].type, GC_ETCD_OP_DELETE);
 	assert_int_equal(t.responses[1].count, 1);
-	gc_etcd_txn_result_dispose(&t);
+	gc_etcd_txn_result_clear(&t);
 	/* nested txns are not something this client sends */
 	assert_int_equal(gc__etcd_decode_txn(bad, &t, &err), GC_EPROTO);
 	assert_null(t.responses);
@@ -240,10 +240,10 @@ static void lease_answers(void **state)
 	assert_int_equal(info.granted_ttl, 20);
 	assert_int_equal(info.keys_count, 1);
 	assert_string_equal(info.keys[0], "/cron/lease-held");
-	gc_etcd_lease_info_dispose(&info);
+	gc_etcd_lease_info_clear(&info);
 	assert_int_equal(gc__etcd_decode_timetolive(revoked, &info, NULL), 0);
 	assert_int_equal(info.ttl, -1);
-	gc_etcd_lease_info_dispose(&info);
+	gc_etcd_lease_info_clear(&info);
 	cJSON_Delete(ka);
 	cJSON_Delete(gone);
 	cJSON_Delete(ttl);

@@ -121,7 +121,7 @@ static void run(const char *cmd, gc_exec_outcome *o)
 	gc_exec_request req = GC_EXEC_REQUEST_INIT;
 	gc_error err = {0, ""};
 	req.command = cmd;
-	if (gc_exec_run_sync(&req, o, &err))
+	if (gc_exec_run_sync(o, &req, &err))
 		fail_msg("run_sync(%s): %s", cmd, err.msg);
 }
 
@@ -230,16 +230,16 @@ static void missing_shell_fails_to_start_with_gos_text(void **state)
 	(void)state;
 	req.command = "true";
 	req.shell = "/bin/nosuch";
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_ESYS);
 	assert_string_equal(err.msg,
 			    "fork/exec /bin/nosuch: no such file or directory");
 	assert_int_equal(h, 0);
 	req.shell = "/etc/passwd";
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_ESYS);
 	assert_string_equal(err.msg, "fork/exec /etc/passwd: permission denied");
 	req.shell = NULL;
 	req.workdir = "/nonexistent-dir";
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_ESYS);
 	assert_string_equal(err.msg,
 			    "chdir /nonexistent-dir: no such file or directory");
 	assert_int_equal(gc_exec_running(ex), 0);
@@ -257,19 +257,19 @@ static void bad_requests_are_refused(void **state)
 	const char *env[] = {"NOEQUALS", NULL};
 	uint64_t h;
 	(void)state;
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_EINVAL);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_EINVAL);
 	assert_string_equal(err.msg, "exec: no command given");
 	req.command = "true";
 	req.output_limit = 10;
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_EINVAL);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_EINVAL);
 	assert_non_null(strstr(err.msg, "output limit 10"));
 	req.output_limit = 0;
 	req.env = env;
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_EINVAL);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_EINVAL);
 	assert_non_null(strstr(err.msg, "\"NOEQUALS\" is not NAME=value"));
 	req.env = NULL;
 	req.timeout_ms = -1;
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_EINVAL);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_EINVAL);
 	assert_int_equal(gc_exec_kill(ex, 12345), GC_ENOTFOUND);
 	assert_int_equal(gc_exec_pid(ex, 12345), -1);
 	assert_int_equal(gc_exec_timeout_ms(ex), -1);
@@ -360,7 +360,7 @@ static void big_output_is_capped_keeping_head_and_tail(void **state)
 	req.output_limit = cap;
 	reset_peak_rss();
 	rss0 = vm_kb("VmRSS:");
-	assert_int_equal(gc_exec_run_sync(&req, &o, &err), 0);
+	assert_int_equal(gc_exec_run_sync(&o, &req, &err), 0);
 	assert_string_equal(o.error, "");
 	/* memory stayed bounded: the peak grew by far less than 10 MB */
 	if (vm_kb("VmHWM:") - rss0 > 2048)
@@ -398,7 +398,7 @@ static void output_just_over_the_cap_in_small_writes(void **state)
 	req.output_limit = 1000;
 	for (size_t i = 0; i < 2; i++) {
 		req.command = cmds[i];
-		assert_int_equal(gc_exec_run_sync(&req, &o, NULL), 0);
+		assert_int_equal(gc_exec_run_sync(&o, &req, NULL), 0);
 		mlen = (size_t)snprintf(marker, sizeof(marker),
 					"\n... [%zu bytes omitted] ...\n",
 					all.len - 1000);
@@ -411,7 +411,7 @@ static void output_just_over_the_cap_in_small_writes(void **state)
 	}
 	/* exactly at the cap: nothing omitted, no marker */
 	req.command = "head -c 1000 /dev/zero";
-	assert_int_equal(gc_exec_run_sync(&req, &o, NULL), 0);
+	assert_int_equal(gc_exec_run_sync(&o, &req, NULL), 0);
 	assert_int_equal(o.output_len, 1000);
 	assert_null(strstr(o.output, "omitted"));
 	gc__buf_free(&all);
@@ -437,7 +437,7 @@ static void environment_names_the_run(void **state)
 	req.agent_ip = "192.0.2.2";
 	req.run_id = "7-1131477035089137664-1795470684-192.0.2.2";
 	req.fencing_token = "42";
-	assert_int_equal(gc_exec_run_sync(&req, &o, NULL), 0);
+	assert_int_equal(gc_exec_run_sync(&o, &req, NULL), 0);
 	assert_string_equal(
 		o.output,
 		"FOO=bar baz\n"
@@ -521,7 +521,7 @@ static void workdir_is_honoured(void **state)
 	(void)state;
 	req.command = "pwd";
 	req.workdir = "/tmp";
-	assert_int_equal(gc_exec_run_sync(&req, &o, NULL), 0);
+	assert_int_equal(gc_exec_run_sync(&o, &req, NULL), 0);
 	assert_string_equal(o.output, "/tmp\n");
 	gc_exec_outcome_clear(&o);
 }
@@ -542,7 +542,7 @@ static void timeout_kills_the_whole_group(void **state)
 	req.timeout_ms = timeout;
 	req.kill_grace_ms = grace;
 	t0 = gc__mono_ms();
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), 0);
 	pgid = gc_exec_pid(ex, h);
 	assert_true(pgid > 0);
 	wait_done(ex, &s, 1, timeout + grace + 5000);
@@ -583,7 +583,7 @@ static void timeout_escalates_to_sigkill_after_the_grace(void **state)
 	req.timeout_ms = timeout;
 	req.kill_grace_ms = grace;
 	t0 = gc__mono_ms();
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	pgid = (pid_t)gc_exec_pid(ex, h);
 	/* the whole tree (shell + 2 sleeps) exists before the timeout... */
 	while (group_alive(pgid) < 3 && gc__mono_ms() - t0 < timeout)
@@ -622,7 +622,7 @@ static void kill_ends_the_tree_within_100ms(void **state)
 	double load[1] = {0};
 	(void)state;
 	req.command = "sleep 100 & sleep 100 & wait";
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	pgid = (pid_t)gc_exec_pid(ex, h);
 	/* wait until the tree is complete: shell + 2 sleeps */
 	t_deadline = gc__mono_ms() + 5000;
@@ -661,7 +661,7 @@ static void kill_wins_over_a_later_exit_status(void **state)
 	(void)state;
 	/* the shell handles TERM and exits 0: still reported as killed */
 	req.command = "trap 'exit 0' TERM; while :; do sleep 0.05; done";
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	wait_sig_caught((pid_t)gc_exec_pid(ex, h), SIGTERM);
 	assert_int_equal(gc_exec_kill(ex, h), 0);
 	wait_done(ex, &s, 1, 5000);
@@ -685,7 +685,7 @@ static void leftover_background_job_does_not_hold_the_run(void **state)
 	 * shell exits, so the run completes at once */
 	req.command = "sleep 100 & echo done";
 	t0 = gc__mono_ms();
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	pgid = (pid_t)gc_exec_pid(ex, h);
 	wait_done(ex, &s, 1, 5000);
 	assert_true(gc__mono_ms() - t0 < 1500);
@@ -712,7 +712,7 @@ static void leftover_ignoring_sigterm_is_killed_after_the_grace(void **state)
 	 * executor still SIGKILLs the straggler after the grace */
 	req.command = "trap '' TERM; sleep 100 >/dev/null 2>&1 & echo x";
 	req.kill_grace_ms = 300;
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	pgid = (pid_t)gc_exec_pid(ex, h);
 	wait_done(ex, &s, 1, 5000);
 	t_done = gc__mono_ms();
@@ -738,7 +738,7 @@ static void free_kills_what_still_runs(void **state)
 	int64_t t_deadline;
 	(void)state;
 	req.command = "sleep 100 & sleep 100 & wait";
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	pgid = (pid_t)gc_exec_pid(ex, h);
 	t_deadline = gc__mono_ms() + 5000;
 	while (group_alive(pgid) < 3 && gc__mono_ms() < t_deadline)
@@ -812,7 +812,7 @@ static void thousand_concurrent_runs_leave_no_zombie_or_fd(void **state)
 				 started % 4);
 			req.command = cmd;
 			req.userdata = (void *)(intptr_t)started;
-			if (gc_exec_start(ex, &req, NULL, &err))
+			if (gc_exec_start(NULL, ex, &req, &err))
 				fail_msg("start %d: %s", started, err.msg);
 			started++;
 		}
@@ -860,7 +860,7 @@ static void timeout_ms_tracks_the_nearest_deadline(void **state)
 	assert_int_equal(gc_exec_timeout_ms(ex), -1);
 	req.command = "sleep 100";
 	req.timeout_ms = 5000;
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	t = gc_exec_timeout_ms(ex);
 	assert_true(t > 4000 && t <= 5000);
 	assert_int_equal(gc_exec_running(ex), 1);
@@ -880,7 +880,7 @@ static void outcome_becomes_a_result(void **state)
 	char *json;
 	(void)state;
 	run("echo '<x>'; exit 3", &o);
-	assert_int_equal(gc_result_take_outcome(&r, &o), 0);
+	assert_int_equal(gc_result_outcome_take(&r, &o), 0);
 	assert_null(o.output);
 	assert_string_equal(r.output, "<x>\n");
 	assert_string_equal(r.error, "exit status 3");
@@ -991,7 +991,7 @@ static void five_hundred_runs_at_one_instant_none_early(void **state)
 		req.command = "date +%s%N";
 		req.start_at = b.start_at;
 		req.userdata = (void *)(intptr_t)i;
-		if (gc_exec_start(ex, &req, &h, &err))
+		if (gc_exec_start(&h, ex, &req, &err))
 			fail_msg("start %d: %s", i, err.msg);
 		assert_int_equal(gc_exec_pid(ex, h), 0); /* not yet */
 	}
@@ -1079,7 +1079,7 @@ static void spawned_later_the_outcome_is_the_same(void **state)
 			req.plan_unix = 1795470684;
 			req.run_id = "7-1131477035089137664-1795470684-x";
 			req.start_at = later ? GC_EXEC_ASAP : 0;
-			if (gc_exec_start(ex, &req, NULL, &err))
+			if (gc_exec_start(NULL, ex, &req, &err))
 				fail_msg("%s: %s", cmds[i], err.msg);
 			wait_done(ex, &s, 1, 10000);
 			o[later] = s.last;
@@ -1114,9 +1114,9 @@ static void kill_before_the_start_cancels_the_run(void **state)
 	req.command = cmd;
 	req.start_at = start_at;
 	req.run_id = "a";
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	req.run_id = "b";
-	assert_int_equal(gc_exec_start(ex, &req, &h2, NULL), 0);
+	assert_int_equal(gc_exec_start(&h2, ex, &req, NULL), 0);
 	assert_int_equal(gc_exec_pid(ex, h), 0);
 	assert_int_equal(gc_exec_kill(ex, h), 0);
 	wait_done(ex, &s, 1, 1000);
@@ -1140,15 +1140,15 @@ static void kill_before_the_start_cancels_the_run(void **state)
 	start_at = gc__mono_ns() + 500 * MS_NS;
 	req.start_at = start_at;
 	req.run_id = "c";
-	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	assert_int_equal(gc_exec_start(NULL, ex, &req, NULL), 0);
 	req.run_id = "d";
-	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	assert_int_equal(gc_exec_start(NULL, ex, &req, NULL), 0);
 	assert_int_equal(gc_exec_kill_all(ex), 2);
 	wait_done(ex, &s, 4, 1000);
 	assert_int_equal(s.last.reason, GC_EXEC_KILLED);
 	req.run_id = "e";
 	req.start_at = gc__mono_ns() + 300 * MS_NS;
-	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	assert_int_equal(gc_exec_start(NULL, ex, &req, NULL), 0);
 	gc_exec_free(ex);
 	assert_int_equal(s.n, 4);
 	gct_sleep_ms(600);
@@ -1177,7 +1177,7 @@ static void kill_during_the_spawn_terminates_it(void **state)
 	req.command = "sleep 100";
 	req.start_at = GC_EXEC_ASAP;
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+		assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 		/* at once, or after the spawn came back */
 		if (i % 2)
 			while (gc_exec_pid(ex, h) == 0)
@@ -1242,7 +1242,7 @@ static void concurrent_spawns_leak_no_descriptor(void **state)
 		req.userdata = (void *)(intptr_t)i;
 		/* half at one instant, half as soon as possible */
 		req.start_at = i % 2 ? at : GC_EXEC_ASAP;
-		assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+		assert_int_equal(gc_exec_start(NULL, ex, &req, NULL), 0);
 	}
 	while (m.done < total)
 		assert_true(gc_exec_poll(ex, 100, NULL) >= 0);
@@ -1273,7 +1273,7 @@ static void inline_mode_spawns_from_the_step(void **state)
 	assert_int_equal(gc_exec_new(&ex, &opts, NULL), 0);
 	req.command = "echo inline";
 	req.start_at = start_at;
-	assert_int_equal(gc_exec_start(ex, &req, &h, NULL), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, NULL), 0);
 	assert_int_equal(thread_count(), threads0);
 	t = gc_exec_timeout_ms(ex);
 	assert_true(t > 200 && t <= 300);
@@ -1303,15 +1303,15 @@ static void start_at_failures_are_reported(void **state)
 	req.command = "true";
 	req.start_at = GC_EXEC_ASAP;
 	req.shell = "/bin/nosuch";
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_ESYS);
 	assert_string_equal(err.msg,
 			    "fork/exec /bin/nosuch: no such file or directory");
 	assert_int_equal(h, 0);
 	req.shell = "/etc/passwd";
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_ESYS);
 	assert_string_equal(err.msg, "fork/exec /etc/passwd: permission denied");
 	req.shell = "/tmp";
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_ESYS);
 	assert_string_equal(err.msg, "fork/exec /tmp: permission denied");
 	assert_int_equal(gc_exec_running(ex), 0);
 	/* executable, but not a program: only exec finds out */
@@ -1321,7 +1321,7 @@ static void start_at_failures_are_reported(void **state)
 	fclose(f);
 	chmod(bad, 0755);
 	req.shell = bad;
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), 0);
 	wait_done(ex, &s, 1, 5000);
 	assert_int_equal(s.last.reason, GC_EXEC_START_FAILED);
 	assert_int_equal(s.last.pid, 0);
@@ -1332,7 +1332,7 @@ static void start_at_failures_are_reported(void **state)
 		fail_msg("error \"%s\"", s.last.error);
 	/* the same spawned now fails in gc_exec_start with the whole text */
 	req.start_at = 0;
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_ESYS);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_ESYS);
 	assert_true(strncmp(err.msg, "fork/exec /", 11) == 0);
 	assert_non_null(strstr(err.msg, "/not-a-program: exec format error"));
 	gc_exec_outcome_clear(&s.last);
@@ -1352,7 +1352,7 @@ static void timeout_counts_from_the_spawn(void **state)
 	req.command = "sleep 30";
 	req.timeout_ms = 400;
 	req.start_at = start_at;
-	assert_int_equal(gc_exec_start(ex, &req, NULL, NULL), 0);
+	assert_int_equal(gc_exec_start(NULL, ex, &req, NULL), 0);
 	wait_done(ex, &s, 1, 10000);
 	done = gc__mono_ns();
 	assert_int_equal(s.last.reason, GC_EXEC_TIMEOUT);
@@ -1386,12 +1386,12 @@ static void older_options_and_requests_are_read_by_their_version(
 	req.version = 1;
 	req.command = "echo v1";
 	req.start_at = gc__mono_ns() + 10 * 1000 * MS_NS; /* not in v1 */
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), 0);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), 0);
 	assert_true(gc_exec_pid(ex, h) > 0); /* spawned at once */
 	wait_done(ex, &s, 1, 5000);
 	assert_string_equal(s.last.output, "v1\n");
 	req.version = 3;
-	assert_int_equal(gc_exec_start(ex, &req, &h, &err), GC_EINVAL);
+	assert_int_equal(gc_exec_start(&h, ex, &req, &err), GC_EINVAL);
 	gc_exec_outcome_clear(&s.last);
 	gc_exec_free(ex);
 }

@@ -86,7 +86,7 @@ static void public_constructors_refuse_a_newer_version(void **state)
 	assert_int_equal(gc_etcd_new(&c, &eo, &err), GC_EINVAL);
 	assert_null(c);
 	assert_non_null(strstr(err.msg, "newer than this library"));
-	gc_store_options_init(&so);
+	gc_store_options_init(&so, GC_STORE_OPTIONS_VERSION);
 	so.version = GC_STORE_OPTIONS_VERSION + 1;
 	assert_int_equal(gc_store_open(&s, &so, &err), GC_EINVAL);
 	assert_null(s);
@@ -107,14 +107,14 @@ static void agent_service_reporter_refuse_a_newer_version(void **state)
 	gc_reporter *r = NULL;
 	gc_error err;
 	memset(&err, 0, sizeof(err));
-	assert_int_equal(gc_agent_config_init(&ac), 0);
-	assert_int_equal(gc_service_config_init(&sc), 0);
+	assert_int_equal(gc_agent_config_init(&ac, GC_AGENT_CONFIG_VERSION), 0);
+	assert_int_equal(gc_service_config_init(&sc, GC_SERVICE_CONFIG_VERSION), 0);
 	gc_agent_options_init(&ao, GC_AGENT_OPTIONS_VERSION);
 	ao.version++;
 	assert_int_equal(gc_agent_new(&a, &ac, &ao, &err), GC_EINVAL);
 	assert_null(a);
 	assert_non_null(strstr(err.msg, "agent: options version"));
-	gc_service_options_init(&so);
+	gc_service_options_init(&so, GC_SERVICE_OPTIONS_VERSION);
 	so.version++;
 	assert_int_equal(gc_service_new(&svc, &sc, &so, &err), GC_EINVAL);
 	assert_null(svc);
@@ -172,7 +172,7 @@ static void store_options_from_config_picks_the_backend(void **state)
 	memset(&m, 0, sizeof(m));
 	memset(&d, 0, sizeof(d));
 	d.timeout_s = 7;
-	gc_store_options_init(&o);
+	gc_store_options_init(&o, GC_STORE_OPTIONS_VERSION);
 	assert_int_equal(gc_store_options_from_config(&o, &m, "x.db", &d), 0);
 	assert_int_equal(o.backend, GC_STORE_SQLITE);
 	assert_string_equal(o.sqlite_path, "x.db");
@@ -180,7 +180,7 @@ static void store_options_from_config_picks_the_backend(void **state)
 	m.service = svc;
 	m.username = u;
 	m.database = db;
-	gc_store_options_init(&o);
+	gc_store_options_init(&o, GC_STORE_OPTIONS_VERSION);
 	assert_int_equal(gc_store_options_from_config(&o, &m, "x.db", NULL), 0);
 	assert_int_equal(o.backend, GC_STORE_MYSQL);
 	assert_string_equal(o.mysql_service, "127.0.0.1:3306");
@@ -195,7 +195,7 @@ static void reporter_options_from_config_sinks(void **state)
 	(void)state;
 	gc_agent_config cfg;
 	gc_reporter_options o;
-	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	assert_int_equal(gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION), 0);
 	assert_int_equal(gc_agent_config_load_string(
 			     &cfg, "report_addr = \"http://127.0.0.1:1/r\"\n",
 			     NULL, NULL, NULL, NULL),
@@ -208,7 +208,7 @@ static void reporter_options_from_config_sinks(void **state)
 	assert_int_equal(o.store_options.version, 0); /* no SQL sink */
 	gc_agent_config_clear(&cfg);
 
-	assert_int_equal(gc_agent_config_init(&cfg), 0);
+	assert_int_equal(gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION), 0);
 	gc_reporter_options_init(&o, GC_REPORTER_OPTIONS_VERSION);
 	assert_int_equal(gc_reporter_options_from_config(&o, &cfg),
 			 GC_ENOTFOUND);

@@ -67,7 +67,7 @@ static gc__spool *open_opts(fixture *f, uint64_t max_bytes,
 	o.max_bytes = max_bytes;
 	o.max_records = max_records;
 	o.segment_bytes = segment_bytes;
-	o.sync = GC_REPORT_SYNC_NONE;
+	o.sync = GC_REPORTER_SYNC_NONE;
 	o.log = on_log;
 	o.log_payload = f;
 	if (gc__spool_open(&s, &o, &err))

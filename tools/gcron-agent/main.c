@@ -30,7 +30,7 @@ static void on_stop_signal(int sig)
 static void on_hup(int sig)
 {
 	(void)sig;
-	gc_agent_request_reload(g_agent); /* async-signal-safe */
+	gc_agent_reload_request(g_agent); /* async-signal-safe */
 }
 
 static void usage(FILE *f)
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 	gc_agent_config cfg;
 	gc_error err;
 	static int level = GC_LOG_INFO;
-	if (gc_agent_config_init(&cfg)) {
+	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION)) {
 		tool_err(NAME, "out of memory");
 		return 1;
 	}

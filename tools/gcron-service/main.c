@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (gc_service_config_init(&cfg) != 0) {
+	if (gc_service_config_init(&cfg, GC_SERVICE_CONFIG_VERSION) != 0) {
 		tool_err(NAME, "out of memory");
 		return 1;
 	}
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 		gc_service_free(svc);
 		return 1;
 	}
-	if (gc_service_default_password_in_use(svc, &in_use, NULL) == 0 &&
+	if (gc_service_default_password_in_use(&in_use, svc, NULL) == 0 &&
 	    in_use)
 		default_password_banner();
 

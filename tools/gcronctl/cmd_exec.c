@@ -272,7 +272,7 @@ int cmd_exec(const ctl_globals *g, int argc, char **argv)
 	opts.payload = &st;
 	rc = gc_exec_new(&ex, &opts, &err);
 	if (rc == 0)
-		rc = gc_exec_start(ex, &req, &handle, &err);
+		rc = gc_exec_start(&handle, ex, &req, &err);
 	if (rc == GC_ESYS && ex) {
 		/* could not start the shell: report it as the agent would */
 		struct timespec ts;
@@ -291,7 +291,7 @@ int cmd_exec(const ctl_globals *g, int argc, char **argv)
 			status = CTL_REFUSED;
 			goto out;
 		}
-		if (gc_result_take_outcome(&res, &st.out)) {
+		if (gc_result_outcome_take(&res, &st.out)) {
 			tool_err(PROG, "out of memory");
 			status = CTL_REFUSED;
 			goto out;
