@@ -1110,6 +1110,11 @@ static void inject_combined(phase_ctx *p)
 	/* Freeze the other skewed agent for longer than its lease. */
 	int frozen = 1 - victim;
 	agent *fa = &G.ag[frozen];
+	/* Frozen at a random instant, it may hold the next tick, claimed
+	 * ahead (claim_ahead, 500 ms): not run, as for a killed agent. */
+	int64_t t_stop = gc__wall_ns();
+	add_window(p, (t_stop + 500000000LL) / 1000000000LL,
+		   (t_stop + 500000000LL) / 1000000000LL);
 	kill(fa->pid, SIGSTOP);
 	fa->stopped = 1;
 	say("SIGSTOP agent %s", fa->ip);
