@@ -399,6 +399,40 @@ static int wait_key(const char *key, int want, int ms)
 	return -1;
 }
 
+/* Whether the agent's registration says its clock is usable (it claims):
+ * 1 yes, 0 not (yet), -1 no answer. A registration under `old_lease` (a
+ * killed process's, until its lease expires) does not count. Its lease
+ * in *lease when not NULL. */
+static int clock_ok(const agent *a, int64_t old_lease, int64_t *lease)
+{
+	char *reg = gc_key_register(PREFIX, PROJECT, a->ip);
+	gc_etcd_response r = {0};
+	gc_error err;
+	int ok = -1;
+	if (reg && gc_etcd_get(&r, G.c, reg, NULL, &err) == 0) {
+		ok = r.kvs_count > 0 && r.kvs[0].lease != old_lease &&
+		     strstr(r.kvs[0].value, "\"clock_ok\":true") != NULL;
+		if (lease)
+			*lease = r.kvs_count ? r.kvs[0].lease : 0;
+		gc_etcd_response_clear(&r);
+	}
+	free(reg);
+	return ok;
+}
+
+/* Wait until the agent claims (its clock is known); how long it took, or
+ * -1 after ms. */
+static int wait_clock_ok(const agent *a, int64_t old_lease, int ms)
+{
+	int64_t t0 = gc__mono_ms();
+	while (gc__mono_ms() - t0 <= ms) {
+		if (clock_ok(a, old_lease, NULL) == 1)
+			return (int)(gc__mono_ms() - t0);
+		sleep_ms(100);
+	}
+	return -1;
+}
+
 static int wait_leader(int ms)
 {
 	int64_t t0 = gc__mono_ms();
@@ -1099,6 +1133,8 @@ static void inject_combined(phase_ctx *p)
 	 * everything first once it is ahead). */
 	kill_agent_mid_run(p, 2, -1); /* restarted below */
 	int victim = G.ag[0].pid <= 0 ? 0 : 1;
+	int64_t dead_lease = 0; /* the killed process's registration */
+	clock_ok(&G.ag[victim], -1, &dead_lease);
 	step_clock(stepper, "+5s");
 	sleep_ms(2000);
 	if (G.ag[victim].pid > 0)
@@ -1107,6 +1143,18 @@ static void inject_combined(phase_ctx *p)
 		check(p, 0, "agent %s restarted", G.ag[victim].ip);
 	else
 		say("agent %s restarted", G.ag[victim].ip);
+	/* A restarted agent claims once it knows etcd's clock (a few
+	 * seconds); with the stepper off by 5 s, it is the one agent left
+	 * to claim when the other is frozen: without it nobody may claim,
+	 * by design, and ticks past the late grace would be missed. */
+	int waited = wait_clock_ok(&G.ag[victim], dead_lease, 20000);
+	if (waited < 0)
+		check(p, 0, "agent %s knows etcd's clock after its restart",
+		      G.ag[victim].ip);
+	else
+		say("agent %s knows etcd's clock (it claims) %d ms after "
+		    "its restart",
+		    G.ag[victim].ip, waited);
 	/* Freeze the other skewed agent for longer than its lease. */
 	int frozen = 1 - victim;
 	agent *fa = &G.ag[frozen];
