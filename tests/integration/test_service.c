@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "logbuf.h"
+#include "httpresp.h"
 #include "service/svc.h"
 
 #include <curl/curl.h>
@@ -41,48 +42,9 @@ static struct fixture {
 	int log_controls;  /* lines holding a control character */
 } F;
 
-typedef struct resp {
-	long status;
-	char *body;
-	size_t len;
-	cJSON *json;
-	char headers[8192];
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	resp *r = ud;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, p, sz * n);
-	r->len += sz * n;
-	nb[r->len] = '\0';
-	r->body = nb;
-	return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-	resp *r = ud;
-	size_t used = strlen(r->headers);
-	if (used + sz * n + 1 < sizeof(r->headers)) {
-		memcpy(r->headers + used, p, sz * n);
-		r->headers[used + sz * n] = '\0';
-	}
-	return sz * n;
-}
-
 /* Source address of the next requests (NULL: the kernel's choice): the
  * throttle tests log in from 127.0.0.2, 127.0.0.3, ... */
 static const char *src_ip;
-
-static void resp_free(resp *r)
-{
-	free(r->body);
-	cJSON_Delete(r->json);
-	memset(r, 0, sizeof(*r));
-}
 
 /* One request to port `port`. `hdrs`: NULL-terminated extra header lines. */
 static void http_port(resp *r, int port, const char *method,

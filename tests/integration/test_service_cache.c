@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "logbuf.h"
+#include "httpresp.h"
 #include "service/svc.h"
 
 #include <arpa/inet.h>
@@ -204,45 +205,6 @@ static struct fixture {
 	int64_t pid;
 	gct_logbuf log;
 } F;
-
-typedef struct resp {
-	long status;
-	char *body;
-	size_t len;
-	cJSON *json;
-	char headers[8192];
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-	resp *r = ud;
-	char *nb = realloc(r->body, r->len + sz * n + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + r->len, p, sz * n);
-	r->len += sz * n;
-	nb[r->len] = '\0';
-	r->body = nb;
-	return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-	resp *r = ud;
-	size_t used = strlen(r->headers);
-	if (used + sz * n + 1 < sizeof(r->headers)) {
-		memcpy(r->headers + used, p, sz * n);
-		r->headers[used + sz * n] = '\0';
-	}
-	return sz * n;
-}
-
-static void resp_free(resp *r)
-{
-	free(r->body);
-	cJSON_Delete(r->json);
-	memset(r, 0, sizeof(*r));
-}
 
 static void req(resp *r, const char *method, const char *path, const char *form)
 {
