@@ -31,6 +31,7 @@
 
 #include "harness.h"
 #include "internal.h"
+#include "agentcfg.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -147,20 +148,12 @@ static gc_agent *agent_new(const char *ep, int64_t project, void *payload,
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION))
+	char ip[32];
+	snprintf(ip, sizeof(ip), "10.77.0.%lld", (long long)project);
+	if (gct_agent_config_one(&cfg, ep, PREFIX, project, ip)) {
+		gc_agent_config_clear(&cfg);
 		return NULL;
-	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
-		free(cfg.etcd.endpoints[i]);
-	cfg.etcd.endpoints[0] = gc__strdup(ep);
-	cfg.etcd.n_endpoints = 1;
-	free(cfg.etcd.prefix);
-	cfg.etcd.prefix = gc__strdup(PREFIX);
-	free(cfg.projects);
-	cfg.projects = malloc(sizeof(int64_t));
-	cfg.projects[0] = project;
-	cfg.n_projects = 1;
-	free(cfg.client_ip);
-	cfg.client_ip = gc__sprintf("10.77.0.%lld", (long long)project);
+	}
 	free(cfg.shell);
 	cfg.shell = gc__strdup("/bin/bash"); /* $EPOCHREALTIME */
 	gc_agent_options o = GC_AGENT_OPTIONS_INIT;

@@ -30,6 +30,7 @@
 #include "harness.h"
 #include "internal.h"
 #include "slowproxy.h"
+#include "agentcfg.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -278,20 +279,10 @@ static gc_agent *agent_new(const char *ep)
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	if (gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION))
+	if (gct_agent_config_one(&cfg, ep, PREFIX, PID, "10.77.1.1")) {
+		gc_agent_config_clear(&cfg);
 		return NULL;
-	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
-		free(cfg.etcd.endpoints[i]);
-	cfg.etcd.endpoints[0] = gc__strdup(ep);
-	cfg.etcd.n_endpoints = 1;
-	free(cfg.etcd.prefix);
-	cfg.etcd.prefix = gc__strdup(PREFIX);
-	free(cfg.projects);
-	cfg.projects = malloc(sizeof(int64_t));
-	cfg.projects[0] = PID;
-	cfg.n_projects = 1;
-	free(cfg.client_ip);
-	cfg.client_ip = gc__strdup("10.77.1.1");
+	}
 	gc_agent_options o = GC_AGENT_OPTIONS_INIT;
 	o.cron_utc = 1;
 	if (gc_agent_new(&a, &cfg, &o, &err) ||

@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "slowproxy.h"
 #include "test_etcd_util.h"
+#include "agentcfg.h"
 
 #include <cJSON.h>
 #include <poll.h>
@@ -478,19 +479,8 @@ static gc_agent *agent_through(const char *ep, agent_log *al)
 	gc_agent_config cfg;
 	gc_error err;
 	gc_agent *a = NULL;
-	assert_int_equal(gc_agent_config_init(&cfg, GC_AGENT_CONFIG_VERSION), 0);
-	for (size_t i = 0; i < cfg.etcd.n_endpoints; i++)
-		free(cfg.etcd.endpoints[i]);
-	cfg.etcd.endpoints[0] = gc__strdup(ep);
-	cfg.etcd.n_endpoints = 1;
-	free(cfg.etcd.prefix);
-	cfg.etcd.prefix = gc__strdup(AGENT_PREFIX);
-	free(cfg.projects);
-	cfg.projects = malloc(sizeof(int64_t));
-	cfg.projects[0] = 1;
-	cfg.n_projects = 1;
-	free(cfg.client_ip);
-	cfg.client_ip = gc__strdup("10.77.2.1");
+	assert_int_equal(
+	    gct_agent_config_one(&cfg, ep, AGENT_PREFIX, 1, "10.77.2.1"), 0);
 	gc_agent_options o = GC_AGENT_OPTIONS_INIT;
 	o.cron_utc = 1;
 	o.log = agent_log_fn;
